@@ -1,0 +1,58 @@
+"""neuronmf: non-negative matrix factorisation for neuroscience and biosignals.
+
+V (features × samples) ≈ W (features × rank) · H (rank × samples), all entries ≥ 0.
+W holds the parts (muscle synergies, neuron footprints, assemblies) and H their
+activations over time.
+
+>>> import numpy as np, neuronmf as nm
+>>> rng = np.random.default_rng(0)
+>>> V = rng.random((20, 3)) @ rng.random((3, 100))
+>>> res = nm.nmf(V, 3, seed=0)
+>>> res.W.shape, res.H.shape
+((20, 3), (3, 100))
+>>> bool(res.relative_error < 1e-3)
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+
+from neuronmf.engine import NMF, NMFResult, nmf, project
+from neuronmf.errors import ConvergenceWarning, InputError
+
+try:
+    __version__ = version("neuronmf")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0+unknown"
+
+_SUBPACKAGES = {
+    "io",
+    "datasets",
+    "model_selection",
+    "plotting",
+    "synergies",
+    "imaging",
+    "assemblies",
+    "decoding",
+}
+
+__all__ = [
+    "NMF",
+    "ConvergenceWarning",
+    "InputError",
+    "NMFResult",
+    "__version__",
+    "nmf",
+    "project",
+    *sorted(_SUBPACKAGES),
+]
+
+
+def __getattr__(name: str):
+    # Subpackages are imported on first use so that `import neuronmf` stays fast
+    # and does not pull in pynwb, dask or matplotlib for a plain engine call.
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"neuronmf.{name}")
+    raise AttributeError(f"module 'neuronmf' has no attribute {name!r}")

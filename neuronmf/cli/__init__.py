@@ -1,0 +1,1 @@
+"""The ``neuronmf`` command line: thin commands over the public functions."""

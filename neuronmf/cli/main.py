@@ -39,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 ok, 2 usage, 3 bad input, 1 unexpected error, "
         "130 interrupted. Add --debug for a full traceback.",
     )
-    parser.add_argument("--version", action="version", version=f"neuronmf {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"neuronmf {__version__}"
+    )
     parser.add_argument(
         "--debug", action="store_true", help="show full tracebacks on errors"
     )

@@ -1,0 +1,139 @@
+"""Checks of the engine's public inputs, run once before any compiled code."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable
+
+import numpy as np
+
+from neuronmf.errors import input_error
+
+
+def choice(name: str, value: object, valid: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``valid``, else raise a listing error."""
+    valid = tuple(valid)
+    if not isinstance(value, str) or value not in valid:
+        listed = ", ".join(repr(v) for v in valid)
+        raise input_error(name, f"one of {listed}", value)
+    return value
+
+
+def data_matrix(V, name: str = "V") -> np.ndarray:
+    """Validate a data matrix: 2-D, numeric, finite, non-negative, not all zero."""
+    if hasattr(V, "toarray") and hasattr(V, "nnz"):
+        raise input_error(
+            name,
+            "a dense array",
+            f"a {type(V).__name__}",
+            "Convert it with .toarray().",
+        )
+    arr = np.asarray(V)
+    if arr.dtype.kind not in "biuf":
+        raise input_error(
+            f"{name}.dtype",
+            "a real numeric type (integer or float)",
+            str(arr.dtype),
+            "Convert the data with np.asarray(V, dtype=float).",
+        )
+    if arr.ndim != 2:
+        raise input_error(
+            f"{name}.ndim",
+            "2 (features × samples)",
+            f"{arr.ndim} (shape {arr.shape})",
+            "Reshape to (features, samples), or pass a labelled xarray.DataArray "
+            "whose other dimensions are stacked into features.",
+        )
+    if arr.size == 0:
+        raise input_error(name, "non-empty", f"shape {arr.shape}")
+    if arr.dtype.kind == "f":
+        finite = np.isfinite(arr)
+        if not finite.all():
+            bad = np.argwhere(~finite)
+            i, j = (int(x) for x in bad[0])
+            raise input_error(
+                name,
+                "finite (no NaN or Inf)",
+                f"{int(bad.shape[0])} non-finite entries, "
+                f"the first {arr[i, j]} at ({i}, {j})",
+                "For missing entries pass mask=~np.isnan(V) (masked fits), "
+                "or fill or drop them first.",
+            )
+    low = arr.min()
+    if low < 0:
+        i, j = (int(x) for x in np.unravel_index(np.argmin(arr), arr.shape))
+        raise input_error(
+            name,
+            "non-negative",
+            f"minimum {low!r} at ({i}, {j})",
+            "NMF needs data >= 0: rectify signed signals (e.g. EMG envelope), "
+            "or subtract the minimum.",
+        )
+    if not arr.any():
+        raise input_error(
+            name, "not all zero", f"an all-zero array of shape {arr.shape}"
+        )
+    return arr
+
+
+def rank(value, shape: tuple[int, int]) -> int:
+    """Validate the rank against the data shape."""
+    m, n = shape
+    upper = min(m, n)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise input_error("rank", f"an integer in [1, {upper}]", value)
+    if not 1 <= int(value) <= upper:
+        raise input_error(
+            "rank",
+            f"an integer in [1, min(m, n)] = [1, {upper}] for data of shape {shape}",
+            int(value),
+            "Choose fewer components.",
+        )
+    return int(value)
+
+
+def factor(F, name: str, shape: tuple[int, int]) -> np.ndarray:
+    """Validate a user-supplied factor: right shape, finite, non-negative."""
+    arr = np.asarray(F)
+    if arr.dtype.kind not in "biuf":
+        raise input_error(f"{name}.dtype", "a real numeric type", str(arr.dtype))
+    if arr.shape != shape:
+        raise input_error(f"{name}.shape", f"{shape}", f"{arr.shape}")
+    if not np.isfinite(arr).all():
+        raise input_error(name, "finite (no NaN or Inf)", "non-finite entries")
+    if arr.size and arr.min() < 0:
+        raise input_error(name, "non-negative", f"minimum {arr.min()!r}")
+    return arr
+
+
+def non_negative_number(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise input_error(name, "a non-negative number", value)
+    if not (np.isfinite(value) and value >= 0):
+        raise input_error(name, "a finite number >= 0", value)
+    return float(value)
+
+
+def integer(name: str, value, low: int) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < low
+    ):
+        raise input_error(name, f"an integer >= {low}", value)
+    return int(value)
+
+
+def float_dtype(dtype, data_dtype: np.dtype) -> np.dtype:
+    """The working dtype: float32 stays float32, everything else becomes float64."""
+    if dtype is None:
+        return (
+            np.dtype(np.float32) if data_dtype == np.float32 else np.dtype(np.float64)
+        )
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise input_error("dtype", "None, 'float32' or 'float64'", dtype)
+    return dt

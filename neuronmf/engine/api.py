@@ -1,0 +1,584 @@
+"""The engine's public functions: :func:`nmf`, :func:`project` and :class:`NMFResult`.
+
+:func:`nmf` and the scikit-learn estimator :class:`neuronmf.NMF` share one private
+fit path, :func:`_fit_matrix`, which takes a validated matrix and returns an
+:class:`NMFResult`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from neuronmf.engine import _validation as check
+from neuronmf.engine.init import INITS, initialize
+from neuronmf.engine.losses import squared_residual
+from neuronmf.engine.nnls import nnls_columns
+from neuronmf.engine.solvers import SOLVERS
+from neuronmf.engine.solvers.base import Monitor, Problem, blas_threads
+from neuronmf.errors import ConvergenceWarning, input_error
+
+LOSSES = tuple(SOLVERS)
+
+
+@dataclass
+class NMFResult:
+    """The outcome of :func:`nmf`.
+
+    Attributes
+    ----------
+    W : ndarray of shape (m, rank), or DataArray (feature dims..., "component")
+        The parts, with unit-ℓ2 columns (zero columns stay zero).
+    H : ndarray of shape (rank, n), or DataArray ("component", sample_dim)
+        The activations, carrying the scale; components are sorted by the
+        energy |w_k|²·|h_k|² they explain, largest first.
+    loss_history : list of float
+        The objective after each outer iteration of the kept restart:
+        ½|V − WH|²_F + penalties for ``loss="frobenius"``.
+    n_iter : int
+        Outer iterations run by the kept restart.
+    converged : bool
+        Whether the stopping rule was met (rather than ``max_iter`` or a callback).
+    loss : float
+        The best objective reached (the last entry of ``loss_history``).
+    relative_error : float
+        |V − WH|_F / |V|_F of the returned factors.
+    vaf : float
+        Variance accounted for, uncentred: 1 − |V − WH|²_F / |V|²_F.
+    restart_losses : list of float
+        Final objective of each restart; the best one was kept.
+    params : dict
+        The options used (loss, solver, init, rank, penalties, seed, ...), for
+        provenance.
+    """
+
+    W: Any
+    H: Any
+    loss_history: list[float]
+    n_iter: int
+    converged: bool
+    loss: float
+    relative_error: float
+    vaf: float
+    restart_losses: list[float] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def reconstruct(self):
+        """W·H (as an ndarray, in the matrix orientation features × samples)."""
+        return np.asarray(self._matrix(self.W, "W")) @ np.asarray(
+            self._matrix(self.H, "H")
+        )
+
+    def _matrix(self, F, which):
+        if hasattr(F, "dims"):
+            if which == "W":
+                dims = [d for d in F.dims if d != "component"]
+                return F.transpose(*dims, "component").values.reshape(
+                    -1, F.sizes["component"]
+                )
+            return F.transpose("component", ...).values
+        return F
+
+    def __repr__(self) -> str:
+        shape_W = getattr(self.W, "shape", None)
+        shape_H = getattr(self.H, "shape", None)
+        return (
+            f"NMFResult(W{shape_W}, H{shape_H}, loss={self.loss:.6g}, "
+            f"relative_error={self.relative_error:.4g}, vaf={self.vaf:.4f}, "
+            f"n_iter={self.n_iter}, converged={self.converged})"
+        )
+
+
+def nmf(
+    V,
+    rank: int,
+    *,
+    loss: str = "frobenius",
+    solver: str = "auto",
+    init: str = "nndsvda",
+    mask=None,
+    l1_W: float = 0.0,
+    l1_H: float = 0.0,
+    l2_W: float = 0.0,
+    l2_H: float = 0.0,
+    graph_W=None,
+    graph_weight: float = 0.0,
+    W=None,
+    H=None,
+    update_W: bool = True,
+    update_H: bool = True,
+    max_iter: int = 1000,
+    tol: float = 1e-5,
+    n_restarts: int = 1,
+    seed=None,
+    dtype=None,
+    progress: bool = False,
+    callback: Callable[[int, float], object] | None = None,
+    sample_dim: str = "time",
+) -> NMFResult:
+    r"""Non-negative matrix factorisation V ≈ W·H.
+
+    Minimises
+
+    .. math:: \tfrac12\|V - WH\|_F^2 + \ell_{1,W}\textstyle\sum W
+              + \tfrac{\ell_{2,W}}2\|W\|_F^2 + \ell_{1,H}\sum H
+              + \tfrac{\ell_{2,H}}2\|H\|_F^2
+
+    over W ≥ 0 (m × rank) and H ≥ 0 (rank × n).
+
+    Parameters
+    ----------
+    V : array-like of shape (m, n), or xarray.DataArray
+        Non-negative data, features × samples (e.g. muscles × time). A
+        DataArray may have any dims: ``sample_dim`` is the sample axis and every
+        other dim is stacked into features (and unstacked again in W).
+    rank : int
+        Number of components, 1 ≤ rank ≤ min(m, n).
+    loss : {"frobenius"}
+        The data-fit term.
+    solver : {"auto", "hals", "mu"}
+        ``"hals"``: accelerated HALS with extrapolation (Numba), the default
+        for ``"auto"``; ``"mu"``: Lee–Seung multiplicative updates (reference).
+    init : {"nndsvda", "nndsvd", "nndsvdar", "random", "spa"}
+        Initialisation when ``W``/``H`` are not given.
+    mask, graph_W, graph_weight
+        Masked entries and graph penalties are not available yet; passing them
+        raises ``NotImplementedError``.
+    l1_W, l1_H, l2_W, l2_H : float, default 0
+        Penalties. With a penalty on one factor only, the other factor's
+        columns (W) or rows (H) are held at unit norm during the fit, so the
+        penalty cannot be dodged by rescaling.
+    W, H : array-like, optional
+        Initial factors (or fixed ones, with ``update_W``/``update_H`` False).
+        If only one is given, the other starts at its exact NNLS fit.
+    update_W, update_H : bool, default True
+        Set False to hold a factor fixed (it must then be given).
+    max_iter : int, default 1000
+        Budget of outer iterations.
+    tol : float, default 1e-5
+        Stop when the objective fell by less than ``tol`` (relative) over the
+        last 10 iterations, or when the normalised projected gradient is below
+        ``10 * tol`` (checked every 10 iterations).
+    n_restarts : int, default 1
+        Fits to run; the one with the lowest objective is kept. The first uses
+        ``init`` (or the given factors); the others use random inits.
+    seed : int or numpy.random.Generator, optional
+        Makes random inits reproducible: the same seed, input and thread count
+        give identical results.
+    dtype : {None, "float32", "float64"}
+        Working precision. None keeps float32 input in float32 and uses float64
+        otherwise.
+    progress : bool, default False
+        Show a tqdm progress bar.
+    callback : callable(iteration, loss) -> bool, optional
+        Called after each outer iteration; returning False stops the fit.
+    sample_dim : str, default "time"
+        Name of the sample dimension of a DataArray ``V``.
+
+    Returns
+    -------
+    NMFResult
+
+    Raises
+    ------
+    neuronmf.InputError
+        For bad data or options, before any work is done.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import neuronmf as nm
+    >>> rng = np.random.default_rng(0)
+    >>> V = rng.random((16, 4)) @ rng.random((4, 500))
+    >>> res = nm.nmf(V, 4, seed=0)
+    >>> bool(res.vaf > 0.999), res.W.shape
+    (True, (16, 4))
+    """
+    if mask is not None:
+        raise NotImplementedError(
+            "mask= (masked NMF) is not available in this version."
+        )
+    if graph_W is not None or graph_weight:
+        raise NotImplementedError("graph_W= (graph smoothness) is not available yet.")
+    labels = None
+    if _is_dataarray(V):
+        labels = _Labels.from_data(V, sample_dim)
+        V = labels.matrix
+    options = _check_options(
+        V,
+        rank,
+        loss=loss,
+        solver=solver,
+        init=init,
+        l1_W=l1_W,
+        l1_H=l1_H,
+        l2_W=l2_W,
+        l2_H=l2_H,
+        W=W,
+        H=H,
+        update_W=update_W,
+        update_H=update_H,
+        max_iter=max_iter,
+        tol=tol,
+        n_restarts=n_restarts,
+        seed=seed,
+        dtype=dtype,
+    )
+    result = _fit_matrix(options, progress=progress, callback=callback)
+    if labels is not None:
+        result.W, result.H = labels.wrap_W(result.W), labels.wrap_H(result.H)
+    return result
+
+
+def _is_dataarray(obj) -> bool:
+    return type(obj).__name__ == "DataArray" and hasattr(obj, "dims")
+
+
+def _check_options(
+    V,
+    rank,
+    *,
+    loss,
+    solver,
+    init,
+    l1_W,
+    l1_H,
+    l2_W,
+    l2_H,
+    W,
+    H,
+    update_W,
+    update_H,
+    max_iter,
+    tol,
+    n_restarts,
+    seed,
+    dtype,
+) -> dict:
+    """Validate every option; return them resolved, with V as a float matrix."""
+    loss = check.choice("loss", loss, LOSSES)
+    solvers = SOLVERS[loss]
+    solver = check.choice("solver", solver, ("auto", *solvers))
+    if solver == "auto":
+        solver = next(iter(solvers))
+    init = check.choice("init", init, INITS)
+    V = check.data_matrix(V)
+    m, n = V.shape
+    rank = check.rank(rank, (m, n))
+    dt = check.float_dtype(dtype, V.dtype)
+    if W is not None:
+        W = check.factor(W, "W", (m, rank))
+    if H is not None:
+        H = check.factor(H, "H", (rank, n))
+    for name, flag, given in (("W", update_W, W), ("H", update_H, H)):
+        if not flag and given is None:
+            raise input_error(
+                f"{name}",
+                f"given when update_{name}=False",
+                "None",
+                f"Pass the fixed factor as {name}=...",
+            )
+    if not (update_W or update_H):
+        raise input_error("update_W or update_H", "True", "both False")
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol > 0:
+        raise input_error("tol", "a number > 0", tol)
+    if seed is not None and not isinstance(seed, np.random.Generator):
+        if (
+            isinstance(seed, bool)
+            or not isinstance(seed, (int, np.integer))
+            or seed < 0
+        ):
+            raise input_error(
+                "seed", "None, an integer >= 0 or a numpy Generator", seed
+            )
+    return {
+        "V": np.ascontiguousarray(V, dtype=dt),
+        "rank": rank,
+        "loss": loss,
+        "solver": solver,
+        "init": init,
+        "l1_W": check.non_negative_number("l1_W", l1_W),
+        "l1_H": check.non_negative_number("l1_H", l1_H),
+        "l2_W": check.non_negative_number("l2_W", l2_W),
+        "l2_H": check.non_negative_number("l2_H", l2_H),
+        "W": W,
+        "H": H,
+        "update_W": bool(update_W),
+        "update_H": bool(update_H),
+        "max_iter": check.integer("max_iter", max_iter, 1),
+        "tol": float(tol),
+        "n_restarts": check.integer("n_restarts", n_restarts, 1),
+        "seed": seed,
+    }
+
+
+def _fit_matrix(options: dict, *, progress: bool = False, callback=None) -> NMFResult:
+    """The one fit path shared by :func:`nmf` and :class:`neuronmf.NMF`."""
+    V = options["V"]
+    problem = Problem(
+        V,
+        options["rank"],
+        l1_W=options["l1_W"],
+        l1_H=options["l1_H"],
+        l2_W=options["l2_W"],
+        l2_H=options["l2_H"],
+        update_W=options["update_W"],
+        update_H=options["update_H"],
+        max_iter=options["max_iter"],
+        tol=options["tol"],
+    )
+    with blas_threads(V.shape, options["rank"]):
+        return _fit_restarts(options, problem, progress, callback)
+
+
+def _fit_restarts(
+    options: dict, problem: Problem, progress: bool, callback
+) -> NMFResult:
+    V = problem.V
+    dt = V.dtype
+    solve = SOLVERS[options["loss"]][options["solver"]]
+    seeds = _restart_rngs(options["seed"], options["n_restarts"])
+    best = None
+    restart_losses = []
+    for restart, rng in enumerate(seeds):
+        W0, H0 = _initial_factors(options, restart, rng)
+        desc = f"NMF rank {options['rank']}"
+        if options["n_restarts"] > 1:
+            desc += f" (restart {restart + 1}/{options['n_restarts']})"
+        monitor = Monitor(
+            problem, progress=progress, callback=callback, description=desc
+        )
+        try:
+            W, H = solve(problem, W0, H0, monitor)
+        finally:
+            monitor.close()
+        final = monitor.history[-1] if monitor.history else np.inf
+        restart_losses.append(final)
+        if best is None or final < best[0]:
+            best = (final, W, H, monitor)
+        if monitor.stopped_by_callback:
+            break
+    _, W, H, monitor = best
+    if not monitor.converged and not monitor.stopped_by_callback:
+        warnings.warn(
+            f"NMF stopped at max_iter={options['max_iter']} before meeting its "
+            f"stopping rule (tol={options['tol']}). Increase max_iter or tol.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    W, H = _normalise(
+        W.astype(dt, copy=False),
+        H.astype(dt, copy=False),
+        options["update_W"],
+        options["update_H"],
+    )
+    res2 = squared_residual(problem.norm_V2, W, V @ H.T, W.T @ W, H @ H.T)
+    seed = options["seed"]
+    params = {
+        "loss": options["loss"],
+        "solver": options["solver"],
+        "init": "custom"
+        if options["W"] is not None or options["H"] is not None
+        else options["init"],
+        "rank": options["rank"],
+        "l1_W": options["l1_W"],
+        "l1_H": options["l1_H"],
+        "l2_W": options["l2_W"],
+        "l2_H": options["l2_H"],
+        "max_iter": options["max_iter"],
+        "tol": options["tol"],
+        "n_restarts": options["n_restarts"],
+        "seed": seed if seed is None or isinstance(seed, int) else repr(seed),
+        "dtype": str(dt),
+    }
+    return NMFResult(
+        W=W,
+        H=H,
+        loss_history=list(monitor.history),
+        n_iter=monitor.n_iter,
+        converged=monitor.converged,
+        loss=float(best[0]),
+        relative_error=float(np.sqrt(res2 / problem.norm_V2)),
+        vaf=float(1.0 - res2 / problem.norm_V2),
+        restart_losses=[float(x) for x in restart_losses],
+        params=params,
+    )
+
+
+def _restart_rngs(seed, n_restarts: int) -> list[np.random.Generator]:
+    if isinstance(seed, np.random.Generator):
+        return [seed] * n_restarts
+    children = np.random.SeedSequence(seed).spawn(n_restarts)
+    return [np.random.default_rng(s) for s in children]
+
+
+def _initial_factors(options: dict, restart: int, rng: np.random.Generator):
+    V = options["V"]
+    dt = V.dtype
+    W, H = options["W"], options["H"]
+    if restart > 0 and options["update_W"] and options["update_H"]:
+        return initialize(V, options["rank"], "random", rng)
+    if W is None and H is None:
+        return initialize(V, options["rank"], options["init"], rng)
+    if W is None:
+        W = nnls_columns(V.T, np.asarray(H, np.float64).T).T
+    elif H is None:
+        H = nnls_columns(V, np.asarray(W, np.float64))
+    return np.array(W, dtype=dt), np.array(H, dtype=dt)
+
+
+def _normalise(W, H, update_W: bool, update_H: bool):
+    """Unit-ℓ2 columns of W (scale into H), components sorted by energy.
+
+    A factor the caller held fixed is returned exactly as given.
+    """
+    if not (update_W and update_H):
+        return W, H
+    norms = np.linalg.norm(W, axis=0)
+    safe = np.where(norms > 0, norms, 1.0).astype(W.dtype)
+    W = W / safe
+    H = H * safe[:, None]
+    energy = np.sum(np.square(H, dtype=np.float64), axis=1) * (norms > 0)
+    order = np.argsort(-energy, kind="stable")
+    return np.ascontiguousarray(W[:, order]), np.ascontiguousarray(H[order])
+
+
+def project(V, W, *, loss: str = "frobenius", sample_dim: str = "time"):
+    """Activations of new data on fixed parts: ``argmin_{H >= 0} |V − W·H|``.
+
+    Exact non-negative least squares per column (active set on WᵀW, compiled,
+    parallel over columns); agrees with :func:`scipy.optimize.nnls`.
+
+    Parameters
+    ----------
+    V : array-like of shape (m, n), or xarray.DataArray
+        New data with the same features as W.
+    W : array-like of shape (m, rank), or DataArray from :func:`nmf`
+        The fixed parts.
+    loss : {"frobenius"}
+    sample_dim : str, default "time"
+        Sample dimension of a DataArray ``V``.
+
+    Returns
+    -------
+    H : ndarray of shape (rank, n), or DataArray ("component", sample_dim)
+
+    Examples
+    --------
+    >>> import numpy as np, neuronmf as nm
+    >>> rng = np.random.default_rng(0)
+    >>> W = rng.random((10, 3)); H = rng.random((3, 50))
+    >>> bool(np.allclose(nm.project(W @ H, W), H))
+    True
+    """
+    check.choice("loss", loss, LOSSES)
+    labels = None
+    if _is_dataarray(V):
+        labels = _Labels.from_data(V, sample_dim)
+        V = labels.matrix
+        if _is_dataarray(W):
+            W = labels.matrix_of_W(W)
+    elif _is_dataarray(W):
+        dims = [d for d in W.dims if d != "component"]
+        W = W.transpose(*dims, "component").values.reshape(-1, W.sizes["component"])
+    V = check.data_matrix(V)
+    Wa = np.asarray(W)
+    if Wa.ndim != 2 or Wa.shape[0] != V.shape[0]:
+        raise input_error(
+            "W.shape",
+            f"({V.shape[0]}, rank) to match V's {V.shape[0]} features",
+            f"{Wa.shape}",
+        )
+    Wa = check.factor(Wa, "W", Wa.shape)
+    if not np.any(Wa):
+        raise input_error("W", "not all zero", "an all-zero array")
+    dt = check.float_dtype(None, V.dtype)
+    with blas_threads(V.shape, Wa.shape[1]):
+        H = nnls_columns(V, Wa).astype(dt, copy=False)
+    if labels is not None:
+        return labels.wrap_H(H)
+    return H
+
+
+class _Labels:
+    """Stacking of a labelled DataArray into a matrix, and unstacking of results."""
+
+    def __init__(self, data, sample_dim, feature_dims, stacked):
+        self.data = data
+        self.sample_dim = sample_dim
+        self.feature_dims = feature_dims
+        self.stacked = stacked  # (feature, sample) view of the data
+        self.matrix = stacked.values
+
+    @classmethod
+    def from_data(cls, data, sample_dim: str) -> _Labels:
+        if sample_dim not in data.dims:
+            raise input_error(
+                "sample_dim",
+                f"one of the data's dims {tuple(data.dims)}",
+                sample_dim,
+                "Pass sample_dim= naming the time/sample axis.",
+            )
+        feature_dims = [d for d in data.dims if d != sample_dim]
+        if not feature_dims:
+            raise input_error(
+                "V.dims",
+                f"at least one feature dim besides {sample_dim!r}",
+                f"{tuple(data.dims)}",
+            )
+        if len(feature_dims) > 1:
+            stacked = data.stack(feature=feature_dims).transpose("feature", sample_dim)
+        else:
+            stacked = data.transpose(feature_dims[0], sample_dim)
+        return cls(data, sample_dim, feature_dims, stacked)
+
+    def _feature_coords(self):
+        return (
+            self.stacked.drop_vars(
+                [k for k, v in self.stacked.coords.items() if self.sample_dim in v.dims]
+            )
+            .isel({self.sample_dim: 0}, drop=True)
+            .coords
+        )
+
+    def wrap_W(self, W):
+        import xarray as xr
+
+        fdim = self.stacked.dims[0]
+        out = xr.DataArray(W, dims=(fdim, "component"), coords=self._feature_coords())
+        out = out.assign_coords(component=np.arange(W.shape[1]))
+        if len(self.feature_dims) > 1:
+            out = out.unstack("feature").transpose(*self.feature_dims, "component")
+        out.name = "W"
+        return out
+
+    def wrap_H(self, H):
+        import xarray as xr
+
+        coords = {
+            k: v
+            for k, v in self.stacked.coords.items()
+            if self.sample_dim in v.dims and set(v.dims) == {self.sample_dim}
+        }
+        out = xr.DataArray(H, dims=("component", self.sample_dim), coords=coords)
+        out = out.assign_coords(component=np.arange(H.shape[0]))
+        out.name = "H"
+        out.attrs = dict(self.data.attrs)
+        return out
+
+    def matrix_of_W(self, W):
+        missing = [d for d in self.feature_dims if d not in W.dims]
+        if missing or "component" not in W.dims:
+            raise input_error(
+                "W.dims",
+                f"the data's feature dims {tuple(self.feature_dims)} plus 'component'",
+                f"{tuple(W.dims)}",
+            )
+        W = W.transpose(*self.feature_dims, "component")
+        if len(self.feature_dims) > 1:
+            W = W.stack(feature=self.feature_dims).transpose("feature", "component")
+        return W.values

@@ -1,0 +1,157 @@
+"""``neuronmf.NMF``: the engine as a scikit-learn estimator.
+
+Follows scikit-learn's orientation: X is (n_samples, n_features), ``transform``
+returns (n_samples, n_components) and ``components_`` is Wᵀ. The fit goes
+through the same private path as :func:`neuronmf.nmf`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
+from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
+
+from neuronmf.engine.api import _check_options, _fit_matrix, project
+
+
+class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Non-negative matrix factorisation X ≈ transform(X) · components_.
+
+    Parameters
+    ----------
+    n_components : int or None, default None
+        Number of components; None uses min(n_samples, n_features).
+    loss : {"frobenius"}, default "frobenius"
+    solver : {"auto", "hals", "mu"}, default "auto"
+    init : {"nndsvda", "nndsvd", "nndsvdar", "random", "spa"}, default "nndsvda"
+    l1_W, l2_W : float, default 0
+        Penalties on the parts (``components_``).
+    l1_H, l2_H : float, default 0
+        Penalties on the activations (the output of ``transform``).
+    max_iter : int, default 1000
+    tol : float, default 1e-5
+    n_restarts : int, default 1
+    seed : int or None, default None
+    progress : bool, default False
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        The parts (Wᵀ), rows of unit ℓ2 norm.
+    n_components_ : int
+    n_iter_ : int
+    reconstruction_err_ : float
+        |X − WH|_F of the fit.
+    result_ : neuronmf.NMFResult
+        The full engine result (matrix orientation).
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neuronmf import NMF
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.random((200, 3)) @ rng.random((3, 12))   # samples × features
+    >>> est = NMF(n_components=3, seed=0)
+    >>> Z = est.fit_transform(X)
+    >>> Z.shape, est.components_.shape
+    ((200, 3), (3, 12))
+    >>> bool(np.allclose(est.inverse_transform(Z), X, atol=1e-3))
+    True
+    """
+
+    def __init__(
+        self,
+        n_components: int | None = None,
+        *,
+        loss: str = "frobenius",
+        solver: str = "auto",
+        init: str = "nndsvda",
+        l1_W: float = 0.0,
+        l1_H: float = 0.0,
+        l2_W: float = 0.0,
+        l2_H: float = 0.0,
+        max_iter: int = 1000,
+        tol: float = 1e-5,
+        n_restarts: int = 1,
+        seed: int | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.n_components = n_components
+        self.loss = loss
+        self.solver = solver
+        self.init = init
+        self.l1_W = l1_W
+        self.l1_H = l1_H
+        self.l2_W = l2_W
+        self.l2_H = l2_H
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_restarts = n_restarts
+        self.seed = seed
+        self.progress = progress
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    def _options(self, X, **fixed):
+        rank = self.n_components if self.n_components is not None else min(X.shape)
+        return _check_options(
+            X.T,
+            rank,
+            loss=self.loss,
+            solver=self.solver,
+            init=self.init,
+            l1_W=self.l1_W,
+            l1_H=self.l1_H,
+            l2_W=self.l2_W,
+            l2_H=self.l2_H,
+            W=fixed.get("W"),
+            H=None,
+            update_W=fixed.get("W") is None,
+            update_H=True,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            n_restarts=self.n_restarts,
+            seed=self.seed,
+            dtype=None,
+        )
+
+    def fit_transform(self, X, y=None, **params):
+        """Fit on X (n_samples, n_features); return the activations (n_samples, k)."""
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        check_non_negative(X, f"{type(self).__name__} (input X)")
+        result = _fit_matrix(self._options(X), progress=self.progress)
+        self.result_ = result
+        self.components_ = np.ascontiguousarray(result.W.T)
+        self.n_components_ = self.components_.shape[0]
+        self.n_iter_ = result.n_iter
+        self.reconstruction_err_ = result.relative_error * float(np.linalg.norm(X))
+        return np.ascontiguousarray(result.H.T)
+
+    def fit(self, X, y=None, **params):
+        """Fit on X (n_samples, n_features)."""
+        self.fit_transform(X)
+        return self
+
+    def transform(self, X):
+        """Activations of X on the fitted parts, by exact non-negative least squares."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        check_non_negative(X, f"{type(self).__name__} (input X)")
+        W = self.components_.T
+        if not X.any():
+            return np.zeros((X.shape[0], self.n_components_), dtype=X.dtype)
+        return np.ascontiguousarray(project(X.T, W).T).astype(X.dtype, copy=False)
+
+    def inverse_transform(self, X):
+        """Back to feature space: X (n_samples, n_components) · components_."""
+        check_is_fitted(self)
+        return np.asarray(X) @ self.components_

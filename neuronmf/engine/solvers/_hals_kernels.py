@@ -1,0 +1,265 @@
+"""Numba kernels for the Frobenius-loss HALS solver.
+
+Pure functions on arrays and scalars: no validation, no exceptions, no printing.
+They import nothing from neuronmf. Each has a plain-NumPy twin in
+:mod:`neuronmf.engine.solvers._reference` that the tests compare it with.
+
+Conventions
+-----------
+A factor ``F`` of shape (p, r) is updated row by row: row i of F solves the
+non-negative least-squares problem
+
+    min_{f >= 0}  1/2 f G f^T - f . b_i + l1 sum(f) + l2/2 |f|^2,
+
+with ``G`` (r, r) the Gram matrix of the other factor and ``b_i`` row i of ``B``
+(p, r), the data product. For W, F = W, B = V H^T, G = H H^T; for H, F = H^T,
+B = V^T W, G = W^T W. Rows are independent, so they run in parallel and the
+result does not depend on the number of threads.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+_FLOAT_TYPES = ("float32", "float64")
+
+
+def _sigs(template: str) -> list[str]:
+    return [template.replace("T", t) for t in _FLOAT_TYPES]
+
+
+@nb.njit(
+    _sigs("float64(T[::1], T[::1], T[:, ::1], float64, float64, int64, float64)"),
+    cache=True,
+    nogil=True,
+    fastmath=False,
+)
+def _cd_row(f, b, G, l1, l2, max_sweeps, delta):
+    """Cyclic coordinate descent on one row; returns the first sweep's |Δ|².
+
+    Sweeps stop after ``max_sweeps`` or once a sweep moves the row by less than
+    ``delta`` times the first sweep (the Gillis–Glineur rule, applied per row).
+    """
+    r = f.shape[0]
+    first = 0.0
+    for sweep in range(max_sweeps):
+        moved = 0.0
+        for k in range(r):
+            gkk = G[k, k] + l2
+            if gkk <= 0.0:
+                continue
+            acc = 0.0
+            for j in range(r):
+                acc += G[k, j] * f[j]
+            # gradient of the row objective w.r.t. f_k
+            grad = acc + l2 * f[k] - b[k] + l1
+            new = f[k] - grad / gkk
+            if new < 0.0:
+                new = 0.0
+            diff = new - f[k]
+            moved += diff * diff
+            f[k] = new
+        if sweep == 0:
+            first = moved
+            if first == 0.0:
+                break
+        elif moved <= delta * delta * first:
+            break
+    return first
+
+
+@nb.njit(
+    _sigs("void(T[:, ::1], T[:, ::1], T[:, ::1], float64, float64, int64, float64)"),
+    parallel=True,
+    cache=True,
+    nogil=True,
+)
+def update_rows(F, B, G, l1, l2, max_sweeps, delta):
+    """Update every row of ``F`` in place by up to ``max_sweeps`` HALS sweeps."""
+    p = F.shape[0]
+    for i in nb.prange(p):
+        _cd_row(F[i], B[i], G, l1, l2, max_sweeps, delta)
+
+
+@nb.njit(
+    _sigs("void(T[:, ::1], T[:, ::1], T[:, ::1], int64)"),
+    cache=True,
+    nogil=True,
+)
+def update_columns_unit_norm(F, B, G, n_sweeps):
+    """HALS on ``F`` with every column held at unit Euclidean norm.
+
+    The exact minimiser of the objective over column k on the non-negative unit
+    sphere is ``[c]_+ / |[c]_+|`` with ``c = B[:, k] - sum_{j != k} F[:, j] G[j, k]``;
+    when ``c`` has no positive entry it is the unit vector at ``argmax c``. Used
+    for the unpenalised factor when only the other one carries a penalty, so that
+    the penalty cannot be dodged by rescaling.
+    """
+    p, r = F.shape
+    c = np.empty(p, dtype=np.float64)
+    for _ in range(n_sweeps):
+        for k in range(r):
+            norm2 = 0.0
+            best = 0
+            for i in range(p):
+                acc = B[i, k]
+                for j in range(r):
+                    if j != k:
+                        acc -= F[i, j] * G[j, k]
+                c[i] = acc
+                if acc > c[best]:
+                    best = i
+                if acc > 0.0:
+                    norm2 += acc * acc
+            if norm2 > 0.0:
+                inv = 1.0 / np.sqrt(norm2)
+                for i in range(p):
+                    F[i, k] = c[i] * inv if c[i] > 0.0 else 0.0
+            else:
+                for i in range(p):
+                    F[i, k] = 0.0
+                F[best, k] = 1.0
+
+
+@nb.njit(
+    _sigs(
+        "void(T[:, ::1], T[:, ::1], T[:, ::1], T[:, ::1], float64, float64, int64,"
+        " float64, int64, T[:, :, ::1], T[:, :, ::1])"
+    ),
+    parallel=True,
+    cache=True,
+    nogil=True,
+)
+def fused_h_step(V, W, G, Ht, l1, l2, max_sweeps, delta, block, P_parts, Q_parts):
+    """One pass over V: update H and accumulate V·Hᵀ and H·Hᵀ.
+
+    For each block of columns of V (m, n): compute Wᵀ·V_block, update the block's
+    columns of H (stored transposed in ``Ht``, shape (n, r)) by coordinate
+    descent, then add V_block·H_blockᵀ and H_block·H_blockᵀ to the block's slot in
+    ``P_parts`` (n_parts, m, r) and ``Q_parts`` (n_parts, r, r). Blocks are
+    assigned to slots statically and the caller sums the slots in order, so the
+    result is the same for any number of threads. Reading V once per outer
+    iteration is what makes skinny shapes (few features, many samples) fast.
+    """
+    m, n = V.shape
+    r = W.shape[1]
+    n_parts = P_parts.shape[0]
+    n_blocks = (n + block - 1) // block
+    for part in nb.prange(n_parts):
+        P = P_parts[part]
+        Q = Q_parts[part]
+        P[:, :] = 0.0
+        Q[:, :] = 0.0
+        A = np.empty((block, r), dtype=V.dtype)
+        for blk in range(part, n_blocks, n_parts):
+            j0 = blk * block
+            j1 = min(n, j0 + block)
+            width = j1 - j0
+            # A[j, k] = sum_i V[i, j0 + j] W[i, k]; V rows are read contiguously.
+            for jj in range(width):
+                for k in range(r):
+                    A[jj, k] = 0.0
+            for i in range(m):
+                for jj in range(width):
+                    v = V[i, j0 + jj]
+                    if v != 0.0:
+                        for k in range(r):
+                            A[jj, k] += v * W[i, k]
+            for jj in range(width):
+                _cd_row(Ht[j0 + jj], A[jj], G, l1, l2, max_sweeps, delta)
+            for i in range(m):
+                for jj in range(width):
+                    v = V[i, j0 + jj]
+                    if v != 0.0:
+                        h = Ht[j0 + jj]
+                        for k in range(r):
+                            P[i, k] += v * h[k]
+            for jj in range(width):
+                h = Ht[j0 + jj]
+                for k in range(r):
+                    hk = h[k]
+                    if hk != 0.0:
+                        for q in range(r):
+                            Q[k, q] += hk * h[q]
+
+
+@nb.njit(cache=True, nogil=True)
+def _solve_passive(G, b, idx):
+    """Least-squares solve of G[idx, idx] s = b[idx] (minimum-norm if singular)."""
+    q = idx.shape[0]
+    Gp = np.empty((q, q))
+    bp = np.empty(q)
+    for s in range(q):
+        bp[s] = b[idx[s]]
+        for t in range(q):
+            Gp[s, t] = G[idx[s], idx[t]]
+    sol, _, _, _ = np.linalg.lstsq(Gp, bp, 1e-12)
+    return sol
+
+
+@nb.njit(
+    ["void(float64[:, ::1], float64[:, ::1], float64[:, ::1], int64, float64)"],
+    parallel=True,
+    cache=True,
+    nogil=True,
+)
+def nnls_rows(F, B, G, max_iter, tol):
+    """Exact non-negative least squares for every row of ``F`` (active set).
+
+    Row i solves ``min_{f >= 0} 1/2 f G f^T - f . b_i`` with the Lawson–Hanson
+    active-set method on the Gram matrix ``G`` (r, r): a coordinate enters the
+    passive set while its gradient exceeds ``tol``. Rows are independent and run
+    in parallel. ``F`` is overwritten with the solution. float64 only.
+    """
+    p = F.shape[0]
+    r = G.shape[0]
+    for i in nb.prange(p):
+        b = B[i]
+        f = F[i]
+        x = np.zeros(r)
+        passive = np.zeros(r, dtype=np.bool_)
+        w = np.empty(r)
+        for _ in range(max_iter):
+            # gradient (negative): w = b - G x
+            for k in range(r):
+                acc = b[k]
+                for j in range(r):
+                    acc -= G[k, j] * x[j]
+                w[k] = acc
+            best = -1
+            best_w = tol
+            for k in range(r):
+                if not passive[k] and w[k] > best_w:
+                    best_w = w[k]
+                    best = k
+            if best < 0:
+                break
+            passive[best] = True
+            # inner loop: solve on the passive set, step back while infeasible
+            for _inner in range(3 * r + 10):
+                idx = np.nonzero(passive)[0]
+                s_p = _solve_passive(G, b, idx)
+                if np.all(s_p > 0.0):
+                    for t in range(idx.shape[0]):
+                        x[idx[t]] = s_p[t]
+                    break
+                alpha = 2.0
+                for t in range(idx.shape[0]):
+                    if s_p[t] <= 0.0:
+                        denom = x[idx[t]] - s_p[t]
+                        if denom > 0.0:
+                            a = x[idx[t]] / denom
+                            if a < alpha:
+                                alpha = a
+                if alpha > 1.0:
+                    alpha = 0.0
+                for t in range(idx.shape[0]):
+                    x[idx[t]] += alpha * (s_p[t] - x[idx[t]])
+                for t in range(idx.shape[0]):
+                    k = idx[t]
+                    if x[k] <= 1e-15 * (1.0 + abs(s_p[t])):
+                        x[k] = 0.0
+                        passive[k] = False
+        for k in range(r):
+            f[k] = x[k]

@@ -1,0 +1,197 @@
+"""Accelerated HALS with extrapolation for the Frobenius loss.
+
+- **A-HALS** (Gillis & Glineur 2012): each block update reuses its data product
+  for up to ``1 + α·ρ`` cheap inner sweeps (α = 0.5), stopping once a sweep moves
+  less than δ = 0.1 times the first. Rows of a factor are independent problems,
+  so the rule is applied per row and rows run in parallel.
+- **Extrapolation** (Ang & Gillis 2019): the next block update starts from
+  ``Y = X_k + β (X_k − X_{k−1})`` (projected onto ≥ 0). β starts at 0.5, grows by
+  γ = 1.01 up to a cap that itself grows by γ̄ = 1.005; when an extrapolated step
+  raises the objective the step is rejected, the cap becomes β and β shrinks by
+  η = 1.5, and the next step starts from the last accepted iterate. Steps from a
+  non-extrapolated point are plain A-HALS steps, which never raise the
+  objective, so the recorded objective is non-increasing and the last accepted
+  iterate is the best one.
+- **One pass over V per iteration.** For skinny data (few features, many
+  samples) the H update, V·Hᵀ and H·Hᵀ are fused in a single Numba pass over V;
+  otherwise two BLAS products are used. A further product VᵀW is computed every
+  10 iterations for the projected-gradient stopping rule.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from neuronmf.engine.losses import penalty, squared_residual
+from neuronmf.engine.solvers import _hals_kernels as K
+from neuronmf.engine.solvers.base import Monitor, Problem, projected_gradient_norm
+
+ALPHA = 0.5
+DELTA = 0.1
+MAX_SWEEPS = 50
+BETA0, ETA, GAMMA, GAMMA_BAR = 0.5, 1.5, 1.01, 1.005
+#: Use the fused one-pass kernel when V has at most this many rows.
+FUSED_MAX_ROWS = 64
+FUSED_BLOCK = 256
+
+
+def _sweeps(p: int, q: int, r: int) -> int:
+    """Inner sweeps for a (p, r) factor whose data product costs p·q·r."""
+    rho = 1.0 + (p * q + q * r) / (p * (r + 1.0))
+    return int(min(MAX_SWEEPS, max(1, math.floor(1 + ALPHA * rho))))
+
+
+def use_fused(m: int, n: int, r: int) -> bool:
+    """Whether the fused one-pass H step is used for a (m, n) problem at rank r."""
+    return m <= FUSED_MAX_ROWS and n >= 4 * FUSED_BLOCK
+
+
+class _HStep:
+    """The H update and the products it leaves behind: P = V·Hᵀ, Q = H·Hᵀ."""
+
+    def __init__(self, problem: Problem) -> None:
+        V = problem.V
+        m, n = V.shape
+        r = problem.rank
+        self.V = V
+        self.Vt = None
+        self.fused = use_fused(m, n, r)
+        self.sweeps = _sweeps(n, m, r)
+        if self.fused:
+            n_parts = max(1, min(16, n // FUSED_BLOCK))
+            self.P_parts = np.zeros((n_parts, m, r), dtype=V.dtype)
+            self.Q_parts = np.zeros((n_parts, r, r), dtype=V.dtype)
+
+    def data_product_T(self, W):
+        """Vᵀ·W as a C-contiguous (n, r) array."""
+        return np.ascontiguousarray(self.V.T @ W)
+
+    def run(self, W, Ht, G, l1, l2):
+        """Update ``Ht`` in place from ``W``; return (P, Q)."""
+        if self.fused:
+            K.fused_h_step(
+                self.V,
+                W,
+                G,
+                Ht,
+                l1,
+                l2,
+                self.sweeps,
+                DELTA,
+                FUSED_BLOCK,
+                self.P_parts,
+                self.Q_parts,
+            )
+            return self.P_parts.sum(axis=0), self.Q_parts.sum(axis=0)
+        A = self.data_product_T(W)
+        K.update_rows(Ht, A, G, l1, l2, self.sweeps, DELTA)
+        return np.ascontiguousarray(self.V @ Ht), np.ascontiguousarray(Ht.T @ Ht)
+
+
+def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = True):
+    """Run A-HALS (with extrapolation unless ``extrapolate=False``).
+
+    Returns the best (last accepted) ``(W, H)``.
+    """
+    V = problem.V
+    dt = V.dtype
+    m, n = V.shape
+    r = problem.rank
+    l1W, l2W, l1H, l2H = problem.l1_W, problem.l2_W, problem.l1_H, problem.l2_H
+    W = np.array(W0, dtype=dt, order="C")
+    Ht = np.array(H0.T, dtype=dt, order="C")
+    if problem.unit_norm_W:
+        _move_scale(W, Ht)
+    elif problem.unit_norm_H:
+        _move_scale(Ht, W)
+    h_step = _HStep(problem)
+    w_sweeps = _sweeps(m, n, r)
+
+    def objective(W_, Ht_, P_, Q_):
+        G_W = W_.T @ W_
+        res = squared_residual(problem.norm_V2, W_, P_, G_W, Q_)
+        return 0.5 * res + penalty(W_, Ht_, l1W, l1H, l2W, l2H)
+
+    def update_w(Wy, P, Q):
+        W_new = Wy.copy()
+        if problem.unit_norm_W:
+            K.update_columns_unit_norm(W_new, P, Q, 1)
+        else:
+            K.update_rows(W_new, P, Q, l1W, l2W, w_sweeps, DELTA)
+        return W_new
+
+    def update_h(Hy, Wy):
+        H_new = Hy.copy()
+        G = np.ascontiguousarray(Wy.T @ Wy)
+        if problem.unit_norm_H:
+            A = h_step.data_product_T(Wy)
+            K.update_columns_unit_norm(H_new, A, G, 1)
+            return H_new, np.ascontiguousarray(V @ H_new), H_new.T @ H_new
+        P, Q = h_step.run(Wy, H_new, G, l1H, l2H)
+        return H_new, P, Q
+
+    def gradient_norm(W_, Ht_, P_, Q_):
+        A = h_step.data_product_T(W_)
+        grad_W = W_ @ Q_ - P_ + l1W + l2W * W_
+        grad_Ht = Ht_ @ (W_.T @ W_) - A + l1H + l2H * Ht_
+        return projected_gradient_norm(W_, Ht_.T, grad_W, grad_Ht.T)
+
+    # Products of the initial point, for its objective and gradient.
+    P = np.ascontiguousarray(V @ Ht)
+    Q = np.ascontiguousarray(Ht.T @ Ht)
+    f = objective(W, Ht, P, Q)
+    monitor.set_initial_gradient(gradient_norm(W, Ht, P, Q))
+
+    W_prev, H_prev = W, Ht
+    Wy, Hy = W, Ht
+    beta, beta_max = (BETA0, 1.0) if extrapolate else (0.0, 0.0)
+    extrapolated = False
+    go_on = problem.max_iter > 0
+    while go_on:
+        if problem.update_H:
+            H_new, P, Q = update_h(Hy, Wy)
+        else:
+            H_new = Ht
+        W_new = update_w(Wy, P, Q) if problem.update_W else W
+        f_new = objective(W_new, H_new, P, Q)
+        accepted = f_new <= f or not extrapolated
+        if accepted:
+            W_prev, H_prev, W, Ht, f = W, Ht, W_new, H_new, min(f_new, f)
+            if extrapolate:
+                beta = min(beta_max, GAMMA * beta)
+                beta_max = min(1.0, GAMMA_BAR * beta_max)
+        else:  # extrapolated step raised the objective: reject it, restart
+            beta_max = beta
+            beta = beta / ETA
+        pg = None
+        if monitor.wants_gradient() or monitor.n_iter + 1 >= problem.max_iter:
+            # P and Q belong to the last step; recompute them if it was rejected
+            if not accepted:
+                P = np.ascontiguousarray(V @ Ht)
+                Q = np.ascontiguousarray(Ht.T @ Ht)
+            pg = gradient_norm(W, Ht, P, Q)
+        go_on = monitor.step(f, pg)
+        if beta > 0.0 and accepted:
+            Wy = _extrapolate(W, W_prev, beta) if problem.update_W else W
+            Hy = _extrapolate(Ht, H_prev, beta) if problem.update_H else Ht
+            extrapolated = True
+        else:
+            Wy, Hy = W, Ht
+            extrapolated = False
+    return W, np.ascontiguousarray(Ht.T)
+
+
+def _extrapolate(X, X_prev, beta):
+    Y = X + X.dtype.type(beta) * (X - X_prev)
+    np.maximum(Y, 0, out=Y)
+    return Y
+
+
+def _move_scale(F_unit, F_other):
+    """Give ``F_unit`` unit-norm columns; move the scale into ``F_other``."""
+    norms = np.linalg.norm(F_unit, axis=0)
+    norms = np.where(norms > 0, norms, 1.0).astype(F_unit.dtype)
+    F_unit /= norms
+    F_other *= norms

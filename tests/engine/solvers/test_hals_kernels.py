@@ -1,0 +1,92 @@
+"""Every Numba kernel against its plain-NumPy twin (ALGORITHMS.md §10 test 15)."""
+
+import numpy as np
+import pytest
+
+from neuronmf.engine.solvers import _hals_kernels as K
+from neuronmf.engine.solvers import _reference as R
+
+
+def _case(p, q, r, seed, dtype):
+    rng = np.random.default_rng(seed)
+    F = rng.random((p, r)).astype(dtype)
+    other = rng.random((q, r)).astype(dtype)
+    G = np.ascontiguousarray(other.T @ other)
+    B = np.ascontiguousarray(rng.random((p, q)).astype(dtype) @ other)
+    return F, B, G
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("l1, l2", [(0.0, 0.0), (0.3, 0.0), (0.0, 2.0), (0.1, 0.5)])
+def test_update_rows_matches_reference(dtype, l1, l2):
+    for seed in range(5):
+        F, B, G = _case(40, 25, 6, seed, dtype)
+        expected = F.astype(np.float64)
+        R.update_rows(expected, B.astype(np.float64), G.astype(np.float64), l1, l2, 7, 0.1)
+        K.update_rows(F, B, G, l1, l2, 7, 0.1)
+        tol = 1e-10 if dtype == np.float64 else 1e-4
+        np.testing.assert_allclose(F, expected, rtol=tol, atol=tol)
+
+
+def test_update_rows_decreases_each_row_objective():
+    F, B, G = _case(30, 20, 5, 7, np.float64)
+
+    def obj(F_):
+        return 0.5 * np.einsum("ik,kl,il->i", F_, G, F_) - np.einsum("ik,ik->i", F_, B)
+
+    before = obj(F)
+    K.update_rows(F, B, G, 0.0, 0.0, 3, 0.1)
+    assert np.all(obj(F) <= before + 1e-12)
+    assert F.min() >= 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_unit_norm_columns_matches_reference(dtype):
+    F, B, G = _case(30, 20, 5, 1, dtype)
+    B[:, 2] = -1.0  # a column with no positive entry: falls back to a unit vector
+    B[4, 2] = -0.5
+    expected = F.astype(np.float64)
+    R.update_columns_unit_norm(expected, B.astype(np.float64), G.astype(np.float64), 2)
+    K.update_columns_unit_norm(F, B, G, 2)
+    tol = 1e-10 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(F, expected, rtol=tol, atol=tol)
+    np.testing.assert_allclose(np.linalg.norm(F, axis=0), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [1, 255, 256, 1000, 2049])
+def test_fused_h_step_matches_reference(dtype, n):
+    rng = np.random.default_rng(n)
+    m, r = 12, 4
+    V = rng.random((m, n)).astype(dtype)
+    V[V < 0.2] = 0  # zeros take the kernel's skip path
+    W = rng.random((m, r)).astype(dtype)
+    Ht = rng.random((n, r)).astype(dtype)
+    G = np.ascontiguousarray(W.T @ W)
+    Ht_ref = Ht.astype(np.float64)
+    P_ref, Q_ref = R.fused_h_step(
+        V.astype(np.float64), W.astype(np.float64), G.astype(np.float64), Ht_ref,
+        0.05, 0.1, 4, 0.1,
+    )
+    n_parts = 3
+    P_parts = np.zeros((n_parts, m, r), dtype)
+    Q_parts = np.zeros((n_parts, r, r), dtype)
+    K.fused_h_step(V, W, G, Ht, 0.05, 0.1, 4, 0.1, 256, P_parts, Q_parts)
+    tol = 1e-10 if dtype == np.float64 else 2e-4
+    np.testing.assert_allclose(Ht, Ht_ref, rtol=tol, atol=tol)
+    np.testing.assert_allclose(P_parts.sum(0), P_ref, rtol=tol, atol=tol * n)
+    np.testing.assert_allclose(Q_parts.sum(0), Q_ref, rtol=tol, atol=tol * n)
+
+
+def test_nnls_rows_matches_scipy():
+    from scipy.optimize import nnls
+
+    rng = np.random.default_rng(0)
+    W = rng.random((15, 5))
+    V = rng.random((15, 40)) - 0.3
+    B = np.ascontiguousarray(V.T @ W)
+    G = np.ascontiguousarray(W.T @ W)
+    F = np.zeros((40, 5))
+    K.nnls_rows(F, B, G, 200, 1e-14)
+    for j in range(40):
+        np.testing.assert_allclose(F[j], nnls(W, V[:, j])[0], atol=1e-10)

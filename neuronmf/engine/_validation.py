@@ -15,7 +15,7 @@ def choice(name: str, value: object, valid: Iterable[str]) -> str:
     valid = tuple(valid)
     if not isinstance(value, str) or value not in valid:
         listed = ", ".join(repr(v) for v in valid)
-        raise input_error(name, f"one of {listed}", value)
+        raise input_error(name, f"one of {listed}", repr(value))
     return value
 
 
@@ -108,7 +108,7 @@ def factor(F, name: str, shape: tuple[int, int]) -> np.ndarray:
 
 def non_negative_number(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise input_error(name, "a non-negative number", value)
+        raise input_error(name, "a non-negative number", repr(value))
     if not (np.isfinite(value) and value >= 0):
         raise input_error(name, "a finite number >= 0", value)
     return float(value)
@@ -135,5 +135,5 @@ def float_dtype(dtype, data_dtype: np.dtype) -> np.dtype:
     except TypeError:
         dt = None
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise input_error("dtype", "None, 'float32' or 'float64'", dtype)
+        raise input_error("dtype", "None, 'float32' or 'float64'", repr(dtype))
     return dt

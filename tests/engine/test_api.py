@@ -74,12 +74,18 @@ def test_scaling_and_permutation_invariances():
     base = nm.nmf(V, 3, W=W0, H=H0, tol=1e-9)
     # a power-of-two scale keeps every floating-point operation exact
     scaled = nm.nmf(4.0 * V, 3, W=2 * W0, H=2 * H0, tol=1e-9)
-    np.testing.assert_allclose(scaled.reconstruct(), 4.0 * base.reconstruct(), rtol=1e-12)
+    np.testing.assert_allclose(
+        scaled.reconstruct(), 4.0 * base.reconstruct(), rtol=1e-12
+    )
     # any other scale agrees to the accuracy both fits converged to
     a = nm.nmf(V, 3, seed=0, tol=1e-12, max_iter=3000)
     b = nm.nmf(7.5 * V, 3, seed=0, tol=1e-12, max_iter=3000)
-    np.testing.assert_allclose(b.reconstruct(), 7.5 * a.reconstruct(), rtol=1e-6,
-                               atol=1e-6 * 7.5 * np.abs(V).max())
+    np.testing.assert_allclose(
+        b.reconstruct(),
+        7.5 * a.reconstruct(),
+        rtol=1e-6,
+        atol=1e-6 * 7.5 * np.abs(V).max(),
+    )
     rng = np.random.default_rng(0)
     pr, pc = rng.permutation(40), rng.permutation(120)
     # matched init: permute the initial factors too
@@ -96,7 +102,9 @@ def test_result_is_normalised_and_sorted():
     energy = np.sum(res.H**2, axis=1)
     assert np.all(np.diff(energy) <= 0)
     assert res.loss == res.loss_history[-1] == min(res.loss_history)
-    assert 0 < res.vaf <= 1 and res.relative_error == pytest.approx(np.sqrt(1 - res.vaf))
+    assert 0 < res.vaf <= 1 and res.relative_error == pytest.approx(
+        np.sqrt(1 - res.vaf)
+    )
     direct = np.linalg.norm(V - res.W @ res.H) / np.linalg.norm(V)
     assert res.relative_error == pytest.approx(direct, rel=1e-9)
     assert "NMFResult" in repr(res)
@@ -210,13 +218,18 @@ def test_project_agrees_with_scipy_nnls_on_1000_problems():
         v = rng.random((m, 1)) * 2
         h = nm.project(v, W)[:, 0]
         h_ref = nnls(W, v[:, 0])[0]
-        res, res_ref = np.linalg.norm(W @ h - v[:, 0]), np.linalg.norm(W @ h_ref - v[:, 0])
+        res, res_ref = (
+            np.linalg.norm(W @ h - v[:, 0]),
+            np.linalg.norm(W @ h_ref - v[:, 0]),
+        )
         assert h.min() >= 0
         if trial % 5 == 0 and r > 1:
             # solution not unique: compare the objective
             assert res <= res_ref * (1 + 1e-8) + 1e-12
         else:
-            worst = max(worst, np.abs(h - h_ref).max() / max(np.abs(h_ref).max(), 1e-12))
+            worst = max(
+                worst, np.abs(h - h_ref).max() / max(np.abs(h_ref).max(), 1e-12)
+            )
     assert worst <= 1e-8
 
 
@@ -235,9 +248,14 @@ def _labelled_movie():
     H = rng.random((2, 40))
     data = (W @ H).reshape(3, 4, 5, 40).transpose(3, 1, 2, 0)  # (time, y, x, plane)
     return xr.DataArray(
-        data, dims=("time", "y", "x", "plane"),
-        coords={"time": np.arange(40) / 30.0, "y": np.arange(4), "x": np.arange(5) * 2,
-                "plane": ["a", "b", "c"]},
+        data,
+        dims=("time", "y", "x", "plane"),
+        coords={
+            "time": np.arange(40) / 30.0,
+            "y": np.arange(4),
+            "x": np.arange(5) * 2,
+            "plane": ["a", "b", "c"],
+        },
         attrs={"rate_hz": 30.0},
     )
 
@@ -260,7 +278,8 @@ def test_labelled_input_gives_labelled_output():
 
 def test_labelled_two_dim_input():
     emg = xr.DataArray(
-        planted(6, 200, 2, seed=1)[0].T, dims=("time", "channel"),
+        planted(6, 200, 2, seed=1)[0].T,
+        dims=("time", "channel"),
         coords={"channel": [f"m{i}" for i in range(6)]},
     )
     res = nm.nmf(emg, 2, seed=0)
@@ -270,7 +289,9 @@ def test_labelled_two_dim_input():
 
 def test_labelled_input_errors():
     movie = _labelled_movie()
-    with pytest.raises(nm.InputError, match="sample_dim must be one of the data's dims"):
+    with pytest.raises(
+        nm.InputError, match="sample_dim must be one of the data's dims"
+    ):
         nm.nmf(movie, 2, sample_dim="frame")
     with pytest.raises(nm.InputError, match="at least one feature dim"):
         nm.nmf(movie.isel(y=0, x=0, plane=0), 1)

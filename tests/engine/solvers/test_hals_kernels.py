@@ -22,7 +22,9 @@ def test_update_rows_matches_reference(dtype, l1, l2):
     for seed in range(5):
         F, B, G = _case(40, 25, 6, seed, dtype)
         expected = F.astype(np.float64)
-        R.update_rows(expected, B.astype(np.float64), G.astype(np.float64), l1, l2, 7, 0.1)
+        R.update_rows(
+            expected, B.astype(np.float64), G.astype(np.float64), l1, l2, 7, 0.1
+        )
         K.update_rows(F, B, G, l1, l2, 7, 0.1)
         tol = 1e-10 if dtype == np.float64 else 1e-4
         np.testing.assert_allclose(F, expected, rtol=tol, atol=tol)
@@ -65,8 +67,14 @@ def test_fused_h_step_matches_reference(dtype, n):
     G = np.ascontiguousarray(W.T @ W)
     Ht_ref = Ht.astype(np.float64)
     P_ref, Q_ref = R.fused_h_step(
-        V.astype(np.float64), W.astype(np.float64), G.astype(np.float64), Ht_ref,
-        0.05, 0.1, 4, 0.1,
+        V.astype(np.float64),
+        W.astype(np.float64),
+        G.astype(np.float64),
+        Ht_ref,
+        0.05,
+        0.1,
+        4,
+        0.1,
     )
     n_parts = 3
     P_parts = np.zeros((n_parts, m, r), dtype)

@@ -21,7 +21,9 @@ def _random_problem(seed):
 def test_objective_never_increases(solver):
     for seed in range(25):
         V, r = _random_problem(seed)
-        res = nm.nmf(V, r, solver=solver, init="random", seed=seed, max_iter=60, tol=1e-12)
+        res = nm.nmf(
+            V, r, solver=solver, init="random", seed=seed, max_iter=60, tol=1e-12
+        )
         h = np.asarray(res.loss_history)
         assert np.all(h[1:] <= h[:-1] * (1 + 1e-12)), (seed, np.max(np.diff(h)))
 

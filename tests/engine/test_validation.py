@@ -1,0 +1,113 @@
+"""Bad input gets a clear error before any compiled code runs."""
+
+import numpy as np
+import pytest
+import scipy.sparse
+
+import neuronmf as nm
+
+GOOD = np.random.default_rng(0).random((6, 10))
+
+
+@pytest.mark.parametrize(
+    "V, rank, message",
+    [
+        (
+            -GOOD,
+            2,
+            r"V must be non-negative; got minimum .* at \(\d+, \d+\)\. NMF needs data >= 0",
+        ),
+        (
+            np.where(GOOD > 0.9, np.nan, GOOD),
+            2,
+            r"V must be finite \(no NaN or Inf\); got \d+ non-finite .* pass mask=~np.isnan\(V\)",
+        ),
+        (np.where(GOOD > 0.9, np.inf, GOOD), 2, r"V must be finite"),
+        (GOOD, 0, r"rank must be an integer in \[1, min\(m, n\)\] = \[1, 6\].*got 0"),
+        (GOOD, 7, r"rank must be an integer in \[1, min\(m, n\)\] = \[1, 6\].*got 7"),
+        (GOOD, 2.5, r"rank must be an integer in \[1, 6\]; got 2.5"),
+        (GOOD, True, r"rank must be an integer"),
+        (np.zeros((0, 5)), 1, r"V must be non-empty; got shape \(0, 5\)"),
+        (np.zeros((4, 5)), 1, r"V must be not all zero"),
+        (
+            GOOD[0],
+            1,
+            r"V.ndim must be 2 \(features × samples\); got 1 \(shape \(10,\)\)",
+        ),
+        (GOOD[None], 1, r"V.ndim must be 2"),
+        (np.array([["a", "b"], ["c", "d"]]), 1, r"V.dtype must be a real numeric type"),
+        (GOOD.astype(complex), 1, r"V.dtype must be a real numeric type"),
+        (
+            scipy.sparse.csr_matrix(GOOD),
+            1,
+            r"V must be a dense array; got a csr_matrix",
+        ),
+    ],
+)
+def test_bad_data(V, rank, message):
+    with pytest.raises(nm.InputError, match=message):
+        nm.nmf(V, rank)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"solver": "als"}, r"solver must be one of 'auto', 'hals', 'mu'; got 'als'"),
+        (
+            {"init": "svd"},
+            r"init must be one of 'random', 'nndsvd', .*'spa'; got 'svd'",
+        ),
+        ({"loss": "itakura"}, r"loss must be one of 'frobenius'; got 'itakura'"),
+        ({"W": np.ones((6, 3))}, r"W.shape must be \(6, 2\); got \(6, 3\)"),
+        ({"H": np.ones((2, 9))}, r"H.shape must be \(2, 10\); got \(2, 9\)"),
+        ({"W": -np.ones((6, 2))}, r"W must be non-negative"),
+        ({"H": np.full((2, 10), np.nan)}, r"H must be finite"),
+        ({"update_W": False}, r"W must be given when update_W=False"),
+        ({"l1_H": -1.0}, r"l1_H must be a finite number >= 0; got -1.0"),
+        ({"l2_W": "big"}, r"l2_W must be a non-negative number; got 'big'"),
+        ({"max_iter": 0}, r"max_iter must be an integer >= 1; got 0"),
+        ({"n_restarts": 0}, r"n_restarts must be an integer >= 1; got 0"),
+        ({"tol": 0}, r"tol must be a number > 0; got 0"),
+        ({"seed": -3}, r"seed must be None, an integer >= 0 or a numpy Generator"),
+        ({"dtype": "int8"}, r"dtype must be None, 'float32' or 'float64'; got 'int8'"),
+    ],
+)
+def test_bad_options(kwargs, message):
+    with pytest.raises(nm.InputError, match=message):
+        nm.nmf(GOOD, 2, **kwargs)
+
+
+def test_errors_come_before_any_compiled_work(monkeypatch):
+    from neuronmf.engine.solvers import _hals_kernels
+
+    def boom(*args, **kwargs):
+        raise AssertionError("compiled code ran")
+
+    monkeypatch.setattr(_hals_kernels, "update_rows", boom)
+    monkeypatch.setattr(_hals_kernels, "nnls_rows", boom)
+    with pytest.raises(nm.InputError):
+        nm.nmf(-GOOD, 2)
+    with pytest.raises(nm.InputError):
+        nm.nmf(GOOD, 2, W=np.ones((6, 3)))
+
+
+def test_input_error_is_a_value_error():
+    assert issubclass(nm.InputError, ValueError)
+
+
+def test_project_errors():
+    with pytest.raises(nm.InputError, match=r"W.shape must be \(6, rank\)"):
+        nm.project(GOOD, np.ones((5, 2)))
+    with pytest.raises(nm.InputError, match="W must be non-negative"):
+        nm.project(GOOD, -np.ones((6, 2)))
+    with pytest.raises(nm.InputError, match="W must be not all zero"):
+        nm.project(GOOD, np.zeros((6, 2)))
+    with pytest.raises(nm.InputError, match="V must be non-negative"):
+        nm.project(-GOOD, np.ones((6, 2)))
+
+
+def test_not_yet_available_options_say_so():
+    with pytest.raises(NotImplementedError, match="mask"):
+        nm.nmf(GOOD, 2, mask=np.ones_like(GOOD, bool))
+    with pytest.raises(NotImplementedError, match="graph_W"):
+        nm.nmf(GOOD, 2, graph_weight=1.0)

@@ -23,7 +23,7 @@ def test_planted_recovery_at_20db():
 
 
 def test_planted_recovery_at_40db():
-    V, W, H = planted(200, 1000, 5, snr_db=40, seed=1)
+    V, W, _H = planted(200, 1000, 5, snr_db=40, seed=1)
     res = nm.nmf(V, 5, seed=0, tol=1e-7)
     assert match_components(W, res.W).similarity.min() >= 0.999
 
@@ -168,7 +168,7 @@ def test_converges_quietly_by_default():
 
 @pytest.mark.parametrize("init", ["random", "nndsvd", "nndsvda", "nndsvdar", "spa"])
 def test_every_init_fits(init):
-    V, W, _ = planted(40, 150, 4, snr_db=30, seed=13)
+    V, _W, _ = planted(40, 150, 4, snr_db=30, seed=13)
     res = nm.nmf(V, 4, init=init, seed=0)
     assert res.relative_error < 0.1
     assert res.params["init"] == init

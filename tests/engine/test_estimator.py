@@ -45,7 +45,7 @@ def test_transform_projects_new_samples():
 
 def test_pipeline_and_grid_search():
     rng = np.random.default_rng(0)
-    V, W, H = planted(15, 400, 3, snr_db=30, seed=2)
+    V, _W, H = planted(15, 400, 3, snr_db=30, seed=2)
     X = V.T
     y = H[0] * 2.0 + 0.01 * rng.standard_normal(400)
     pipe = make_pipeline(nm.NMF(seed=0, max_iter=300), Ridge(alpha=1e-3))

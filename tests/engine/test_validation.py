@@ -15,12 +15,14 @@ GOOD = np.random.default_rng(0).random((6, 10))
         (
             -GOOD,
             2,
-            r"V must be non-negative; got minimum .* at \(\d+, \d+\)\. NMF needs data >= 0",
+            r"V must be non-negative; got minimum .* at \(\d+, \d+\)\. "
+            r"NMF needs data >= 0",
         ),
         (
             np.where(GOOD > 0.9, np.nan, GOOD),
             2,
-            r"V must be finite \(no NaN or Inf\); got \d+ non-finite .* pass mask=~np.isnan\(V\)",
+            r"V must be finite \(no NaN or Inf\); got \d+ non-finite .* "
+            r"pass mask=~np.isnan\(V\)",
         ),
         (np.where(GOOD > 0.9, np.inf, GOOD), 2, r"V must be finite"),
         (GOOD, 0, r"rank must be an integer in \[1, min\(m, n\)\] = \[1, 6\].*got 0"),

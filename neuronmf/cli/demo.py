@@ -68,7 +68,7 @@ def run(args) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     print("neuronmf demo: simulating 16-muscle EMG envelopes with 5 planted synergies")
-    V, W_true, H_true = simulate_synergy_envelopes(seed=args.seed)
+    V, W_true, _H_true = simulate_synergy_envelopes(seed=args.seed)
     start = time.perf_counter()
     res = nm.nmf(V, 5, seed=args.seed, progress=True)
     elapsed = time.perf_counter() - start

@@ -70,7 +70,7 @@ def plot_components(
             feature_names = [str(v) for v in W[fdims[0]].values]
         W = W.transpose(*fdims, "component").values.reshape(-1, W.sizes["component"])
     if hasattr(H, "dims"):
-        sdim = [d for d in H.dims if d != "component"][0]
+        sdim = next(d for d in H.dims if d != "component")
         if sample_times is None and sdim in H.coords:
             sample_times = H[sdim].values
         H = H.transpose("component", sdim).values

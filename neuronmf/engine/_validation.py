@@ -19,8 +19,12 @@ def choice(name: str, value: object, valid: Iterable[str]) -> str:
     return value
 
 
-def data_matrix(V, name: str = "V") -> np.ndarray:
-    """Validate a data matrix: 2-D, numeric, finite, non-negative, not all zero."""
+def data_matrix(V, name: str = "V", mask=None) -> np.ndarray:
+    """Validate a data matrix: 2-D, numeric, finite, non-negative, not all zero.
+
+    With a ``mask`` (bool, True = observed) only observed entries are checked, so
+    unobserved ones may hold NaN.
+    """
     if hasattr(V, "toarray") and hasattr(V, "nnz"):
         raise input_error(
             name,
@@ -46,6 +50,8 @@ def data_matrix(V, name: str = "V") -> np.ndarray:
         )
     if arr.size == 0:
         raise input_error(name, "non-empty", f"shape {arr.shape}")
+    if mask is not None:
+        arr = np.where(mask, arr, 0).astype(arr.dtype, copy=False)
     if arr.dtype.kind == "f":
         finite = np.isfinite(arr)
         if not finite.all():
@@ -71,9 +77,59 @@ def data_matrix(V, name: str = "V") -> np.ndarray:
         )
     if not arr.any():
         raise input_error(
-            name, "not all zero", f"an all-zero array of shape {arr.shape}"
+            name, "not all zero" + (" on its observed entries" if mask is not None else ""),
+            f"an all-zero array of shape {arr.shape}",
         )
+    return np.asarray(V) if mask is not None else arr
+
+
+def mask(value, shape) -> np.ndarray:
+    """Validate an observation mask (True = observed) against the data shape."""
+    arr = np.asarray(value)
+    if arr.dtype != np.bool_:
+        raise input_error(
+            "mask.dtype", "bool (True = observed)", str(arr.dtype),
+            "Build it with a comparison, e.g. mask=~np.isnan(V).",
+        )
+    if arr.shape != tuple(shape):
+        raise input_error("mask.shape", f"the data's shape {tuple(shape)}", f"{arr.shape}")
+    if not arr.any():
+        raise input_error("mask", "True on at least one entry", "no observed entries")
+    if arr.ndim == 2:
+        empty_rows = np.flatnonzero(~arr.any(axis=1))
+        if empty_rows.size:
+            raise input_error(
+                "mask", "True somewhere in every row (feature)",
+                f"no observed entries in row(s) {empty_rows[:10].tolist()}"
+                + (" ..." if empty_rows.size > 10 else ""),
+                "Drop those features or observe some of their entries.",
+            )
+        empty_cols = np.flatnonzero(~arr.any(axis=0))
+        if empty_cols.size:
+            raise input_error(
+                "mask", "True somewhere in every column (sample)",
+                f"no observed entries in column(s) {empty_cols[:10].tolist()}"
+                + (" ..." if empty_cols.size > 10 else ""),
+                "Drop those samples or observe some of their entries.",
+            )
     return arr
+
+
+def fill_unobserved(V, mask, dtype) -> np.ndarray:
+    """A C-contiguous float copy of V with unobserved entries set to the row mean.
+
+    The fill depends only on observed entries, so whatever the caller stored in
+    unobserved entries (NaN included) cannot influence the fit.
+    """
+    arr = np.ascontiguousarray(V, dtype=dtype)
+    if mask is None:
+        return arr
+    out = np.where(mask, arr, 0).astype(dtype)
+    counts = mask.sum(axis=1)
+    means = out.sum(axis=1, dtype=np.float64) / counts
+    rows, cols = np.nonzero(~mask)
+    out[rows, cols] = means[rows].astype(dtype)
+    return np.ascontiguousarray(out)
 
 
 def rank(value, shape: tuple[int, int]) -> int:

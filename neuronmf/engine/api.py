@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from neuronmf.engine import _validation as check
+from neuronmf.engine.graph import Graph
 from neuronmf.engine.init import INITS, initialize
 from neuronmf.engine.losses import squared_residual
 from neuronmf.engine.nnls import nnls_columns
@@ -198,19 +199,18 @@ def nmf(
     >>> bool(res.vaf > 0.999), res.W.shape
     (True, (16, 4))
     """
-    if mask is not None:
-        raise NotImplementedError(
-            "mask= (masked NMF) is not available in this version."
-        )
-    if graph_W is not None or graph_weight:
-        raise NotImplementedError("graph_W= (graph smoothness) is not available yet.")
     labels = None
     if _is_dataarray(V):
         labels = _Labels.from_data(V, sample_dim)
+        if mask is not None:
+            mask = labels.matrix_of_mask(mask)
         V = labels.matrix
     options = _check_options(
         V,
         rank,
+        mask=mask,
+        graph_W=graph_W,
+        graph_weight=graph_weight,
         loss=loss,
         solver=solver,
         init=init,
@@ -242,6 +242,9 @@ def _check_options(
     V,
     rank,
     *,
+    mask=None,
+    graph_W=None,
+    graph_weight=0.0,
     loss,
     solver,
     init,
@@ -266,7 +269,9 @@ def _check_options(
     if solver == "auto":
         solver = next(iter(solvers))
     init = check.choice("init", init, INITS)
-    V = check.data_matrix(V)
+    if mask is not None:
+        mask = check.mask(mask, np.shape(V))
+    V = check.data_matrix(V, mask=mask)
     m, n = V.shape
     rank = check.rank(rank, (m, n))
     dt = check.float_dtype(dtype, V.dtype)
@@ -295,8 +300,20 @@ def _check_options(
             raise input_error(
                 "seed", "None, an integer >= 0 or a numpy Generator", seed
             )
+    graph_weight = check.non_negative_number("graph_weight", graph_weight)
+    graph = None
+    if graph_W is not None:
+        graph = Graph.from_adjacency(graph_W, m)
+    elif graph_weight > 0:
+        raise input_error(
+            "graph_W", "given when graph_weight > 0", "None",
+            "Pass graph_W=neuronmf.grid_graph((ny, nx)) or another adjacency.",
+        )
     return {
-        "V": np.ascontiguousarray(V, dtype=dt),
+        "V": check.fill_unobserved(V, mask, dt),
+        "mask": mask,
+        "graph": graph,
+        "graph_weight": graph_weight,
         "rank": rank,
         "loss": loss,
         "solver": solver,
@@ -322,6 +339,10 @@ def _fit_matrix(options: dict, *, progress: bool = False, callback=None) -> NMFR
     problem = Problem(
         V,
         options["rank"],
+        loss=options["loss"],
+        mask=options["mask"],
+        graph=options["graph"],
+        graph_weight=options["graph_weight"],
         l1_W=options["l1_W"],
         l1_H=options["l1_H"],
         l2_W=options["l2_W"],
@@ -346,6 +367,8 @@ def _fit_restarts(
     restart_losses = []
     for restart, rng in enumerate(seeds):
         W0, H0 = _initial_factors(options, restart, rng)
+        if options["loss"] == "kl":
+            W0, H0 = _kl_safe(W0, H0, options)
         desc = f"NMF rank {options['rank']}"
         if options["n_restarts"] > 1:
             desc += f" (restart {restart + 1}/{options['n_restarts']})"
@@ -376,7 +399,11 @@ def _fit_restarts(
         options["update_W"],
         options["update_H"],
     )
-    res2 = squared_residual(problem.norm_V2, W, V @ H.T, W.T @ W, H @ H.T)
+    if problem.masked:
+        R = np.where(problem.mask, V - W @ H, 0)
+        res2 = float(np.sum(np.square(R, dtype=np.float64)))
+    else:
+        res2 = squared_residual(problem.norm_V2, W, V @ H.T, W.T @ W, H @ H.T)
     seed = options["seed"]
     params = {
         "loss": options["loss"],
@@ -389,6 +416,8 @@ def _fit_restarts(
         "l1_H": options["l1_H"],
         "l2_W": options["l2_W"],
         "l2_H": options["l2_H"],
+        "graph_weight": options["graph_weight"],
+        "masked": problem.masked,
         "max_iter": options["max_iter"],
         "tol": options["tol"],
         "n_restarts": options["n_restarts"],
@@ -429,6 +458,19 @@ def _initial_factors(options: dict, restart: int, rng: np.random.Generator):
     elif H is None:
         H = nnls_columns(V, np.asarray(W, np.float64))
     return np.array(W, dtype=dt), np.array(H, dtype=dt)
+
+
+def _kl_safe(W, H, options: dict):
+    """Lift exact zeros of the factors being fitted to 1e-6 of their largest entry.
+
+    The KL loss is infinite where (WH)_ij = 0 < V_ij, and coordinate descent
+    needs a finite start; NNDSVD leaves exact zeros. Fixed factors are kept.
+    """
+    if options["update_W"]:
+        W = np.maximum(W, W.dtype.type(1e-6 * max(float(W.max()), 1e-30)))
+    if options["update_H"]:
+        H = np.maximum(H, H.dtype.type(1e-6 * max(float(H.max()), 1e-30)))
+    return W, H
 
 
 def _normalise(W, H, update_W: bool, update_H: bool):
@@ -569,6 +611,29 @@ class _Labels:
         out.name = "H"
         out.attrs = dict(self.data.attrs)
         return out
+
+    def matrix_of_mask(self, mask):
+        """A mask shaped like the labelled data, in the matrix orientation."""
+        import xarray as xr
+
+        if not _is_dataarray(mask):
+            arr = np.asarray(mask)
+            if arr.shape != self.data.shape:
+                raise input_error(
+                    "mask.shape", f"the data's shape {self.data.shape}", f"{arr.shape}"
+                )
+            mask = xr.DataArray(arr, dims=self.data.dims)
+        if set(mask.dims) != set(self.data.dims):
+            raise input_error(
+                "mask.dims", f"the data's dims {tuple(self.data.dims)}", f"{mask.dims}"
+            )
+        mask = mask.transpose(*self.data.dims)
+        stacked = (
+            mask.stack(feature=self.feature_dims)
+            if len(self.feature_dims) > 1
+            else mask
+        )
+        return stacked.transpose(self.stacked.dims[0], self.sample_dim).values
 
     def matrix_of_W(self, W):
         missing = [d for d in self.feature_dims if d not in W.dims]

@@ -23,13 +23,17 @@ WINDOW = 10
 class Problem:
     """A validated factorisation problem.
 
-    ``V`` is C-contiguous float32/float64 of shape (m, n); ``norm_V2`` is |V|² in
-    float64. Penalties: ``l1_W``, ``l2_W``, ``l1_H``, ``l2_H`` (objective
-    ½|V − WH|² + l1·ΣF + l2/2·|F|² per factor F).
+    ``V`` is C-contiguous float32/float64 of shape (m, n). With a ``mask``
+    (bool, True = observed), ``V`` is a private copy whose unobserved entries hold
+    the per-feature mean of the observed ones (so they never depend on what the
+    caller stored there), and ``unobserved`` lists them as (rows, cols).
+    ``norm_V2`` is |M ⊙ V|² in float64. Penalties: ``l1_*``, ``l2_*`` per factor
+    and ``graph_weight`` λ times tr(WᵀLW) over ``graph``.
     """
 
     V: np.ndarray
     rank: int
+    loss: str = "frobenius"
     l1_W: float = 0.0
     l1_H: float = 0.0
     l2_W: float = 0.0
@@ -38,14 +42,35 @@ class Problem:
     update_H: bool = True
     max_iter: int = 1000
     tol: float = 1e-5
+    mask: np.ndarray | None = None
+    graph: object | None = None
+    graph_weight: float = 0.0
     norm_V2: float = field(init=False)
+    unobserved: tuple[np.ndarray, np.ndarray] | None = field(init=False)
 
     def __post_init__(self) -> None:
-        self.norm_V2 = float(np.sum(np.square(self.V, dtype=np.float64)))
+        if self.mask is not None:
+            rows, cols = np.nonzero(~self.mask)
+            self.unobserved = (rows.astype(np.int64), cols.astype(np.int64))
+            observed = np.where(self.mask, self.V, 0)
+            self.norm_V2 = float(np.sum(np.square(observed, dtype=np.float64)))
+        else:
+            self.unobserved = None
+            self.norm_V2 = float(np.sum(np.square(self.V, dtype=np.float64)))
+        if self.graph is None:
+            self.graph_weight = 0.0
+
+    @property
+    def masked(self) -> bool:
+        return self.mask is not None
+
+    @property
+    def has_graph(self) -> bool:
+        return self.graph is not None and self.graph_weight > 0
 
     @property
     def penalised_W(self) -> bool:
-        return bool(self.l1_W or self.l2_W)
+        return bool(self.l1_W or self.l2_W or self.has_graph)
 
     @property
     def penalised_H(self) -> bool:
@@ -65,6 +90,24 @@ class Problem:
     def pg_tol(self) -> float:
         """Tolerance of the normalised projected-gradient rule (10 × ``tol``)."""
         return 10.0 * self.tol
+
+    def penalty(self, W, H) -> float:
+        """Every penalty term at (W, H), in float64."""
+        from neuronmf.engine.losses import penalty
+
+        value = penalty(W, H, self.l1_W, self.l1_H, self.l2_W, self.l2_H)
+        if self.has_graph:
+            value += self.graph_weight * self.graph.penalty(W)
+        return value
+
+    def graph_arrays(self, dtype):
+        """Kernel arguments for the graph over W's rows (or a single colour)."""
+        from neuronmf.engine.graph import no_graph
+
+        if self.has_graph:
+            g = self.graph
+            return g.indptr, g.indices, g.weights, g.colour_ptr, g.colour_rows
+        return no_graph(self.V.shape[0])
 
 
 def projected_gradient_norm(W, H, grad_W, grad_H) -> float:

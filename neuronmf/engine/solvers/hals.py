@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import math
 
+import numba as nb
 import numpy as np
 
-from neuronmf.engine.losses import penalty, squared_residual
+from neuronmf.engine.losses import squared_residual
 from neuronmf.engine.solvers import _hals_kernels as K
 from neuronmf.engine.solvers.base import Monitor, Problem, projected_gradient_norm
 
@@ -51,8 +52,7 @@ def use_fused(m: int, n: int, r: int) -> bool:
 class _HStep:
     """The H update and the products it leaves behind: P = V·Hᵀ, Q = H·Hᵀ."""
 
-    def __init__(self, problem: Problem) -> None:
-        V = problem.V
+    def __init__(self, problem: Problem, V) -> None:
         m, n = V.shape
         r = problem.rank
         self.V = V
@@ -93,31 +93,54 @@ class _HStep:
 def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = True):
     """Run A-HALS (with extrapolation unless ``extrapolate=False``).
 
-    Returns the best (last accepted) ``(W, H)``.
+    Returns the best (last accepted) ``(W, H)``. With a mask the unobserved
+    entries are imputed from the current factors before each block update
+    (expectation–maximisation): the imputed problem majorises the masked one and
+    touches it at the current point, so each block update lowers the masked
+    objective too. The fixed points are those of the masked problem.
     """
-    V = problem.V
+    V = problem.V.copy() if problem.masked else problem.V
     dt = V.dtype
     m, n = V.shape
     r = problem.rank
     l1W, l2W, l1H, l2H = problem.l1_W, problem.l2_W, problem.l1_H, problem.l2_H
+    lam = problem.graph_weight if problem.has_graph else 0.0
+    graph = problem.graph_arrays(dt)
+    scratch = np.zeros((nb.get_num_threads(), r), dtype=dt)
     W = np.array(W0, dtype=dt, order="C")
     Ht = np.array(H0.T, dtype=dt, order="C")
     if problem.unit_norm_W:
         _move_scale(W, Ht)
     elif problem.unit_norm_H:
         _move_scale(Ht, W)
-    h_step = _HStep(problem)
+    h_step = _HStep(problem, V)
     w_sweeps = _sweeps(m, n, r)
+    rows, cols = problem.unobserved if problem.masked else (None, None)
+
+    def impute(W_, Ht_, P_=None):
+        """Fill unobserved entries of V with W_·Ht_ᵀ; keep P_ = V·Htᵀ current."""
+        if P_ is None:
+            K.fill_entries(V, rows, cols, W_, Ht_)
+        else:
+            K.fill_and_update_product(V, rows, cols, W_, Ht_, P_)
 
     def objective(W_, Ht_, P_, Q_):
         G_W = W_.T @ W_
-        res = squared_residual(problem.norm_V2, W_, P_, G_W, Q_)
-        return 0.5 * res + penalty(W_, Ht_, l1W, l1H, l2W, l2H)
+        if problem.masked:
+            # |M ⊙ (V − WH)|² = |V_imputed − WH|² − Σ_unobserved (V_imputed − WH)²
+            norm2 = problem.norm_V2 + float(np.sum(np.square(V[rows, cols], dtype=np.float64)))
+            res = squared_residual(norm2, W_, P_, G_W, Q_)
+            res = max(res - K.entries_squared_error(V, rows, cols, W_, Ht_), 0.0)
+        else:
+            res = squared_residual(problem.norm_V2, W_, P_, G_W, Q_)
+        return 0.5 * res + problem.penalty(W_, Ht_)
 
     def update_w(Wy, P, Q):
         W_new = Wy.copy()
         if problem.unit_norm_W:
             K.update_columns_unit_norm(W_new, P, Q, 1)
+        elif lam:
+            K.update_rows_graph(W_new, P, Q, l1W, l2W, w_sweeps, DELTA, lam, *graph, scratch)
         else:
             K.update_rows(W_new, P, Q, l1W, l2W, w_sweeps, DELTA)
         return W_new
@@ -132,17 +155,23 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
         P, Q = h_step.run(Wy, H_new, G, l1H, l2H)
         return H_new, P, Q
 
-    def gradient_norm(W_, Ht_, P_, Q_):
+    def gradient_norm(W_, Ht_):
+        if problem.masked:
+            impute(W_, Ht_)
+        P_ = np.ascontiguousarray(V @ Ht_)
         A = h_step.data_product_T(W_)
-        grad_W = W_ @ Q_ - P_ + l1W + l2W * W_
+        grad_W = W_ @ (Ht_.T @ Ht_) - P_ + l1W + l2W * W_
+        if lam:
+            grad_W = grad_W + 2 * lam * (problem.graph.laplacian @ W_)
         grad_Ht = Ht_ @ (W_.T @ W_) - A + l1H + l2H * Ht_
         return projected_gradient_norm(W_, Ht_.T, grad_W, grad_Ht.T)
 
-    # Products of the initial point, for its objective and gradient.
+    if problem.masked:
+        impute(W, Ht)
     P = np.ascontiguousarray(V @ Ht)
     Q = np.ascontiguousarray(Ht.T @ Ht)
     f = objective(W, Ht, P, Q)
-    monitor.set_initial_gradient(gradient_norm(W, Ht, P, Q))
+    monitor.set_initial_gradient(gradient_norm(W, Ht))
 
     W_prev, H_prev = W, Ht
     Wy, Hy = W, Ht
@@ -151,10 +180,14 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
     go_on = problem.max_iter > 0
     while go_on:
         if problem.update_H:
+            if problem.masked:
+                impute(Wy, Hy)
             H_new, P, Q = update_h(Hy, Wy)
         else:
             H_new = Ht
-        W_new = update_w(Wy, P, Q) if problem.update_W else W
+        if problem.masked:
+            impute(Wy, H_new, P)  # the W step sees V imputed at (Wy, H_new)
+        W_new = update_w(Wy, P, Q) if problem.update_W else Wy
         f_new = objective(W_new, H_new, P, Q)
         accepted = f_new <= f or not extrapolated
         if accepted:
@@ -167,11 +200,7 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
             beta = beta / ETA
         pg = None
         if monitor.wants_gradient() or monitor.n_iter + 1 >= problem.max_iter:
-            # P and Q belong to the last step; recompute them if it was rejected
-            if not accepted:
-                P = np.ascontiguousarray(V @ Ht)
-                Q = np.ascontiguousarray(Ht.T @ Ht)
-            pg = gradient_norm(W, Ht, P, Q)
+            pg = gradient_norm(W, Ht)
         go_on = monitor.step(f, pg)
         if beta > 0.0 and accepted:
             Wy = _extrapolate(W, W_prev, beta) if problem.update_W else W

@@ -1,21 +1,46 @@
-"""Lee–Seung multiplicative updates for the Frobenius loss: the reference solver.
+"""Lee–Seung multiplicative updates for both losses: the reference solvers.
 
-Plain NumPy. Entries are floored at ε = 1e-16 after each update (as Gillis &
-Glineur do) so that zeros cannot lock in. Slow, but simple enough to check the
-other solvers against. With a penalty on one factor only, the other factor's
-columns are rescaled to unit norm after each update (the scale moves into the
-penalised factor); that step can raise the penalised objective slightly, so the
-history is only guaranteed non-increasing for unpenalised fits.
+Plain NumPy, written to be read. Entries are floored at ε = 1e-16 after each
+update (as Gillis & Glineur do) so that zeros cannot lock in. Masks enter as
+weights (weighted MU), the graph penalty as in GNMF (Cai et al. 2011):
+the Laplacian's degree part joins the denominator and its adjacency part the
+numerator. For KL, (WH) is floored at 1e-16·max(WH) only where it divides V.
+
+With a penalty on one factor only, the other factor's columns (W) or rows (H)
+are rescaled to unit norm after each iteration, the scale moving into the
+penalised factor; that rescaling can raise the penalised objective slightly, so
+the history is guaranteed non-increasing for unpenalised fits only.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from neuronmf.engine.losses import penalty, squared_residual
 from neuronmf.engine.solvers.base import Monitor, Problem, projected_gradient_norm
 
 EPS = 1e-16
+
+
+def kl_divergence(V, WH, mask=None) -> float:
+    """Σ M ⊙ (V log(V / WH) − V + WH) in float64, with 0·log 0 = 0."""
+    V = np.asarray(V, np.float64)
+    WH = np.asarray(WH, np.float64)
+    positive = V > 0
+    if mask is not None:
+        positive &= mask
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_term = np.where(positive, V * np.log(np.where(positive, V / WH, 1.0)), 0.0)
+    terms = log_term - V + WH
+    if mask is not None:
+        terms = np.where(mask, terms, 0.0)
+    return float(np.sum(terms))
+
+
+def _frobenius_data(V, W, H, mask):
+    R = V - W @ H
+    if mask is not None:
+        R = np.where(mask, R, 0)
+    return 0.5 * float(np.sum(np.square(R, dtype=np.float64)))
 
 
 def solve(problem: Problem, W0, H0, monitor: Monitor):
@@ -23,55 +48,88 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
     V = problem.V
     dt = V.dtype
     eps = dt.type(EPS)
+    kl = problem.loss == "kl"
+    mask = problem.mask
+    Mf = None if mask is None else mask.astype(dt)
+    Vm = V if mask is None else V * Mf
     l1W, l2W, l1H, l2H = problem.l1_W, problem.l2_W, problem.l1_H, problem.l2_H
+    lam = problem.graph_weight if problem.has_graph else 0.0
+    if lam:
+        L = problem.graph.laplacian
+        degree = L.diagonal().astype(dt)
     W = np.array(W0, dtype=dt)
     H = np.array(H0, dtype=dt)
-    P = V @ H.T
-    Q = H @ H.T
 
-    def grad_norm():
-        grad_W = W @ Q - P + l1W + l2W * W
-        grad_H = (W.T @ W) @ H - W.T @ V + l1H + l2H * H
-        return projected_gradient_norm(W, H, grad_W, grad_H)
+    def data_loss(W_, H_):
+        WH = W_ @ H_
+        return kl_divergence(V, WH, mask) if kl else _frobenius_data(V, W_, H_, mask)
 
-    monitor.set_initial_gradient(grad_norm())
+    def ratio(W_, H_):
+        """The weighted data term the numerators use: M⊙V/WH (KL) or M⊙V."""
+        if not kl:
+            return Vm
+        WH = W_ @ H_
+        floor = dt.type(EPS) * max(float(WH.max()), 1e-300)
+        R = V / np.maximum(WH, floor)
+        return R if Mf is None else R * Mf
+
+    def denominator_H(W_, H_):
+        if kl:
+            base = (W_.T @ (Mf if Mf is not None else np.ones_like(V)))
+        else:
+            base = W_.T @ ((W_ @ H_) * Mf) if Mf is not None else (W_.T @ W_) @ H_
+        return base + dt.type(l1H) + dt.type(l2H) * H_
+
+    def denominator_W(W_, H_):
+        if kl:
+            base = (Mf if Mf is not None else np.ones_like(V)) @ H_.T
+        else:
+            base = ((W_ @ H_) * Mf) @ H_.T if Mf is not None else W_ @ (H_ @ H_.T)
+        base = base + dt.type(l1W) + dt.type(l2W) * W_
+        if lam:
+            base = base + dt.type(2 * lam) * degree[:, None] * W_
+        return base
+
+    def numerator_W(W_, H_):
+        num = ratio(W_, H_) @ H_.T
+        if lam:
+            # adjacency part of the Laplacian: S W = D W − L W
+            num = num + dt.type(2 * lam) * (degree[:, None] * W_ - L @ W_)
+        return num
+
+    def grad_norm(W_, H_):
+        if kl:
+            return None
+        R = (W_ @ H_ - V)
+        if Mf is not None:
+            R = R * Mf
+        grad_W = R @ H_.T + l1W + l2W * W_
+        if lam:
+            grad_W = grad_W + 2 * lam * (L @ W_)
+        grad_H = W_.T @ R + l1H + l2H * H_
+        return projected_gradient_norm(W_, H_, grad_W, grad_H)
+
+    pg0 = grad_norm(W, H)
+    if pg0 is not None:
+        monitor.set_initial_gradient(pg0)
     best = (np.inf, W, H)
     go_on = problem.max_iter > 0
     while go_on:
         if problem.update_H:
-            numer = W.T @ V
-            denom = (W.T @ W) @ H
-            if l1H:
-                denom += dt.type(l1H)
-            if l2H:
-                denom += dt.type(l2H) * H
-            H = np.maximum(H * numer / np.maximum(denom, eps), eps)
-            P = V @ H.T
-            Q = H @ H.T
+            numer = W.T @ ratio(W, H)
+            H = np.maximum(H * numer / np.maximum(denominator_H(W, H), eps), eps)
         if problem.update_W:
-            denom = W @ Q
-            if l1W:
-                denom += dt.type(l1W)
-            if l2W:
-                denom += dt.type(l2W) * W
-            W = np.maximum(W * P / np.maximum(denom, eps), eps)
+            numer = numerator_W(W, H)
+            W = np.maximum(W * numer / np.maximum(denominator_W(W, H), eps), eps)
         if problem.unit_norm_W:
             norms = np.linalg.norm(W, axis=0).astype(dt)
-            W = W / norms
-            H = H * norms[:, None]
-            P = P * norms
-            Q = Q * np.outer(norms, norms)
+            W, H = W / norms, H * norms[:, None]
         elif problem.unit_norm_H:
             norms = np.linalg.norm(H, axis=1).astype(dt)
-            H = H / norms[:, None]
-            W = W * norms
-            P = P / norms
-            Q = Q / np.outer(norms, norms)
-        f = 0.5 * squared_residual(problem.norm_V2, W, P, W.T @ W, Q) + penalty(
-            W, H, l1W, l1H, l2W, l2H
-        )
+            W, H = W * norms, H / norms[:, None]
+        f = data_loss(W, H) + problem.penalty(W, H)
         if f < best[0]:
             best = (f, W, H)
-        pg = grad_norm() if monitor.wants_gradient() else None
+        pg = grad_norm(W, H) if monitor.wants_gradient() else None
         go_on = monitor.step(f, pg)
     return best[1], best[2]

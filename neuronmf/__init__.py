@@ -19,7 +19,16 @@ from __future__ import annotations
 import importlib
 from importlib.metadata import PackageNotFoundError, version
 
-from neuronmf.engine import NMF, NMFResult, nmf, project
+from neuronmf.engine import (
+    NMF,
+    JointNMFResult,
+    NMFResult,
+    grid_graph,
+    joint_nmf,
+    knn_graph,
+    nmf,
+    project,
+)
 from neuronmf.errors import ConvergenceWarning, InputError
 
 try:
@@ -42,8 +51,12 @@ __all__ = [
     "NMF",
     "ConvergenceWarning",
     "InputError",
+    "JointNMFResult",
     "NMFResult",
     "__version__",
+    "grid_graph",
+    "joint_nmf",
+    "knn_graph",
     "nmf",
     "project",
     *sorted(_SUBPACKAGES),

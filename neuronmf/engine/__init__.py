@@ -5,5 +5,16 @@ It knows nothing of files, domains or plots.
 
 from neuronmf.engine.api import NMFResult, nmf, project
 from neuronmf.engine.estimator import NMF
+from neuronmf.engine.graph import grid_graph, knn_graph
+from neuronmf.engine.joint import JointNMFResult, joint_nmf
 
-__all__ = ["NMF", "NMFResult", "nmf", "project"]
+__all__ = [
+    "NMF",
+    "JointNMFResult",
+    "NMFResult",
+    "grid_graph",
+    "joint_nmf",
+    "knn_graph",
+    "nmf",
+    "project",
+]

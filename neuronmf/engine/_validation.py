@@ -77,7 +77,8 @@ def data_matrix(V, name: str = "V", mask=None) -> np.ndarray:
         )
     if not arr.any():
         raise input_error(
-            name, "not all zero" + (" on its observed entries" if mask is not None else ""),
+            name,
+            "not all zero" + (" on its observed entries" if mask is not None else ""),
             f"an all-zero array of shape {arr.shape}",
         )
     return np.asarray(V) if mask is not None else arr
@@ -88,18 +89,23 @@ def mask(value, shape) -> np.ndarray:
     arr = np.asarray(value)
     if arr.dtype != np.bool_:
         raise input_error(
-            "mask.dtype", "bool (True = observed)", str(arr.dtype),
+            "mask.dtype",
+            "bool (True = observed)",
+            str(arr.dtype),
             "Build it with a comparison, e.g. mask=~np.isnan(V).",
         )
     if arr.shape != tuple(shape):
-        raise input_error("mask.shape", f"the data's shape {tuple(shape)}", f"{arr.shape}")
+        raise input_error(
+            "mask.shape", f"the data's shape {tuple(shape)}", f"{arr.shape}"
+        )
     if not arr.any():
         raise input_error("mask", "True on at least one entry", "no observed entries")
     if arr.ndim == 2:
         empty_rows = np.flatnonzero(~arr.any(axis=1))
         if empty_rows.size:
             raise input_error(
-                "mask", "True somewhere in every row (feature)",
+                "mask",
+                "True somewhere in every row (feature)",
                 f"no observed entries in row(s) {empty_rows[:10].tolist()}"
                 + (" ..." if empty_rows.size > 10 else ""),
                 "Drop those features or observe some of their entries.",
@@ -107,7 +113,8 @@ def mask(value, shape) -> np.ndarray:
         empty_cols = np.flatnonzero(~arr.any(axis=0))
         if empty_cols.size:
             raise input_error(
-                "mask", "True somewhere in every column (sample)",
+                "mask",
+                "True somewhere in every column (sample)",
                 f"no observed entries in column(s) {empty_cols[:10].tolist()}"
                 + (" ..." if empty_cols.size > 10 else ""),
                 "Drop those samples or observe some of their entries.",

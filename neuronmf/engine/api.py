@@ -97,7 +97,8 @@ class NMFResult:
         fitted = self.reconstruct()
         if entries.shape != V.shape or V.shape != fitted.shape:
             raise input_error(
-                "V and entries", f"both of shape {fitted.shape}",
+                "V and entries",
+                f"both of shape {fitted.shape}",
                 f"{V.shape} and {entries.shape}",
             )
         if not entries.any():
@@ -348,7 +349,9 @@ def _check_options(
         graph = Graph.from_adjacency(graph_W, m)
     elif graph_weight > 0:
         raise input_error(
-            "graph_W", "given when graph_weight > 0", "None",
+            "graph_W",
+            "given when graph_weight > 0",
+            "None",
             "Pass graph_W=neuronmf.grid_graph((ny, nx)) or another adjacency.",
         )
     return {
@@ -531,8 +534,15 @@ def _normalise(W, H, update_W: bool, update_H: bool):
     return np.ascontiguousarray(W[:, order]), np.ascontiguousarray(H[order])
 
 
-def project(V, W, *, loss: str = "frobenius", sample_dim: str = "time",
-            tol: float = 1e-10, max_iter: int = 2000):
+def project(
+    V,
+    W,
+    *,
+    loss: str = "frobenius",
+    sample_dim: str = "time",
+    tol: float = 1e-10,
+    max_iter: int = 2000,
+):
     """Activations of new data on fixed parts: ``argmin_{H >= 0} loss(V, W·H)``.
 
     Frobenius: exact non-negative least squares per column (active set on WᵀW,
@@ -590,9 +600,24 @@ def project(V, W, *, loss: str = "frobenius", sample_dim: str = "time",
         H = nnls_columns(V, Wa).astype(dt, copy=False)
     if loss == "kl":
         options = _check_options(
-            V, Wa.shape[1], loss="kl", solver="ccd", init="nndsvda", l1_W=0.0,
-            l1_H=0.0, l2_W=0.0, l2_H=0.0, W=Wa, H=H, update_W=False, update_H=True,
-            max_iter=max_iter, tol=tol, n_restarts=1, seed=None, dtype=dt,
+            V,
+            Wa.shape[1],
+            loss="kl",
+            solver="ccd",
+            init="nndsvda",
+            l1_W=0.0,
+            l1_H=0.0,
+            l2_W=0.0,
+            l2_H=0.0,
+            W=Wa,
+            H=H,
+            update_W=False,
+            update_H=True,
+            max_iter=max_iter,
+            tol=tol,
+            n_restarts=1,
+            seed=None,
+            dtype=dt,
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)

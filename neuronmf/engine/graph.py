@@ -90,7 +90,9 @@ def knn_graph(coords, k: int) -> sp.csr_matrix:
     if pts.ndim == 1:
         pts = pts[:, None]
     if pts.ndim != 2 or not np.isfinite(pts).all():
-        raise input_error("coords", "a finite (n_points, n_dims) array", f"shape {pts.shape}")
+        raise input_error(
+            "coords", "a finite (n_points, n_dims) array", f"shape {pts.shape}"
+        )
     n = pts.shape[0]
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k < n:
         raise input_error("k", f"an integer in [1, {n - 1}]", repr(k))
@@ -122,23 +124,30 @@ class Graph:
 
         if not sp.issparse(adjacency):
             raise input_error(
-                "graph_W", "a scipy.sparse adjacency matrix",
+                "graph_W",
+                "a scipy.sparse adjacency matrix",
                 type(adjacency).__name__,
-                "Build one with neuronmf.grid_graph(shape) or neuronmf.knn_graph(coords, k).",
+                "Build one with neuronmf.grid_graph(shape) or "
+                "neuronmf.knn_graph(coords, k).",
             )
         A = sp.csr_matrix(adjacency, dtype=np.float64)
         if A.shape != (n_nodes, n_nodes):
             raise input_error(
-                "graph_W.shape", f"({n_nodes}, {n_nodes}) (one node per feature of V)",
+                "graph_W.shape",
+                f"({n_nodes}, {n_nodes}) (one node per feature of V)",
                 f"{A.shape}",
             )
         if A.nnz and not np.isfinite(A.data).all():
             raise input_error("graph_W", "finite", "non-finite weights")
         if A.nnz and A.data.min() < 0:
-            raise input_error("graph_W", "non-negative", f"minimum weight {A.data.min()!r}")
+            raise input_error(
+                "graph_W", "non-negative", f"minimum weight {A.data.min()!r}"
+            )
         if abs(A - A.T).max() > 1e-12 * max(1.0, abs(A).max()):
             raise input_error(
-                "graph_W", "symmetric", "an asymmetric matrix",
+                "graph_W",
+                "symmetric",
+                "an asymmetric matrix",
                 "Symmetrise it, e.g. A.maximum(A.T) or (A + A.T) / 2.",
             )
         A = A.tolil()
@@ -154,8 +163,9 @@ class Graph:
         colour_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         degree = np.asarray(A.sum(axis=1)).ravel()
         laplacian = (sp.diags(degree) - A).tocsr()
-        return cls(indptr, indices, A.data.astype(np.float64), colour_ptr, order,
-                   laplacian)
+        return cls(
+            indptr, indices, A.data.astype(np.float64), colour_ptr, order, laplacian
+        )
 
     def penalty(self, W) -> float:
         """tr(WᵀLW) in float64."""
@@ -167,6 +177,9 @@ def no_graph(n_nodes: int):
     """Kernel arguments for 'no graph': empty CSR and a single colour."""
     empty = np.zeros(0, dtype=np.int64)
     return (
-        np.zeros(n_nodes + 1, dtype=np.int64), empty, np.zeros(0),
-        np.array([0, n_nodes], dtype=np.int64), np.arange(n_nodes, dtype=np.int64),
+        np.zeros(n_nodes + 1, dtype=np.int64),
+        empty,
+        np.zeros(0),
+        np.array([0, n_nodes], dtype=np.int64),
+        np.arange(n_nodes, dtype=np.int64),
     )

@@ -154,7 +154,12 @@ def joint_nmf(
         for b, (V, Wb, Hb) in enumerate(zip(arrays, Ws, Hs, strict=True))
     ]
     return JointNMFResult(
-        W=Ws, H=Hs, shared=shared, weights=w, result=result, loss=result.loss,
+        W=Ws,
+        H=Hs,
+        shared=shared,
+        weights=w,
+        result=result,
+        loss=result.loss,
         block_losses=block_losses,
         params={**result.params, "shared": shared, "weights": w.tolist()},
     )

@@ -54,12 +54,15 @@ def test_bad_data(V, rank, message):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"solver": "als"}, r"solver must be one of 'auto', 'hals', 'mu'; got 'als'"),
+        (
+            {"solver": "als"},
+            r"solver must be one of 'auto', 'hals', 'mu', 'gradient'; got 'als'",
+        ),
         (
             {"init": "svd"},
             r"init must be one of 'random', 'nndsvd', .*'spa'; got 'svd'",
         ),
-        ({"loss": "itakura"}, r"loss must be one of 'frobenius'; got 'itakura'"),
+        ({"loss": "itakura"}, r"loss must be one of 'frobenius', 'kl'; got 'itakura'"),
         ({"W": np.ones((6, 3))}, r"W.shape must be \(6, 2\); got \(6, 3\)"),
         ({"H": np.ones((2, 9))}, r"H.shape must be \(2, 10\); got \(2, 9\)"),
         ({"W": -np.ones((6, 2))}, r"W must be non-negative"),
@@ -108,8 +111,40 @@ def test_project_errors():
         nm.project(-GOOD, np.ones((6, 2)))
 
 
-def test_not_yet_available_options_say_so():
-    with pytest.raises(NotImplementedError, match="mask"):
-        nm.nmf(GOOD, 2, mask=np.ones_like(GOOD, bool))
-    with pytest.raises(NotImplementedError, match="graph_W"):
-        nm.nmf(GOOD, 2, graph_weight=1.0)
+@pytest.mark.parametrize(
+    "mask, message",
+    [
+        (
+            np.ones((6, 9), bool),
+            r"mask.shape must be the data's shape \(6, 10\); got \(6, 9\)",
+        ),
+        (np.ones((6, 10)), r"mask.dtype must be bool \(True = observed\); got float64"),
+        (np.zeros((6, 10), bool), r"mask must be True on at least one entry"),
+        (
+            np.arange(60).reshape(6, 10) % 10 != 9,
+            r"mask must be True somewhere in every column \(sample\); got no observed "
+            r"entries in column\(s\) \[9\]",
+        ),
+        (
+            np.vstack([np.ones((5, 10), bool), np.zeros((1, 10), bool)]),
+            r"mask must be True somewhere in every row \(feature\); got no observed "
+            r"entries in row\(s\) \[5\]",
+        ),
+    ],
+)
+def test_bad_masks(mask, message):
+    with pytest.raises(nm.InputError, match=message):
+        nm.nmf(GOOD, 2, mask=mask)
+
+
+def test_nan_is_allowed_only_where_masked():
+    V = GOOD.copy()
+    V[0, 0] = np.nan
+    with pytest.raises(nm.InputError, match=r"mask=~np.isnan\(V\)"):
+        nm.nmf(V, 2)
+    res = nm.nmf(V, 2, mask=~np.isnan(V), seed=0)
+    assert np.isfinite(res.loss)
+    with pytest.raises(nm.InputError, match="V must be non-negative"):
+        bad = V.copy()
+        bad[1, 1] = -1
+        nm.nmf(bad, 2, mask=~np.isnan(V))

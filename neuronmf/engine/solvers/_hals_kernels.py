@@ -275,8 +275,22 @@ def nnls_rows(F, B, G, max_iter, tol):
     cache=True,
     nogil=True,
 )
-def update_rows_graph(F, B, G, l1, l2, max_sweeps, delta, lam, indptr, indices, weights,
-                      colour_ptr, colour_rows, scratch):
+def update_rows_graph(
+    F,
+    B,
+    G,
+    l1,
+    l2,
+    max_sweeps,
+    delta,
+    lam,
+    indptr,
+    indices,
+    weights,
+    colour_ptr,
+    colour_rows,
+    scratch,
+):
     """``update_rows`` with the graph penalty λ·tr(FᵀLF), L = D − S.
 
     Row i's problem gains λ(d_i |f|² − 2 f·(S F)_i), i.e. ``l2 + 2λ d_i`` and

@@ -99,9 +99,10 @@ def _kl_row(f, x, O, m, use_mask, u, l1, l2, graph_grad, max_sweeps, newton_step
                     while h1 == np.inf:
                         s *= 0.5
                         h1 = _curvature_at(x, o, u, m, use_mask, s) + l2
+                    # the bound holds on [s, 0] only: never step beyond s
                     s2 = -g / h1
-                    if f[k] + s2 < 0.0:
-                        s2 = -f[k]
+                    if s2 < s:
+                        s2 = s
                     s = s2
                     if s == 0.0:
                         break
@@ -136,8 +137,24 @@ def _row_loss(x, u, m, use_mask):
     cache=True,
     nogil=True,
 )
-def kl_update_rows(F, X, O, M, use_mask, l1, l2, max_sweeps, newton_steps, lam,
-                   indptr, indices, weights, colour_ptr, colour_rows, scratch):
+def kl_update_rows(
+    F,
+    X,
+    O,
+    M,
+    use_mask,
+    l1,
+    l2,
+    max_sweeps,
+    newton_steps,
+    lam,
+    indptr,
+    indices,
+    weights,
+    colour_ptr,
+    colour_rows,
+    scratch,
+):
     """Update every row of ``F`` by CCD-KL; return Σ_i row loss after the update.
 
     ``indptr, indices, weights`` are the CSR adjacency over rows (empty arrays
@@ -166,8 +183,19 @@ def kl_update_rows(F, X, O, M, use_mask, l1, l2, max_sweeps, newton_steps, lam,
                     for k in range(r):
                         graph_grad[k] += 2.0 * lam * w * F[indices[e], k]
                 l2_i = l2 + 2.0 * lam * degree
-            _kl_row(F[i], X[i], O, M[i] if use_mask else M[0], use_mask, u, l1, l2_i,
-                    graph_grad, max_sweeps, newton_steps)
+            _kl_row(
+                F[i],
+                X[i],
+                O,
+                M[i] if use_mask else M[0],
+                use_mask,
+                u,
+                l1,
+                l2_i,
+                graph_grad,
+                max_sweeps,
+                newton_steps,
+            )
             losses[i] = _row_loss(X[i], u, M[i] if use_mask else M[0], use_mask)
     total = 0.0
     for i in range(p):

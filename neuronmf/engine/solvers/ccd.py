@@ -67,19 +67,42 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
     def objective(data):
         return const + data + problem.penalty(W, Ht)
 
-    best = (objective(K.kl_data_loss(V, W, np.ascontiguousarray(Ht.T), M, masked)),
-            W.copy(), Ht.copy())
+    best = (
+        objective(K.kl_data_loss(V, W, np.ascontiguousarray(Ht.T), M, masked)),
+        W.copy(),
+        Ht.copy(),
+    )
     go_on = problem.max_iter > 0
     while go_on:
         if problem.update_H:
             data = K.kl_update_rows(
-                Ht, Vt, np.ascontiguousarray(W.T), Mt, masked, problem.l1_H,
-                problem.l2_H, SWEEPS, NEWTON_STEPS, 0.0, *rows_H, scratch_H,
+                Ht,
+                Vt,
+                np.ascontiguousarray(W.T),
+                Mt,
+                masked,
+                problem.l1_H,
+                problem.l2_H,
+                SWEEPS,
+                NEWTON_STEPS,
+                0.0,
+                *rows_H,
+                scratch_H,
             )
         if problem.update_W:
             data = K.kl_update_rows(
-                W, V, np.ascontiguousarray(Ht.T), M, masked, problem.l1_W,
-                problem.l2_W, SWEEPS, NEWTON_STEPS, lam, *graph, scratch_W,
+                W,
+                V,
+                np.ascontiguousarray(Ht.T),
+                M,
+                masked,
+                problem.l1_W,
+                problem.l2_W,
+                SWEEPS,
+                NEWTON_STEPS,
+                lam,
+                *graph,
+                scratch_W,
             )
         if problem.unit_norm_W:
             _move_scale(W, Ht)

@@ -17,7 +17,6 @@ from neuronmf.engine.solvers.base import Monitor, Problem
 from neuronmf.engine.solvers.mu import kl_divergence
 
 
-
 def objective_and_gradients(problem: Problem, W, H):
     """(f, ∇_W f, ∇_H f) of the problem's objective at (W, H), in float64."""
     V = problem.V.astype(np.float64, copy=False)
@@ -56,8 +55,12 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
     m, n = problem.V.shape
     r = problem.rank
     floor = 1e-12
-    A0 = np.log(np.maximum(np.asarray(W0, np.float64), floor * max(float(W0.max()), 1.0)))
-    B0 = np.log(np.maximum(np.asarray(H0, np.float64), floor * max(float(H0.max()), 1.0)))
+    A0 = np.log(
+        np.maximum(np.asarray(W0, np.float64), floor * max(float(W0.max()), 1.0))
+    )
+    B0 = np.log(
+        np.maximum(np.asarray(H0, np.float64), floor * max(float(H0.max()), 1.0))
+    )
     W_fixed = np.asarray(W0, np.float64)
     H_fixed = np.asarray(H0, np.float64)
 
@@ -91,9 +94,12 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
             raise StopIteration
 
     minimize(
-        fun, best["z"], jac=True, method="L-BFGS-B", callback=callback,
-        options={"maxiter": problem.max_iter, "ftol": problem.tol * 1e-3, "gtol": 0.0,
-                 "maxcor": 20},
+        fun,
+        best["z"],
+        jac=True,
+        method="L-BFGS-B",
+        callback=callback,
+        options={"maxiter": problem.max_iter, "ftol": 0.0, "gtol": 0.0, "maxcor": 20},
     )
     if monitor.n_iter < problem.max_iter and not monitor.stopped_by_callback:
         monitor.converged = True

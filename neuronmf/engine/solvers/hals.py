@@ -128,7 +128,9 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
         G_W = W_.T @ W_
         if problem.masked:
             # |M ⊙ (V − WH)|² = |V_imputed − WH|² − Σ_unobserved (V_imputed − WH)²
-            norm2 = problem.norm_V2 + float(np.sum(np.square(V[rows, cols], dtype=np.float64)))
+            norm2 = problem.norm_V2 + float(
+                np.sum(np.square(V[rows, cols], dtype=np.float64))
+            )
             res = squared_residual(norm2, W_, P_, G_W, Q_)
             res = max(res - K.entries_squared_error(V, rows, cols, W_, Ht_), 0.0)
         else:
@@ -140,7 +142,9 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
         if problem.unit_norm_W:
             K.update_columns_unit_norm(W_new, P, Q, 1)
         elif lam:
-            K.update_rows_graph(W_new, P, Q, l1W, l2W, w_sweeps, DELTA, lam, *graph, scratch)
+            K.update_rows_graph(
+                W_new, P, Q, l1W, l2W, w_sweeps, DELTA, lam, *graph, scratch
+            )
         else:
             K.update_rows(W_new, P, Q, l1W, l2W, w_sweeps, DELTA)
         return W_new

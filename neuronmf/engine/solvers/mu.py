@@ -75,7 +75,7 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
 
     def denominator_H(W_, H_):
         if kl:
-            base = (W_.T @ (Mf if Mf is not None else np.ones_like(V)))
+            base = W_.T @ (Mf if Mf is not None else np.ones_like(V))
         else:
             base = W_.T @ ((W_ @ H_) * Mf) if Mf is not None else (W_.T @ W_) @ H_
         return base + dt.type(l1H) + dt.type(l2H) * H_
@@ -100,7 +100,7 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
     def grad_norm(W_, H_):
         if kl:
             return None
-        R = (W_ @ H_ - V)
+        R = W_ @ H_ - V
         if Mf is not None:
             R = R * Mf
         grad_W = R @ H_.T + l1W + l2W * W_

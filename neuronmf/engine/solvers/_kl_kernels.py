@@ -42,51 +42,74 @@ def _sigs(template: str) -> list[str]:
 
 
 @nb.njit(cache=True, nogil=True)
-def _curvature_at(x, o, u, m, use_mask, s):
-    """Σ M x o² / (u + o s)² at step s; inf if a term leaves the domain."""
+def _curvature_at(x, o, u, s):
+    """Σ x o² / (u + o s)² over the row's active entries; inf outside the domain."""
     hess = 0.0
-    for j in range(x.shape[0]):
-        if use_mask and m[j] == 0:
+    for t in range(x.shape[0]):
+        ot = o[t]
+        if ot == 0.0:
             continue
-        oj = o[j]
-        if oj == 0.0 or x[j] == 0.0:
-            continue
-        un = u[j] + oj * s
+        un = u[t] + ot * s
         if un <= 0.0:
             return np.inf
-        hess += x[j] * oj * oj / (un * un)
+        hess += x[t] * ot * ot / (un * un)
     return hess
 
 
 @nb.njit(cache=True, nogil=True)
-def _kl_row(f, x, O, m, use_mask, u, l1, l2, graph_grad, max_sweeps, newton_steps):
-    """Coordinate descent on one row. ``u`` (q) receives f·O and is kept current."""
+def _kl_row(f, x, Oloc, u, base, l1, l2, graph_grad, max_sweeps, newton_steps):
+    """Coordinate descent on one row over its active entries.
+
+    ``x`` (a) holds the row's observed non-zero data, ``Oloc`` (r, a) the other
+    factor at those entries, ``base`` (r) = Σ_j M_ij O_kj over all observed
+    entries (zeros included: their only term is linear). ``u`` (a) receives
+    f·Oloc. The update of ``u`` after a step is fused into the pass that
+    computes the next step's derivatives, so each Newton step reads the row once
+    (twice for a step to the left).
+    """
     r = f.shape[0]
-    q = x.shape[0]
-    for j in range(q):
+    a = x.shape[0]
+    for t in range(a):
         acc = 0.0
         for k in range(r):
-            acc += f[k] * O[k, j]
-        u[j] = acc
+            acc += f[k] * Oloc[k, t]
+        u[t] = acc
+    pending = 0.0  # a step not yet applied to u
+    pending_k = 0
     for _ in range(max_sweeps):
         moved = 0.0
         for k in range(r):
-            o = O[k]
+            o = Oloc[k]
             for _step in range(newton_steps):
-                g = l1 + l2 * f[k] - graph_grad[k]
+                g = l1 + l2 * f[k] - graph_grad[k] + base[k]
                 hess = l2
-                for j in range(q):
-                    if use_mask and m[j] == 0:
-                        continue
-                    oj = o[j]
-                    if oj == 0.0:
-                        continue
-                    g += oj
-                    if x[j] != 0.0:
-                        t = x[j] / u[j]
-                        g -= oj * t
-                        hess += oj * t * oj / u[j]
+                if pending != 0.0:
+                    op = Oloc[pending_k]
+                    for t in range(a):
+                        ut = u[t] + pending * op[t]
+                        u[t] = ut
+                        ot = o[t]
+                        if ot != 0.0:
+                            inv = 1.0 / ut
+                            q = x[t] * inv * ot
+                            g -= q
+                            hess += q * ot * inv
+                    pending = 0.0
+                else:
+                    for t in range(a):
+                        ot = o[t]
+                        if ot != 0.0:
+                            inv = 1.0 / u[t]
+                            q = x[t] * inv * ot
+                            g -= q
+                            hess += q * ot * inv
                 if hess <= 0.0:
+                    # the objective is linear in f_k: its minimum is at a bound
+                    if g > 0.0 and f[k] > 0.0:
+                        moved += f[k] * f[k]
+                        pending = -f[k]
+                        pending_k = k
+                        f[k] = 0.0
                     break
                 s = -g / hess
                 if f[k] + s < 0.0:
@@ -94,11 +117,11 @@ def _kl_row(f, x, O, m, use_mask, u, l1, l2, graph_grad, max_sweeps, newton_step
                 if s == 0.0:
                     break
                 if s < 0.0:
-                    # left step: curvature at the Newton point bounds φ'' on the step
-                    h1 = _curvature_at(x, o, u, m, use_mask, s) + l2
+                    # left step: curvature at the Newton point bounds φ'' on [s, 0]
+                    h1 = _curvature_at(x, o, u, s) + l2
                     while h1 == np.inf:
                         s *= 0.5
-                        h1 = _curvature_at(x, o, u, m, use_mask, s) + l2
+                        h1 = _curvature_at(x, o, u, s) + l2
                     # the bound holds on [s, 0] only: never step beyond s
                     s2 = -g / h1
                     if s2 < s:
@@ -108,29 +131,20 @@ def _kl_row(f, x, O, m, use_mask, u, l1, l2, graph_grad, max_sweeps, newton_step
                         break
                 f[k] += s
                 moved += s * s
-                for j in range(q):
-                    u[j] += s * o[j]
+                pending = s
+                pending_k = k
         if moved == 0.0:
             break
-
-
-@nb.njit(cache=True, nogil=True)
-def _row_loss(x, u, m, use_mask):
-    """Σ_j M_ij (u_j − x_j log u_j) for one row (the data-dependent KL terms)."""
-    total = 0.0
-    for j in range(x.shape[0]):
-        if use_mask and m[j] == 0:
-            continue
-        total += u[j]
-        if x[j] != 0.0:
-            total -= x[j] * np.log(u[j])
-    return total
+    if pending != 0.0:
+        op = Oloc[pending_k]
+        for t in range(a):
+            u[t] += pending * op[t]
 
 
 @nb.njit(
     _sigs(
-        "float64(T[:, ::1], T[:, ::1], T[:, ::1], uint8[:, ::1], boolean, float64,"
-        " float64, int64, int64, float64, int64[::1], int64[::1], float64[::1],"
+        "float64(T[:, ::1], int64[::1], int64[::1], T[::1], T[:, ::1], T[:, ::1],"
+        " float64, float64, int64, int64, float64, int64[::1], int64[::1], float64[::1],"
         " int64[::1], int64[::1], float64[:, ::1])"
     ),
     parallel=True,
@@ -139,68 +153,81 @@ def _row_loss(x, u, m, use_mask):
 )
 def kl_update_rows(
     F,
-    X,
-    O,
-    M,
-    use_mask,
+    indptr,
+    indices,
+    values,
+    Ot,
+    base,
     l1,
     l2,
     max_sweeps,
     newton_steps,
     lam,
-    indptr,
-    indices,
-    weights,
+    g_indptr,
+    g_indices,
+    g_weights,
     colour_ptr,
     colour_rows,
     scratch,
 ):
-    """Update every row of ``F`` by CCD-KL; return Σ_i row loss after the update.
+    """Update every row of ``F`` (p, r) by CCD-KL; return the data terms after.
 
-    ``indptr, indices, weights`` are the CSR adjacency over rows (empty arrays
-    and ``lam = 0`` for no graph); ``colour_ptr``/``colour_rows`` list the rows
-    colour by colour. ``scratch`` is a (number of Numba threads, q + r) float64
-    work array, one row per thread. The
-    returned value is Σ_ij M_ij ((FO)_ij − X_ij log (FO)_ij) at the new F.
+    The data enter as CSR rows (``indptr``, ``indices``, ``values``) holding the
+    observed non-zero entries of X (p, q) only; ``Ot`` (q, r) is the other
+    factor, transposed; ``base`` (p, r) = M·Ot (Σ of the other factor over each
+    row's observed entries). ``g_*`` are the CSR adjacency over rows (empty,
+    with ``lam = 0``, for no graph); ``colour_ptr``/``colour_rows`` list the
+    rows colour by colour. ``scratch`` is (number of Numba threads,
+    (r + 2)·max_row_nnz + 3r) float64, one row per thread. Returns
+    Σ_ij M_ij ((FO)_ij − X_ij log (FO)_ij) at the new F.
     """
     p, r = F.shape
-    q = X.shape[1]
     n_colours = colour_ptr.shape[0] - 1
     losses = np.zeros(p)
     for c in range(n_colours):
         for t in nb.prange(colour_ptr[c], colour_ptr[c + 1]):
             i = colour_rows[t]
+            start = indptr[i]
+            a = indptr[i + 1] - start
             work = scratch[nb.get_thread_id()]
-            u = work[:q]
-            graph_grad = work[q : q + r]
-            graph_grad[:] = 0.0
+            u = work[:a]
+            Oloc = work[a : a + r * a].reshape((r, a))
+            x = work[a + r * a : 2 * a + r * a]
+            end = 2 * a + r * a
+            graph_grad = work[end : end + r]
+            f = work[end + r : end + 2 * r]
+            b = work[end + 2 * r : end + 3 * r]
+            for e in range(a):
+                j = indices[start + e]
+                x[e] = values[start + e]
+                for k in range(r):
+                    Oloc[k, e] = Ot[j, k]
+            for k in range(r):
+                graph_grad[k] = 0.0
             l2_i = l2
             if lam != 0.0:
                 degree = 0.0
-                for e in range(indptr[i], indptr[i + 1]):
-                    w = weights[e]
+                for e in range(g_indptr[i], g_indptr[i + 1]):
+                    w = g_weights[e]
                     degree += w
                     for k in range(r):
-                        graph_grad[k] += 2.0 * lam * w * F[indices[e], k]
+                        graph_grad[k] += 2.0 * lam * w * F[g_indices[e], k]
                 l2_i = l2 + 2.0 * lam * degree
-            _kl_row(
-                F[i],
-                X[i],
-                O,
-                M[i] if use_mask else M[0],
-                use_mask,
-                u,
-                l1,
-                l2_i,
-                graph_grad,
-                max_sweeps,
-                newton_steps,
-            )
-            losses[i] = _row_loss(X[i], u, M[i] if use_mask else M[0], use_mask)
-    total = 0.0
+            for k in range(r):
+                f[k] = F[i, k]
+                b[k] = base[i, k]
+            _kl_row(f, x, Oloc, u, b, l1, l2_i, graph_grad, max_sweeps, newton_steps)
+            total = 0.0
+            for k in range(r):
+                F[i, k] = f[k]
+                total += f[k] * b[k]
+            for e in range(a):
+                total -= x[e] * np.log(u[e])
+            losses[i] = total
+    out = 0.0
     for i in range(p):
-        total += losses[i]
-    return total
+        out += losses[i]
+    return out
 
 
 @nb.njit(

@@ -145,6 +145,10 @@ def kl_row(f, x, O, m, u, l1, l2, graph_grad, max_sweeps, newton_steps):
                 )
                 hess = l2 + np.sum(o[pos] * t[pos] * o[pos] / u[pos])
                 if hess <= 0:
+                    if g > 0 and f[k] > 0:
+                        moved += f[k] ** 2
+                        u -= f[k] * o
+                        f[k] = 0.0
                     break
                 s = max(-g / hess, -f[k])
                 if s == 0:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+import scipy.sparse as sp
 
 from neuronmf.engine.graph import no_graph
 from neuronmf.engine.solvers import _kl_kernels as K
@@ -37,20 +38,56 @@ def kl_constant(V, mask) -> float:
     return total
 
 
+class _Rows:
+    """The observed non-zero entries of X (p, q) as CSR rows, for the kernel."""
+
+    def __init__(self, X, mask, rank: int) -> None:
+        data = X if mask is None else np.where(mask, X, 0)
+        csr = sp.csr_matrix(data)
+        self.indptr = csr.indptr.astype(np.int64)
+        self.indices = csr.indices.astype(np.int64)
+        self.values = np.ascontiguousarray(csr.data, dtype=X.dtype)
+        self.mask = None if mask is None else np.ascontiguousarray(mask, dtype=X.dtype)
+        widest = int(np.diff(self.indptr).max(initial=0))
+        self.scratch = np.zeros((nb.get_num_threads(), (rank + 2) * widest + 3 * rank))
+        self.p = X.shape[0]
+
+    def base(self, Ot):
+        """Σ over each row's observed entries of the other factor: M·Ot (p, r)."""
+        if self.mask is None:
+            return np.ascontiguousarray(
+                np.broadcast_to(Ot.sum(axis=0), (self.p, Ot.shape[1]))
+            )
+        return np.ascontiguousarray(self.mask @ Ot)
+
+    def update(self, F, Ot, l1, l2, lam, graph):
+        return K.kl_update_rows(
+            F,
+            self.indptr,
+            self.indices,
+            self.values,
+            Ot,
+            self.base(Ot),
+            l1,
+            l2,
+            SWEEPS,
+            NEWTON_STEPS,
+            lam,
+            *graph,
+            self.scratch,
+        )
+
+
 def solve(problem: Problem, W0, H0, monitor: Monitor):
     """Run CCD-KL; return the last (= best, for monotone fits) ``(W, H)``."""
     V = problem.V
     dt = V.dtype
     m, n = V.shape
     r = problem.rank
-    Vt = np.ascontiguousarray(V.T)
-    if problem.masked:
-        M = np.ascontiguousarray(problem.mask, dtype=np.uint8)
-        Mt = np.ascontiguousarray(M.T)
-    else:
-        M = Mt = np.ones((1, 1), dtype=np.uint8)
-    masked = problem.masked
-    const = kl_constant(V, problem.mask)
+    mask = problem.mask
+    rows_W = _Rows(V, mask, r)
+    rows_H = _Rows(np.ascontiguousarray(V.T), None if mask is None else mask.T, r)
+    const = kl_constant(V, mask)
     W = np.array(W0, dtype=dt, order="C")
     Ht = np.array(H0.T, dtype=dt, order="C")
     if problem.unit_norm_W:
@@ -59,51 +96,20 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
         _move_scale(Ht, W)
     lam = problem.graph_weight if problem.has_graph else 0.0
     graph = problem.graph_arrays(dt)
-    rows_H = no_graph(n)
-    threads = nb.get_num_threads()
-    scratch_H = np.zeros((threads, m + r))
-    scratch_W = np.zeros((threads, n + r))
+    no_graph_H = no_graph(n)
 
     def objective(data):
         return const + data + problem.penalty(W, Ht)
 
-    best = (
-        objective(K.kl_data_loss(V, W, np.ascontiguousarray(Ht.T), M, masked)),
-        W.copy(),
-        Ht.copy(),
-    )
+    Mk = np.ones((1, 1), np.uint8) if mask is None else mask.astype(np.uint8)
+    first = K.kl_data_loss(V, W, np.ascontiguousarray(Ht.T), Mk, mask is not None)
+    best = (objective(first), W.copy(), Ht.copy())
     go_on = problem.max_iter > 0
     while go_on:
         if problem.update_H:
-            data = K.kl_update_rows(
-                Ht,
-                Vt,
-                np.ascontiguousarray(W.T),
-                Mt,
-                masked,
-                problem.l1_H,
-                problem.l2_H,
-                SWEEPS,
-                NEWTON_STEPS,
-                0.0,
-                *rows_H,
-                scratch_H,
-            )
+            data = rows_H.update(Ht, W, problem.l1_H, problem.l2_H, 0.0, no_graph_H)
         if problem.update_W:
-            data = K.kl_update_rows(
-                W,
-                V,
-                np.ascontiguousarray(Ht.T),
-                M,
-                masked,
-                problem.l1_W,
-                problem.l2_W,
-                SWEEPS,
-                NEWTON_STEPS,
-                lam,
-                *graph,
-                scratch_W,
-            )
+            data = rows_W.update(W, Ht, problem.l1_W, problem.l2_W, lam, graph)
         if problem.unit_norm_W:
             _move_scale(W, Ht)
         elif problem.unit_norm_H:

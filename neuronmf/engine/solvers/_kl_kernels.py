@@ -144,8 +144,8 @@ def _kl_row(f, x, Oloc, u, base, l1, l2, graph_grad, max_sweeps, newton_steps):
 @nb.njit(
     _sigs(
         "float64(T[:, ::1], int64[::1], int64[::1], T[::1], T[:, ::1], T[:, ::1],"
-        " float64, float64, int64, int64, float64, int64[::1], int64[::1], float64[::1],"
-        " int64[::1], int64[::1], float64[:, ::1])"
+        " float64, float64, int64, int64, float64, int64[::1], int64[::1],"
+        " float64[::1], int64[::1], int64[::1], float64[:, ::1])"
     ),
     parallel=True,
     cache=True,

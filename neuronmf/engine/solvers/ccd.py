@@ -82,7 +82,7 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
     """Run CCD-KL; return the last (= best, for monotone fits) ``(W, H)``."""
     V = problem.V
     dt = V.dtype
-    m, n = V.shape
+    n = V.shape[1]
     r = problem.rank
     mask = problem.mask
     rows_W = _Rows(V, mask, r)

@@ -29,9 +29,8 @@ def main(out: Path) -> None:
     train = rng.random(counts.shape) > 0.1
     for rank in (1, 3, 6):
         held = nm.nmf(counts, rank, loss="kl", mask=train, seed=0)
-        print(
-            f"rank {rank}: held-out Poisson deviance {held.heldout_loss(counts, ~train):.3f}"
-        )
+        deviance = held.heldout_loss(counts, ~train)
+        print(f"rank {rank}: held-out Poisson deviance {deviance:.3f}")
 
     # 3. footprints smooth over a 32 x 32 pixel grid
     yy, xx = np.mgrid[0:32, 0:32]

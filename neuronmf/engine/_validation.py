@@ -200,3 +200,40 @@ def float_dtype(dtype, data_dtype: np.dtype) -> np.dtype:
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise input_error("dtype", "None, 'float32' or 'float64'", repr(dtype))
     return dt
+
+
+def dask_matrix(V):
+    """Validate a dask data matrix in one pass; return it and its summary."""
+    from neuronmf.engine.chunked import prepare, summary
+
+    if V.dtype.kind not in "biuf":
+        raise input_error(
+            "V.dtype", "a real numeric type (integer or float)", str(V.dtype)
+        )
+    if V.ndim != 2:
+        raise input_error(
+            "V.ndim",
+            "2 (features × samples)",
+            f"{V.ndim} (shape {V.shape})",
+            "Pass a labelled DataArray whose other dimensions are stacked into features.",
+        )
+    if V.size == 0:
+        raise input_error("V", "non-empty", f"shape {V.shape}")
+    stats = summary(V)
+    if stats["non_finite"]:
+        raise input_error(
+            "V",
+            "finite (no NaN or Inf)",
+            f"{stats['non_finite']} non-finite entries",
+            "Fill or drop them first (masks need V in memory).",
+        )
+    if stats["min"] < 0:
+        raise input_error(
+            "V",
+            "non-negative",
+            f"minimum {stats['min']!r}",
+            "NMF needs data >= 0: rectify signed signals, or subtract the minimum.",
+        )
+    if not stats["any"]:
+        raise input_error("V", "not all zero", f"an all-zero array of shape {V.shape}")
+    return prepare(V), stats

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from neuronmf.engine import _validation as check
+from neuronmf.engine.chunked import is_dask
 from neuronmf.engine.graph import Graph
 from neuronmf.engine.init import INITS, initialize
 from neuronmf.engine.losses import squared_residual
@@ -309,12 +310,29 @@ def _check_options(
     loss = check.choice("loss", loss, LOSSES)
     solvers = SOLVERS[loss]
     solver = check.choice("solver", solver, ("auto", *solvers))
-    if solver == "auto":
+    auto_solver = solver == "auto"
+    if auto_solver:
         solver = next(iter(solvers))
     init = check.choice("init", init, INITS)
-    if mask is not None:
-        mask = check.mask(mask, np.shape(V))
-    V = check.data_matrix(V, mask=mask)
+    stats = None
+    if is_dask(V):
+        if mask is not None or graph_W is not None:
+            raise input_error(
+                "V",
+                "an in-memory array when mask= or graph_W= is given",
+                "a dask array",
+                "Masks and graph penalties need V in memory: "
+                "call .compute() on a manageable piece, or drop them.",
+            )
+        chunked_solvers = {"frobenius": ("hals",), "kl": ("mu",)}[loss]
+        if auto_solver:
+            solver = chunked_solvers[0]
+        check.choice("solver (for a dask array)", solver, chunked_solvers)
+        V, stats = check.dask_matrix(V)
+    else:
+        if mask is not None:
+            mask = check.mask(mask, np.shape(V))
+        V = check.data_matrix(V, mask=mask)
     m, n = V.shape
     rank = check.rank(rank, (m, n))
     dt = check.float_dtype(dtype, V.dtype)
@@ -355,7 +373,8 @@ def _check_options(
             "Pass graph_W=neuronmf.grid_graph((ny, nx)) or another adjacency.",
         )
     return {
-        "V": check.fill_unobserved(V, mask, dt),
+        "V": V.astype(dt) if stats is not None else check.fill_unobserved(V, mask, dt),
+        "stats": stats,
         "mask": mask,
         "graph": graph,
         "graph_weight": graph_weight,
@@ -388,6 +407,7 @@ def _fit_matrix(options: dict, *, progress: bool = False, callback=None) -> NMFR
         mask=options["mask"],
         graph=options["graph"],
         graph_weight=options["graph_weight"],
+        stats=options["stats"],
         l1_W=options["l1_W"],
         l1_H=options["l1_H"],
         l2_W=options["l2_W"],
@@ -448,7 +468,8 @@ def _fit_restarts(
         R = np.where(problem.mask, V - W @ H, 0)
         res2 = float(np.sum(np.square(R, dtype=np.float64)))
     else:
-        res2 = squared_residual(problem.norm_V2, W, V @ H.T, W.T @ W, H @ H.T)
+        P = np.asarray(V @ H.T)  # one pass over a dask V
+        res2 = squared_residual(problem.norm_V2, W, P, W.T @ W, H @ H.T)
     seed = options["seed"]
     params = {
         "loss": options["loss"],
@@ -498,6 +519,12 @@ def _initial_factors(options: dict, restart: int, rng: np.random.Generator):
         return initialize(V, options["rank"], "random", rng)
     if W is None and H is None:
         return initialize(V, options["rank"], options["init"], rng)
+    if is_dask(V) and (W is None or H is None):
+        raise input_error(
+            "W and H",
+            "both given, or both None, for a dask array",
+            "only one",
+        )
     if W is None:
         W = nnls_columns(V.T, np.asarray(H, np.float64).T).T
     elif H is None:
@@ -635,7 +662,8 @@ class _Labels:
         self.sample_dim = sample_dim
         self.feature_dims = feature_dims
         self.stacked = stacked  # (feature, sample) view of the data
-        self.matrix = stacked.values
+        # a dask-backed DataArray stays lazy: the chunked path reads it block by block
+        self.matrix = stacked.data if is_dask(stacked.data) else stacked.values
 
     @classmethod
     def from_data(cls, data, sample_dim: str) -> _Labels:

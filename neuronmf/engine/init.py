@@ -44,6 +44,12 @@ def initialize(V, rank: int, init: str, rng: np.random.Generator):
     if init == "random":
         W, H = _random(V, rank, rng)
     elif init == "spa":
+        if _is_dask(V):
+            from neuronmf.errors import input_error
+
+            raise input_error(
+                "init", "'random' or an 'nndsvd' variant for a dask array", "'spa'"
+            )
         W, H = _spa(V, rank)
     else:
         W, H = _nndsvd(V, rank, fill=init[len("nndsvd") :], rng=rng)
@@ -58,8 +64,23 @@ def _random(V, rank, rng):
     return W, H
 
 
+def _is_dask(V) -> bool:
+    from neuronmf.engine.chunked import is_dask
+
+    return is_dask(V)
+
+
 def _truncated_svd(V, rank, rng):
     m, n = V.shape
+    if _is_dask(V):
+        import dask
+        import dask.array as da
+
+        seed = int(rng.integers(2**31 - 1))
+        U, S, Vt = da.linalg.svd_compressed(
+            V.astype(np.float64), rank, n_power_iter=2, seed=seed
+        )
+        return dask.compute(U, S, Vt)
     if min(m, n) <= 600 or rank > min(m, n) // 4:
         U, S, Vt = scipy.linalg.svd(V, full_matrices=False, check_finite=False)
         return U[:, :rank], S[:rank], Vt[:rank]
@@ -71,7 +92,9 @@ def _truncated_svd(V, rank, rng):
 
 def _nndsvd(V, rank, fill, rng):
     """NNDSVD of Boutsidis & Gallopoulos (2008), with the a/ar zero fills."""
-    U, S, Vt = _truncated_svd(np.asarray(V, dtype=np.float64), rank, rng)
+    U, S, Vt = _truncated_svd(
+        V if _is_dask(V) else np.asarray(V, np.float64), rank, rng
+    )
     m, n = V.shape
     W = np.zeros((m, rank))
     H = np.zeros((rank, n))
@@ -147,7 +170,9 @@ def _spa(V, rank):
 
 def _rescale(V, W, H):
     """Scale W and H by sqrt(α), α = <V, WH> / |WH|², the best scalar fit."""
-    cross = float(np.vdot(np.asarray(W, np.float64), np.asarray(V @ H.T, np.float64)))
+    cross = float(
+        np.vdot(np.asarray(W, np.float64), np.asarray(np.asarray(V @ H.T), np.float64))
+    )
     gram = float(
         np.vdot(np.asarray(W.T @ W, np.float64), np.asarray(H @ H.T, np.float64))
     )

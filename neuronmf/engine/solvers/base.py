@@ -45,10 +45,19 @@ class Problem:
     mask: np.ndarray | None = None
     graph: object | None = None
     graph_weight: float = 0.0
+    stats: dict | None = None
     norm_V2: float = field(init=False)
+    max_V: float = field(init=False)
     unobserved: tuple[np.ndarray, np.ndarray] | None = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.stats is not None:  # a dask V, summarised in one pass beforehand
+            self.unobserved = None
+            self.norm_V2 = self.stats["norm2"]
+            self.max_V = self.stats["max"]
+            self.graph_weight = 0.0 if self.graph is None else self.graph_weight
+            return
+        self.max_V = float(self.V.max())
         if self.mask is not None:
             rows, cols = np.nonzero(~self.mask)
             self.unobserved = (rows.astype(np.int64), cols.astype(np.int64))

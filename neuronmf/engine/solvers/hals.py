@@ -25,6 +25,7 @@ import math
 import numba as nb
 import numpy as np
 
+from neuronmf.engine.chunked import ChunkedData, is_dask
 from neuronmf.engine.losses import squared_residual
 from neuronmf.engine.solvers import _hals_kernels as K
 from neuronmf.engine.solvers.base import Monitor, Problem, projected_gradient_norm
@@ -50,13 +51,18 @@ def use_fused(m: int, n: int, r: int) -> bool:
 
 
 class _HStep:
-    """The H update and the products it leaves behind: P = V·Hᵀ, Q = H·Hᵀ."""
+    """The H update and the products it leaves behind: P = V·Hᵀ, Q = H·Hᵀ.
+
+    :class:`neuronmf.engine.chunked.ChunkedData` offers the same methods for a
+    dask array, one task per block of columns.
+    """
+
+    chunked = False
 
     def __init__(self, problem: Problem, V) -> None:
         m, n = V.shape
         r = problem.rank
         self.V = V
-        self.Vt = None
         self.fused = use_fused(m, n, r)
         self.sweeps = _sweeps(n, m, r)
         if self.fused:
@@ -67,6 +73,10 @@ class _HStep:
     def data_product_T(self, W):
         """Vᵀ·W as a C-contiguous (n, r) array."""
         return np.ascontiguousarray(self.V.T @ W)
+
+    def product(self, Ht):
+        """V·Ht as a C-contiguous (m, r) array."""
+        return np.ascontiguousarray(self.V @ Ht)
 
     def run(self, W, Ht, G, l1, l2):
         """Update ``Ht`` in place from ``W``; return (P, Q)."""
@@ -113,7 +123,10 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
         _move_scale(W, Ht)
     elif problem.unit_norm_H:
         _move_scale(Ht, W)
-    h_step = _HStep(problem, V)
+    if is_dask(V):
+        h_step = ChunkedData(V, _sweeps(n, m, r), DELTA)
+    else:
+        h_step = _HStep(problem, V)
     w_sweeps = _sweeps(m, n, r)
     rows, cols = problem.unobserved if problem.masked else (None, None)
 
@@ -155,14 +168,16 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
         if problem.unit_norm_H:
             A = h_step.data_product_T(Wy)
             K.update_columns_unit_norm(H_new, A, G, 1)
-            return H_new, np.ascontiguousarray(V @ H_new), H_new.T @ H_new
+            return H_new, h_step.product(H_new), H_new.T @ H_new
         P, Q = h_step.run(Wy, H_new, G, l1H, l2H)
         return H_new, P, Q
 
     def gradient_norm(W_, Ht_):
+        if h_step.chunked:  # one pass per iteration: the chunked path skips this rule
+            return None
         if problem.masked:
             impute(W_, Ht_)
-        P_ = np.ascontiguousarray(V @ Ht_)
+        P_ = h_step.product(Ht_)
         A = h_step.data_product_T(W_)
         grad_W = W_ @ (Ht_.T @ Ht_) - P_ + l1W + l2W * W_
         if lam:
@@ -172,10 +187,12 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
 
     if problem.masked:
         impute(W, Ht)
-    P = np.ascontiguousarray(V @ Ht)
+    P = h_step.product(Ht)
     Q = np.ascontiguousarray(Ht.T @ Ht)
     f = objective(W, Ht, P, Q)
-    monitor.set_initial_gradient(gradient_norm(W, Ht))
+    pg0 = gradient_norm(W, Ht)
+    if pg0 is not None:
+        monitor.set_initial_gradient(pg0)
 
     W_prev, H_prev = W, Ht
     Wy, Hy = W, Ht
@@ -203,7 +220,9 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
             beta_max = beta
             beta = beta / ETA
         pg = None
-        if monitor.wants_gradient() or monitor.n_iter + 1 >= problem.max_iter:
+        if not h_step.chunked and (
+            monitor.wants_gradient() or monitor.n_iter + 1 >= problem.max_iter
+        ):
             pg = gradient_norm(W, Ht)
         go_on = monitor.step(f, pg)
         if beta > 0.0 and accepted:

@@ -4,7 +4,9 @@ Plain NumPy, written to be read. Entries are floored at ε = 1e-16 after each
 update (as Gillis & Glineur do) so that zeros cannot lock in. Masks enter as
 weights (weighted MU), the graph penalty as in GNMF (Cai et al. 2011):
 the Laplacian's degree part joins the denominator and its adjacency part the
-numerator. For KL, (WH) is floored at 1e-16·max(WH) only where it divides V.
+numerator. For KL, (WH) is floored at 1e-16·max(V) only where it divides V.
+A dask V (KL only) is processed block by block in one pass per iteration with
+the same arithmetic (:func:`neuronmf.engine.chunked.kl_mu_pass`).
 
 With a penalty on one factor only, the other factor's columns (W) or rows (H)
 are rescaled to unit norm after each iteration, the scale moving into the
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from neuronmf.engine.chunked import is_dask, kl_mu_pass
 from neuronmf.engine.solvers.base import Monitor, Problem, projected_gradient_norm
 
 EPS = 1e-16
@@ -49,6 +52,9 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
     dt = V.dtype
     eps = dt.type(EPS)
     kl = problem.loss == "kl"
+    floor = dt.type(EPS * problem.max_V)
+    if is_dask(V):
+        return _solve_kl_chunked(problem, W0, H0, monitor, floor)
     mask = problem.mask
     Mf = None if mask is None else mask.astype(dt)
     Vm = V if mask is None else V * Mf
@@ -69,7 +75,6 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
         if not kl:
             return Vm
         WH = W_ @ H_
-        floor = dt.type(EPS) * max(float(WH.max()), 1e-300)
         R = V / np.maximum(WH, floor)
         return R if Mf is None else R * Mf
 
@@ -132,4 +137,36 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
             best = (f, W, H)
         pg = grad_norm(W, H) if monitor.wants_gradient() else None
         go_on = monitor.step(f, pg)
+    return best[1], best[2]
+
+
+def _solve_kl_chunked(problem: Problem, W0, H0, monitor: Monitor, floor):
+    """KL multiplicative updates on a dask V, one pass over V per iteration.
+
+    The pass that updates iterate k also yields D(V‖W_k H_k), so each
+    iterate's objective reaches the monitor from the next pass; the history
+    matches the in-memory solver's.
+    """
+    dt = problem.V.dtype
+    eps = dt.type(EPS)
+    W = np.array(W0, dtype=dt)
+    H = np.array(H0, dtype=dt)
+    l1W, l2W = dt.type(problem.l1_W), dt.type(problem.l2_W)
+    best = (np.inf, W, H)
+    first = True
+    while True:
+        H_new, numer, sums, data = kl_mu_pass(
+            problem.V, W, H, floor, problem.l1_H, problem.l2_H, problem.update_H, eps
+        )
+        f = data + problem.penalty(W, H)  # the objective of (W, H)
+        if not first:
+            if f < best[0]:
+                best = (f, W, H)
+            if not monitor.step(f):
+                break
+        first = False
+        H = H_new
+        if problem.update_W:
+            denom = sums[None, :] + l1W + l2W * W
+            W = np.maximum(W * numer / np.maximum(denom, eps), eps)
     return best[1], best[2]

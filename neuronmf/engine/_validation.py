@@ -215,7 +215,7 @@ def dask_matrix(V):
             "V.ndim",
             "2 (features × samples)",
             f"{V.ndim} (shape {V.shape})",
-            "Pass a labelled DataArray whose other dimensions are stacked into features.",
+            "Pass a labelled DataArray: its other dims are stacked into features.",
         )
     if V.size == 0:
         raise input_error("V", "non-empty", f"shape {V.shape}")

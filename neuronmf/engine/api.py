@@ -164,6 +164,9 @@ def nmf(
     progress: bool = False,
     callback: Callable[[int, float], object] | None = None,
     sample_dim: str = "time",
+    checkpoint=None,
+    checkpoint_every: int = 10,
+    resume: bool = False,
 ) -> NMFResult:
     r"""Non-negative matrix factorisation V ≈ W·H.
 
@@ -223,6 +226,13 @@ def nmf(
         Called after each outer iteration; returning False stops the fit.
     sample_dim : str, default "time"
         Name of the sample dimension of a DataArray ``V``.
+    checkpoint : path, optional
+        Save the solver's state there (atomically) every ``checkpoint_every``
+        iterations and at the end (solvers ``"hals"`` and ``"ccd"``, one
+        restart). With ``resume=True`` a fit continues from the file when it
+        exists, and ends exactly where an uninterrupted fit would.
+    checkpoint_every : int, default 10
+    resume : bool, default False
 
     Returns
     -------
@@ -272,10 +282,49 @@ def nmf(
         seed=seed,
         dtype=dtype,
     )
+    if checkpoint is not None:
+        options["checkpointer"] = _checkpointer(
+            options, checkpoint, checkpoint_every, resume
+        )
+    elif resume:
+        raise input_error("checkpoint", "a path when resume=True", "None")
     result = _fit_matrix(options, progress=progress, callback=callback)
     if labels is not None:
         result.W, result.H = labels.wrap_W(result.W), labels.wrap_H(result.H)
     return result
+
+
+def _checkpointer(options: dict, path, every, resume: bool):
+    from neuronmf.engine.checkpoint import Checkpointer
+
+    if options["solver"] not in ("hals", "ccd"):
+        raise input_error(
+            "solver",
+            "'hals' or 'ccd' when checkpoint= is given",
+            repr(options["solver"]),
+        )
+    if options["n_restarts"] != 1:
+        raise input_error(
+            "n_restarts",
+            "1 when checkpoint= is given",
+            options["n_restarts"],
+            "Run each restart with its own checkpoint file.",
+        )
+    every = check.integer("checkpoint_every", every, 1)
+    V = options["V"]
+    fingerprint = {
+        "shape": list(V.shape),
+        "dtype": str(V.dtype),
+        "rank": options["rank"],
+        "loss": options["loss"],
+        "solver": options["solver"],
+        "penalties": [options[k] for k in ("l1_W", "l1_H", "l2_W", "l2_H")],
+        "graph_weight": options["graph_weight"],
+        "masked": options["mask"] is not None,
+        "update": [options["update_W"], options["update_H"]],
+        "tol": options["tol"],
+    }
+    return Checkpointer(path, every, fingerprint, bool(resume))
 
 
 def _is_dataarray(obj) -> bool:
@@ -408,6 +457,7 @@ def _fit_matrix(options: dict, *, progress: bool = False, callback=None) -> NMFR
         graph=options["graph"],
         graph_weight=options["graph_weight"],
         stats=options["stats"],
+        checkpointer=options.get("checkpointer"),
         l1_W=options["l1_W"],
         l1_H=options["l1_H"],
         l2_W=options["l2_W"],

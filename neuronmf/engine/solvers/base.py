@@ -46,6 +46,7 @@ class Problem:
     graph: object | None = None
     graph_weight: float = 0.0
     stats: dict | None = None
+    checkpointer: object | None = None
     norm_V2: float = field(init=False)
     max_V: float = field(init=False)
     unobserved: tuple[np.ndarray, np.ndarray] | None = field(init=False)
@@ -179,6 +180,23 @@ class Monitor:
             from tqdm.auto import tqdm
 
             self._bar = tqdm(total=problem.max_iter, desc=description, leave=False)
+
+    def state(self) -> dict:
+        """What a checkpoint needs to restore this monitor."""
+        return {
+            "history": np.asarray(self.history, dtype=np.float64),
+            "n_iter": self.n_iter,
+            "pg0": np.nan if self.pg0 is None else self.pg0,
+        }
+
+    def restore(self, saved: dict) -> None:
+        """Continue from a checkpoint's history and iteration count."""
+        self.history = [float(x) for x in saved["history"]]
+        self.n_iter = int(saved["n_iter"])
+        pg0 = float(saved["pg0"])
+        self.pg0 = None if np.isnan(pg0) else pg0
+        if self._bar is not None:
+            self._bar.update(self.n_iter)
 
     def wants_gradient(self) -> bool:
         """True on iterations where the projected-gradient rule is checked."""

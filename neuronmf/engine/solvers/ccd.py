@@ -104,7 +104,17 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
     Mk = np.ones((1, 1), np.uint8) if mask is None else mask.astype(np.uint8)
     first = K.kl_data_loss(V, W, np.ascontiguousarray(Ht.T), Mk, mask is not None)
     best = (objective(first), W.copy(), Ht.copy())
-    go_on = problem.max_iter > 0
+    saved = problem.checkpointer.load() if problem.checkpointer else None
+    if saved is not None:  # resume exactly where the checkpoint left off
+        W = np.ascontiguousarray(saved["W"], dtype=dt)
+        Ht = np.ascontiguousarray(saved["Ht"], dtype=dt)
+        best = (
+            float(saved["best_f"]),
+            saved["best_W"].astype(dt),
+            saved["best_Ht"].astype(dt),
+        )
+        monitor.restore(saved)
+    go_on = problem.max_iter > 0 and monitor.n_iter < problem.max_iter
     while go_on:
         if problem.update_H:
             data = rows_H.update(Ht, W, problem.l1_H, problem.l2_H, 0.0, no_graph_H)
@@ -118,4 +128,17 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
         if f <= best[0]:
             best = (f, W.copy(), Ht.copy())
         go_on = monitor.step(f)
+        if problem.checkpointer and (
+            problem.checkpointer.due(monitor.n_iter) or not go_on
+        ):
+            problem.checkpointer.save(
+                {
+                    "W": W,
+                    "Ht": Ht,
+                    "best_f": best[0],
+                    "best_W": best[1],
+                    "best_Ht": best[2],
+                    **monitor.state(),
+                }
+            )
     return best[1], np.ascontiguousarray(best[2].T)

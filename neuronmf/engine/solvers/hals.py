@@ -198,7 +198,16 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
     Wy, Hy = W, Ht
     beta, beta_max = (BETA0, 1.0) if extrapolate else (0.0, 0.0)
     extrapolated = False
-    go_on = problem.max_iter > 0
+    saved = problem.checkpointer.load() if problem.checkpointer else None
+    if saved is not None:  # resume exactly where the checkpoint left off
+        W, Ht, W_prev, H_prev, Wy, Hy = (
+            np.ascontiguousarray(saved[k], dtype=dt)
+            for k in ("W", "Ht", "W_prev", "H_prev", "Wy", "Hy")
+        )
+        beta, beta_max, f = (float(saved[k]) for k in ("beta", "beta_max", "f"))
+        extrapolated = bool(saved["extrapolated"])
+        monitor.restore(saved)
+    go_on = problem.max_iter > 0 and monitor.n_iter < problem.max_iter
     while go_on:
         if problem.update_H:
             if problem.masked:
@@ -232,6 +241,24 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
         else:
             Wy, Hy = W, Ht
             extrapolated = False
+        if problem.checkpointer and (
+            problem.checkpointer.due(monitor.n_iter) or not go_on
+        ):
+            problem.checkpointer.save(
+                {
+                    "W": W,
+                    "Ht": Ht,
+                    "W_prev": W_prev,
+                    "H_prev": H_prev,
+                    "Wy": Wy,
+                    "Hy": Hy,
+                    "beta": beta,
+                    "beta_max": beta_max,
+                    "f": f,
+                    "extrapolated": extrapolated,
+                    **monitor.state(),
+                }
+            )
     return W, np.ascontiguousarray(Ht.T)
 
 

@@ -27,6 +27,7 @@ from neuronmf.engine import (
     joint_nmf,
     knn_graph,
     nmf,
+    online_nmf,
     project,
 )
 from neuronmf.errors import ConvergenceWarning, InputError
@@ -58,6 +59,7 @@ __all__ = [
     "joint_nmf",
     "knn_graph",
     "nmf",
+    "online_nmf",
     "project",
     *sorted(_SUBPACKAGES),
 ]

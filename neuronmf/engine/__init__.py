@@ -7,6 +7,7 @@ from neuronmf.engine.api import NMFResult, nmf, project
 from neuronmf.engine.estimator import NMF
 from neuronmf.engine.graph import grid_graph, knn_graph
 from neuronmf.engine.joint import JointNMFResult, joint_nmf
+from neuronmf.engine.online import online_nmf
 
 __all__ = [
     "NMF",
@@ -16,5 +17,6 @@ __all__ = [
     "joint_nmf",
     "knn_graph",
     "nmf",
+    "online_nmf",
     "project",
 ]

@@ -151,6 +151,42 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             return np.zeros((X.shape[0], self.n_components_), dtype=X.dtype)
         return np.ascontiguousarray(project(X.T, W).T).astype(X.dtype, copy=False)
 
+    def partial_fit(self, X, y=None, *, memory: float | None = None):
+        """Update the parts with one batch of samples (online NMF, Frobenius).
+
+        The sufficient statistics of Mairal et al. (2010) are kept between
+        calls (see :mod:`neuronmf.engine.online`), so a recording can be streamed
+        in time chunks with O(n_features · n_components) memory.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples_batch, n_features)
+        memory : float, optional
+            Forgetting time scale in samples (default: twice this batch's size).
+        """
+        from neuronmf.engine.online import OnlineState, initial_parts
+
+        first = not hasattr(self, "online_state_")
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=first)
+        check_non_negative(X, f"{type(self).__name__} (input X)")
+        rank = self.n_components if self.n_components is not None else min(X.shape)
+        if first:
+            self.online_state_ = OnlineState(initial_parts(X.T, rank, self.seed))
+        b = X.shape[0]
+        self.online_state_.update(
+            X.T,
+            2.0 * b if memory is None else float(memory),
+            self.l1_W,
+            self.l1_H,
+            self.l2_W,
+            self.l2_H,
+        )
+        W = self.online_state_.W
+        norms = np.linalg.norm(W, axis=0)
+        self.components_ = np.ascontiguousarray((W / np.where(norms > 0, norms, 1)).T)
+        self.n_components_ = rank
+        return self
+
     def inverse_transform(self, X):
         """Back to feature space: X (n_samples, n_components) · components_."""
         check_is_fitted(self)

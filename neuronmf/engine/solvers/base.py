@@ -187,6 +187,7 @@ class Monitor:
             "history": np.asarray(self.history, dtype=np.float64),
             "n_iter": self.n_iter,
             "pg0": np.nan if self.pg0 is None else self.pg0,
+            "converged": self.converged,
         }
 
     def restore(self, saved: dict) -> None:
@@ -195,6 +196,7 @@ class Monitor:
         self.n_iter = int(saved["n_iter"])
         pg0 = float(saved["pg0"])
         self.pg0 = None if np.isnan(pg0) else pg0
+        self.converged = bool(saved["converged"])
         if self._bar is not None:
             self._bar.update(self.n_iter)
 

@@ -115,6 +115,8 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
         )
         monitor.restore(saved)
     go_on = problem.max_iter > 0 and monitor.n_iter < problem.max_iter
+    if saved is not None and bool(saved["finished"]):
+        go_on = False  # the checkpointed fit had already ended
     while go_on:
         if problem.update_H:
             data = rows_H.update(Ht, W, problem.l1_H, problem.l2_H, 0.0, no_graph_H)
@@ -138,6 +140,7 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
                     "best_f": best[0],
                     "best_W": best[1],
                     "best_Ht": best[2],
+                    "finished": not go_on,
                     **monitor.state(),
                 }
             )

@@ -208,6 +208,8 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
         extrapolated = bool(saved["extrapolated"])
         monitor.restore(saved)
     go_on = problem.max_iter > 0 and monitor.n_iter < problem.max_iter
+    if saved is not None and bool(saved["finished"]):
+        go_on = False  # the checkpointed fit had already ended
     while go_on:
         if problem.update_H:
             if problem.masked:
@@ -256,6 +258,7 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
                     "beta_max": beta_max,
                     "f": f,
                     "extrapolated": extrapolated,
+                    "finished": not go_on,
                     **monitor.state(),
                 }
             )

@@ -103,8 +103,9 @@ def main() -> None:
 
         def callback(iteration, loss):
             stamps.append(time.perf_counter())
+            previous = stamps[-2] if len(stamps) > 1 else t_start
             print(
-                f"  iteration {iteration}: {stamps[-1] - (stamps[-2] if len(stamps) > 1 else t_start):.2f} s,"
+                f"  iteration {iteration}: {stamps[-1] - previous:.2f} s,"
                 f" loss {loss:.6g}, peak RSS {peak_rss_mb():.0f} MB",
                 flush=True,
             )

@@ -467,7 +467,7 @@ def _fit_matrix(options: dict, *, progress: bool = False, callback=None) -> NMFR
         max_iter=options["max_iter"],
         tol=options["tol"],
     )
-    with blas_threads(V.shape, options["rank"]):
+    with blas_threads(V.shape, options["rank"], chunked=is_dask(V)):
         return _fit_restarts(options, problem, progress, callback)
 
 

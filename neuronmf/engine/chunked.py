@@ -76,7 +76,8 @@ def _tree_sum(items):
 def _hals_block(V_block, W, G, Ht_block, l1, l2, sweeps, delta):
     from neuronmf.engine.solvers import _hals_kernels as K
 
-    V_block = np.ascontiguousarray(V_block, dtype=W.dtype)
+    # no copy of the block: BLAS reads either memory order
+    V_block = np.asarray(V_block, dtype=W.dtype)
     Ht_block = np.array(Ht_block, order="C")
     A = np.ascontiguousarray(V_block.T @ W)
     K.update_rows(Ht_block, A, G, l1, l2, sweeps, delta)

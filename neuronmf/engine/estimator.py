@@ -16,6 +16,14 @@ from sklearn.base import (
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
 from neuronmf.engine.api import _check_options, _fit_matrix, project
+from neuronmf.engine.chunked import is_dask
+
+
+def result_norm2(X) -> float:
+    """|X|²_F (one pass for a dask array)."""
+    if is_dask(X):
+        return float((X.astype(np.float64) ** 2).sum().compute())
+    return float(np.sum(np.square(X, dtype=np.float64)))
 
 
 class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -126,14 +134,19 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def fit_transform(self, X, y=None, **params):
         """Fit on X (n_samples, n_features); return the activations (n_samples, k)."""
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
-        check_non_negative(X, f"{type(self).__name__} (input X)")
+        if is_dask(X):  # larger than memory: validated block by block in the fit
+            self.n_features_in_ = X.shape[1]
+        else:
+            X = validate_data(self, X, dtype=[np.float64, np.float32])
+            check_non_negative(X, f"{type(self).__name__} (input X)")
         result = _fit_matrix(self._options(X), progress=self.progress)
         self.result_ = result
         self.components_ = np.ascontiguousarray(result.W.T)
         self.n_components_ = self.components_.shape[0]
         self.n_iter_ = result.n_iter
-        self.reconstruction_err_ = result.relative_error * float(np.linalg.norm(X))
+        self.reconstruction_err_ = result.relative_error * float(
+            np.sqrt(result_norm2(X))
+        )
         return np.ascontiguousarray(result.H.T)
 
     def fit(self, X, y=None, **params):
@@ -144,6 +157,8 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Activations of X on the fitted parts, by exact non-negative least squares."""
         check_is_fitted(self)
+        if is_dask(X):
+            return np.ascontiguousarray(project(X.T, self.components_.T).T)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         check_non_negative(X, f"{type(self).__name__} (input X)")
         W = self.components_.T

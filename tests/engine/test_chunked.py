@@ -119,3 +119,15 @@ def test_project_dask_blocks_equal_in_memory(problem, loss):
     # NNLS is exact; the KL solve stops per block, to the same tolerance
     tol = 1e-9 if loss == "frobenius" else 1e-5
     np.testing.assert_allclose(b, a, rtol=tol, atol=tol * np.abs(a).max())
+
+
+def test_estimator_fits_and_transforms_dask(problem):
+    V, _, _ = problem
+    X = da.from_array(np.ascontiguousarray(V.T), chunks=(100, 30))  # samples × features
+    # the same iterations (the in-memory fit also checks a gradient rule to stop)
+    opts = dict(n_components=4, seed=0, init="random", max_iter=30, tol=1e-14)
+    est = nm.NMF(**opts).fit(X)
+    ref = nm.NMF(**opts).fit(V.T)
+    np.testing.assert_allclose(est.components_, ref.components_, atol=1e-8)
+    Z = est.transform(X[:50])
+    np.testing.assert_allclose(Z, ref.transform(V.T[:50]), atol=1e-8)

@@ -128,6 +128,7 @@ def test_estimator_fits_and_transforms_dask(problem):
     opts = dict(n_components=4, seed=0, init="random", max_iter=30, tol=1e-14)
     est = nm.NMF(**opts).fit(X)
     ref = nm.NMF(**opts).fit(V.T)
-    np.testing.assert_allclose(est.components_, ref.components_, atol=1e-8)
+    # the random init's scale comes from a dask mean: equal to rounding only
+    np.testing.assert_allclose(est.components_, ref.components_, atol=1e-6)
     Z = est.transform(X[:50])
-    np.testing.assert_allclose(Z, ref.transform(V.T[:50]), atol=1e-8)
+    np.testing.assert_allclose(Z, ref.transform(V.T[:50]), atol=1e-6)

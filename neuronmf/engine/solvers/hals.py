@@ -172,12 +172,15 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
         P, Q = h_step.run(Wy, H_new, G, l1H, l2H)
         return H_new, P, Q
 
-    def gradient_norm(W_, Ht_):
+    def gradient_norm(W_, Ht_, P_=None):
+        """Projected gradient at (W_, Ht_); ``P_`` = V·Ht_ when already known."""
         if h_step.chunked:  # one pass per iteration: the chunked path skips this rule
             return None
         if problem.masked:
             impute(W_, Ht_)
-        P_ = h_step.product(Ht_)
+            P_ = None  # the imputed entries changed
+        if P_ is None:
+            P_ = h_step.product(Ht_)
         A = h_step.data_product_T(W_)
         grad_W = W_ @ (Ht_.T @ Ht_) - P_ + l1W + l2W * W_
         if lam:
@@ -190,7 +193,7 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
     P = h_step.product(Ht)
     Q = np.ascontiguousarray(Ht.T @ Ht)
     f = objective(W, Ht, P, Q)
-    pg0 = gradient_norm(W, Ht)
+    pg0 = gradient_norm(W, Ht, P)
     if pg0 is not None:
         monitor.set_initial_gradient(pg0)
 
@@ -234,7 +237,7 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
         if not h_step.chunked and (
             monitor.wants_gradient() or monitor.n_iter + 1 >= problem.max_iter
         ):
-            pg = gradient_norm(W, Ht)
+            pg = gradient_norm(W, Ht, P if accepted and problem.update_H else None)
         go_on = monitor.step(f, pg)
         if beta > 0.0 and accepted:
             Wy = _extrapolate(W, W_prev, beta) if problem.update_W else W

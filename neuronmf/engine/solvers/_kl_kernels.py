@@ -41,22 +41,28 @@ def _sigs(template: str) -> list[str]:
     return [template.replace("T", t) for t in _FLOAT_TYPES]
 
 
-@nb.njit(cache=True, nogil=True)
+# Reassociation lets LLVM vectorise the sums; no "no-inf"/"no-nan" flags, since the
+# domain check relies on infinities.
+_FAST = {"reassoc", "contract", "arcp"}
+
+
+@nb.njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def _curvature_at(x, o, u, s):
     """Σ x o² / (u + o s)² over the row's active entries; inf outside the domain."""
     hess = 0.0
+    low = np.inf
     for t in range(x.shape[0]):
         ot = o[t]
-        if ot == 0.0:
-            continue
         un = u[t] + ot * s
-        if un <= 0.0:
-            return np.inf
-        hess += x[t] * ot * ot / (un * un)
+        low = min(low, un)
+        inv = 1.0 / un
+        hess += x[t] * ot * ot * inv * inv
+    if low <= 0.0:
+        return np.inf
     return hess
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def _kl_row(f, x, Oloc, u, base, l1, l2, graph_grad, max_sweeps, newton_steps):
     """Coordinate descent on one row over its active entries.
 
@@ -83,26 +89,25 @@ def _kl_row(f, x, Oloc, u, base, l1, l2, graph_grad, max_sweeps, newton_steps):
             for _step in range(newton_steps):
                 g = l1 + l2 * f[k] - graph_grad[k] + base[k]
                 hess = l2
+                # active entries have x > 0, hence u > 0: no branch needed
                 if pending != 0.0:
                     op = Oloc[pending_k]
                     for t in range(a):
                         ut = u[t] + pending * op[t]
                         u[t] = ut
                         ot = o[t]
-                        if ot != 0.0:
-                            inv = 1.0 / ut
-                            q = x[t] * inv * ot
-                            g -= q
-                            hess += q * ot * inv
+                        inv = 1.0 / ut
+                        q = x[t] * inv * ot
+                        g -= q
+                        hess += q * ot * inv
                     pending = 0.0
                 else:
                     for t in range(a):
                         ot = o[t]
-                        if ot != 0.0:
-                            inv = 1.0 / u[t]
-                            q = x[t] * inv * ot
-                            g -= q
-                            hess += q * ot * inv
+                        inv = 1.0 / u[t]
+                        q = x[t] * inv * ot
+                        g -= q
+                        hess += q * ot * inv
                 if hess <= 0.0:
                     # the objective is linear in f_k: its minimum is at a bound
                     if g > 0.0 and f[k] > 0.0:
@@ -258,3 +263,39 @@ def kl_data_loss(X, F, O, M, use_mask):
     for i in range(p):
         out += losses[i]
     return out
+
+
+@nb.njit(
+    [
+        f"Tuple((int64[::1], int64[::1], {t}[::1]))({t}[:, :], uint8[:, :], boolean)"
+        for t in _FLOAT_TYPES
+    ],
+    parallel=True,
+    cache=True,
+    nogil=True,
+)
+def active_rows(X, M, use_mask):
+    """CSR rows of the observed non-zero entries of X (any memory layout).
+
+    Returns ``(indptr, indices, values)``; with ``use_mask`` only entries where
+    ``M`` is non-zero are kept. Two parallel passes: count, then fill.
+    """
+    p, q = X.shape
+    counts = np.zeros(p + 1, dtype=np.int64)
+    for i in nb.prange(p):
+        c = 0
+        for j in range(q):
+            if X[i, j] != 0.0 and (not use_mask or M[i, j] != 0):
+                c += 1
+        counts[i + 1] = c
+    indptr = np.cumsum(counts)
+    indices = np.empty(indptr[p], dtype=np.int64)
+    values = np.empty(indptr[p], dtype=X.dtype)
+    for i in nb.prange(p):
+        e = indptr[i]
+        for j in range(q):
+            if X[i, j] != 0.0 and (not use_mask or M[i, j] != 0):
+                indices[e] = j
+                values[e] = X[i, j]
+                e += 1
+    return indptr, indices, values

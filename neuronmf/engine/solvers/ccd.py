@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
-import scipy.sparse as sp
 
 from neuronmf.engine.graph import no_graph
 from neuronmf.engine.solvers import _kl_kernels as K
@@ -25,7 +24,7 @@ from neuronmf.engine.solvers.base import Monitor, Problem
 from neuronmf.engine.solvers.hals import _move_scale
 
 #: Newton steps per coordinate and sweeps per row in each outer iteration.
-NEWTON_STEPS = 2
+NEWTON_STEPS = 1
 SWEEPS = 1
 
 
@@ -42,11 +41,8 @@ class _Rows:
     """The observed non-zero entries of X (p, q) as CSR rows, for the kernel."""
 
     def __init__(self, X, mask, rank: int) -> None:
-        data = X if mask is None else np.where(mask, X, 0)
-        csr = sp.csr_matrix(data)
-        self.indptr = csr.indptr.astype(np.int64)
-        self.indices = csr.indices.astype(np.int64)
-        self.values = np.ascontiguousarray(csr.data, dtype=X.dtype)
+        M = np.ones((1, 1), np.uint8) if mask is None else mask.view(np.uint8)
+        self.indptr, self.indices, self.values = K.active_rows(X, M, mask is not None)
         self.mask = None if mask is None else np.ascontiguousarray(mask, dtype=X.dtype)
         widest = int(np.diff(self.indptr).max(initial=0))
         self.scratch = np.zeros((nb.get_num_threads(), (rank + 2) * widest + 3 * rank))
@@ -86,7 +82,7 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
     r = problem.rank
     mask = problem.mask
     rows_W = _Rows(V, mask, r)
-    rows_H = _Rows(np.ascontiguousarray(V.T), None if mask is None else mask.T, r)
+    rows_H = _Rows(V.T, None if mask is None else mask.T, r)
     const = kl_constant(V, mask)
     W = np.array(W0, dtype=dt, order="C")
     Ht = np.array(H0.T, dtype=dt, order="C")

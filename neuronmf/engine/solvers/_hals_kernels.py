@@ -338,6 +338,7 @@ def fill_entries(X, rows, cols, W, Ht):
 
 @nb.njit(
     _sigs("float64(T[:, ::1], int64[::1], int64[::1], T[:, ::1], T[:, ::1])"),
+    parallel=True,
     cache=True,
     nogil=True,
 )
@@ -345,7 +346,7 @@ def entries_squared_error(X, rows, cols, W, Ht):
     """Σ_t (X[rows[t], cols[t]] − (W Htᵀ)[rows[t], cols[t]])² in float64."""
     r = W.shape[1]
     total = 0.0
-    for t in range(rows.shape[0]):
+    for t in nb.prange(rows.shape[0]):
         i = rows[t]
         j = cols[t]
         acc = 0.0
@@ -380,20 +381,38 @@ def greedy_colouring(indptr, indices):
 
 @nb.njit(
     _sigs("void(T[:, ::1], int64[::1], int64[::1], T[:, ::1], T[:, ::1], T[:, ::1])"),
+    parallel=True,
     cache=True,
     nogil=True,
 )
 def fill_and_update_product(X, rows, cols, W, Ht, P):
-    """``fill_entries``, also keeping P = X·Ht current: P[i] += ΔX_ij · Ht[j]."""
+    """``fill_entries``, also keeping P = X·Ht current: P[i] += ΔX_ij · Ht[j].
+
+    ``rows`` must be sorted (as ``np.nonzero`` returns them): each run of one
+    row is handled by one thread, so rows of P are never written concurrently.
+    """
     r = W.shape[1]
-    for t in range(rows.shape[0]):
-        i = rows[t]
-        j = cols[t]
-        acc = 0.0
-        for k in range(r):
-            acc += W[i, k] * Ht[j, k]
-        delta = acc - X[i, j]
-        X[i, j] = acc
-        if delta != 0.0:
+    n = rows.shape[0]
+    n_runs = 0
+    for t in range(n):
+        if t == 0 or rows[t] != rows[t - 1]:
+            n_runs += 1
+    starts = np.empty(n_runs + 1, dtype=np.int64)
+    c = 0
+    for t in range(n):
+        if t == 0 or rows[t] != rows[t - 1]:
+            starts[c] = t
+            c += 1
+    starts[n_runs] = n
+    for run in nb.prange(n_runs):
+        for t in range(starts[run], starts[run + 1]):
+            i = rows[t]
+            j = cols[t]
+            acc = 0.0
             for k in range(r):
-                P[i, k] += delta * Ht[j, k]
+                acc += W[i, k] * Ht[j, k]
+            delta = acc - X[i, j]
+            X[i, j] = acc
+            if delta != 0.0:
+                for k in range(r):
+                    P[i, k] += delta * Ht[j, k]

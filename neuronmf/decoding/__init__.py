@@ -1,0 +1,12 @@
+"""Decode behaviour from NMF activations (or raw activity) without leakage.
+
+Outer folds are contiguous time blocks separated from their training bins by a
+gap; NMF is fitted on training bins only and test bins are projected on the fixed
+W; the rank and the GLM penalty are chosen by an inner loop on training bins only.
+Decoding performance measures correlation between activity and behaviour, not
+causation.
+"""
+
+from neuronmf.decoding._core import DecodingResult, blocked_folds, decode, lagged
+
+__all__ = ["DecodingResult", "blocked_folds", "decode", "lagged"]

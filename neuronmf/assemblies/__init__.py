@@ -1,0 +1,11 @@
+"""Neural assemblies: neurons that fire together, found by KL (Poisson) NMF.
+
+``detect`` returns an xarray Dataset (membership, members, activations, p-values);
+``detect_ica`` is the PCA/ICA method of Lopes-dos-Santos et al. (2013), kept for
+comparison; ``simulate`` is a small planted-assembly simulator for tests and examples.
+"""
+
+from neuronmf.assemblies._core import bin_spikes, detect, detect_ica, marchenko_pastur_count
+from neuronmf.assemblies._simulate import simulate
+
+__all__ = ["bin_spikes", "detect", "detect_ica", "marchenko_pastur_count", "simulate"]

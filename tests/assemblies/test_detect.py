@@ -1,0 +1,92 @@
+"""Assembly detection: planted assemblies recovered, surrogate test, bad input."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import neuronmf as nm
+from neuronmf.model_selection import match_components
+
+
+def _simulate(**kw):
+    # neuronmf.datasets.simulate_assemblies had not landed: the module's stand-in.
+    return nm.assemblies.simulate(**kw)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    counts, truth = _simulate(n_neurons=30, n_assemblies=3, n_bins=2000, seed=1)
+    ds = nm.assemblies.detect(counts, rank=4, n_surrogates=60, n_restarts=2, seed=0)
+    return counts, truth, ds
+
+
+def test_planted_assemblies_recovered(planted):
+    counts, truth, ds = planted
+    match = match_components(truth["W"], ds.membership.values)
+    assert match.similarity.min() >= 0.95
+    true_members = truth["W"] > 0
+    for k, j in enumerate(match.order):
+        assert np.array_equal(ds.members.values[:, j], true_members[:, k])
+        assert bool(ds.significant[j])
+    extra = sorted(set(range(4)) - set(match.order.tolist()))
+    assert not bool(ds.significant[extra[0]])  # the background component is not an assembly
+
+
+def test_dataset_layout_and_netcdf(planted, tmp_path):
+    counts, _, ds = planted
+    assert ds.membership.dims == ("neuron", "assembly")
+    assert ds.activations.dims == ("assembly", "time")
+    np.testing.assert_allclose(ds.time.values, counts.time.values)
+    np.testing.assert_allclose(np.linalg.norm(ds.membership.values, axis=0), 1, atol=1e-6)
+    path = tmp_path / "asm.nc"
+    ds.to_netcdf(path)
+    back = xr.load_dataset(path)
+    assert back.attrs["rank"] == 4 and back.attrs["member_rule"] == ds.attrs["member_rule"]
+    assert back.attrs["loss"] == "kl"
+
+
+def test_independent_neurons_not_significant():
+    rng = np.random.default_rng(3)
+    X = rng.poisson(0.8, (1500, 15)).astype(float)
+    ds = nm.assemblies.detect(X, rank=2, n_surrogates=100, alpha=0.01, seed=0)
+    assert not ds.significant.values.any()
+
+
+def test_rank_auto_scan_small():
+    counts, truth = _simulate(n_neurons=20, n_assemblies=2, n_bins=1500, members=7, seed=4)
+    ds = nm.assemblies.detect(counts, rank="auto", ranks=range(1, 5), n_surrogates=20)
+    assert ds.attrs["rank"] in (2, 3)
+    assert np.all(np.isfinite(ds.rank_scores.values))
+    assert ds.rank_scores.sel(rank=1) > ds.rank_scores.sel(rank=ds.attrs["rank"])
+
+
+def test_ica_method_recovers_planted():
+    counts, truth = _simulate(n_neurons=30, n_assemblies=3, n_bins=2000, seed=1)
+    ica = nm.assemblies.detect_ica(counts)
+    assert ica.sizes["assembly"] == nm.assemblies.marchenko_pastur_count(counts.values) == 3
+    match = match_components(truth["W"], np.maximum(ica.membership.values, 0))
+    assert match.similarity.min() > 0.8
+
+
+def test_bin_spikes_and_spike_input():
+    trains = [np.array([0.01, 0.02, 0.31]), np.array([0.12, 0.33])]
+    counts = nm.assemblies.bin_spikes(trains, 0.1, start=0.0, stop=0.4)
+    assert counts.values.sum() == 5 and counts.shape == (4, 2)
+    with pytest.raises(nm.InputError, match="bin_width"):
+        nm.assemblies.bin_spikes(trains, 0)
+
+
+@pytest.mark.parametrize(
+    ("data", "kw", "match"),
+    [
+        (-np.ones((50, 5)), {}, "non-negative"),
+        (np.full((50, 5), np.nan), {}, "finite"),
+        (np.ones((50, 5)), {"rank": 9}, "rank"),
+        (np.zeros((50, 5)), {"rank": 2}, "all zero"),
+        (np.ones((50, 5)), {"rank": 2, "threshold": "big"}, "threshold"),
+        (np.ones(50), {}, "activity"),
+    ],
+)
+def test_bad_input(data, kw, match):
+    with pytest.raises(nm.InputError, match=match):
+        nm.assemblies.detect(data, **kw)

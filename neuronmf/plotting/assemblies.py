@@ -1,0 +1,85 @@
+"""Plots for assemblies: membership matrix, activations with behaviour."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_activations", "plot_membership"]
+
+
+def plot_membership(ds, *, ax=None):
+    """Membership weights (neuron × assembly) with members outlined.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset from :func:`neuronmf.assemblies.detect`
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import neuronmf as nm
+    >>> counts, _ = nm.assemblies.simulate(n_neurons=12, n_assemblies=2, n_bins=400)
+    >>> fig = plot_membership(nm.assemblies.detect(counts, rank=2, n_surrogates=0))
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3 + 0.4 * ds.sizes["assembly"], 5))
+    W = ds.membership.values
+    im = ax.imshow(W, aspect="auto", cmap="Greys", interpolation="nearest")
+    ii, kk = np.nonzero(ds.members.values)
+    ax.scatter(kk, ii, s=12, facecolors="none", edgecolors="C3", label="member")
+    sig = ds.get("significant")
+    labels = [
+        f"{k}{'*' if sig is not None and bool(sig.values[k]) else ''}"
+        for k in range(W.shape[1])
+    ]
+    ax.set_xticks(range(W.shape[1]), labels)
+    ax.set_xlabel("assembly (* significant)")
+    ax.set_ylabel("neuron")
+    ax.figure.colorbar(im, ax=ax, label="weight")
+    return ax.figure
+
+
+def plot_activations(ds, behavior=None, *, ax=None, max_points: int = 5000):
+    """Assembly activations over time, with a behavioural variable below.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset from :func:`neuronmf.assemblies.detect`
+    behavior : xarray.DataArray (time,) or array, optional
+    ax : matplotlib Axes, optional (the behaviour goes on a twin axis)
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import neuronmf as nm
+    >>> counts, truth = nm.assemblies.simulate(n_neurons=12, n_assemblies=2, n_bins=400)
+    >>> ds = nm.assemblies.detect(counts, rank=2, n_surrogates=0)
+    >>> fig = plot_activations(ds, truth["behavior"])
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3))
+    t = ds.time.values
+    step = max(1, t.size // max_points)
+    H = ds.activations.values
+    offset = 1.1 * np.nanmax(H) if H.size else 1.0
+    for k in range(H.shape[0]):
+        ax.plot(t[::step], H[k, ::step] + k * offset, lw=0.8, label=f"assembly {k}")
+    ax.set_xlabel("time")
+    ax.set_ylabel("activation (stacked)")
+    if behavior is not None:
+        b = np.asarray(getattr(behavior, "values", behavior), dtype=float)
+        ax2 = ax.twinx()
+        ax2.plot(t[::step], b[::step], color="k", lw=1, alpha=0.6)
+        ax2.set_ylabel("behaviour")
+    return ax.figure

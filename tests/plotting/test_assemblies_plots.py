@@ -1,0 +1,19 @@
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+import neuronmf as nm  # noqa: E402
+from neuronmf.plotting.assemblies import plot_activations, plot_membership  # noqa: E402
+
+
+def test_assembly_plots_use_given_axes():
+    counts, truth = nm.assemblies.simulate(n_neurons=12, n_assemblies=2, n_bins=400)
+    ds = nm.assemblies.detect(counts, rank=2, n_surrogates=10)
+    fig, ax = plt.subplots()
+    assert plot_membership(ds, ax=ax) is fig
+    assert len(ax.collections) == 1 and ax.images
+    fig2, ax2 = plt.subplots()
+    assert plot_activations(ds, truth["behavior"], ax=ax2) is fig2
+    assert len(ax2.lines) == 2
+    plt.close("all")

@@ -25,6 +25,10 @@ import numpy as np
 _FLOAT_TYPES = ("float32", "float64")
 
 
+#: Reassociation only (no inf/nan assumptions): lets the r-long dot products vectorise.
+_DOT = {"reassoc", "contract"}
+
+
 def _sigs(template: str) -> list[str]:
     return [template.replace("T", t) for t in _FLOAT_TYPES]
 
@@ -323,6 +327,7 @@ def update_rows_graph(
     parallel=True,
     cache=True,
     nogil=True,
+    fastmath=_DOT,
 )
 def fill_entries(X, rows, cols, W, Ht):
     """Set X[rows[t], cols[t]] = (W Hᵀₜ)[rows[t], cols[t]] for every listed entry."""
@@ -341,6 +346,7 @@ def fill_entries(X, rows, cols, W, Ht):
     parallel=True,
     cache=True,
     nogil=True,
+    fastmath=_DOT,
 )
 def entries_squared_error(X, rows, cols, W, Ht):
     """Σ_t (X[rows[t], cols[t]] − (W Htᵀ)[rows[t], cols[t]])² in float64."""
@@ -384,6 +390,7 @@ def greedy_colouring(indptr, indices):
     parallel=True,
     cache=True,
     nogil=True,
+    fastmath=_DOT,
 )
 def fill_and_update_product(X, rows, cols, W, Ht, P):
     """``fill_entries``, also keeping P = X·Ht current: P[i] += ΔX_ij · Ht[j].

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+import scipy.sparse as sp
 
 from neuronmf.engine.graph import no_graph
 from neuronmf.engine.solvers import _kl_kernels as K
@@ -43,18 +44,18 @@ class _Rows:
     def __init__(self, X, mask, rank: int) -> None:
         M = np.ones((1, 1), np.uint8) if mask is None else mask.view(np.uint8)
         self.indptr, self.indices, self.values = K.active_rows(X, M, mask is not None)
-        self.mask = None if mask is None else np.ascontiguousarray(mask, dtype=X.dtype)
+        # Σ over observed entries = Σ over all − Σ over unobserved (a sparse product)
+        self.unobserved = None if mask is None else sp.csr_matrix(~mask, dtype=X.dtype)
         widest = int(np.diff(self.indptr).max(initial=0))
         self.scratch = np.zeros((nb.get_num_threads(), (rank + 2) * widest + 3 * rank))
         self.p = X.shape[0]
 
     def base(self, Ot):
         """Σ over each row's observed entries of the other factor: M·Ot (p, r)."""
-        if self.mask is None:
-            return np.ascontiguousarray(
-                np.broadcast_to(Ot.sum(axis=0), (self.p, Ot.shape[1]))
-            )
-        return np.ascontiguousarray(self.mask @ Ot)
+        total = np.broadcast_to(Ot.sum(axis=0), (self.p, Ot.shape[1]))
+        if self.unobserved is None:
+            return np.ascontiguousarray(total)
+        return np.ascontiguousarray(total - self.unobserved @ Ot)
 
     def update(self, F, Ot, l1, l2, lam, graph):
         return K.kl_update_rows(

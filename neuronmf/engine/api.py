@@ -20,7 +20,7 @@ from neuronmf.engine.graph import Graph
 from neuronmf.engine.init import INITS, initialize
 from neuronmf.engine.losses import squared_residual
 from neuronmf.engine.nnls import nnls_columns
-from neuronmf.engine.solvers import SOLVERS
+from neuronmf.engine.solvers import SOLVERS, get_solver
 from neuronmf.engine.solvers.base import Monitor, Problem, blas_threads
 from neuronmf.errors import ConvergenceWarning, input_error
 
@@ -476,7 +476,7 @@ def _fit_restarts(
 ) -> NMFResult:
     V = problem.V
     dt = V.dtype
-    solve = SOLVERS[options["loss"]][options["solver"]]
+    solve = get_solver(options["loss"], options["solver"])
     seeds = _restart_rngs(options["seed"], options["n_restarts"])
     best = None
     restart_losses = []

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuronmf.engine.solvers import _hals_kernels
-
 
 def nnls_columns(V, W) -> np.ndarray:
     """Solve ``min_{H >= 0} |V - W H|_F`` exactly, one column of V at a time.
@@ -33,6 +31,8 @@ def nnls_columns(V, W) -> np.ndarray:
     >>> bool(np.allclose(H[:, 0], nnls(W, V[:, 0])[0]))
     True
     """
+    from neuronmf.engine.solvers import _hals_kernels
+
     W64 = np.asarray(W, dtype=np.float64)
     B = np.ascontiguousarray(np.asarray(V, dtype=np.float64).T @ W64)
     G = np.ascontiguousarray(W64.T @ W64)

@@ -27,7 +27,6 @@ import math
 import numpy as np
 
 from neuronmf.engine.nnls import nnls_columns
-from neuronmf.engine.solvers import _hals_kernels as K
 from neuronmf.errors import input_error
 
 W_SWEEPS = 20
@@ -50,6 +49,8 @@ class OnlineState:
         V_batch = np.ascontiguousarray(V_batch, dtype=self.W.dtype)
         if not (l1_H or l2_H):
             return nnls_columns(V_batch, self.W).astype(self.W.dtype)
+        from neuronmf.engine.solvers import _hals_kernels as K
+
         G = np.ascontiguousarray(self.W.T @ self.W)
         Ht = np.ascontiguousarray(nnls_columns(V_batch, self.W).T, dtype=self.W.dtype)
         K.update_rows(
@@ -68,6 +69,8 @@ class OnlineState:
         self.n_seen += b
         R = V_batch - self.W @ H
         loss = 0.5 * float(np.sum(np.square(R, dtype=np.float64)))
+        from neuronmf.engine.solvers import _hals_kernels as K
+
         K.update_rows(
             self.W,
             np.ascontiguousarray(self.B),

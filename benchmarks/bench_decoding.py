@@ -3,7 +3,7 @@
 Default size is the issue's target, 200 neurons × 50,000 bins:
 
     python benchmarks/bench_decoding.py
-    python benchmarks/bench_decoding.py --bins 10000 --inner-cv 2 --max-iter 50  # smaller
+    python benchmarks/bench_decoding.py --bins 10000 --inner-cv 2 --max-iter 50
 
 Prints the wall time, the chosen ranks and the test R², and appends a JSON line to
 benchmarks/results/bench_decoding.jsonl.
@@ -26,7 +26,9 @@ import neuronmf as nm
 
 def simulate(n_neurons: int, n_bins: int, rank: int = 8, seed: int = 0):
     rng = np.random.default_rng(seed)
-    H = np.maximum(gaussian_filter1d(rng.standard_normal((rank, n_bins)), 5, axis=1) * 6, 0)
+    H = np.maximum(
+        gaussian_filter1d(rng.standard_normal((rank, n_bins)), 5, axis=1) * 6, 0
+    )
     W = rng.random((n_neurons, rank)) ** 4
     X = rng.poisson(W @ H + 0.1).T.astype(float)
     y = rng.standard_normal(rank) @ H + 0.5 * rng.standard_normal(n_bins)
@@ -45,16 +47,31 @@ def main(argv=None) -> int:
     X, y = simulate(args.neurons, args.bins)
     nm.nmf(X[:200].T, 2, max_iter=3)  # compile the kernels outside the timing
     t0 = time.perf_counter()
-    res = nm.decoding.decode(X, y, ranks=range(1, args.max_rank + 1), cv=5,
-                             inner_cv=args.inner_cv, n_null=args.null,
-                             max_iter=args.max_iter, progress=True)
+    res = nm.decoding.decode(
+        X,
+        y,
+        ranks=range(1, args.max_rank + 1),
+        cv=5,
+        inner_cv=args.inner_cv,
+        n_null=args.null,
+        max_iter=args.max_iter,
+        progress=True,
+    )
     dt = time.perf_counter() - t0
     row = {
-        "neurons": args.neurons, "bins": args.bins, "ranks": f"1..{args.max_rank}",
-        "outer_folds": 5, "inner_cv": args.inner_cv, "max_iter": args.max_iter,
-        "n_null": args.null, "seconds": round(dt, 1), "r2": round(res.score, 4),
-        "chosen_ranks": res.ranks.values.tolist(), "cpus": os.cpu_count(),
-        "machine": platform.machine(), "neuronmf": nm.__version__,
+        "neurons": args.neurons,
+        "bins": args.bins,
+        "ranks": f"1..{args.max_rank}",
+        "outer_folds": 5,
+        "inner_cv": args.inner_cv,
+        "max_iter": args.max_iter,
+        "n_null": args.null,
+        "seconds": round(dt, 1),
+        "r2": round(res.score, 4),
+        "chosen_ranks": res.ranks.values.tolist(),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "neuronmf": nm.__version__,
     }
     print(json.dumps(row))
     out = Path(__file__).parent / "results"

@@ -33,7 +33,9 @@ def compare(seeds=(0, 1, 2), overlaps=(0, 2, 4), n_bins=2000):
             ica = nm.assemblies.detect_ica(counts, n_assemblies=k)
             c_nmf = match_components(truth["W"], ds.membership.values).similarity
             c_ica = match_components(truth["W"], ica.membership.values).similarity
-            rows.append((overlap, seed, c_nmf.min(), c_ica.min(), c_nmf.mean(), c_ica.mean()))
+            rows.append(
+                (overlap, seed, c_nmf.min(), c_ica.min(), c_nmf.mean(), c_ica.mean())
+            )
     return rows
 
 
@@ -48,14 +50,22 @@ def main(argv=None) -> int:
     matplotlib.use("Agg")
     from neuronmf.plotting.assemblies import plot_activations, plot_membership
 
-    counts, truth = nm.assemblies.simulate(n_neurons=30, n_assemblies=3, n_bins=2000, seed=1)
+    counts, truth = nm.assemblies.simulate(
+        n_neurons=30, n_assemblies=3, n_bins=2000, seed=1
+    )
     ds = nm.assemblies.detect(counts, rank=4, n_surrogates=100, seed=0)
     m = match_components(truth["W"], ds.membership.values)
-    print(f"NMF: {ds.attrs['rank']} components, significant: {ds.significant.values.tolist()}, "
-          f"members {ds.n_members.values.tolist()}, matched cosine {np.round(m.similarity, 3)}")
+    print(
+        f"NMF: {ds.attrs['rank']} components, "
+        f"significant: {ds.significant.values.tolist()}, "
+        f"members {ds.n_members.values.tolist()}, "
+        f"matched cosine {np.round(m.similarity, 3)}"
+    )
     ds.to_netcdf(args.out / "assemblies.nc")
     plot_membership(ds).savefig(args.out / "membership.png", dpi=100)
-    plot_activations(ds, truth["behavior"]).savefig(args.out / "activations.png", dpi=100)
+    plot_activations(ds, truth["behavior"]).savefig(
+        args.out / "activations.png", dpi=100
+    )
     seeds = (0, 1, 2, 3, 4) if args.full else (0,)
     print("overlap seed  NMF-min  ICA-min  NMF-mean ICA-mean")
     for row in compare(seeds=seeds):

@@ -39,16 +39,25 @@ def load_hc_linear_track(bin_width: float = 0.1):
     t = counts.time.values
     xb = np.interp(t, tp, x)
     # Speed from position smoothed over ~0.5 s, in pixels per second.
-    k = max(1, int(round(0.5 / bin_width)))
+    k = max(1, round(0.5 / bin_width))
     xs = uniform_filter1d(xb, k, mode="nearest")
     speed = np.abs(np.gradient(xs, bin_width))
     running = speed > 15.0
     # The recording is a run session then a rest session: keep the run session
     # (up to the last running bin) so that every test block has running bins.
     last = int(np.flatnonzero(running)[-1]) + 1
-    counts, t, xb, running = counts.isel(time=slice(0, last)), t[:last], xb[:last], running[:last]
-    y = xr.DataArray(np.where(running, xb, np.nan), dims=("time",), coords={"time": t},
-                     name="position_x")
+    counts, t, xb, running = (
+        counts.isel(time=slice(0, last)),
+        t[:last],
+        xb[:last],
+        running[:last],
+    )
+    y = xr.DataArray(
+        np.where(running, xb, np.nan),
+        dims=("time",),
+        coords={"time": t},
+        name="position_x",
+    )
     return counts, y, float(running.mean())
 
 
@@ -65,13 +74,19 @@ def main(argv=None) -> int:
 
     if args.real:
         X, y, frac = load_hc_linear_track()
-        print(f"hc_linear_track: {X.sizes['time']} bins × {X.sizes['neuron']} units, "
-              f"running {100 * frac:.0f} % of bins")
+        print(
+            f"hc_linear_track: {X.sizes['time']} bins × {X.sizes['neuron']} units, "
+            f"running {100 * frac:.0f} % of bins"
+        )
         kw = dict(cv=5, inner_cv=3, lags=2, n_null=10, seed=0, progress=True)
         ranks = range(1, 16)
     else:
-        X, truth = nm.assemblies.simulate(n_neurons=30, n_assemblies=3, n_bins=1500, seed=0)
-        y = xr.DataArray(truth["behavior"], dims=("time",), coords={"time": X.time.values})
+        X, truth = nm.assemblies.simulate(
+            n_neurons=30, n_assemblies=3, n_bins=1500, seed=0
+        )
+        y = xr.DataArray(
+            truth["behavior"], dims=("time",), coords={"time": X.time.values}
+        )
         kw = dict(cv=5, inner_cv=2, lags=2, n_null=5, seed=0)
         ranks = range(2, 6)
     rows = []
@@ -80,9 +95,12 @@ def main(argv=None) -> int:
         res = nm.decoding.decode(X, y, features=features, ranks=ranks, **kw)
         dt = time.perf_counter() - t0
         rows.append((features, res))
-        print(f"{features:>4}: R² = {res.score:.3f} (folds {np.round(res.scores.values, 3)}), "
-              f"rank {res.rank}, null {float(res.null_scores.mean()):.3f} ± "
-              f"{float(res.null_scores.std()):.3f}, p = {res.p_value:.3g}, {dt:.0f} s")
+        print(
+            f"{features:>4}: R² = {res.score:.3f} "
+            f"(folds {np.round(res.scores.values, 3)}), "
+            f"rank {res.rank}, null {float(res.null_scores.mean()):.3f} ± "
+            f"{float(res.null_scores.std()):.3f}, p = {res.p_value:.3g}, {dt:.0f} s"
+        )
         res.to_dataset().to_netcdf(args.out / f"decoding_{features}.nc")
         plot_predictions(res).savefig(args.out / f"predictions_{features}.png", dpi=100)
     plot_rank_scores(rows[0][1]).savefig(args.out / "rank_scores.png", dpi=100)

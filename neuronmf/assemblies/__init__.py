@@ -5,7 +5,12 @@
 comparison; ``simulate`` is a small planted-assembly simulator for tests and examples.
 """
 
-from neuronmf.assemblies._core import bin_spikes, detect, detect_ica, marchenko_pastur_count
+from neuronmf.assemblies._core import (
+    bin_spikes,
+    detect,
+    detect_ica,
+    marchenko_pastur_count,
+)
 from neuronmf.assemblies._simulate import simulate
 
 __all__ = ["bin_spikes", "detect", "detect_ica", "marchenko_pastur_count", "simulate"]

@@ -63,17 +63,24 @@ def _as_counts(activity, bin_width, time_dim: str) -> xr.DataArray:
     if isinstance(activity, xr.DataArray):
         if time_dim not in activity.dims or activity.ndim != 2:
             raise input_error(
-                "activity", f"a 2-D DataArray with a {time_dim!r} dim", str(activity.dims)
+                "activity",
+                f"a 2-D DataArray with a {time_dim!r} dim",
+                str(activity.dims),
             )
         other = next(d for d in activity.dims if d != time_dim)
-        A = activity.transpose(time_dim, other).rename({time_dim: "time", other: "neuron"})
+        A = activity.transpose(time_dim, other).rename(
+            {time_dim: "time", other: "neuron"}
+        )
         if "time" not in A.coords:
             A = A.assign_coords(time=np.arange(A.sizes["time"]))
         if "neuron" not in A.coords:
             A = A.assign_coords(neuron=np.arange(A.sizes["neuron"]))
         return A.astype(float)
-    if isinstance(activity, (list, tuple)) and activity and np.ndim(activity[0]) == 1 and (
-        bin_width is not None
+    if (
+        isinstance(activity, (list, tuple))
+        and activity
+        and np.ndim(activity[0]) == 1
+        and (bin_width is not None)
     ):
         return bin_spikes(activity, bin_width)
     a = np.asarray(activity, dtype=float)
@@ -84,7 +91,8 @@ def _as_counts(activity, bin_width, time_dim: str) -> xr.DataArray:
             f"shape {a.shape}",
         )
     return xr.DataArray(
-        a, dims=("time", "neuron"),
+        a,
+        dims=("time", "neuron"),
         coords={"time": np.arange(a.shape[0]), "neuron": np.arange(a.shape[1])},
     )
 
@@ -115,7 +123,9 @@ def _zscore(a: np.ndarray) -> np.ndarray:
     return (a - a.mean(axis=0)) / sd
 
 
-def detect_ica(activity, *, n_assemblies: int | None = None, seed: int = 0) -> xr.Dataset:
+def detect_ica(
+    activity, *, n_assemblies: int | None = None, seed: int = 0
+) -> xr.Dataset:
     """Assemblies by the PCA/ICA method (Lopes-dos-Santos et al. 2013).
 
     Z-scores the counts, counts assemblies with :func:`marchenko_pastur_count`
@@ -148,7 +158,9 @@ def detect_ica(activity, *, n_assemblies: int | None = None, seed: int = 0) -> x
     pcs = PCA(n_components=k, random_state=seed).fit(Z)
     P = pcs.components_.T  # (neuron, k)
     scores = Z @ P
-    ica = FastICA(n_components=k, random_state=seed, whiten="unit-variance", max_iter=1000)
+    ica = FastICA(
+        n_components=k, random_state=seed, whiten="unit-variance", max_iter=1000
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ica.fit(scores)
@@ -161,12 +173,21 @@ def detect_ica(activity, *, n_assemblies: int | None = None, seed: int = 0) -> x
             "membership": (("neuron", "assembly"), patterns),
             "activations": (("assembly", "time"), (Z @ patterns).T),
         },
-        coords={"neuron": A["neuron"].values, "assembly": np.arange(k), "time": A["time"].values},
-        attrs={"method": "pca-ica (Lopes-dos-Santos et al. 2013)", "n_assemblies": int(k)},
+        coords={
+            "neuron": A["neuron"].values,
+            "assembly": np.arange(k),
+            "time": A["time"].values,
+        },
+        attrs={
+            "method": "pca-ica (Lopes-dos-Santos et al. 2013)",
+            "n_assemblies": int(k),
+        },
     )
 
 
-def _kl_cv_scores(V: np.ndarray, ranks, *, holdout: float, n_splits: int, seed, max_iter):
+def _kl_cv_scores(
+    V: np.ndarray, ranks, *, holdout: float, n_splits: int, seed, max_iter
+):
     """Held-out Poisson deviance per rank, with the prediction floored.
 
     KL fits can put exact zeros at held-out entries (a masked entry does not
@@ -182,7 +203,9 @@ def _kl_cv_scores(V: np.ndarray, ranks, *, holdout: float, n_splits: int, seed, 
         floor = np.maximum(0.01 * rates, 1e-6)[:, None]
         held = ~train
         for i, r in enumerate(ranks):
-            res = nmf(V, r, loss="kl", mask=train, seed=seed, max_iter=max_iter, tol=1e-4)
+            res = nmf(
+                V, r, loss="kl", mask=train, seed=seed, max_iter=max_iter, tol=1e-4
+            )
             mu = np.maximum(np.asarray(res.W) @ np.asarray(res.H), floor)[held]
             v = V[held]
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -287,10 +310,14 @@ def detect(
     if not np.all(np.isfinite(X)):
         raise input_error("activity", "finite (no NaN or Inf)", "non-finite values")
     if np.any(X < 0):
-        raise input_error("activity", "non-negative (counts or rates)", f"min {X.min():.3g}")
+        raise input_error(
+            "activity", "non-negative (counts or rates)", f"min {X.min():.3g}"
+        )
     n_t, n_n = X.shape
     if n_n < 2 or n_t < 10:
-        raise input_error("activity", "at least 2 neurons and 10 time bins", f"shape {X.shape}")
+        raise input_error(
+            "activity", "at least 2 neurons and 10 time bins", f"shape {X.shape}"
+        )
     if not np.any(X):
         raise input_error("activity", "not all zero", "all zeros")
     V = X.T
@@ -308,7 +335,9 @@ def detect(
             warnings.filterwarnings("ignore", message=".*stopped at max_iter.*")
             scores = np.vstack(
                 [
-                    _kl_cv_scores(V, [r], holdout=0.1, n_splits=2, seed=seed, max_iter=max_iter)
+                    _kl_cv_scores(
+                        V, [r], holdout=0.1, n_splits=2, seed=seed, max_iter=max_iter
+                    )
                     if loss == "kl"
                     else _fro_cv_scores(V, [r], seed=seed, max_iter=max_iter)
                     for r in it
@@ -319,7 +348,9 @@ def detect(
         scan = (cand, mean, se)
     else:
         if not (isinstance(rank, (int, np.integer)) and 1 <= rank <= min(n_n, n_t)):
-            raise input_error("rank", f"an integer in [1, {min(n_n, n_t)}] or 'auto'", rank)
+            raise input_error(
+                "rank", f"an integer in [1, {min(n_n, n_t)}] or 'auto'", rank
+            )
         r = int(rank)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*stopped at max_iter.*")
@@ -345,7 +376,9 @@ def detect(
         for s in range(n_surrogates):
             shifts = rng.integers(0, n_t, idx.size)
             null[s] = _mean_corr(
-                np.stack([np.roll(X[:, i], sh) for i, sh in zip(idx, shifts, strict=True)], 1)
+                np.stack(
+                    [np.roll(X[:, i], sh) for i, sh in zip(idx, shifts, strict=True)], 1
+                )
             )
         p[k] = (1 + np.sum(null >= obs)) / (1 + n_surrogates)
     from neuronmf import __version__
@@ -360,7 +393,11 @@ def detect(
             "significant": (("assembly",), (p < alpha) & (members.sum(0) >= 2)),
             "threshold": (("assembly",), thr),
         },
-        coords={"neuron": A["neuron"].values, "assembly": np.arange(r), "time": A["time"].values},
+        coords={
+            "neuron": A["neuron"].values,
+            "assembly": np.arange(r),
+            "time": A["time"].values,
+        },
     )
     if scan is not None:
         ds = ds.assign_coords(rank=scan[0])

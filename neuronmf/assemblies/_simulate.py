@@ -49,7 +49,9 @@ def simulate(
     W = np.zeros((n_neurons, n_assemblies))
     step = members - overlap
     for k in range(n_assemblies):
-        W[(k * step + np.arange(members)) % n_neurons, k] = 1.0 + 0.5 * rng.random(members)
+        W[(k * step + np.arange(members)) % n_neurons, k] = 1.0 + 0.5 * rng.random(
+            members
+        )
     events = (rng.random((n_assemblies, n_bins)) < event_prob).astype(float)
     H = gaussian_filter1d(events, 1.0, axis=1) * 2.5
     lam = rate + gain * (W @ H)

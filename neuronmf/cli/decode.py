@@ -20,11 +20,16 @@ def register(subparsers) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("input", type=Path, help="NetCDF Dataset (.nc) with activity + behaviour")
+    p.add_argument(
+        "input", type=Path, help="NetCDF Dataset (.nc) with activity + behaviour"
+    )
     p.add_argument("--behavior", required=True, help="name of the behaviour variable")
     p.add_argument("--activity", default=None, help="name of the activity variable")
-    p.add_argument("--model", default="gaussian",
-                   choices=["gaussian", "poisson", "bernoulli", "multinomial"])
+    p.add_argument(
+        "--model",
+        default="gaussian",
+        choices=["gaussian", "poisson", "bernoulli", "multinomial"],
+    )
     p.add_argument("--features", default="nmf", choices=["nmf", "raw"])
     p.add_argument("--rank", default="auto", help="NMF rank or 'auto'")
     p.add_argument("--max-rank", type=int, default=15)
@@ -51,23 +56,37 @@ def run(args) -> int:
         raise input_error("INPUT", "a NetCDF Dataset (.nc)", str(args.input))
     ds = xr.load_dataset(args.input)
     if args.behavior not in ds:
-        raise input_error(f"--behavior in {args.input}", f"one of {list(ds.data_vars)}",
-                          args.behavior)
+        raise input_error(
+            f"--behavior in {args.input}", f"one of {list(ds.data_vars)}", args.behavior
+        )
     name = args.activity or next(
-        (v for v in ds.data_vars if ds[v].ndim == 2 and "time" in ds[v].dims), None)
+        (v for v in ds.data_vars if ds[v].ndim == 2 and "time" in ds[v].dims), None
+    )
     if name is None or name not in ds:
-        raise input_error(f"activity in {args.input}", "a 2-D variable with a time dim",
-                          str(list(ds.data_vars)))
+        raise input_error(
+            f"activity in {args.input}",
+            "a 2-D variable with a time dim",
+            str(list(ds.data_vars)),
+        )
     rank = args.rank
     if rank != "auto":
         try:
             rank = int(rank)
         except ValueError:
             raise input_error("--rank", "an integer or 'auto'", rank) from None
-    res = nm.decoding.decode(ds[name], ds[args.behavior], model=args.model,
-                             features=args.features, rank=rank,
-                             ranks=range(1, args.max_rank + 1), lags=args.lags, cv=args.cv,
-                             n_null=args.null, seed=args.seed, progress=True)
+    res = nm.decoding.decode(
+        ds[name],
+        ds[args.behavior],
+        model=args.model,
+        features=args.features,
+        rank=rank,
+        ranks=range(1, args.max_rank + 1),
+        lags=args.lags,
+        cv=args.cv,
+        n_null=args.null,
+        seed=args.seed,
+        progress=True,
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     out = res.to_dataset()
     out.attrs["input_file"] = str(args.input)

@@ -21,6 +21,7 @@ reaches across a fold boundary.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,6 @@ import numpy as np
 import xarray as xr
 from sklearn.linear_model import LogisticRegression, PoissonRegressor, Ridge
 from sklearn.metrics import balanced_accuracy_score, mean_poisson_deviance, r2_score
-from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from neuronmf.engine import nmf, project
@@ -177,7 +177,9 @@ def lagged(F: np.ndarray, idx: np.ndarray, offsets) -> tuple[np.ndarray, np.ndar
     return rows, design
 
 
-def blocked_folds(n: int, n_folds: int, gap: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def blocked_folds(
+    n: int, n_folds: int, gap: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Contiguous test blocks and the training bins farther than ``gap`` from them.
 
     Examples
@@ -189,7 +191,7 @@ def blocked_folds(n: int, n_folds: int, gap: int) -> list[tuple[np.ndarray, np.n
     edges = np.linspace(0, n, n_folds + 1).round().astype(int)
     out = []
     allbins = np.arange(n)
-    for a, b in zip(edges[:-1], edges[1:]):
+    for a, b in itertools.pairwise(edges):
         test = allbins[a:b]
         train = allbins[(allbins < a - gap) | (allbins >= b + gap)]
         out.append((train, test))
@@ -199,7 +201,7 @@ def blocked_folds(n: int, n_folds: int, gap: int) -> list[tuple[np.ndarray, np.n
 def _inner_folds(train: np.ndarray, n_folds: int, gap: int):
     edges = np.linspace(0, train.size, n_folds + 1).round().astype(int)
     out = []
-    for a, b in zip(edges[:-1], edges[1:]):
+    for a, b in itertools.pairwise(edges):
         val = train[a:b]
         lo, hi = val[0] - gap, val[-1] + gap
         tr = train[(train < lo) | (train > hi)]
@@ -244,7 +246,7 @@ def _glm(model: str, alpha: float):
         est = PoissonRegressor(alpha=alpha, max_iter=300)
     else:
         est = LogisticRegression(C=1.0 / alpha, max_iter=500)
-    return make_pipeline(StandardScaler(), est)
+    return est
 
 
 def _score(model: str, y_true, y_pred, y_train) -> float:
@@ -255,12 +257,14 @@ def _score(model: str, y_true, y_pred, y_train) -> float:
         d_null = mean_poisson_deviance(y_true, mu0)
         if d_null <= 0:
             return float("nan")
-        return float(1.0 - mean_poisson_deviance(y_true, np.maximum(y_pred, 1e-12)) / d_null)
+        return float(
+            1.0 - mean_poisson_deviance(y_true, np.maximum(y_pred, 1e-12)) / d_null
+        )
     return float(balanced_accuracy_score(y_true, y_pred))
 
 
 def _as_time_neuron(X, time_dim: str):
-    """(values (time, neuron) float64, time coordinate or None, neuron coord or None)."""
+    """(values (time, neuron) float64, time coordinate or None, neuron coord)."""
     if isinstance(X, xr.DataArray):
         if time_dim not in X.dims:
             raise input_error(
@@ -273,7 +277,11 @@ def _as_time_neuron(X, time_dim: str):
         if len(other) != 1:
             raise input_error("activity", "2-D (time, neuron)", str(X.dims))
         X2 = X.transpose(time_dim, other[0])
-        t = np.asarray(X2[time_dim].values, dtype=float) if time_dim in X2.coords else None
+        t = (
+            np.asarray(X2[time_dim].values, dtype=float)
+            if time_dim in X2.coords
+            else None
+        )
         return np.asarray(X2.values, dtype=np.float64), t, X2[other[0]].values
     A = np.asarray(X, dtype=np.float64)
     if A.ndim != 2:
@@ -288,8 +296,14 @@ def _as_behavior(y, time_dim: str):
         dim = y.dims[0]
         t = np.asarray(y[dim].values, dtype=float) if dim in y.coords else None
         return np.asarray(y.values), t, y.name
-    if hasattr(y, "index") and hasattr(y, "values") and np.ndim(y) == 1:  # pandas Series
-        return np.asarray(y.values), np.asarray(y.index, dtype=float), getattr(y, "name", None)
+    if (
+        hasattr(y, "index") and hasattr(y, "values") and np.ndim(y) == 1
+    ):  # pandas Series
+        return (
+            np.asarray(y.values),
+            np.asarray(y.index, dtype=float),
+            getattr(y, "name", None),
+        )
     a = np.asarray(y)
     if a.ndim != 1:
         raise input_error("behavior", "1-D (time,)", f"shape {a.shape}")
@@ -324,12 +338,16 @@ def _align(yv, ty, tx, n: int, classes: bool):
     ty, yv = ty[order], yv[order]
     if classes:
         pos = np.clip(np.searchsorted(ty, tx), 1, ty.size - 1)
-        nearer = np.where(np.abs(ty[pos - 1] - tx) <= np.abs(ty[pos] - tx), pos - 1, pos)
+        nearer = np.where(
+            np.abs(ty[pos - 1] - tx) <= np.abs(ty[pos] - tx), pos - 1, pos
+        )
         out, note = yv[nearer], "resampled onto the activity bins (nearest sample)"
     else:
         out = np.interp(tx, ty, yv.astype(float))
         note = "resampled onto the activity bins (linear interpolation)"
-    warnings.warn(f"behavior was on a different time base: {note}.", UserWarning, stacklevel=3)
+    warnings.warn(
+        f"behavior was on a different time base: {note}.", UserWarning, stacklevel=3
+    )
     return out, note
 
 
@@ -439,18 +457,24 @@ def decode(
         raise input_error("features", "'nmf' or 'raw'", features)
     if loss not in ("frobenius", "kl"):
         raise input_error("loss", "'frobenius' or 'kl'", loss)
-    for name, val, lo in (("cv", cv, 2), ("inner_cv", inner_cv, 2), ("n_null", n_null, 0)):
+    for name, val, lo in (
+        ("cv", cv, 2),
+        ("inner_cv", inner_cv, 2),
+        ("n_null", n_null, 0),
+    ):
         if not isinstance(val, (int, np.integer)) or isinstance(val, bool) or val < lo:
             raise input_error(name, f"an integer >= {lo}", val)
     offsets = _offsets(lags)
     max_lag = max(abs(o) for o in offsets)
-    Xv, tx, neurons = _as_time_neuron(X, time_dim)
+    Xv, tx, _ = _as_time_neuron(X, time_dim)
     n, m = Xv.shape
     if not np.all(np.isfinite(Xv)):
         raise input_error("activity", "finite (no NaN or Inf)", "non-finite values")
     if features == "nmf" and np.any(Xv < 0):
         raise input_error(
-            "activity", "non-negative for NMF features", f"minimum {Xv.min():.3g}",
+            "activity",
+            "non-negative for NMF features",
+            f"minimum {Xv.min():.3g}",
             "Pass counts or rates, or features='raw'.",
         )
     classes_model = model in ("bernoulli", "multinomial")
@@ -472,19 +496,27 @@ def decode(
             )
         if model == "bernoulli" and class_names.size != 2:
             raise input_error(
-                "behavior", "two classes for model='bernoulli'",
-                f"{class_names.size} classes", "Use model='multinomial'.",
+                "behavior",
+                "two classes for model='bernoulli'",
+                f"{class_names.size} classes",
+                "Use model='multinomial'.",
             )
     else:
         yv = np.asarray(yv, dtype=float)
         if model == "poisson" and np.nanmin(yv) < 0:
-            raise input_error("behavior", "non-negative counts for model='poisson'", float(np.nanmin(yv)))
+            raise input_error(
+                "behavior",
+                "non-negative counts for model='poisson'",
+                float(np.nanmin(yv)),
+            )
     valid = np.isfinite(yv)
     if valid.sum() < 2 or np.nanstd(yv) == 0:
         raise input_error(
-            "behavior", "non-constant over the bins that are scored",
+            "behavior",
+            "non-constant over the bins that are scored",
             "a constant" if valid.any() else "all NaN",
-            "Nothing can be decoded from a constant; check the variable and the time range.",
+            "Nothing can be decoded from a constant; check the variable and the "
+            "time range.",
         )
     block = n // cv
     if gap is None:
@@ -493,14 +525,22 @@ def decode(
         raise input_error("gap", f"at least the largest lag ({max_lag})", gap)
     gap = int(gap)
     if features == "nmf":
-        ranks_list = [int(rank)] if rank != "auto" else sorted({int(r) for r in ranks if 1 <= int(r) <= m})
-        if rank != "auto" and not (isinstance(rank, (int, np.integer)) and 1 <= rank <= m):
+        ranks_list = (
+            [int(rank)]
+            if rank != "auto"
+            else sorted({int(r) for r in ranks if 1 <= int(r) <= m})
+        )
+        if rank != "auto" and not (
+            isinstance(rank, (int, np.integer)) and 1 <= rank <= m
+        ):
             raise input_error("rank", f"an integer in [1, {m}] or 'auto'", rank)
         if not ranks_list:
             raise input_error("ranks", f"to contain integers in [1, {m}]", list(ranks))
     else:
         ranks_list = [0]
-    alphas = tuple(float(a) for a in (alphas if alphas is not None else DEFAULT_ALPHAS[model]))
+    alphas = tuple(
+        float(a) for a in (alphas if alphas is not None else DEFAULT_ALPHAS[model])
+    )
     if not alphas or min(alphas) <= 0:
         raise input_error("alphas", "positive numbers", alphas)
     folds = blocked_folds(n, cv, gap)
@@ -512,16 +552,21 @@ def decode(
                 "number of samples",
                 f"enough for {cv} outer × {inner_cv} inner folds with gap {gap} "
                 f"(at least {min_rows} scored bins per test block)",
-                f"{n} bins ({n_te} scored in test block {k}, {n_tr} in its training set)",
+                f"{n} bins ({n_te} scored in test block {k}, "
+                f"{n_tr} in its training set)",
                 "Use fewer folds, fewer lags, a smaller gap, or a longer recording.",
             )
         if classes_model:
-            missing = sorted(set(np.unique(yv[te][valid[te]]).astype(int)) - set(np.unique(yv[tr][valid[tr]]).astype(int)))
+            missing = sorted(
+                set(np.unique(yv[te][valid[te]]).astype(int))
+                - set(np.unique(yv[tr][valid[tr]]).astype(int))
+            )
             if missing or np.unique(yv[tr][valid[tr]]).size < 2:
                 raise input_error(
                     "every class",
                     "present in every outer training fold",
-                    f"class(es) {[class_names[i] for i in missing] or 'all but one'} absent "
+                    f"class(es) {[class_names[i] for i in missing] or 'all but one'} "
+                    "absent "
                     f"from the training bins of fold {k}",
                     "Use fewer folds, or balance the classes over time.",
                 )
@@ -564,22 +609,34 @@ def decode(
                 outer_cache[(k, r)] = (Ftr, Fte)
             return outer_cache[(k, r)]
 
-        def glm_rows(F, idx, yy):
-            rows, D = lagged(F, idx, offsets)
-            keep = np.isfinite(yy[idx[rows]])
-            return idx[rows][keep], D[keep]
+        designs: dict = {}
 
-        def fit_score(Ftr, itr, Fva, iva, yy, alpha):
-            btr, Dtr = glm_rows(Ftr, itr, yy)
-            bva, Dva = glm_rows(Fva, iva, yy)
+        def design(key, Ftr, itr, Fva, iva):
+            """Lagged, standardised (on training rows) designs; y-independent."""
+            if key not in designs:
+                rtr, Dtr = lagged(Ftr, itr, offsets)
+                rva, Dva = lagged(Fva, iva, offsets)
+                designs[key] = (itr[rtr], Dtr, iva[rva], Dva)
+            return designs[key]
+
+        def fit_score(key, Ftr, itr, Fva, iva, yy, alpha_list):
+            """Scores (one per alpha) and the predictions of the last alpha."""
+            btr, Dtr, bva, Dva = design(key, Ftr, itr, Fva, iva)
+            ktr, kva = np.isfinite(yy[btr]), np.isfinite(yy[bva])
+            btr, Dtr, bva, Dva = btr[ktr], Dtr[ktr], bva[kva], Dva[kva]
+            nan = [float("nan")] * len(alpha_list)
             if bva.size == 0 or btr.size == 0:
-                return float("nan"), None, bva
+                return nan, None, bva
             ytr = yy[btr]
             if classes_model and np.unique(ytr).size < 2:
-                return float("nan"), None, bva
-            est = _glm(model, alpha).fit(Dtr, ytr)
-            pred = est.predict(Dva)
-            return _score(model, yy[bva], pred, ytr), pred, bva
+                return nan, None, bva
+            scaler = StandardScaler().fit(Dtr)
+            Ztr, Zva = scaler.transform(Dtr), scaler.transform(Dva)
+            out, pred = [], None
+            for a in alpha_list:
+                pred = _glm(model, a).fit(Ztr, ytr).predict(Zva)
+                out.append(_score(model, yy[bva], pred, ytr))
+            return out, pred, bva
 
         def run_all(yy: np.ndarray, keep_predictions: bool):
             scores, chosen_r, chosen_a, table = [], [], [], []
@@ -588,17 +645,28 @@ def decode(
             for k, (tr, te) in enumerate(folds):
                 grid = np.full((len(ranks_list), len(alphas)), np.nan)
                 for ri, r in enumerate(ranks_list):
-                    for ai, a in enumerate(alphas):
-                        s = [
-                            fit_score(*inner_cache[(k, j, r)][:1], itr,
-                                      inner_cache[(k, j, r)][1][0], ival, yy, a)[0]
+                    per_fold = np.array(
+                        [
+                            fit_score(
+                                ("inner", k, j, r),
+                                inner_cache[(k, j, r)][0],
+                                itr,
+                                inner_cache[(k, j, r)][1][0],
+                                ival,
+                                yy,
+                                alphas,
+                            )[0]
                             for j, (itr, ival) in enumerate(inner_sets[k])
                         ]
-                        grid[ri, ai] = np.nanmean(s) if np.isfinite(s).any() else -np.inf
+                    )
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", RuntimeWarning)
+                        grid[ri] = np.nanmean(per_fold, axis=0)
+                grid[~np.isfinite(grid)] = -np.inf
                 ri, ai = np.unravel_index(np.nanargmax(grid), grid.shape)
                 r, a = ranks_list[ri], alphas[ai]
                 Ftr, Fte = outer_features(k, r)
-                s, pred, bte = fit_score(Ftr, tr, Fte, te, yy, a)
+                (s,), pred, bte = fit_score(("outer", k, r), Ftr, tr, Fte, te, yy, [a])
                 scores.append(s)
                 chosen_r.append(r)
                 chosen_a.append(a)
@@ -624,7 +692,11 @@ def decode(
     time_coord = tx if tx is not None else np.arange(n)
     score = float(np.nanmean(scores))
     null_arr = np.asarray(null, dtype=float)
-    p_value = float((1 + np.sum(null_arr >= score)) / (1 + null_arr.size)) if null_arr.size else float("nan")
+    p_value = (
+        float((1 + np.sum(null_arr >= score)) / (1 + null_arr.size))
+        if null_arr.size
+        else float("nan")
+    )
     fold_idx = np.arange(len(folds))
     if features == "nmf":
         vals, counts = np.unique(chosen_r, return_counts=True)
@@ -648,23 +720,35 @@ def decode(
         "alphas_searched": ",".join(f"{a:g}" for a in alphas),
         "behavior_time_base": time_note,
         "behavior_name": str(yname) if yname is not None else "",
-        "classes": ",".join(str(c) for c in class_names) if class_names is not None else "",
+        "classes": ",".join(str(c) for c in class_names)
+        if class_names is not None
+        else "",
         "neuronmf_version": __version__,
         "max_iter": int(max_iter),
         "tol": float(tol),
     }
     preds = xr.DataArray(
-        pred_all, dims=("time",), coords={"time": time_coord, "fold": ("time", fold_of)},
+        pred_all,
+        dims=("time",),
+        coords={"time": time_coord, "fold": ("time", fold_of)},
         name="predictions",
     )
     return DecodingResult(
-        scores=xr.DataArray(np.asarray(scores), dims=("fold",), coords={"fold": fold_idx}, name="scores"),
+        scores=xr.DataArray(
+            np.asarray(scores), dims=("fold",), coords={"fold": fold_idx}, name="scores"
+        ),
         score=score,
         predictions=preds,
-        behavior=xr.DataArray(yv, dims=("time",), coords={"time": time_coord}, name="behavior"),
+        behavior=xr.DataArray(
+            yv, dims=("time",), coords={"time": time_coord}, name="behavior"
+        ),
         rank=best_rank,
-        ranks=xr.DataArray(np.asarray(chosen_r), dims=("fold",), coords={"fold": fold_idx}),
-        alphas=xr.DataArray(np.asarray(chosen_a), dims=("fold",), coords={"fold": fold_idx}),
+        ranks=xr.DataArray(
+            np.asarray(chosen_r), dims=("fold",), coords={"fold": fold_idx}
+        ),
+        alphas=xr.DataArray(
+            np.asarray(chosen_a), dims=("fold",), coords={"fold": fold_idx}
+        ),
         rank_scores=xr.DataArray(
             table, dims=("fold", "rank"), coords={"fold": fold_idx, "rank": ranks_list}
         ),
@@ -676,5 +760,3 @@ def decode(
         attrs=attrs,
         folds=folds,
     )
-
-

@@ -11,7 +11,7 @@ def _axes(ax, figsize=(8, 3)):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
+        _, ax = plt.subplots(figsize=figsize)
     return ax.figure, ax
 
 
@@ -40,9 +40,16 @@ def plot_predictions(result, *, ax=None, max_points: int = 5000):
     fig, ax = _axes(ax)
     t = result.behavior["time"].values
     step = max(1, t.size // max_points)
-    ax.plot(t[::step], result.behavior.values[::step], color="0.5", lw=1, label="behaviour")
-    ax.plot(t[::step], result.predictions.values[::step], color="C1", lw=1,
-            label=f"decoded ({result.metric} = {result.score:.2f})")
+    ax.plot(
+        t[::step], result.behavior.values[::step], color="0.5", lw=1, label="behaviour"
+    )
+    ax.plot(
+        t[::step],
+        result.predictions.values[::step],
+        color="C1",
+        lw=1,
+        label=f"decoded ({result.metric} = {result.score:.2f})",
+    )
     for k, (_, test) in enumerate(result.folds):
         if k % 2 == 0 and test.size:
             ax.axvspan(t[test[0]], t[test[-1]], color="C0", alpha=0.06, lw=0)
@@ -73,14 +80,26 @@ def plot_rank_scores(result, *, ax=None):
     fig, ax = _axes(ax, (5, 3.5))
     rs = result.rank_scores
     ranks = rs["rank"].values
-    ax.errorbar(ranks, rs.mean("fold"), yerr=rs.std("fold"), marker="o", ms=4,
-                label="inner CV (training data)")
+    ax.errorbar(
+        ranks,
+        rs.mean("fold"),
+        yerr=rs.std("fold"),
+        marker="o",
+        ms=4,
+        label="inner CV (training data)",
+    )
     if result.null_scores.size:
         lo, hi = np.percentile(result.null_scores.values, [2.5, 97.5])
         ax.axhspan(lo, hi, color="0.7", alpha=0.5, label="null (shifted behaviour)")
     if result.rank is not None:
-        ax.plot([result.rank], [result.score], "*", color="C3", ms=12,
-                label=f"outer test, rank {result.rank}")
+        ax.plot(
+            [result.rank],
+            [result.score],
+            "*",
+            color="C3",
+            ms=12,
+            label=f"outer test, rank {result.rank}",
+        )
     ax.set_xlabel("rank")
     ax.set_ylabel(result.metric)
     ax.legend(frameon=False, fontsize=8)

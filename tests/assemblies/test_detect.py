@@ -21,7 +21,7 @@ def planted():
 
 
 def test_planted_assemblies_recovered(planted):
-    counts, truth, ds = planted
+    _, truth, ds = planted
     match = match_components(truth["W"], ds.membership.values)
     assert match.similarity.min() >= 0.95
     true_members = truth["W"] > 0
@@ -29,7 +29,9 @@ def test_planted_assemblies_recovered(planted):
         assert np.array_equal(ds.members.values[:, j], true_members[:, k])
         assert bool(ds.significant[j])
     extra = sorted(set(range(4)) - set(match.order.tolist()))
-    assert not bool(ds.significant[extra[0]])  # the background component is not an assembly
+    assert not bool(
+        ds.significant[extra[0]]
+    )  # the background component is not an assembly
 
 
 def test_dataset_layout_and_netcdf(planted, tmp_path):
@@ -37,11 +39,15 @@ def test_dataset_layout_and_netcdf(planted, tmp_path):
     assert ds.membership.dims == ("neuron", "assembly")
     assert ds.activations.dims == ("assembly", "time")
     np.testing.assert_allclose(ds.time.values, counts.time.values)
-    np.testing.assert_allclose(np.linalg.norm(ds.membership.values, axis=0), 1, atol=1e-6)
+    np.testing.assert_allclose(
+        np.linalg.norm(ds.membership.values, axis=0), 1, atol=1e-6
+    )
     path = tmp_path / "asm.nc"
     ds.to_netcdf(path)
     back = xr.load_dataset(path)
-    assert back.attrs["rank"] == 4 and back.attrs["member_rule"] == ds.attrs["member_rule"]
+    assert (
+        back.attrs["rank"] == 4 and back.attrs["member_rule"] == ds.attrs["member_rule"]
+    )
     assert back.attrs["loss"] == "kl"
 
 
@@ -53,7 +59,9 @@ def test_independent_neurons_not_significant():
 
 
 def test_rank_auto_scan_small():
-    counts, truth = _simulate(n_neurons=20, n_assemblies=2, n_bins=1500, members=7, seed=4)
+    counts, _ = _simulate(
+        n_neurons=20, n_assemblies=2, n_bins=1500, members=7, seed=4
+    )
     ds = nm.assemblies.detect(counts, rank="auto", ranks=range(1, 5), n_surrogates=20)
     assert ds.attrs["rank"] in (2, 3)
     assert np.all(np.isfinite(ds.rank_scores.values))
@@ -63,7 +71,11 @@ def test_rank_auto_scan_small():
 def test_ica_method_recovers_planted():
     counts, truth = _simulate(n_neurons=30, n_assemblies=3, n_bins=2000, seed=1)
     ica = nm.assemblies.detect_ica(counts)
-    assert ica.sizes["assembly"] == nm.assemblies.marchenko_pastur_count(counts.values) == 3
+    assert (
+        ica.sizes["assembly"]
+        == nm.assemblies.marchenko_pastur_count(counts.values)
+        == 3
+    )
     match = match_components(truth["W"], np.maximum(ica.membership.values, 0))
     assert match.similarity.min() > 0.8
 

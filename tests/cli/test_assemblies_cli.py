@@ -12,8 +12,9 @@ def test_assemblies_command_writes_results(tmp_path, capsys):
     src = tmp_path / "counts.nc"
     counts.rename("counts").to_netcdf(src)
     out = tmp_path / "out"
-    code = main(["assemblies", str(src), "--rank", "3", "--surrogates", "20",
-                 "--out", str(out)])
+    code = main(
+        ["assemblies", str(src), "--rank", "3", "--surrogates", "20", "--out", str(out)]
+    )
     assert code == 0
     ds = xr.load_dataset(out / "assemblies.nc")
     assert ds.attrs["rank"] == 3 and ds.attrs["input_file"] == str(src)

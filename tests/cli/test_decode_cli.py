@@ -8,7 +8,9 @@ from neuronmf.cli.main import main
 
 
 def _session(tmp_path, constant=False):
-    counts, truth = nm.assemblies.simulate(n_neurons=16, n_assemblies=2, n_bins=900, seed=0)
+    counts, truth = nm.assemblies.simulate(
+        n_neurons=16, n_assemblies=2, n_bins=900, seed=0
+    )
     beh = np.zeros(900) if constant else truth["behavior"]
     ds = xr.Dataset({"counts": counts, "speed": ("time", beh)})
     path = tmp_path / "session.nc"
@@ -19,8 +21,22 @@ def _session(tmp_path, constant=False):
 def test_decode_command_writes_results(tmp_path, capsys):
     src = _session(tmp_path)
     out = tmp_path / "out"
-    code = main(["decode", str(src), "--behavior", "speed", "--rank", "2", "--cv", "3",
-                 "--null", "2", "--out", str(out)])
+    code = main(
+        [
+            "decode",
+            str(src),
+            "--behavior",
+            "speed",
+            "--rank",
+            "2",
+            "--cv",
+            "3",
+            "--null",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     ds = xr.load_dataset(out / "decoding.nc")
     assert ds.scores.sizes["fold"] == 3 and ds.attrs["metric"] == "r2"
@@ -31,6 +47,8 @@ def test_decode_command_writes_results(tmp_path, capsys):
 
 def test_decode_command_bad_input_exit_3(tmp_path, capsys):
     src = _session(tmp_path, constant=True)
-    assert main(["decode", str(src), "--behavior", "speed", "--out", str(tmp_path)]) == 3
+    assert (
+        main(["decode", str(src), "--behavior", "speed", "--out", str(tmp_path)]) == 3
+    )
     assert "non-constant" in capsys.readouterr().err
     assert main(["decode", str(src), "--behavior", "nope"]) == 3

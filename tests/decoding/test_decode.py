@@ -1,4 +1,4 @@
-"""Decoding: ALGORITHMS.md §10 test 16 (null, planted oracle R², no leakage) and input checks."""
+"""Decoding: ALGORITHMS.md §10 test 16 (null, oracle R², no leakage) and bad input."""
 
 import warnings
 
@@ -18,7 +18,7 @@ def planted(n=2400, m=24, r=3, oracle=0.6, seed=0):
     H = np.maximum(gaussian_filter1d(rng.standard_normal((r, n)), 3, axis=1) * 8 + 1, 0)
     W = np.zeros((m, r))
     for k in range(r):
-        W[k * (m // r):(k + 1) * (m // r), k] = 1
+        W[k * (m // r) : (k + 1) * (m // r), k] = 1
     X = rng.poisson(4 * (W @ H) + 0.5).T.astype(float)
     s = H[0] - H[1] + 0.5 * H[2]
     sigma = np.sqrt(s.var() * (1 / oracle - 1))
@@ -50,7 +50,7 @@ def test_null_from_shifted_behaviour(fitted):
 
 
 def test_predictions_only_in_test_blocks(fitted):
-    X, y, _, res = fitted
+    _, y, _, res = fitted
     pred = res.predictions
     assert np.isfinite(pred.values).sum() > 0.8 * len(y)
     for k, (_, test) in enumerate(res.folds):
@@ -108,10 +108,14 @@ def test_raw_features_and_other_models():
     raw = nm.decoding.decode(X, y, features="raw", cv=3, inner_cv=2, n_null=0)
     assert raw.rank is None and raw.score > 0.3
     labels = (y > np.median(y)).astype(int)
-    clf = nm.decoding.decode(X, labels, model="bernoulli", rank=3, cv=3, inner_cv=2, n_null=0)
+    clf = nm.decoding.decode(
+        X, labels, model="bernoulli", rank=3, cv=3, inner_cv=2, n_null=0
+    )
     assert clf.metric == "balanced_accuracy" and clf.score > 0.7
     counts = np.random.default_rng(0).poisson(np.exp(0.8 * (y - y.mean()) / y.std()))
-    poi = nm.decoding.decode(X, counts, model="poisson", rank=3, cv=3, inner_cv=2, n_null=0)
+    poi = nm.decoding.decode(
+        X, counts, model="poisson", rank=3, cv=3, inner_cv=2, n_null=0
+    )
     assert poi.metric == "deviance_explained" and 0.05 < poi.score < 1
 
 

@@ -1,10 +1,10 @@
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-import neuronmf as nm  # noqa: E402
-from neuronmf.plotting.assemblies import plot_activations, plot_membership  # noqa: E402
+import neuronmf as nm
+from neuronmf.plotting.assemblies import plot_activations, plot_membership
 
 
 def test_assembly_plots_use_given_axes():

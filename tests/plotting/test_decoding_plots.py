@@ -1,11 +1,11 @@
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-import neuronmf as nm  # noqa: E402
-from neuronmf.plotting.decoding import plot_predictions, plot_rank_scores  # noqa: E402
+import neuronmf as nm
+from neuronmf.plotting.decoding import plot_predictions, plot_rank_scores
 
 
 def test_decoding_plots():
@@ -18,5 +18,5 @@ def test_decoding_plots():
     assert len(ax.lines) == 2
     fig2, ax2 = plt.subplots()
     assert plot_rank_scores(res, ax=ax2) is fig2
-    assert ax2.get_xlabel() == "rank" and ax2.patches or ax2.collections
+    assert (ax2.get_xlabel() == "rank" and ax2.patches) or ax2.collections
     plt.close("all")

@@ -442,11 +442,9 @@ def decode(
     Examples
     --------
     >>> import numpy as np, neuronmf as nm
-    >>> rng = np.random.default_rng(0)
-    >>> H = np.abs(np.cumsum(rng.standard_normal((2, 600)), axis=1)) / 10
-    >>> X = rng.poisson(rng.random((20, 2)) @ H + 0.1).T.astype(float)
-    >>> y = H[0] - H[1] + 0.1 * rng.standard_normal(600)
-    >>> res = nm.decoding.decode(X, y, rank=2, cv=3, inner_cv=2, n_null=2)
+    >>> counts, truth = nm.assemblies.simulate(n_neurons=20, n_assemblies=2, n_bins=900)
+    >>> res = nm.decoding.decode(counts, truth["behavior"], rank=2, lags=3, cv=3,
+    ...                          inner_cv=2, n_null=2)
     >>> bool(res.score > 0.5), res.scores.sizes["fold"]
     (True, 3)
     """

@@ -59,9 +59,7 @@ def test_independent_neurons_not_significant():
 
 
 def test_rank_auto_scan_small():
-    counts, _ = _simulate(
-        n_neurons=20, n_assemblies=2, n_bins=1500, members=7, seed=4
-    )
+    counts, _ = _simulate(n_neurons=20, n_assemblies=2, n_bins=1500, members=7, seed=4)
     ds = nm.assemblies.detect(counts, rank="auto", ranks=range(1, 5), n_surrogates=20)
     assert ds.attrs["rank"] in (2, 3)
     assert np.all(np.isfinite(ds.rank_scores.values))

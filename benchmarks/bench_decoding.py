@@ -43,6 +43,7 @@ def main(argv=None) -> int:
     p.add_argument("--inner-cv", type=int, default=3)
     p.add_argument("--max-iter", type=int, default=200)
     p.add_argument("--null", type=int, default=0)
+    p.add_argument("--inner-nmf", default="refit", choices=["refit", "shared"])
     args = p.parse_args(argv)
     X, y = simulate(args.neurons, args.bins)
     nm.nmf(X[:200].T, 2, max_iter=3)  # compile the kernels outside the timing
@@ -53,6 +54,7 @@ def main(argv=None) -> int:
         ranks=range(1, args.max_rank + 1),
         cv=5,
         inner_cv=args.inner_cv,
+        inner_nmf=args.inner_nmf,
         n_null=args.null,
         max_iter=args.max_iter,
         progress=True,
@@ -64,6 +66,7 @@ def main(argv=None) -> int:
         "ranks": f"1..{args.max_rank}",
         "outer_folds": 5,
         "inner_cv": args.inner_cv,
+        "inner_nmf": args.inner_nmf,
         "max_iter": args.max_iter,
         "n_null": args.null,
         "seconds": round(dt, 1),

@@ -364,6 +364,7 @@ def decode(
     lags=0,
     cv: int = 5,
     inner_cv: int = 3,
+    inner_nmf: str = "refit",
     gap: int | None = None,
     alphas=None,
     n_null: int = 20,
@@ -405,6 +406,13 @@ def decode(
         Outer folds (contiguous time blocks).
     inner_cv : int, default 3
         Inner folds (contiguous blocks of the training bins).
+    inner_nmf : {"refit", "shared"}, default "refit"
+        ``"refit"``: NMF is refitted on each inner-training set and the
+        inner-validation bins are projected (strict). ``"shared"``: NMF is
+        fitted once per outer fold and rank on all outer-training bins and the
+        inner loop uses those activations (the behaviour never enters NMF, and
+        outer test bins are still excluded and projected, but the inner scores
+        are slightly optimistic); about ``inner_cv`` times fewer NMF fits.
     gap : int, optional
         Bins dropped on each side of a test block. Default: the largest lag
         plus the behaviour's autocorrelation time (first lag where the
@@ -583,7 +591,9 @@ def decode(
     # cache[(k, j, r)] = (F_inner_train, F_inner_val); outer[(k, r)] = (F_train, F_test)
     inner_cache: dict = {}
     outer_cache: dict = {}
-    total = len(folds) * len(ranks_list) * inner_cv
+    if inner_nmf not in ("refit", "shared"):
+        raise input_error("inner_nmf", "'refit' or 'shared'", inner_nmf)
+    total = len(folds) * len(ranks_list) * (inner_cv if inner_nmf == "refit" else 1)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -591,14 +601,6 @@ def decode(
         bar = tqdm(total=total, desc="decode: inner fits", unit="fit")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*stopped at max_iter.*")
-        for k in range(len(folds)):
-            for j, (itr, ival) in enumerate(inner_sets[k]):
-                for r in ranks_list:
-                    inner_cache[(k, j, r)] = fit_features(r, itr, [ival])
-                    if bar is not None:
-                        bar.update()
-        if bar is not None:
-            bar.close()
 
         def outer_features(k: int, r: int):
             if (k, r) not in outer_cache:
@@ -606,6 +608,25 @@ def decode(
                 Ftr, (Fte,) = fit_features(r, tr, [te])
                 outer_cache[(k, r)] = (Ftr, Fte)
             return outer_cache[(k, r)]
+
+        for k, (tr, _) in enumerate(folds):
+            for r in ranks_list:
+                if inner_nmf == "shared":
+                    Ftr = outer_features(k, r)[0]
+                    for j, (itr, ival) in enumerate(inner_sets[k]):
+                        inner_cache[(k, j, r)] = (
+                            Ftr[np.searchsorted(tr, itr)],
+                            [Ftr[np.searchsorted(tr, ival)]],
+                        )
+                    if bar is not None:
+                        bar.update()
+                    continue
+                for j, (itr, ival) in enumerate(inner_sets[k]):
+                    inner_cache[(k, j, r)] = fit_features(r, itr, [ival])
+                    if bar is not None:
+                        bar.update()
+        if bar is not None:
+            bar.close()
 
         designs: dict = {}
 
@@ -711,6 +732,7 @@ def decode(
         "lags": ",".join(str(o) for o in offsets),
         "cv": int(cv),
         "inner_cv": int(inner_cv),
+        "inner_nmf": inner_nmf,
         "gap": int(gap),
         "n_null": int(n_null),
         "seed": int(seed) if seed is not None else -1,

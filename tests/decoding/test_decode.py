@@ -60,7 +60,8 @@ def test_predictions_only_in_test_blocks(fitted):
     assert ds.attrs["metric"] == "r2" and isinstance(ds.attrs["gap"], int)
 
 
-def test_no_test_bin_enters_any_fit(monkeypatch):
+@pytest.mark.parametrize("inner_nmf", ["refit", "shared"])
+def test_no_test_bin_enters_any_fit(monkeypatch, inner_nmf):
     """Instrumented: identify bins by content in every NMF and GLM fit."""
     X, y, _ = planted(n=900, m=12, seed=1)
     X = X + np.random.default_rng(0).random(X.shape) * 1e-3  # unique rows
@@ -89,7 +90,9 @@ def test_no_test_bin_enters_any_fit(monkeypatch):
     monkeypatch.setattr(_core, "nmf", spy_nmf)
     monkeypatch.setattr(_core, "project", spy_project)
     monkeypatch.setattr(Ridge, "fit", spy_fit)
-    res = nm.decoding.decode(X, y, ranks=[1, 2, 3], cv=3, inner_cv=2, lags=1, n_null=0)
+    res = nm.decoding.decode(
+        X, y, ranks=[1, 2, 3], cv=3, inner_cv=2, lags=1, n_null=0, inner_nmf=inner_nmf
+    )
     tests = [set(te.tolist()) for _, te in res.folds]
     predicted = set(np.flatnonzero(np.isfinite(res.predictions.values)).tolist())
     assert nmf_calls and proj_calls and glm_calls and predicted

@@ -60,10 +60,19 @@ def test_independent_neurons_not_significant():
 
 def test_rank_auto_scan_small():
     counts, _ = _simulate(n_neurons=20, n_assemblies=2, n_bins=1500, members=7, seed=4)
-    ds = nm.assemblies.detect(counts, rank="auto", ranks=range(1, 5), n_surrogates=20)
+    ds = nm.assemblies.detect(
+        counts, rank="auto", rank_method="cv", ranks=range(1, 5), n_surrogates=20
+    )
     assert ds.attrs["rank"] in (2, 3)
     assert np.all(np.isfinite(ds.rank_scores.values))
     assert ds.rank_scores.sel(rank=1) > ds.rank_scores.sel(rank=ds.attrs["rank"])
+
+
+def test_rank_auto_marchenko_pastur_plus_background():
+    counts, _ = _simulate(n_neurons=30, n_assemblies=3, n_bins=2000, seed=1)
+    ds = nm.assemblies.detect(counts, n_surrogates=0)
+    assert ds.attrs["marchenko_pastur_count"] == 3 and ds.attrs["rank"] == 4
+    assert "Marchenko" in ds.attrs["rank_rule"]
 
 
 def test_ica_method_recovers_planted():

@@ -1,8 +1,9 @@
 """A small stand-in simulator of Poisson counts with planted assemblies.
 
-``neuronmf.datasets.simulate_assemblies`` is the package's simulator; when it is
-available, :func:`simulate` defers to it. This stand-in exists so the assemblies
-and decoding modules can be tested before it lands.
+``neuronmf.datasets.simulate_assemblies`` is to be the package's simulator; it had
+not landed when this module was written. This stand-in exists so the assemblies and
+decoding modules, tests and examples can run; switch them to the package simulator
+once it exists.
 """
 
 from __future__ import annotations

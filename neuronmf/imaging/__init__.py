@@ -1,0 +1,10 @@
+"""Neurons (footprints + traces) from calcium-imaging movies.
+
+``segment`` finds neurons with seeded, spatially penalised NMF; ``score``
+matches them to ground truth (CaImAn-style IoU or neurofinder-style centroid).
+"""
+
+from neuronmf.imaging.score import masks_from_footprints, score
+from neuronmf.imaging.segment import default_parameters, segment
+
+__all__ = ["default_parameters", "masks_from_footprints", "score", "segment"]

@@ -1,0 +1,130 @@
+"""Segmentation and scoring (simulated movies; a cropped neurofinder movie)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import neuronmf as nm
+from neuronmf.errors import InputError
+from neuronmf.imaging._simulate import simulate_movie
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate_movie((64, 64), 300, 20, 4.0, seed=0)
+
+
+@pytest.fixture(scope="module")
+def seg(sim):
+    return nm.imaging.segment(sim.data, neuron_radius=4.0)
+
+
+def test_simulated_f1_iou(sim, seg):
+    s = nm.imaging.score(seg, sim.truth, method="iou")
+    assert s["f1"] >= 0.95, s
+    assert nm.imaging.score(seg, sim.truth, method="centroid")["f1"] >= 0.95
+
+
+def test_dataset_contents(seg, sim):
+    assert seg["footprints"].dims == ("neuron", "y", "x")
+    assert seg["traces"].dims == ("neuron", "time")
+    for v in ("dff", "snr", "compactness", "trace_correlation", "background_footprints",
+              "background_traces", "rejected_reason", "baseline"):
+        assert v in seg
+    assert (seg.footprints >= 0).all() and (seg.traces >= 0).all()
+    assert seg.attrs["neuron_radius"] == 4.0 and "min_snr" in seg.attrs
+    # traces correlate with the planted calcium of the matched neuron
+    s = nm.imaging.score(seg, sim.truth)
+    r = [np.corrcoef(seg.traces.values[i], sim.traces[j])[0, 1] for i, j in s["matches"]]
+    assert np.median(r) > 0.9
+
+
+def test_netcdf_roundtrip(seg, tmp_path):
+    seg.to_netcdf(tmp_path / "s.nc")
+    back = xr.load_dataset(tmp_path / "s.nc")
+    assert back.attrs["neuron_radius"] == 4.0
+    np.testing.assert_allclose(back.footprints.values, seg.footprints.values)
+
+
+def test_patches_parallel_match_whole(sim):
+    whole = nm.imaging.segment(sim.data, neuron_radius=4.0)
+    tiled = nm.imaging.segment(sim.data, neuron_radius=4.0, patch=40, overlap=16, n_jobs=2)
+    assert tiled.attrs["n_patches"] == 4
+    s = nm.imaging.score(tiled, sim.truth)
+    assert s["f1"] >= 0.9, s
+    assert abs(tiled.sizes["neuron"] - whole.sizes["neuron"]) <= 2
+
+
+def test_lazy_dask_movie(sim):
+    lazy = sim.data.chunk({"time": -1, "y": 32, "x": 32})
+    out = nm.imaging.segment(lazy, neuron_radius=4.0, patch=40, overlap=16)
+    assert nm.imaging.score(out, sim.truth)["f1"] >= 0.9
+
+
+def test_rejection_reasons(sim):
+    out = nm.imaging.segment(sim.data, neuron_radius=4.0, min_snr=1e6)
+    assert out.sizes["neuron"] == 0
+    assert out.sizes["rejected"] >= 15
+    assert all("snr" in r for r in out.rejected_reason.values)
+
+
+def test_bad_inputs(sim):
+    with pytest.raises(InputError, match="at least 2 frames"):
+        nm.imaging.segment(sim.data.isel(time=slice(0, 1)), neuron_radius=4.0)
+    with pytest.raises(InputError, match="neuron_radius"):
+        nm.imaging.segment(sim.data, neuron_radius=40.0)
+    bad = sim.data.copy()
+    bad[7, 3, 3] = np.nan
+    with pytest.raises(InputError, match="frame 7"):
+        nm.imaging.segment(bad, neuron_radius=4.0)
+    with pytest.raises(InputError, match="options"):
+        nm.imaging.segment(sim.data, neuron_radius=4.0, min_snnr=3)
+    const = xr.zeros_like(sim.data)
+    with pytest.raises(InputError, match="constant"):
+        nm.imaging.segment(const, neuron_radius=4.0)
+
+
+def test_constant_and_saturated_frames_reported(sim):
+    mov = (sim.data.isel(time=slice(0, 120)) * 100).astype(np.uint16)
+    mov[5] = 7
+    mov[9] = np.iinfo(np.uint16).max
+    with pytest.warns(UserWarning, match="constant frame"):
+        out = nm.imaging.segment(mov, neuron_radius=4.0)
+    assert "5" in out.attrs["constant_frames"] and "9" in out.attrs["saturated_frames"]
+
+
+def test_score_methods():
+    t = np.zeros((2, 30, 30), bool)
+    t[0, 2:8, 2:8] = True
+    t[1, 20:26, 20:26] = True
+    f = np.zeros((3, 30, 30))
+    f[0, 3:9, 3:9] = 1.0          # IoU 25/47 > 0.3
+    f[1, 21:23, 21:23] = 1.0      # IoU 4/36 < 0.3, centroid within 5 px
+    f[2, 12:15, 12:15] = 1.0      # false positive
+    s = nm.imaging.score(f, t, method="iou")
+    assert s["n_matched"] == 1 and s["matches"] == [(0, 0)]
+    assert s["precision"] == pytest.approx(1 / 3) and s["recall"] == 0.5
+    c = nm.imaging.score(f, t, method="centroid")
+    assert c["n_matched"] == 2
+    with pytest.raises(InputError):
+        nm.imaging.score(f, t, method="bogus")
+
+
+DATA = Path(os.environ.get("NEURONMF_DATA_DIR", "/work/shared/data")) / "neurofinder_subset"
+
+
+@pytest.mark.skipif(not DATA.exists(), reason="neurofinder_subset not available")
+def test_neurofinder_crop():
+    from neuronmf.imaging._io import load_movie, load_truth_regions
+
+    mov = load_movie(DATA / "images").isel(y=slice(0, 128), x=slice(0, 128))
+    truth = load_truth_regions(DATA, (512, 512))[:, :128, :128]
+    truth = truth[truth.sum((1, 2)) >= 20]
+    seg = nm.imaging.segment(mov, neuron_radius=5.0)
+    s = nm.imaging.score(seg, truth)
+    assert s["precision"] > 0.4 and s["f1"] > 0.25, s

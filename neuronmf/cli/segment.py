@@ -1,4 +1,4 @@
-"""``neuronmf segment MOVIE``: neurons (footprints + traces) from a calcium-imaging movie."""
+"""``neuronmf segment MOVIE``: neurons (footprints + traces) from a movie."""
 
 from __future__ import annotations
 
@@ -16,11 +16,13 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "segment",
         help="find neurons (footprints + traces) in a calcium-imaging movie",
-        description="Seeded, spatially penalised NMF segmentation of a (time, y, x) movie.",
+        description="Seeded NMF segmentation of a (time, y, x) movie.",
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("movie", type=Path, help="movie file or TIFF folder (NWB/HDF5/TIFF/Zarr)")
+    p.add_argument(
+        "movie", type=Path, help="movie file or TIFF folder (NWB/HDF5/TIFF/Zarr)"
+    )
     p.add_argument("--radius", type=float, default=5.0, help="neuron radius in pixels")
     p.add_argument("--jobs", type=int, default=1, help="patches processed in parallel")
     p.add_argument("--patch", type=int, default=None, help="patch side in pixels")
@@ -38,7 +40,10 @@ def run(args) -> int:
 
     movie = load_movie(args.movie)
     seg = nm.imaging.segment(
-        movie, neuron_radius=args.radius, n_jobs=args.jobs, patch=args.patch,
+        movie,
+        neuron_radius=args.radius,
+        n_jobs=args.jobs,
+        patch=args.patch,
         progress=not args.no_progress,
     )
     args.out.mkdir(parents=True, exist_ok=True)
@@ -51,6 +56,8 @@ def run(args) -> int:
 
     fig = plot_contours(seg, movie)
     fig.savefig(args.out / "contours.png", dpi=100)
-    print(f"segment: {seg.sizes['neuron']} neuron(s), {seg.sizes['rejected']} rejected; "
-          f"results in {args.out}")
+    print(
+        f"segment: {seg.sizes['neuron']} neuron(s), {seg.sizes['rejected']} rejected; "
+        f"results in {args.out}"
+    )
     return 0

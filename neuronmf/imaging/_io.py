@@ -11,7 +11,7 @@ from neuronmf.errors import input_error
 
 
 def load_movie(path) -> xr.DataArray:
-    """(time, y, x) DataArray from a movie file, preferring ``neuronmf.io.load_movie``."""
+    """(time, y, x) DataArray from a movie file (``neuronmf.io.load_movie`` first)."""
     import neuronmf.io as nio
 
     if hasattr(nio, "load_movie"):
@@ -24,7 +24,9 @@ def load_movie(path) -> xr.DataArray:
         if not files:
             files = sorted(list((path / "images").glob("*.tif*")))
         if not files:
-            raise input_error(f"folder {path}", "a folder of TIFF frames", "no .tif files")
+            raise input_error(
+                f"folder {path}", "a folder of TIFF frames", "no .tif files"
+            )
         import tifffile
 
         data = np.stack([tifffile.imread(f) for f in files])
@@ -43,8 +45,9 @@ def load_movie(path) -> xr.DataArray:
         data = np.load(path, mmap_mode="r")
     else:
         raise input_error("movie file", "a TIFF file/folder, HDF5 or .npy", str(path))
-    return xr.DataArray(data, dims=("time", "y", "x"), name="movie",
-                        attrs={"source": str(path)})
+    return xr.DataArray(
+        data, dims=("time", "y", "x"), name="movie", attrs={"source": str(path)}
+    )
 
 
 def load_truth_regions(folder, shape) -> np.ndarray:
@@ -53,7 +56,7 @@ def load_truth_regions(folder, shape) -> np.ndarray:
 
     folder = Path(folder)
     regions = json.loads((folder / "regions" / "regions.json").read_text())
-    masks = np.zeros((len(regions),) + tuple(shape), bool)
+    masks = np.zeros((len(regions), *tuple(shape)), bool)
     for i, r in enumerate(regions):
         rc = np.asarray(r["coordinates"])
         ok = (rc[:, 0] < shape[0]) & (rc[:, 1] < shape[1])

@@ -1,4 +1,4 @@
-"""Private stand-in movie simulator (used until ``neuronmf.datasets.simulate_movie`` lands)."""
+"""Private stand-in movie simulator (until ``datasets.simulate_movie`` lands)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,16 @@ import xarray as xr
 
 
 def simulate_movie(
-    shape=(64, 64), n_frames=300, n_neurons=20, neuron_radius=4.0, *,
-    rate=10.0, snr=4.0, neuropil=0.5, min_separation=None, seed=0,
+    shape=(64, 64),
+    n_frames=300,
+    n_neurons=20,
+    neuron_radius=4.0,
+    *,
+    rate=10.0,
+    snr=4.0,
+    neuropil=0.5,
+    min_separation=None,
+    seed=0,
 ):
     """Two-photon-like movie: soma footprints with AR(1) calcium, neuropil, noise.
 
@@ -44,7 +52,11 @@ def simulate_movie(
             C[k, t] = (g * C[k, t - 1] if t else 0.0) + s[t]
     bg_img = 1.0 + 0.3 * np.sin(yy / 9.0) * np.cos(xx / 11.0)
     bg_t = 1.0 + 0.1 * np.sin(np.arange(n_frames) / 30.0)
-    npil = neuropil * rng.standard_normal((ny // 8 + 1, nx // 8 + 1, n_frames)).cumsum(2) * 0.02
+    npil = (
+        neuropil
+        * rng.standard_normal((ny // 8 + 1, nx // 8 + 1, n_frames)).cumsum(2)
+        * 0.02
+    )
     npil = np.repeat(np.repeat(npil, 8, 0), 8, 1)[:ny, :nx]
     sigma = 1.0 / snr
     Y = (
@@ -55,8 +67,14 @@ def simulate_movie(
     )
     Y = np.clip(Y, 0, None).astype(np.float32)
     da = xr.DataArray(
-        Y, dims=("time", "y", "x"),
-        coords={"time": np.arange(n_frames) / rate, "y": np.arange(ny), "x": np.arange(nx)},
-        name="movie", attrs={"rate": rate},
+        Y,
+        dims=("time", "y", "x"),
+        coords={
+            "time": np.arange(n_frames) / rate,
+            "y": np.arange(ny),
+            "x": np.arange(nx),
+        },
+        name="movie",
+        attrs={"rate": rate},
     )
     return SimpleNamespace(data=da, truth=truth, footprints=A, traces=C)

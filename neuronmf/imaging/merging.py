@@ -6,7 +6,7 @@ import numpy as np
 
 
 def merge_duplicates(A: np.ndarray, C: np.ndarray, *, threshold: float = 0.8):
-    """Merge components whose footprints overlap and whose traces correlate > ``threshold``.
+    """Merge overlapping components whose traces correlate > ``threshold``.
 
     Parameters
     ----------
@@ -37,7 +37,7 @@ def merge_duplicates(A: np.ndarray, C: np.ndarray, *, threshold: float = 0.8):
             i = parent[i]
         return i
 
-    for i, j in zip(*np.nonzero(link)):
+    for i, j in zip(*np.nonzero(link), strict=False):
         parent[find(i)] = find(j)
     groups: dict[int, list[int]] = {}
     for k in range(K):
@@ -52,6 +52,9 @@ def merge_duplicates(A: np.ndarray, C: np.ndarray, *, threshold: float = 0.8):
             a = sum(A[k] * s[i] for i, k in enumerate(g))
             n = np.linalg.norm(a)
             newA.append(a / n)
-            newC.append(sum(C[k] * s[i] for i, k in enumerate(g)) * 0 + C[g[int(np.argmax(s))]] * s.max() / n * 1.0)
+            newC.append(
+                sum(C[k] * s[i] for i, k in enumerate(g)) * 0
+                + C[g[int(np.argmax(s))]] * s.max() / n * 1.0
+            )
         out.append(sorted(g))
     return np.array(newA), np.array(newC), out

@@ -7,7 +7,7 @@ def _starts(n: int, size: int, overlap: int) -> list[int]:
     if size >= n:
         return [0]
     stride = max(size - overlap, 1)
-    s = list(range(0, n - size, stride)) + [n - size]
+    s = [*list(range(0, n - size, stride)), n - size]
     return sorted(set(s))
 
 
@@ -33,10 +33,12 @@ def make_patches(shape, size: int, overlap: int):
     def cores(starts, n):
         ends = [min(s + size, n) for s in starts]
         lo = [0] + [(starts[i + 1] + ends[i]) // 2 for i in range(len(starts) - 1)]
-        hi = lo[1:] + [n]
-        return list(zip(starts, ends, lo, hi))
+        hi = [*lo[1:], n]
+        return list(zip(starts, ends, lo, hi, strict=False))
 
     for y0, y1, cy0, cy1 in cores(sy, shape[0]):
         for x0, x1, cx0, cx1 in cores(sx, shape[1]):
-            out.append((slice(y0, y1), slice(x0, x1), (slice(cy0, cy1), slice(cx0, cx1))))
+            out.append(
+                (slice(y0, y1), slice(x0, x1), (slice(cy0, cy1), slice(cx0, cx1)))
+            )
     return out

@@ -16,7 +16,7 @@ def trace_snr(C: np.ndarray) -> np.ndarray:
 
 
 def compactness(A: np.ndarray, threshold: float = 0.2) -> np.ndarray:
-    """Isoperimetric ratio 4π·area / perimeter² of each thresholded footprint (≈1 for a disc)."""
+    """Isoperimetric ratio 4π·area / perimeter² of each footprint (≈1: disc)."""
     out = np.zeros(len(A))
     for k, a in enumerate(A):
         m = a >= threshold * max(a.max(), 1e-30)
@@ -29,7 +29,9 @@ def compactness(A: np.ndarray, threshold: float = 0.2) -> np.ndarray:
     return out
 
 
-def trace_correlation(A: np.ndarray, C: np.ndarray, R: np.ndarray, threshold: float = 0.2):
+def trace_correlation(
+    A: np.ndarray, C: np.ndarray, R: np.ndarray, threshold: float = 0.2
+):
     """Correlation of each trace with the mean residual movie over its footprint mask.
 
     ``R`` is the baseline-subtracted movie (time, y, x) (CaImAn's space correlation

@@ -98,7 +98,8 @@ def score(
     T = masks_from_footprints(getattr(truth, "footprints", truth), threshold)
     if F.ndim != 3 or T.ndim != 3 or F.shape[1:] != T.shape[1:]:
         raise input_error(
-            "found and truth", "(neuron, y, x) arrays of one image shape",
+            "found and truth",
+            "(neuron, y, x) arrays of one image shape",
             f"{F.shape} and {T.shape}",
         )
     nf, nt = len(F), len(T)
@@ -119,7 +120,8 @@ def score(
         if nf and nt:
             rows, cols = linear_sum_assignment(cost)
             matches = [
-                (int(r), int(c)) for r, c in zip(rows, cols)
+                (int(r), int(c))
+                for r, c in zip(rows, cols, strict=False)
                 if cost[r, c] < 1.0 - iou_threshold
             ]
     else:
@@ -140,7 +142,13 @@ def score(
     recall = tp / nt if nt else 0.0
     f1 = 2 * tp / (nf + nt) if nf + nt else 0.0
     return {
-        "precision": float(precision), "recall": float(recall), "f1": float(f1),
-        "n_found": nf, "n_truth": nt, "n_matched": tp, "matches": matches,
-        "iou": [float(iou[r, c]) for r, c in matches], "method": method,
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+        "n_found": nf,
+        "n_truth": nt,
+        "n_matched": tp,
+        "matches": matches,
+        "iou": [float(iou[r, c]) for r, c in matches],
+        "method": method,
     }

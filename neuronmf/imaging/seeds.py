@@ -7,16 +7,16 @@ from scipy import ndimage
 
 
 def noise_level(X: np.ndarray, axis: int = 0) -> np.ndarray:
-    """Robust noise standard deviation along ``axis``: MAD of first differences / (0.6745·√2)."""
+    """Robust noise SD along ``axis``: MAD of differences / (0.6745·√2)."""
     d = np.diff(X, axis=axis)
     return np.median(np.abs(d), axis=axis) / (0.6745 * np.sqrt(2.0)) + 1e-12
 
 
 def correlation_image(R: np.ndarray) -> np.ndarray:
-    """Mean temporal correlation of each pixel with its 8 neighbours; R is (time, y, x)."""
+    """Mean correlation of each pixel with its 8 neighbours; R is (time, y, x)."""
     Z = R - R.mean(0)
     Z /= np.sqrt((Z**2).mean(0)) + 1e-12
-    T, ny, nx = Z.shape
+    _T, ny, nx = Z.shape
     acc = np.zeros((ny, nx), np.float32)
     cnt = np.zeros((ny, nx), np.float32)
     for dy in (-1, 0, 1):
@@ -80,7 +80,7 @@ def greedy_seeds(
     pad = int(np.ceil(4 * r)) + 2
     Rf, corr, pnr, _ = summary_images(R, r)
     score = np.where((corr >= min_corr) & (pnr >= min_pnr), corr * pnr, 0.0)
-    yy, xx = np.mgrid[-w:w + 1, -w:w + 1]
+    yy, xx = np.mgrid[-w : w + 1, -w : w + 1]
     disc = (yy**2 + xx**2) <= (w + 0.5) ** 2
     A, C, seeds = [], [], []
     limit = max_neurons if max_neurons is not None else ny * nx
@@ -91,7 +91,7 @@ def greedy_seeds(
             break
         y0, y1 = max(cy - w, 0), min(cy + w + 1, ny)
         x0, x1 = max(cx - w, 0), min(cx + w + 1, nx)
-        dmask = disc[y0 - cy + w:y1 - cy + w, x0 - cx + w:x1 - cx + w]
+        dmask = disc[y0 - cy + w : y1 - cy + w, x0 - cx + w : x1 - cx + w]
         Rw = R[:, y0:y1, x0:x1].reshape(T, -1)
         c = np.maximum(Rf[:, cy, cx], 0).astype(np.float64)
         a = None
@@ -103,13 +103,19 @@ def greedy_seeds(
             if a.max() <= 0:
                 break
             lab, _n = ndimage.label(a >= footprint_threshold * a.max())
-            keep = lab == lab[cy - y0, cx - x0] if lab[cy - y0, cx - x0] else lab == lab.flat[np.argmax(a)]
+            keep = (
+                lab == lab[cy - y0, cx - x0]
+                if lab[cy - y0, cx - x0]
+                else lab == lab.flat[np.argmax(a)]
+            )
             a = (a * keep).ravel()
             c = np.maximum(Rw @ a, 0) / (a @ a)
         score[cy, cx] = 0.0
         if a is None or a.max() <= 0 or c.max() <= 0:
             continue
-        R[:, y0:y1, x0:x1] -= np.outer(c, a).reshape(T, y1 - y0, x1 - x0).astype(R.dtype)
+        R[:, y0:y1, x0:x1] -= (
+            np.outer(c, a).reshape(T, y1 - y0, x1 - x0).astype(R.dtype)
+        )
         nrm = np.linalg.norm(a)
         full = np.zeros((ny, nx))
         full[y0:y1, x0:x1] = (a / nrm).reshape(y1 - y0, x1 - x0)
@@ -124,7 +130,7 @@ def greedy_seeds(
         q0, q1 = max(X0 - m * 2, 0), min(X1 + m * 2, nx)
         rf_l, corr_l, pnr_l, _ = summary_images(R[:, z0:z1, q0:q1], r)
         sl = (slice(Y0 - z0, Y1 - z0), slice(X0 - q0, X1 - q0))
-        Rf[:, Y0:Y1, X0:X1] = rf_l[(slice(None),) + sl]
+        Rf[:, Y0:Y1, X0:X1] = rf_l[(slice(None), *sl)]
         cl, pl = corr_l[sl], pnr_l[sl]
         new = np.where((cl >= min_corr) & (pl >= min_pnr), cl * pl, 0.0)
         old = score[Y0:Y1, X0:X1]

@@ -19,14 +19,18 @@ from neuronmf.imaging.seeds import greedy_seeds
 def _as_movie(movie) -> xr.DataArray:
     if isinstance(movie, xr.DataArray):
         if movie.ndim != 3:
-            raise input_error("movie", "a 3-D (time, y, x) DataArray", f"dims {movie.dims}")
+            raise input_error(
+                "movie", "a 3-D (time, y, x) DataArray", f"dims {movie.dims}"
+            )
         if "time" in movie.dims:
             others = [d for d in movie.dims if d != "time"]
             movie = movie.transpose("time", *others)
         return movie
     arr = movie if hasattr(movie, "ndim") else np.asarray(movie)
     if arr.ndim != 3:
-        raise input_error("movie", "a 3-D (time, y, x) array", f"shape {getattr(arr, 'shape', None)}")
+        raise input_error(
+            "movie", "a 3-D (time, y, x) array", f"shape {getattr(arr, 'shape', None)}"
+        )
     return xr.DataArray(arr, dims=("time", "y", "x"), name="movie")
 
 
@@ -34,7 +38,9 @@ def _check_frames(movie: xr.DataArray) -> dict:
     """One (lazy) pass over the movie: non-finite, constant and saturated frames."""
     data = movie.data
     dtype = np.dtype(movie.dtype)
-    if not (np.issubdtype(dtype, np.number)) or np.issubdtype(dtype, np.complexfloating):
+    if not (np.issubdtype(dtype, np.number)) or np.issubdtype(
+        dtype, np.complexfloating
+    ):
         raise input_error("movie", "real numbers", f"dtype {dtype}")
     axes = (1, 2)
     if hasattr(data, "dask"):
@@ -56,8 +62,10 @@ def _check_frames(movie: xr.DataArray) -> dict:
         if len(bad):
             t = movie["time"].values[bad[0]] if "time" in movie.coords else bad[0]
             raise input_error(
-                f"frame {int(bad[0])} (time {t}) of the movie", "finite",
-                "NaN or Inf", f"{len(bad)} frame(s) are non-finite; drop or interpolate them.",
+                f"frame {int(bad[0])} (time {t}) of the movie",
+                "finite",
+                "NaN or Inf",
+                f"{len(bad)} frame(s) are non-finite; drop or interpolate them.",
             )
     constant = np.nonzero(mx == mn)[0].tolist()
     if len(constant) == len(mn):
@@ -66,8 +74,12 @@ def _check_frames(movie: xr.DataArray) -> dict:
     if np.issubdtype(dtype, np.integer):
         top = np.iinfo(dtype).max
         saturated = np.nonzero((mn == top) | ((mx == top) & (mn == mx)))[0].tolist()
-    return {"constant_frames": constant, "saturated_frames": saturated,
-            "min": float(mn.min()), "max": float(mx.max())}
+    return {
+        "constant_frames": constant,
+        "saturated_frames": saturated,
+        "min": float(mn.min()),
+        "max": float(mx.max()),
+    }
 
 
 def default_parameters(neuron_radius: float) -> dict:
@@ -98,7 +110,9 @@ def default_parameters(neuron_radius: float) -> dict:
     }
 
 
-def _segment_patch(Y: np.ndarray, r: float, p: dict, n_neurons, background_rank: int, refine: bool):
+def _segment_patch(
+    Y: np.ndarray, r: float, p: dict, n_neurons, background_rank: int, refine: bool
+):
     """Seeds → engine refinement → merging → quality, on one patch (time, h, w)."""
     import neuronmf as nm
 
@@ -110,23 +124,37 @@ def _segment_patch(Y: np.ndarray, r: float, p: dict, n_neurons, background_rank:
     cap = max(1, min(h * w, T) - background_rank - 1)
     # seeds on the movie minus its local spatial mean (neuropil flattened)
     A, C, _ = greedy_seeds(
-        Rh.copy(), r, max_neurons=cap if n_neurons is None else min(n_neurons, cap), min_corr=p["min_corr"], min_pnr=p["min_pnr"]
+        Rh.copy(),
+        r,
+        max_neurons=cap if n_neurons is None else min(n_neurons, cap),
+        min_corr=p["min_corr"],
+        min_pnr=p["min_pnr"],
     )
     K = len(A)
     # refinement data: baseline- and neuropil-flattened movie, clipped at zero
     V = np.maximum(Rh, 0).reshape(T, -1).T.astype(np.float64)
     bg_W = np.maximum(V.mean(1, keepdims=True), 1e-6)
-    bg_W = np.repeat(bg_W, background_rank, axis=1) * (1 + 0.01 * np.arange(background_rank))
+    bg_W = np.repeat(bg_W, background_rank, axis=1) * (
+        1 + 0.01 * np.arange(background_rank)
+    )
     bg_H = np.ones((background_rank, T))
     if refine == "traces" and K:
         W = A.reshape(K, -1).T
-        bres = nm.nmf(np.maximum(V - W @ C, 0), background_rank, W=bg_W, H=bg_H, max_iter=20)
+        bres = nm.nmf(
+            np.maximum(V - W @ C, 0), background_rank, W=bg_W, H=bg_H, max_iter=20
+        )
         bg_W, bg_H = np.asarray(bres.W), np.asarray(bres.H)
         C = np.asarray(nm.project(np.maximum(V - bg_W @ bg_H, 0), W))
     elif refine == "full" and K:
-        support = ndimage.binary_dilation(
-            A > 0, structure=np.ones((1, 3, 3), bool), iterations=p["support_dilation"]
-        ).reshape(K, -1).T
+        support = (
+            ndimage.binary_dilation(
+                A > 0,
+                structure=np.ones((1, 3, 3), bool),
+                iterations=p["support_dilation"],
+            )
+            .reshape(K, -1)
+            .T
+        )
         W = A.reshape(K, -1).T.copy()
         H = C.copy()
         graph = nm.grid_graph((h, w), connectivity=8)
@@ -137,8 +165,13 @@ def _segment_patch(Y: np.ndarray, r: float, p: dict, n_neurons, background_rank:
             bg_W, bg_H = np.asarray(bres.W), np.asarray(bres.H)
             Vn = np.maximum(V - bg_W @ bg_H, 0)
             res = nm.nmf(
-                Vn, K, W=W, H=np.maximum(H, 1e-6), graph_W=graph,
-                graph_weight=p["smoothness"], l1_W=p["sparsity"],
+                Vn,
+                K,
+                W=W,
+                H=np.maximum(H, 1e-6),
+                graph_W=graph,
+                graph_weight=p["smoothness"],
+                l1_W=p["sparsity"],
                 max_iter=p["refine_iter"],
             )
             W = np.asarray(res.W) * support
@@ -161,8 +194,14 @@ def _segment_patch(Y: np.ndarray, r: float, p: dict, n_neurons, background_rank:
         if refine and len(A) < K:
             Wm = A.reshape(len(A), -1).T
             C = np.asarray(nm.project(np.maximum(V - bg_W @ bg_H, 0), Wm))
-    return {"A": A, "C": C, "b0": b0, "bg_W": bg_W.T.reshape(background_rank, h, w),
-            "bg_H": bg_H, "R": R}
+    return {
+        "A": A,
+        "C": C,
+        "b0": b0,
+        "bg_W": bg_W.T.reshape(background_rank, h, w),
+        "bg_H": bg_H,
+        "R": R,
+    }
 
 
 def _quality(A, C, R, r, p):
@@ -283,17 +322,23 @@ def segment(
     mov = _as_movie(movie)
     T, ny, nx = mov.shape
     if T < 2:
-        raise input_error("movie", "at least 2 frames", f"{T} frame(s)", "Pass a longer movie.")
+        raise input_error(
+            "movie", "at least 2 frames", f"{T} frame(s)", "Pass a longer movie."
+        )
     try:
         r = float(neuron_radius)
     except (TypeError, ValueError):
-        raise input_error("neuron_radius", "a positive number of pixels", neuron_radius) from None
+        raise input_error(
+            "neuron_radius", "a positive number of pixels", neuron_radius
+        ) from None
     if not np.isfinite(r) or r <= 0:
         raise input_error("neuron_radius", "a positive number of pixels", neuron_radius)
     if 2 * r >= min(ny, nx):
         raise input_error(
-            "neuron_radius", f"smaller than half the field of view ({ny} × {nx} px)",
-            r, "Give the radius in pixels, not micrometres.",
+            "neuron_radius",
+            f"smaller than half the field of view ({ny} × {nx} px)",
+            r,
+            "Give the radius in pixels, not micrometres.",
         )
     if not (n_neurons == "auto" or (isinstance(n_neurons, int) and n_neurons >= 1)):
         raise input_error("n_neurons", "'auto' or a positive integer", n_neurons)
@@ -313,14 +358,17 @@ def segment(
     if overlap is not None:
         p["overlap"] = int(overlap)
     if p["patch"] <= 4 * r:
-        raise input_error("patch", f"larger than 4 × neuron_radius ({4 * r:g} px)", p["patch"])
+        raise input_error(
+            "patch", f"larger than 4 × neuron_radius ({4 * r:g} px)", p["patch"]
+        )
     if not 0 <= p["overlap"] < p["patch"]:
         raise input_error("overlap", f"in [0, patch={p['patch']})", p["overlap"])
     frames = _check_frames(mov)
     if frames["constant_frames"] or frames["saturated_frames"]:
         warnings.warn(
             f"movie has {len(frames['constant_frames'])} constant frame(s) "
-            f"{frames['constant_frames'][:10]} and {len(frames['saturated_frames'])} saturated "
+            f"{frames['constant_frames'][:10]} and "
+            f"{len(frames['saturated_frames'])} saturated "
             f"frame(s) {frames['saturated_frames'][:10]}; they are kept.",
             stacklevel=2,
         )
@@ -330,7 +378,7 @@ def segment(
     kmax = None if n_neurons == "auto" else int(n_neurons)
 
     def work(i):
-        ys, xs, core = tiles[i]
+        ys, xs, _core = tiles[i]
         Y = np.asarray(mov.data[:, ys, xs], dtype=np.float32)
         if offset:
             Y = Y + np.float32(offset)
@@ -340,8 +388,11 @@ def segment(
         if progress:
             import sys
 
-            print(f"segment: patch {i + 1}/{len(tiles)}: {len(out['A'])} component(s)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"segment: patch {i + 1}/{len(tiles)}: {len(out['A'])} component(s)",
+                file=sys.stderr,
+                flush=True,
+            )
         return out, q
 
     if n_jobs > 1 and len(tiles) > 1:
@@ -354,12 +405,15 @@ def segment(
     baseline = np.zeros((ny, nx), np.float32)
     bgA = np.zeros((background_rank, ny, nx), np.float32)
     bgC = np.zeros((background_rank, T))
-    for (ys, xs, core), (out, q) in zip(tiles, results):
+    for (ys, xs, core), (out, q) in zip(tiles, results, strict=False):
         cy, cx = core
-        lc = (slice(cy.start - ys.start, cy.stop - ys.start), slice(cx.start - xs.start, cx.stop - xs.start))
+        lc = (
+            slice(cy.start - ys.start, cy.stop - ys.start),
+            slice(cx.start - xs.start, cx.stop - xs.start),
+        )
         baseline[cy, cx] = out["b0"][lc]
         scale = out["bg_H"].mean(1, keepdims=True) + 1e-30
-        bgA[:, cy, cx] = (out["bg_W"] * scale[:, :, None])[(slice(None),) + lc]
+        bgA[:, cy, cx] = (out["bg_W"] * scale[:, :, None])[(slice(None), *lc)]
         bgC += out["bg_H"] / scale / len(tiles)
         snr, comp, rval, area, reasons = q
         for k, a in enumerate(out["A"]):
@@ -367,7 +421,9 @@ def segment(
             if not len(yy):
                 continue
             gy, gx = yy.mean() + ys.start, xx.mean() + xs.start
-            if not (cy.start <= round(gy) < cy.stop and cx.start <= round(gx) < cx.stop):
+            if not (
+                cy.start <= round(gy) < cy.stop and cx.start <= round(gx) < cx.stop
+            ):
                 continue
             if reasons[k]:
                 rej_c.append((gy, gx))
@@ -386,7 +442,13 @@ def segment(
     A, C, Q = A[order], C[order], Q[order]
     # ΔF/F: trace over the footprint-weighted baseline + background
     bg_mean = baseline + bgA.sum(0) * float(bgC.mean()) if background_rank else baseline
-    f0 = np.array([(a * (bg_mean + offset)).sum() / max((a * a).sum(), 1e-30) for a in A]) if n else np.zeros(0)
+    f0 = (
+        np.array(
+            [(a * (bg_mean + offset)).sum() / max((a * a).sum(), 1e-30) for a in A]
+        )
+        if n
+        else np.zeros(0)
+    )
     dff = C / np.maximum(f0, 1e-6)[:, None]
     ycoord = mov["y"].values if "y" in mov.coords else np.arange(ny)
     xcoord = mov["x"].values if "x" in mov.coords else np.arange(nx)
@@ -397,11 +459,16 @@ def segment(
     attrs = {
         "neuronmf_version": str(getattr(neuronmf, "__version__", "unknown")),
         "method": "greedy corr-PNR seeds + graph-Laplacian NMF refinement",
-        "neuron_radius": r, "n_neurons": str(n_neurons), "background_rank": int(background_rank),
-        "n_patches": len(tiles), "refine": str(refine), "n_jobs": int(n_jobs),
+        "neuron_radius": r,
+        "n_neurons": str(n_neurons),
+        "background_rank": int(background_rank),
+        "n_patches": len(tiles),
+        "refine": str(refine),
+        "n_jobs": int(n_jobs),
         "constant_frames": str(frames["constant_frames"]),
         "saturated_frames": str(frames["saturated_frames"]),
-        "offset_added": float(offset), "source": str(mov.attrs.get("source", "")),
+        "offset_added": float(offset),
+        "source": str(mov.attrs.get("source", "")),
         "n_rejected": len(rej_r),
     }
     for k, v in p.items():
@@ -422,9 +489,15 @@ def segment(
             "rejected_centroid": (("rejected", "axis"), np.array(rej_c).reshape(-1, 2)),
             "rejected_reason": ("rejected", np.array(rej_r, dtype=str)),
         },
-        coords={"neuron": np.arange(n), ydim: ycoord, xdim: xcoord, "time": tcoord,
-                "axis": ["y", "x"], "background": np.arange(background_rank),
-                "rejected": np.arange(len(rej_r))},
+        coords={
+            "neuron": np.arange(n),
+            ydim: ycoord,
+            xdim: xcoord,
+            "time": tcoord,
+            "axis": ["y", "x"],
+            "background": np.arange(background_rank),
+            "rejected": np.arange(len(rej_r)),
+        },
         attrs=attrs,
     )
     return ds

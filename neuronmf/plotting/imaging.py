@@ -41,7 +41,9 @@ def plot_contours(seg, movie=None, *, image: str = "mean", ax=None):
     for a in A:
         if a.max() > 0:
             ax.contour(a, levels=[0.3 * a.max()], colors="tab:orange", linewidths=0.8)
-    ax.set_title(f"{len(A)} neurons over the {image if movie is not None else 'baseline'} image")
+    ax.set_title(
+        f"{len(A)} neurons over the {image if movie is not None else 'baseline'} image"
+    )
     ax.set_axis_off()
     return fig
 
@@ -71,11 +73,13 @@ def plot_footprints(seg, *, n: int = 25):
     k = max(len(A), 1)
     cols = int(np.ceil(np.sqrt(k)))
     rows = int(np.ceil(k / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.5 * cols, 1.5 * rows), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(1.5 * cols, 1.5 * rows), squeeze=False
+    )
     r = int(np.ceil(3 * float(seg.attrs.get("neuron_radius", 5))))
     for ax, a, c in zip(axes.flat, A, np.asarray(seg["centroid"])[:n], strict=False):
-        y, x = int(round(c[0])), int(round(c[1]))
-        ax.imshow(a[max(y - r, 0):y + r + 1, max(x - r, 0):x + r + 1], cmap="magma")
+        y, x = round(c[0]), round(c[1])
+        ax.imshow(a[max(y - r, 0) : y + r + 1, max(x - r, 0) : x + r + 1], cmap="magma")
     for ax in axes.flat:
         ax.set_axis_off()
     return fig

@@ -155,7 +155,7 @@ def main():
         W0, H0 = initialize(V, r, "nndsvda", np.random.default_rng(0))
         m, n = V.shape
         gemm, bandwidth = machine_rates(V.dtype)
-        blas_pair = median_time(lambda: (V @ H0.T, W0.T @ V))
+        blas_pair = median_time(lambda V=V, W0=W0, H0=H0: (V @ H0.T, W0.T @ V))
         floor = max(4 * m * n * r / gemm, V.nbytes / bandwidth)
         ours = trace_neuronmf(V, r, W0, H0, 3000, args.budget)
         cd = trace_sklearn(V, r, W0, H0, "cd", args.ladder_max, args.budget)

@@ -38,3 +38,22 @@ def planted(m, n, r, *, snr_db=None, zeros=0.5, seed=0, dtype=np.float64):
 @pytest.fixture
 def small_problem():
     return planted(30, 80, 4, snr_db=30, seed=3)
+
+
+def real_file(*parts: str) -> Path:
+    """A file of the real-data mirror; skips the test when it is not there."""
+    path = data_dir().joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real data not available: {path} (set NEURONMF_DATA_DIR)")
+    return path
+
+
+def sha256(path: Path) -> str:
+    """Hex sha256 of a file, or of every file of a folder (sorted by name)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    files = sorted(p for p in Path(path).rglob("*") if p.is_file())
+    for f in [Path(path)] if Path(path).is_file() else files:
+        h.update(f.read_bytes())
+    return h.hexdigest()

@@ -1,0 +1,17 @@
+"""Loaders (and writers) between files and labelled xarray data.
+
+Every loader returns an :class:`xarray.DataArray` with named dims, coordinates
+(time in seconds, channel/neuron names, pixel indices) and attributes (``rate``
+in Hz, ``units``, ``source`` file and ``source_path`` inside it). See
+``docs/data.md``.
+"""
+
+from neuronmf.io.emg import load_emg
+from neuronmf.io.writers import load_result, save_netcdf, save_nwb
+
+__all__ = [
+    "load_emg",
+    "load_result",
+    "save_netcdf",
+    "save_nwb",
+]

@@ -1,0 +1,301 @@
+"""Shared helpers of the loaders: file checks, format detection, series choice.
+
+Everything here raises :class:`~neuronmf.errors.InputError` with the house wording
+before any data are read. Files are only ever opened read-only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neuronmf.errors import input_error
+
+__all__ = [
+    "LAZY_THRESHOLD_BYTES",
+    "as_path",
+    "choose",
+    "detect_format",
+    "open_hdf5",
+    "rate_from_times",
+    "time_coord",
+]
+
+#: ``lazy=None`` loads an array lazily (dask) when it is bigger than this.
+LAZY_THRESHOLD_BYTES = 1 << 30
+#: Target size of one dask chunk (along time) for lazy movies.
+CHUNK_BYTES = 64 << 20
+
+_HDF5_SUFFIXES = {".h5", ".hdf5", ".hdf", ".he5", ".nwb", ".mat"}
+_TIFF_SUFFIXES = {".tif", ".tiff", ".ome.tif", ".btf", ".tf8"}
+_TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": None}
+FORMATS = "NWB, HDF5, TIFF (file or folder), Zarr, CSV/TSV, NPZ/NPY"
+
+
+def as_path(path: str | os.PathLike) -> Path:
+    """Return ``path`` as a :class:`Path`, raising if it does not exist."""
+    if not isinstance(path, str | os.PathLike):
+        raise input_error(
+            "path", "a file path (str or pathlib.Path)", type(path).__name__
+        )
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise input_error(
+            "file",
+            "an existing file or folder",
+            f"'{p}' (no such file)",
+            "Check the path and the working directory.",
+        )
+    return p
+
+
+def _zarr_dir(p: Path) -> bool:
+    return any((p / n).exists() for n in (".zgroup", ".zarray", "zarr.json"))
+
+
+def detect_format(path: Path) -> str:
+    """Name the format of ``path``.
+
+    Returns one of ``"nwb"``, ``"hdf5"``, ``"tiff"``, ``"tiff-folder"``, ``"zarr"``,
+    ``"table"``, ``"npz"``, ``"npy"``. Content (magic bytes) wins over the suffix, so
+    a ``.nwb`` that is not HDF5 is reported as unreadable rather than misread.
+    """
+    import h5py
+
+    if path.is_dir():
+        if _zarr_dir(path) or path.suffix.lower() == ".zarr":
+            return "zarr"
+        if tiff_files(path):
+            return "tiff-folder"
+        raise input_error(
+            f"folder '{path}'",
+            "a Zarr store or a folder of TIFF frames (*.tif, *.tiff)",
+            "no Zarr metadata and no TIFF files",
+            f"Point to a file in one of: {FORMATS}.",
+        )
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    suffix = path.suffix.lower()
+    if h5py.is_hdf5(path):
+        with open_hdf5(path) as f:
+            is_nwb = "nwb_version" in f.attrs or (
+                "nwb_version" in f and "identifier" in f
+            )
+        return "nwb" if is_nwb else "hdf5"
+    if suffix in _HDF5_SUFFIXES:
+        raise input_error(
+            f"file '{path}'",
+            "a readable HDF5/NWB file",
+            "content that is not HDF5 (wrong format, truncated or corrupt)",
+            "Check that the file was copied completely; open it with h5py to see.",
+        )
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "tiff"
+    if suffix in _TIFF_SUFFIXES:
+        raise input_error(
+            f"file '{path}'",
+            "a readable TIFF file",
+            "content that is not TIFF (wrong format, truncated or corrupt)",
+        )
+    if head[:2] == b"PK" and suffix == ".npz":
+        return "npz"
+    if head[:6] == b"\x93NUMPY":
+        return "npy"
+    if suffix in _TABLE_SUFFIXES:
+        return "table"
+    raise input_error(
+        f"file '{path}'",
+        f"one of the recognised formats ({FORMATS})",
+        f"an unrecognised format (suffix '{path.suffix}')",
+        "Convert the recording to NWB or HDF5, or pass a CSV with a time column.",
+    )
+
+
+def open_hdf5(path: Path):
+    """Open an HDF5 file read-only, turning h5py's errors into InputError."""
+    import h5py
+
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise input_error(
+            f"file '{path}'",
+            "a readable HDF5/NWB file",
+            f"an unreadable file ({exc})",
+            "The file is probably truncated or corrupt; copy it again.",
+        ) from None
+
+
+def tiff_files(folder: Path) -> list[Path]:
+    """TIFF files of ``folder`` in natural order (frame2 before frame10)."""
+    files = [
+        f
+        for f in folder.iterdir()
+        if f.is_file()
+        and f.suffix.lower() in (".tif", ".tiff")
+        and not f.name.startswith(".")
+    ]
+
+    def key(f: Path):
+        return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", f.name)]
+
+    return sorted(files, key=key)
+
+
+def choose(
+    candidates: Sequence[str],
+    series: str | None,
+    *,
+    path: Path,
+    what: str,
+    available: Iterable[str] | None = None,
+    preferred: Sequence[str] = (),
+) -> str:
+    """Pick one series path among ``candidates``.
+
+    Parameters
+    ----------
+    candidates : sequence of str
+        Paths inside the file of the series that fit the loader.
+    series : str or None
+        The user's choice: a full path (``"acquisition/EMG"``), a trailing part of
+        one (``"EMG"``), or None to take the only candidate.
+    path : Path
+        The file (for messages).
+    what : str
+        What is looked for, e.g. ``"an EMG series"``.
+    available : iterable of str, optional
+        Everything the file holds (listed when the choice fails); defaults to
+        ``candidates``.
+    preferred : sequence of str, optional
+        When ``series`` is None and several candidates fit, a candidate whose path
+        is in ``preferred`` is taken (the first one that matches).
+    """
+    available = list(candidates if available is None else available)
+    shown = ", ".join(available) if available else "nothing"
+    if series is not None:
+        key = str(series).strip("/")
+        pool = list(dict.fromkeys([*candidates, *available]))
+        hits = [c for c in pool if c.strip("/") == key]
+        if not hits:
+            hits = [c for c in pool if c.strip("/").endswith("/" + key)]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise input_error(
+                f"series={series!r} in '{path}'",
+                "the name of exactly one series",
+                f"{len(hits)} matches: {', '.join(hits)}",
+                f"Pass the full path inside the file, e.g. series={hits[0]!r}.",
+            )
+        raise input_error(
+            f"series={series!r}",
+            f"a series in '{path}'",
+            f"no such series; the file holds: {shown}",
+            "Pass one of those names or paths.",
+        )
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise input_error(
+            f"file '{path}'",
+            f"a file holding {what}",
+            f"none found; the file holds: {shown}",
+            "Pass series=<name or path> if one of those is what you want.",
+        )
+    for p in preferred:
+        if p in candidates:
+            return p
+    raise input_error(
+        "series",
+        f"given when '{path}' holds several candidates for {what}",
+        f"series=None with candidates {', '.join(candidates)}",
+        f"Pass series=<one of them>, e.g. series={candidates[0]!r}.",
+    )
+
+
+def rate_from_times(t: np.ndarray, rtol: float = 1e-3) -> float | None:
+    """Sampling rate (Hz) of regularly spaced times, or None if irregular."""
+    t = np.asarray(t, dtype=float)
+    if t.size < 2:
+        return None
+    d = np.diff(t)
+    step = float(np.median(d))
+    if not np.isfinite(step) or step <= 0:
+        return None
+    if np.max(np.abs(d - step)) > rtol * step:
+        return None
+    rate = (t.size - 1) / float(t[-1] - t[0])
+    nearest = round(rate)
+    if nearest > 0 and abs(rate - nearest) <= 1e-6 * rate:
+        return float(nearest)
+    return float(np.float64(f"{rate:.9g}"))
+
+
+def check_times(times: np.ndarray, n: int, *, path: Path, where: str) -> np.ndarray:
+    """Validate timestamps: one per sample, finite, non-decreasing."""
+    times = np.asarray(times, dtype=float).ravel()
+    if times.size != n:
+        raise input_error(
+            f"timestamps of '{where}' in '{path}'",
+            f"one per sample ({n} samples)",
+            f"{times.size} timestamps",
+            "The file is inconsistent: the data and timestamps lengths disagree.",
+        )
+    if times.size and not np.all(np.isfinite(times)):
+        raise input_error(
+            f"timestamps of '{where}' in '{path}'", "finite", "NaN or Inf values"
+        )
+    if times.size > 1 and np.any(np.diff(times) < 0):
+        raise input_error(
+            f"timestamps of '{where}' in '{path}'", "non-decreasing", "a decrease"
+        )
+    return times
+
+
+def time_coord(
+    n: int, *, rate: float | None = None, start: float = 0.0
+) -> np.ndarray | None:
+    """Regular times ``start + i / rate`` in seconds (None without a rate)."""
+    if rate is None:
+        return None
+    return start + np.arange(n, dtype=float) / float(rate)
+
+
+def check_rate(rate: Any, *, name: str = "rate") -> float | None:
+    """Validate a user-given sampling rate (Hz)."""
+    if rate is None:
+        return None
+    try:
+        value = float(rate)
+    except (TypeError, ValueError):
+        raise input_error(name, "a positive number in Hz", rate) from None
+    if not np.isfinite(value) or value <= 0:
+        raise input_error(name, "a positive number in Hz", rate)
+    return value
+
+
+def check_ndim(
+    shape: tuple[int, ...], allowed: Sequence[int], *, what: str, expect: str
+) -> None:
+    """Raise unless ``len(shape)`` is one of ``allowed``."""
+    if len(shape) not in allowed:
+        dims = " or ".join(f"{d}-D" for d in allowed)
+        raise input_error(
+            what,
+            f"{dims} {expect}",
+            f"{len(shape)}-D data of shape {tuple(shape)}",
+            "Choose another series/dataset, or reshape the data before saving.",
+        )
+
+
+def base_attrs(path: Path, source_path: str, **extra: Any) -> dict[str, Any]:
+    """The attributes every loaded array carries (no None values: NetCDF-safe)."""
+    attrs: dict[str, Any] = {"source": str(path), "source_path": source_path}
+    attrs.update({k: v for k, v in extra.items() if v is not None})
+    return attrs

@@ -7,10 +7,12 @@ in Hz, ``units``, ``source`` file and ``source_path`` inside it). See
 """
 
 from neuronmf.io.emg import load_emg
+from neuronmf.io.movie import load_movie
 from neuronmf.io.writers import load_result, save_netcdf, save_nwb
 
 __all__ = [
     "load_emg",
+    "load_movie",
     "load_result",
     "save_netcdf",
     "save_nwb",

@@ -1,0 +1,351 @@
+"""Movie loader: NWB, HDF5, TIFF (file or folder of frames), Zarr → (time, y, x).
+
+Large movies are never read whole: they come back dask-backed, chunked along time
+(whole frames per chunk), reading from the file opened read-only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from neuronmf.errors import input_error
+from neuronmf.io._common import (
+    CHUNK_BYTES,
+    LAZY_THRESHOLD_BYTES,
+    as_path,
+    base_attrs,
+    check_ndim,
+    check_rate,
+    choose,
+    detect_format,
+    open_hdf5,
+    tiff_files,
+    time_coord,
+)
+
+__all__ = ["load_movie"]
+
+
+def load_movie(
+    path: str | os.PathLike,
+    *,
+    series: str | None = None,
+    rate: float | None = None,
+    lazy: bool | None = None,
+) -> xr.DataArray:
+    """Load a calcium-imaging movie as a (time, y, x) DataArray.
+
+    Parameters
+    ----------
+    path : str or path-like
+        An NWB file (``TwoPhotonSeries``/``OnePhotonSeries``/``ImageSeries``), an
+        HDF5 file, a multi-page TIFF, a folder of single-page TIFF frames (sorted
+        by name, numbers in natural order), a Zarr store, or a ``.npy`` file.
+    series : str, optional
+        NWB: the series name or path; HDF5/Zarr/NPZ: the dataset path. None takes
+        the only 3-D candidate.
+    rate : float, optional
+        Frame rate in Hz, for formats that do not store one (HDF5 without a
+        ``rate`` attribute, TIFF, Zarr); checked against the file otherwise.
+    lazy : bool, optional
+        True: always dask-backed; False: read into memory; None (default): lazy
+        when the movie is bigger than 1 GiB.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(time, y, x)``, coords ``y``, ``x`` (pixel indices) and ``time``
+        (seconds, only when a rate or timestamps are known); attrs ``rate`` (Hz, if
+        known), ``source``, ``source_path``. NWB stores frames as (frames, x, y):
+        they are transposed (lazily) to (time, y, x).
+
+    Raises
+    ------
+    neuronmf.InputError
+        Missing or unreadable file, missing or ambiguous series, not 3-D data,
+        TIFF frames of different shapes, timestamps that disagree with the frames.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, tifffile
+    >>> from neuronmf.io import load_movie
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "movie.tif"
+    >>> tifffile.imwrite(p, np.zeros((4, 3, 5), np.uint16))
+    >>> mov = load_movie(p, rate=30.0, lazy=True)
+    >>> mov.dims, mov.shape, mov.attrs["rate"], type(mov.data).__name__
+    (('time', 'y', 'x'), (4, 3, 5), 30.0, 'Array')
+    """
+    p = as_path(path)
+    rate = check_rate(rate)
+    if lazy not in (None, True, False):
+        raise input_error("lazy", "None, True or False", lazy)
+    fmt = detect_format(p)
+    readers = {
+        "nwb": _from_nwb,
+        "hdf5": _from_hdf5,
+        "tiff": _from_tiff,
+        "tiff-folder": _from_tiff_folder,
+        "zarr": _from_zarr,
+        "npy": _from_npy,
+    }
+    if fmt not in readers:
+        raise input_error(
+            f"movie file '{p}'",
+            "NWB, HDF5, TIFF (file or folder of frames), Zarr or .npy",
+            f"a {fmt} file",
+        )
+    data, times, file_rate, source_path, extra = readers[fmt](p, series)
+    if rate is not None and file_rate is not None and abs(rate - file_rate) > 1e-3:
+        raise input_error(
+            "rate", f"consistent with the file's frame rate ({file_rate:g} Hz)", rate
+        )
+    fs = file_rate if file_rate is not None else rate
+    if times is None and fs is not None:
+        times = time_coord(data.shape[0], rate=fs)
+    nbytes = int(np.prod(data.shape)) * np.dtype(data.dtype).itemsize
+    use_lazy = nbytes > LAZY_THRESHOLD_BYTES if lazy is None else lazy
+    data = _lazy(data) if use_lazy else _eager(data)
+    coords: dict[str, Any] = {
+        "y": np.arange(data.shape[1]),
+        "x": np.arange(data.shape[2]),
+    }
+    if times is not None:
+        coords["time"] = np.asarray(times, dtype=float)
+    attrs = base_attrs(p, source_path, rate=fs, **extra)
+    return xr.DataArray(
+        data, dims=("time", "y", "x"), coords=coords, name="movie", attrs=attrs
+    )
+
+
+def _time_chunk(shape: tuple[int, ...], itemsize: int, on_disk: int = 1) -> int:
+    frame = max(1, int(np.prod(shape[1:])) * itemsize)
+    n = max(1, CHUNK_BYTES // frame)
+    n = max(on_disk, (n // on_disk) * on_disk)
+    return int(min(n, max(1, shape[0])))
+
+
+def _lazy(data: Any):
+    import dask.array as da
+
+    if isinstance(data, da.Array):
+        return data
+    chunks = _time_chunk(data.shape, np.dtype(data.dtype).itemsize)
+    meta = np.empty((0, 0, 0), dtype=data.dtype)
+    return da.from_array(data, chunks=(chunks, -1, -1), asarray=False, meta=meta)
+
+
+def _eager(data: Any) -> np.ndarray:
+    import dask.array as da
+
+    if isinstance(data, da.Array):
+        return data.compute()
+    return np.asarray(data[()]) if hasattr(data, "shape") else np.asarray(data)
+
+
+class _Transposed:
+    """A lazily transposed view (frames, x, y) → (frames, y, x) of an h5py dataset.
+
+    dask slices it frame-chunk by frame-chunk, so only those frames are read.
+    """
+
+    def __init__(self, ds: Any):
+        self.ds = ds
+        t, x, y = ds.shape
+        self.shape = (t, y, x)
+        self.dtype = ds.dtype
+        self.ndim = 3
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if not isinstance(key, tuple):
+            key = (key,)
+        key = key + (slice(None),) * (3 - len(key))
+        t, yk, xk = key
+        return np.asarray(self.ds[t, xk, yk]).swapaxes(-1, -2)
+
+
+def _h5_dask(ds: Any, transpose: bool = False):
+    import dask.array as da
+
+    on_disk = ds.chunks[0] if ds.chunks else 1
+    n = _time_chunk(ds.shape, ds.dtype.itemsize, on_disk)
+    src = _Transposed(ds) if transpose else ds
+    meta = np.empty((0, 0, 0), dtype=ds.dtype)  # dask reads no pixel to guess it
+    return da.from_array(src, chunks=(n, -1, -1), asarray=False, lock=True, meta=meta)
+
+
+# --------------------------------------------------------------------- NWB
+def _from_nwb(p: Path, series: str | None):
+    import pynwb
+
+    from neuronmf.io.nwb import object_paths, open_nwb, series_times
+
+    with open_nwb(p) as nwb:
+        every = object_paths(nwb, pynwb.base.TimeSeries)
+        cands = [
+            k
+            for k, v in every.items()
+            if isinstance(v, pynwb.image.ImageSeries)
+            and v.data is not None
+            and len(getattr(v.data, "shape", ())) >= 3
+        ]
+        key = choose(
+            cands,
+            series,
+            path=p,
+            what="a movie (TwoPhotonSeries / OnePhotonSeries / ImageSeries)",
+            available=list(every),
+        )
+        s = every[key]
+        shape = tuple(getattr(s.data, "shape", ()))
+        if getattr(s, "external_file", None) is not None and (
+            not shape or shape[0] == 0
+        ):
+            raise input_error(
+                f"movie series '{key}' in '{p}'",
+                "stored inside the file",
+                f"external files {list(s.external_file[:])}",
+                "Load the external movie files directly.",
+            )
+        check_ndim(
+            shape, (3,), what=f"movie series '{key}' in '{p}'", expect="(frames, x, y)"
+        )
+        times, fs = series_times(s, shape[0], path=p, where=key)
+        if fs is None and times is None:
+            plane = getattr(s, "imaging_plane", None)
+            fs = getattr(plane, "imaging_rate", None) if plane is not None else None
+        extra = {
+            "neurodata_type": type(s).__name__,
+            "units": s.unit,
+            "conversion": float(s.conversion),
+        }
+        h5_name = s.data.name if hasattr(s.data, "name") else f"/{key}/data"
+    f = open_hdf5(p)  # stays open as long as the dask graph references it
+    return _h5_dask(f[h5_name], transpose=True), times, fs, key, extra
+
+
+# -------------------------------------------------------------------- HDF5
+def _from_hdf5(p: Path, series: str | None):
+    import h5py
+
+    f = open_hdf5(p)
+    every: dict[str, Any] = {}
+    f.visititems(
+        lambda n, o: every.__setitem__(n, o) if isinstance(o, h5py.Dataset) else None
+    )
+    cands = [k for k, d in every.items() if d.ndim == 3]
+    key = choose(
+        cands, series, path=p, what="a 3-D (time, y, x) dataset", available=list(every)
+    )
+    ds = every[key]
+    check_ndim(ds.shape, (3,), what=f"dataset '{key}' in '{p}'", expect="(time, y, x)")
+    fs = None
+    for attr in ("rate", "frame_rate", "fs", "sampling_rate", "imaging_rate"):
+        if attr in ds.attrs:
+            fs = check_rate(np.asarray(ds.attrs[attr]).item(), name=f"attr {attr}")
+            break
+    return _h5_dask(ds), None, fs, key, {}
+
+
+# -------------------------------------------------------------------- TIFF
+def _from_tiff(p: Path, series: str | None):
+    import dask.array as da
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(p) as tf:
+            shape = tf.series[0].shape
+    except Exception as exc:
+        raise input_error(
+            f"file '{p}'", "a readable TIFF file", f"an error ({exc})"
+        ) from None
+    if len(shape) == 2:
+        shape = (1, *shape)
+    check_ndim(shape, (3,), what=f"TIFF '{p}'", expect="(frames, y, x) stack")
+    store = tifffile.imread(p, aszarr=True)
+    arr = da.from_zarr(store)
+    if arr.ndim == 2:
+        arr = arr[None]
+    n = _time_chunk(arr.shape, arr.dtype.itemsize)
+    return arr.rechunk((n, -1, -1)), None, None, "", {}
+
+
+def _read_frames(files: list[Path]) -> np.ndarray:
+    import tifffile
+
+    return np.stack([tifffile.imread(f) for f in files])
+
+
+def _from_tiff_folder(p: Path, series: str | None):
+    import dask
+    import dask.array as da
+    import tifffile
+
+    files = tiff_files(p)
+    shapes = {}
+    dtype = None
+    for f in files:  # headers only: catches odd frames before any pixel is read
+        try:
+            with tifffile.TiffFile(f) as tf:
+                page = tf.pages[0]
+                shapes.setdefault(tuple(page.shape), f)
+                dtype = dtype or page.dtype
+        except Exception as exc:
+            raise input_error(
+                f"TIFF frame '{f}'", "a readable TIFF file", f"an error ({exc})"
+            ) from None
+    if len(shapes) > 1:
+        raise input_error(
+            f"TIFF frames in '{p}'",
+            "all of one shape",
+            ", ".join(f"{s} ({f.name})" for s, f in shapes.items()),
+        )
+    (frame,) = shapes
+    check_ndim(frame, (2,), what=f"TIFF frames in '{p}'", expect="(y, x) images")
+    n = _time_chunk((len(files), *frame), np.dtype(dtype).itemsize)
+    blocks = [
+        da.from_delayed(
+            dask.delayed(_read_frames)(files[i : i + n]),
+            shape=(len(files[i : i + n]), *frame),
+            dtype=dtype,
+        )
+        for i in range(0, len(files), n)
+    ]
+    extra = {"n_files": len(files), "first_file": files[0].name}
+    return da.concatenate(blocks, axis=0), None, None, "", extra
+
+
+# -------------------------------------------------------------- Zarr / npy
+def _from_zarr(p: Path, series: str | None):
+    import dask.array as da
+    import zarr
+
+    root = zarr.open(str(p), mode="r")
+    if isinstance(root, zarr.Array):
+        key, arr = "", root
+    else:
+        every = {k: a for k, a in root.arrays()} if hasattr(root, "arrays") else {}
+        for name, group in getattr(root, "groups", lambda: [])():
+            every.update({f"{name}/{k}": a for k, a in group.arrays()})
+        cands = [k for k, a in every.items() if a.ndim == 3]
+        key = choose(
+            cands,
+            series,
+            path=p,
+            what="a 3-D (time, y, x) array",
+            available=list(every),
+        )
+        arr = every[key]
+    check_ndim(arr.shape, (3,), what=f"Zarr array in '{p}'", expect="(time, y, x)")
+    fs = arr.attrs.get("rate")
+    return da.from_zarr(arr), None, check_rate(fs), key, {}
+
+
+def _from_npy(p: Path, series: str | None):
+    arr = np.load(p, mmap_mode="r")
+    check_ndim(arr.shape, (3,), what=f"array in '{p}'", expect="(time, y, x)")
+    return arr, None, None, "", {}

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import dask.array as da
+import h5py
+import numpy as np
+import pytest
+import tifffile
+
+from neuronmf.errors import InputError
+from neuronmf.io import load_movie
+from tests.conftest import real_file, sha256
+
+
+def test_neurofinder_folder_lazy():
+    folder = real_file("neurofinder_subset", "images")
+    mov = load_movie(folder, lazy=True)
+    assert mov.dims == ("time", "y", "x")
+    assert mov.shape == (200, 512, 512)
+    assert mov.dtype == np.uint16
+    assert isinstance(mov.data, da.Array)
+    assert all(c == 512 for c in mov.data.chunks[1] + mov.data.chunks[2])
+    first = tifffile.imread(folder / "image00000.tiff")
+    last = tifffile.imread(folder / "image00199.tiff")
+    np.testing.assert_array_equal(mov[0].values, first)
+    np.testing.assert_array_equal(mov[-1].values, last)
+    assert "rate" not in mov.attrs and "time" not in mov.coords
+
+
+def test_nwb_two_photon_transposed(movie_nwb):
+    path, data = movie_nwb  # (frames, x, y) = (20, 6, 4)
+    before = sha256(path)
+    mov = load_movie(path)
+    assert mov.shape == (20, 4, 6)
+    np.testing.assert_array_equal(mov.values, data.transpose(0, 2, 1))
+    assert mov.attrs["rate"] == 30.0
+    assert mov.attrs["neurodata_type"] == "TwoPhotonSeries"
+    assert mov.attrs["source_path"] == "acquisition/TwoPhotonSeries"
+    np.testing.assert_allclose(mov.time.values, np.arange(20) / 30.0)
+    lazy = load_movie(path, lazy=True)
+    assert isinstance(lazy.data, da.Array)
+    expected = data.transpose(0, 2, 1)[3:7, 1:3, 2:5]
+    np.testing.assert_array_equal(lazy[3:7, 1:3, 2:5].values, expected)
+    assert sha256(path) == before
+
+
+def test_nwb_without_movie_lists_series(tmp_path):
+    path = real_file("endoscope_ophys_nwb", "nwb_test.nwb")
+    with pytest.raises(InputError, match=r"movie.*none found.*Fluorescence/Neuropil"):
+        load_movie(path)
+
+
+def test_hdf5_lazy_reads_nothing(tmp_path, monkeypatch):
+    p = tmp_path / "m.h5"
+    x = np.random.default_rng(0).random((40, 8, 9)).astype(np.float32)
+    with h5py.File(p, "w") as f:
+        ds = f.create_dataset("mov", data=x, chunks=(4, 8, 9))
+        ds.attrs["rate"] = 20.0
+    reads = []
+    original = h5py.Dataset.__getitem__
+
+    def spy(self, key):
+        reads.append(key)
+        return original(self, key)
+
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", spy)
+    mov = load_movie(p, lazy=True)
+    assert isinstance(mov.data, da.Array)
+    assert reads == []  # opening lazily reads no pixel
+    assert mov.data.chunks[0][0] % 4 == 0
+    assert mov.attrs["rate"] == 20.0
+    np.testing.assert_allclose(mov.mean("time").values, x.mean(0), rtol=1e-6)
+    assert reads  # ... and computing does
+
+
+def test_hdf5_default_eager_and_choice(tmp_path):
+    p = tmp_path / "m.h5"
+    with h5py.File(p, "w") as f:
+        f["a"] = np.zeros((3, 4, 5))
+        f["b"] = np.ones((3, 4, 5))
+        f["flat"] = np.ones((3, 4))
+    with pytest.raises(InputError, match=r"several candidates .*a, b"):
+        load_movie(p)
+    mov = load_movie(p, series="b", rate=5)
+    assert isinstance(mov.data, np.ndarray) and mov.values.sum() == 60
+    np.testing.assert_allclose(mov.time.values, [0, 0.2, 0.4])
+    with pytest.raises(
+        InputError, match=r"must be 3-D .*got 2-D data of shape \(3, 4\)"
+    ):
+        load_movie(p, series="flat")
+
+
+def test_multipage_tiff_and_zarr(tmp_path):
+    import zarr
+
+    x = np.arange(5 * 3 * 4, dtype=np.uint16).reshape(5, 3, 4)
+    tif = tmp_path / "m.tif"
+    tifffile.imwrite(tif, x)
+    mov = load_movie(tif, rate=10)
+    np.testing.assert_array_equal(mov.values, x)
+    assert mov.attrs["rate"] == 10.0
+
+    store = tmp_path / "m.zarr"
+    z = zarr.open_array(str(store), mode="w", shape=x.shape, dtype=x.dtype)
+    z[:] = x
+    mov = load_movie(store, lazy=True)
+    assert isinstance(mov.data, da.Array)
+    np.testing.assert_array_equal(mov.values, x)
+
+
+def test_tiff_folder_mismatched_frames(tmp_path):
+    tifffile.imwrite(tmp_path / "f0.tif", np.zeros((4, 4), np.uint16))
+    tifffile.imwrite(tmp_path / "f1.tif", np.zeros((4, 5), np.uint16))
+    with pytest.raises(InputError, match="all of one shape"):
+        load_movie(tmp_path)
+
+
+def test_folder_without_frames(tmp_path):
+    with pytest.raises(InputError, match="folder of TIFF frames"):
+        load_movie(tmp_path)

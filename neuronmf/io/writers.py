@@ -1,0 +1,860 @@
+"""Write result Datasets to NetCDF and NWB, and read them back.
+
+Every write is atomic: the output is built in a temporary file in the destination
+folder and moved over the destination with :func:`os.replace` only once complete,
+so a crash never leaves a half-written file where a good one was. Adding a result
+to an existing NWB file works on a copy of it; the original is replaced only when
+the copy has been written successfully, and survives any failure untouched.
+
+NetCDF is the full-fidelity format: every variable, coordinate and attribute of a
+result round-trips. Attribute values NetCDF cannot hold (``dict``, ``list``,
+``tuple``, ``bool``, ``None``) are stored as JSON strings and decoded on reading;
+the names of those attributes are recorded in the attribute ``_neuronmf_json``.
+
+NWB layout written by :func:`save_nwb` (and read by :func:`load_result`):
+
+- imaging segmentation (variables ``footprints`` (neuron, y, x) and ``traces``
+  (neuron, time)): ``processing["ophys"]`` gets an ``ImageSegmentation`` holding a
+  ``PlaneSegmentation`` whose ``image_mask`` is stored in NWB's (roi, x, y) order
+  (the footprints transposed), with per-neuron variables as extra columns, and a
+  ``Fluorescence`` holding a ``RoiResponseSeries`` (time, roi) of the traces
+  (``dff`` goes to a ``DfOverF`` series, 2-D ``background``/``baseline`` images to
+  an ``Images`` container, both in (x, y) order);
+- muscle synergies (``synergies`` (muscle, synergy), ``activations``
+  (synergy, time)) and assemblies (``membership`` (neuron, assembly),
+  ``activations`` (assembly, time)): a processing module ``"synergies"`` /
+  ``"assemblies"`` holding a ``DynamicTable`` ``"loadings"`` (one row per muscle or
+  neuron, the loadings as a 2-D ``weights`` column) and a ``TimeSeries``
+  ``"activations"`` (time, component).
+
+Each neuronmf object's description ends with ``Provenance (JSON): {...}`` holding
+the neuronmf version, the result's attributes and the coordinates NWB has no place
+for; :func:`load_result` uses it to rebuild the Dataset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from neuronmf.errors import input_error
+
+__all__ = ["load_result", "save_netcdf", "save_nwb"]
+
+_JSON_ATTRS = "_neuronmf_json"
+_DATAARRAY_FLAG = "_neuronmf_dataarray"
+_PROV = "Provenance (JSON): "
+_MARK = "neuronmf"
+
+
+# --------------------------------------------------------------------------- utils
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("neuronmf")
+    except Exception:  # pragma: no cover - source tree without metadata
+        return "unknown"
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain-Python copy of ``value`` for :func:`json.dumps` (numpy → lists)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _plain_netcdf_value(value: Any) -> bool:
+    """True when NetCDF stores ``value`` as an attribute and returns it unchanged."""
+    if isinstance(value, bool | np.bool_):
+        return False
+    if isinstance(value, str | int | float | np.integer | np.floating):
+        return True
+    return (
+        isinstance(value, np.ndarray)
+        and value.ndim == 1
+        and value.dtype.kind in "iuf"
+        and value.size > 0
+    )
+
+
+def _encode_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    encoded: list[str] = []
+    for key, value in attrs.items():
+        if _plain_netcdf_value(value):
+            out[key] = value
+        else:
+            out[key] = json.dumps(_jsonable(value))
+            encoded.append(key)
+    if encoded:
+        out[_JSON_ATTRS] = json.dumps(encoded)
+    return out
+
+
+def _decode_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    attrs = dict(attrs)
+    encoded = json.loads(attrs.pop(_JSON_ATTRS, "[]"))
+    for key in encoded:
+        attrs[key] = json.loads(attrs[key])
+    return attrs
+
+
+def _map_all_attrs(ds: xr.Dataset, fn: Callable[[dict], dict]) -> xr.Dataset:
+    ds = ds.copy(deep=False)
+    ds.attrs = fn(ds.attrs)
+    for name in list(ds.variables):
+        ds[name].attrs = fn(ds[name].attrs)
+    return ds
+
+
+@contextlib.contextmanager
+def _atomic_target(path: Path, *, copy_existing: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it over ``path`` on success.
+
+    With ``copy_existing`` the temporary file starts as a copy of ``path``. On any
+    exception the temporary file is deleted and ``path`` is left as it was.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise input_error(
+            "the output folder",
+            "an existing directory",
+            str(folder),
+            "Create the folder first.",
+        )
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=folder
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        if copy_existing:
+            shutil.copy2(path, tmp)
+        else:
+            tmp.unlink()  # writers create the file themselves
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _check_result(result: Any) -> xr.Dataset:
+    if isinstance(result, xr.DataArray):
+        name = result.name if result.name is not None else "data"
+        ds = result.to_dataset(name=name)
+        ds.attrs = {**result.attrs, _DATAARRAY_FLAG: str(name)}
+        return ds
+    if not isinstance(result, xr.Dataset):
+        raise input_error(
+            "result",
+            "an xarray.Dataset (or DataArray)",
+            type(result).__name__,
+            "Pass the Dataset a neuronmf function returned.",
+        )
+    return result
+
+
+# -------------------------------------------------------------------------- NetCDF
+def save_netcdf(result: xr.Dataset | xr.DataArray, path: str | os.PathLike) -> Path:
+    """Write a result Dataset to NetCDF-4 (HDF5) atomically.
+
+    Parameters
+    ----------
+    result : xarray.Dataset or xarray.DataArray
+        Any neuronmf result (or labelled data). Attributes that NetCDF cannot
+        hold (dicts, lists, bools, None) are stored as JSON text and restored by
+        :func:`load_result`.
+    path : path-like
+        Destination, conventionally ending in ``.nc``. An existing file is
+        replaced only once the new one is complete.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"synergies": (("muscle", "synergy"), np.eye(2))},
+    ...                 attrs={"rank": 2, "penalties": {"l1_W": 0.0}, "ok": True})
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "res.nc"
+    >>> _ = save_netcdf(ds, p)
+    >>> back = load_result(p)
+    >>> back.identical(ds), back.attrs["penalties"], back.attrs["ok"]
+    (True, {'l1_W': 0.0}, True)
+    """
+    ds = _map_all_attrs(_check_result(result), _encode_attrs)
+    path = Path(path)
+    with _atomic_target(path) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+    return path
+
+
+def _load_netcdf(path: Path) -> xr.Dataset | xr.DataArray:
+    try:
+        ds = xr.load_dataset(path, engine="h5netcdf")
+    except Exception as exc:
+        raise input_error(
+            f"file {path}",
+            "a NetCDF-4 file written by neuronmf.io.save_netcdf",
+            f"unreadable content ({type(exc).__name__}: {exc})",
+            "Check the path; the file may be truncated or of another format.",
+        ) from exc
+    ds = _map_all_attrs(ds, _decode_attrs)
+    flag = ds.attrs.pop(_DATAARRAY_FLAG, None)
+    if flag is not None:
+        da = ds[flag]
+        da.attrs = dict(ds.attrs)
+        return da
+    return ds
+
+
+# ----------------------------------------------------------------------------- NWB
+def _kind(ds: xr.Dataset) -> str:
+    v = set(ds.data_vars)
+    if {"footprints", "traces"} <= v:
+        return "segmentation"
+    if {"synergies", "activations"} <= v:
+        return "synergies"
+    if {"membership", "activations"} <= v:
+        return "assemblies"
+    raise input_error(
+        "result",
+        "a segmentation (footprints, traces), synergy (synergies, activations) or "
+        "assembly (membership, activations) Dataset",
+        f"variables {sorted(v)}",
+        "Pass a Dataset returned by imaging.segment, synergies.extract or "
+        "assemblies.detect, or save it with save_netcdf instead.",
+    )
+
+
+def _time_axis(ds: xr.Dataset, var: str) -> dict[str, Any]:
+    """rate/starting_time when the time coordinate is regular, else timestamps."""
+    n = ds[var].sizes["time"]
+    if "time" in ds.coords:
+        t = np.asarray(ds["time"].values, dtype=float)
+    else:
+        rate = float(ds.attrs.get("rate", 1.0))
+        return {"starting_time": 0.0, "rate": rate}
+    if n >= 2:
+        dt = np.diff(t)
+        if np.all(dt > 0) and np.allclose(dt, dt.mean(), rtol=1e-9, atol=0):
+            return {"starting_time": float(t[0]), "rate": float(1.0 / dt.mean())}
+        return {"timestamps": t}
+    rate = float(ds.attrs.get("rate", 1.0))
+    return {"starting_time": float(t[0]) if n else 0.0, "rate": rate}
+
+
+def _provenance(ds: xr.Dataset, kind: str, extra: dict[str, Any]) -> str:
+    coords = {
+        str(k): _jsonable(ds[k].values)
+        for k in ds.coords
+        if k != "time" and ds[k].ndim == 1
+    }
+    info = {
+        "writer": "neuronmf.io.save_nwb",
+        "neuronmf_version": _version(),
+        "kind": kind,
+        "attrs": _jsonable(ds.attrs),
+        "coords": coords,
+        "dims": {str(k): list(map(str, ds[k].dims)) for k in ds.data_vars},
+        **extra,
+    }
+    return _PROV + json.dumps(info, allow_nan=True)
+
+
+def _parse_provenance(description: str) -> dict[str, Any] | None:
+    if not isinstance(description, str) or _PROV not in description:
+        return None
+    try:
+        info = json.loads(description.split(_PROV, 1)[1])
+    except json.JSONDecodeError:
+        return None
+    return info if info.get("writer") == "neuronmf.io.save_nwb" else None
+
+
+def unknown_subject(description: str | None = None):
+    """A pynwb ``Subject`` that says honestly that the subject is not known.
+
+    DANDI and nwbinspector require a subject with sex and age; neuronmf does not
+    invent them: ``subject_id="unknown"``, ``sex="U"`` (unknown) and the open age
+    range ``"P0D/"`` (any age). Pass ``subject=`` to the writers to record the
+    real one.
+    """
+    from pynwb.file import Subject
+
+    return Subject(
+        subject_id="unknown",
+        sex="U",
+        age="P0D/",
+        description=description
+        or "Subject not recorded by neuronmf; pass subject= to record it.",
+    )
+
+
+def _new_nwbfile(
+    *,
+    session_description: str,
+    identifier: str | None,
+    session_start_time: datetime | None,
+    **kwargs: Any,
+):
+    from pynwb import NWBFile
+
+    start = session_start_time or datetime.now(UTC)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    subject = kwargs.pop("subject", None)
+    if subject is None:
+        subject = unknown_subject()
+    elif isinstance(subject, dict):
+        from pynwb.file import Subject
+
+        subject = Subject(**subject)
+    kwargs.setdefault("keywords", ["neuronmf"])
+    return NWBFile(
+        subject=subject,
+        session_description=session_description,
+        identifier=identifier or str(uuid.uuid4()),
+        session_start_time=start,
+        **kwargs,
+    )
+
+
+def write_nwb_atomic(
+    path: str | os.PathLike,
+    add: Callable[[Any], None],
+    *,
+    session_description: str = "Results computed with neuronmf.",
+    identifier: str | None = None,
+    session_start_time: datetime | None = None,
+    overwrite: bool = False,
+    **nwbfile_kwargs: Any,
+) -> Path:
+    """Create or extend an NWB file atomically; ``add(nwbfile)`` adds the content.
+
+    A new file gets ``session_description``, a random UUID ``identifier`` (unless
+    given) and a timezone-aware ``session_start_time`` (now, UTC, unless given).
+    An existing file is copied beside itself, opened in mode ``"a"``, extended and
+    moved back over the original; with ``overwrite=True`` it is replaced by a new
+    file instead. If anything fails the original is untouched.
+    """
+    from pynwb import NWBHDF5IO
+
+    path = Path(path)
+    append = path.exists() and not overwrite
+    if append:
+        import h5py
+
+        if not h5py.is_hdf5(path):
+            raise input_error(
+                f"existing file {path}",
+                "an NWB (HDF5) file to add results to",
+                "a file that is not HDF5",
+                "Choose another path, or pass overwrite=True to replace it.",
+            )
+    with _atomic_target(path, copy_existing=append) as tmp:
+        if append:
+            with NWBHDF5IO(str(tmp), mode="a") as io:
+                nwbfile = io.read()
+                add(nwbfile)
+                io.write(nwbfile)
+        else:
+            nwbfile = _new_nwbfile(
+                session_description=session_description,
+                identifier=identifier,
+                session_start_time=session_start_time,
+                **nwbfile_kwargs,
+            )
+            add(nwbfile)
+            with NWBHDF5IO(str(tmp), mode="w") as io:
+                io.write(nwbfile)
+    return path
+
+
+def _free_name(container, base: str, explicit: bool, where: str) -> str:
+    taken = set(container) if container is not None else set()
+    if base not in taken:
+        return base
+    if explicit:
+        raise input_error(
+            f"name {base!r}",
+            f"not yet used in {where}",
+            f"existing names {sorted(taken)}",
+            "Pass another name=.",
+        )
+    i = 2
+    while f"{base}_{i}" in taken:
+        i += 1
+    return f"{base}_{i}"
+
+
+def _add_segmentation(nwbfile, ds: xr.Dataset, name: str | None, source) -> None:
+    from pynwb.base import Images
+    from pynwb.image import GrayscaleImage
+    from pynwb.ophys import DfOverF, Fluorescence, ImageSegmentation, OpticalChannel
+
+    fp = ds["footprints"]
+    ydim, xdim = fp.dims[1], fp.dims[2]
+    masks = np.asarray(fp.transpose("neuron", xdim, ydim).values, dtype=float)
+    traces = np.asarray(ds["traces"].transpose("time", "neuron").values)
+    n = masks.shape[0]
+    timing = _time_axis(ds, "traces")
+
+    ophys = nwbfile.processing.get("ophys")
+    if ophys is None:
+        ophys = nwbfile.create_processing_module(
+            "ophys", "Optical physiology processed data."
+        )
+    if nwbfile.imaging_planes:
+        plane = next(iter(nwbfile.imaging_planes.values()))
+    else:
+        device = nwbfile.create_device(
+            name="Microscope",
+            description="Imaging device (not recorded in the neuronmf result).",
+        )
+        channel = OpticalChannel(
+            name="OpticalChannel",
+            description="Optical channel (not recorded in the neuronmf result).",
+            emission_lambda=float(ds.attrs.get("emission_lambda", np.nan)),
+        )
+        rate = timing.get("rate")
+        plane = nwbfile.create_imaging_plane(
+            name="ImagingPlane",
+            optical_channel=channel,
+            device=device,
+            description="Imaging plane of the segmented movie.",
+            excitation_lambda=float(ds.attrs.get("excitation_lambda", np.nan)),
+            indicator=str(ds.attrs.get("indicator", "unknown")),
+            location=str(ds.attrs.get("location", "unknown")),
+            imaging_rate=float(rate) if rate else None,
+        )
+    segs = [
+        c for c in ophys.data_interfaces.values() if isinstance(c, ImageSegmentation)
+    ]
+    if segs:
+        imgseg = segs[0]
+    else:
+        imgseg = ImageSegmentation(name="ImageSegmentation")
+        ophys.add(imgseg)
+    ps_name = _free_name(
+        imgseg.plane_segmentations,
+        name or "PlaneSegmentation",
+        name is not None,
+        "ImageSegmentation",
+    )
+    per_neuron = [
+        k
+        for k in ds.data_vars
+        if ds[k].dims == ("neuron",) and ds[k].dtype.kind in "biuf"
+    ]
+    extra = {
+        "plane_segmentation": ps_name,
+        "image_mask_order": ["neuron", xdim, ydim],
+        "neuron_columns": per_neuron,
+        "source": str(source) if source is not None else None,
+        "footprints_dtype": str(fp.dtype),
+    }
+    ps = imgseg.create_plane_segmentation(
+        name=ps_name,
+        description="Neurons found by neuronmf (footprints as image masks, stored "
+        "(roi, x, y)). " + _provenance(ds, "segmentation", extra),
+        imaging_plane=plane,
+    )
+    for k in per_neuron:
+        ps.add_column(name=k, description=f"neuronmf per-neuron value {k!r}.")
+    for i in range(n):
+        row = {k: ds[k].values[i].item() for k in per_neuron}
+        ps.add_roi(image_mask=masks[i], **row)
+
+    rois = ps.create_roi_table_region(
+        region=list(range(n)), description="All neurons found by neuronmf."
+    )
+    fl = ophys.data_interfaces.get("Fluorescence")
+    if fl is None:
+        fl = Fluorescence(name="Fluorescence")
+        ophys.add(fl)
+    rrs_name = _free_name(fl.roi_response_series, ps_name, False, "Fluorescence")
+    fl.create_roi_response_series(
+        name=rrs_name,
+        data=traces,
+        rois=rois,
+        unit="a.u.",
+        description=f"neuronmf traces (time, roi) of {ps_name}.",
+        **timing,
+    )
+    if "dff" in ds.data_vars and ds["dff"].dims == ("neuron", "time"):
+        dff = ophys.data_interfaces.get("DfOverF")
+        if dff is None:
+            dff = DfOverF(name="DfOverF")
+            ophys.add(dff)
+        rois2 = ps.create_roi_table_region(
+            region=list(range(n)), description="All neurons found by neuronmf."
+        )
+        dff.create_roi_response_series(
+            name=_free_name(dff.roi_response_series, ps_name, False, "DfOverF"),
+            data=np.asarray(ds["dff"].transpose("time", "neuron").values),
+            rois=rois2,
+            unit="n.a.",
+            description=f"neuronmf ΔF/F (time, roi) of {ps_name}.",
+            **timing,
+        )
+    images = [
+        k for k in ("background", "baseline") if k in ds and ds[k].dims == (ydim, xdim)
+    ]
+    if images:
+        imgs = Images(
+            name=_free_name(ophys.data_interfaces, f"{ps_name}Images", False, "ophys"),
+            description=f"neuronmf background images of {ps_name}, stored (x, y).",
+            images=[
+                GrayscaleImage(
+                    name=k,
+                    data=np.asarray(ds[k].transpose(xdim, ydim).values, float),
+                    description=f"neuronmf {k} image.",
+                )
+                for k in images
+            ],
+        )
+        ophys.add(imgs)
+
+
+def _add_factors(nwbfile, ds: xr.Dataset, kind: str, name, source) -> None:
+    from hdmf.common import DynamicTable
+    from pynwb import TimeSeries
+
+    loading_var = "synergies" if kind == "synergies" else "membership"
+    loadings = ds[loading_var]
+    row_dim, comp_dim = loadings.dims
+    acts = ds["activations"].transpose("time", comp_dim)
+    mod_name = _free_name(
+        nwbfile.processing, name or kind, name is not None, "nwbfile.processing"
+    )
+    extra = {
+        "loading_var": loading_var,
+        "row_dim": row_dim,
+        "component_dim": comp_dim,
+        "source": str(source) if source is not None else None,
+    }
+    what = "Muscle synergies" if kind == "synergies" else "Neural assemblies"
+    module = nwbfile.create_processing_module(
+        mod_name,
+        f"{what} computed with neuronmf {_version()}. " + _provenance(ds, kind, extra),
+    )
+    labels = (
+        [str(v) for v in loadings[row_dim].values]
+        if row_dim in ds.coords
+        else ([str(i) for i in range(loadings.shape[0])])
+    )
+    table = DynamicTable(
+        name="loadings",
+        description=f"{what}: one row per {row_dim}; column 'weights' holds the "
+        f"loadings on each {comp_dim} (columns in order {comp_dim} = "
+        f"{[str(c) for c in ds[comp_dim].values] if comp_dim in ds.coords else ''}).",
+    )
+    table.add_column(name=row_dim, description=f"{row_dim} label.")
+    table.add_column(name="weights", description=f"Loadings ({row_dim}, {comp_dim}).")
+    values = np.asarray(loadings.values, dtype=float)
+    for i, label in enumerate(labels):
+        table.add_row(**{row_dim: label, "weights": values[i]})
+    module.add(table)
+    module.add(
+        TimeSeries(
+            name="activations",
+            data=np.asarray(acts.values, dtype=float),
+            unit="a.u.",
+            description=f"Activations (time, {comp_dim}) of the {what.lower()}.",
+            **_time_axis(ds, "activations"),
+        )
+    )
+
+
+def save_nwb(
+    result: xr.Dataset,
+    path: str | os.PathLike,
+    *,
+    source: str | os.PathLike | None = None,
+    name: str | None = None,
+    session_description: str = "Results computed with neuronmf.",
+    identifier: str | None = None,
+    session_start_time: datetime | None = None,
+    subject: Any = None,
+    overwrite: bool = False,
+    **nwbfile_kwargs: Any,
+) -> Path:
+    """Write a segmentation, synergy or assembly result into an NWB file.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        A result with ``footprints`` + ``traces`` (imaging), ``synergies`` +
+        ``activations`` (muscle synergies) or ``membership`` + ``activations``
+        (assemblies); the kind is detected from the variables.
+    path : path-like
+        NWB file. A new file is created; an existing one is extended (on a copy
+        that replaces it only once written, so a failure leaves it intact).
+    source : path-like, optional
+        The input file the result was computed from, recorded as provenance.
+    name : str, optional
+        Name of the PlaneSegmentation (imaging) or processing module (synergies,
+        assemblies). Defaults to ``"PlaneSegmentation"`` / ``"synergies"`` /
+        ``"assemblies"``, suffixed ``_2``, ``_3`` ... when taken. An explicit name
+        that is taken is an error.
+    session_description, identifier, session_start_time
+        Used when a new file is created (identifier: a random UUID;
+        start time: now, UTC; a naive datetime is taken as UTC).
+    subject : pynwb.file.Subject or dict, optional
+        Subject of a new file. Default: a subject marked unknown (id
+        ``"unknown"``, sex ``"U"``, age ``"P0D/"``), never invented values.
+    overwrite : bool
+        Replace an existing file instead of adding to it.
+    **nwbfile_kwargs
+        Further ``pynwb.NWBFile`` fields for a new file (``experimenter``,
+        ``institution``, ``lab``, ``keywords``, ...).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, xarray as xr
+    >>> ds = xr.Dataset(
+    ...     {"synergies": (("muscle", "synergy"), np.random.rand(4, 2)),
+    ...      "activations": (("synergy", "time"), np.random.rand(2, 50))},
+    ...     coords={"muscle": ["TA", "SO", "GM", "VL"], "time": np.arange(50) / 100})
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "res.nwb"
+    >>> _ = save_nwb(ds, p)
+    >>> back = load_result(p)
+    >>> back["muscle"].values.tolist(), back["activations"].shape
+    (['TA', 'SO', 'GM', 'VL'], (2, 50))
+    """
+    ds = _check_result(result)
+    kind = _kind(ds)
+
+    def add(nwbfile) -> None:
+        if kind == "segmentation":
+            _add_segmentation(nwbfile, ds, name, source)
+        else:
+            _add_factors(nwbfile, ds, kind, name, source)
+
+    return write_nwb_atomic(
+        path,
+        add,
+        session_description=session_description,
+        identifier=identifier,
+        session_start_time=session_start_time,
+        overwrite=overwrite,
+        subject=subject,
+        **nwbfile_kwargs,
+    )
+
+
+# ------------------------------------------------------------------------- reading
+def _ts_time(series) -> np.ndarray:
+    n = series.data.shape[0]
+    if series.timestamps is not None:
+        return np.asarray(series.timestamps[:], dtype=float)
+    return float(series.starting_time or 0.0) + np.arange(n) / float(series.rate)
+
+
+def _coord(info: dict, dim: str, n: int) -> np.ndarray:
+    values = info["coords"].get(dim)
+    return np.asarray(values) if values is not None else np.arange(n)
+
+
+def _read_segmentation(ps, ophys, info: dict) -> xr.Dataset:
+    order = info["image_mask_order"]
+    ydim, xdim = order[2], order[1]
+    masks = np.asarray(ps["image_mask"][:])  # (roi, x, y)
+    fp = np.transpose(masks, (0, 2, 1))
+    n = fp.shape[0]
+    name = info["plane_segmentation"]
+    rrs = None
+    fl = ophys.data_interfaces.get("Fluorescence")
+    for s in fl.roi_response_series.values() if fl is not None else []:
+        if s.rois.table is ps:
+            rrs = s
+            break
+    traces = np.asarray(rrs.data[:]).T
+    fp_dtype = info.get("footprints_dtype")
+    coords = {
+        "neuron": _coord(info, "neuron", n),
+        ydim: _coord(info, ydim, fp.shape[1]),
+        xdim: _coord(info, xdim, fp.shape[2]),
+        "time": _ts_time(rrs),
+    }
+    data: dict[str, Any] = {
+        "footprints": (("neuron", ydim, xdim), fp.astype(fp_dtype or fp.dtype)),
+        "traces": (("neuron", "time"), traces),
+    }
+    for k in info.get("neuron_columns", []):
+        data[k] = ("neuron", np.asarray(ps[k][:]))
+    dff = ophys.data_interfaces.get("DfOverF")
+    for s in dff.roi_response_series.values() if dff is not None else []:
+        if s.rois.table is ps:
+            data["dff"] = (("neuron", "time"), np.asarray(s.data[:]).T)
+    imgs = ophys.data_interfaces.get(f"{name}Images")
+    if imgs is not None:
+        for k, img in imgs.images.items():
+            data[k] = ((ydim, xdim), np.asarray(img.data[:]).T)
+    ds = xr.Dataset(data, coords=coords)
+    ds.attrs = dict(info.get("attrs", {}))
+    return ds
+
+
+def _read_factors(module, info: dict) -> xr.Dataset:
+    table = module["loadings"]
+    series = module["activations"]
+    row_dim, comp_dim = info["row_dim"], info["component_dim"]
+    weights = np.asarray(table["weights"][:], dtype=float)
+    if weights.ndim == 1:
+        weights = weights[:, None]
+    acts = np.asarray(series.data[:]).T
+    coords = {
+        row_dim: _coord(info, row_dim, weights.shape[0]),
+        comp_dim: _coord(info, comp_dim, weights.shape[1]),
+        "time": _ts_time(series),
+    }
+    ds = xr.Dataset(
+        {
+            info["loading_var"]: ((row_dim, comp_dim), weights),
+            "activations": ((comp_dim, "time"), acts),
+        },
+        coords=coords,
+    )
+    ds.attrs = dict(info.get("attrs", {}))
+    return ds
+
+
+def _nwb_results(nwbfile) -> dict[str, tuple[Any, Any, dict]]:
+    """neuronmf results in an NWB file: name → (container, module, provenance)."""
+    from pynwb.ophys import ImageSegmentation
+
+    found: dict[str, tuple[Any, Any, dict]] = {}
+    for mname, module in nwbfile.processing.items():
+        info = _parse_provenance(module.description)
+        if info is not None:
+            found[mname] = (module, module, info)
+            continue
+        for c in module.data_interfaces.values():
+            if isinstance(c, ImageSegmentation):
+                for pname, ps in c.plane_segmentations.items():
+                    pinfo = _parse_provenance(ps.description)
+                    if pinfo is not None:
+                        found[pname] = (ps, module, pinfo)
+    return found
+
+
+def _load_nwb(path: Path, name: str | None) -> xr.Dataset:
+    from pynwb import NWBHDF5IO
+
+    try:
+        io = NWBHDF5IO(str(path), mode="r")
+        nwbfile = io.read()
+    except Exception as exc:
+        raise input_error(
+            f"file {path}",
+            "a readable NWB file",
+            f"unreadable content ({type(exc).__name__}: {exc})",
+            "Check the path; the file may be truncated or not NWB.",
+        ) from exc
+    try:
+        found = _nwb_results(nwbfile)
+        if not found:
+            raise input_error(
+                f"NWB file {path}",
+                "a file holding a result written by neuronmf.io.save_nwb",
+                "no neuronmf result",
+                "Use neuronmf.io.load_activity/load_emg to read other content.",
+            )
+        if name is None:
+            if len(found) > 1:
+                raise input_error(
+                    f"the result to read from {path}",
+                    "chosen with name= when the file holds several",
+                    f"candidates {sorted(found)}",
+                    "Pass name=<one of them>.",
+                )
+            name = next(iter(found))
+        if name not in found:
+            raise input_error(
+                f"name for {path}",
+                "one of " + ", ".join(sorted(found)),
+                name,
+                "Pass one of the listed names.",
+            )
+        container, module, info = found[name]
+        if info["kind"] == "segmentation":
+            return _read_segmentation(container, module, info)
+        return _read_factors(module, info)
+    finally:
+        io.close()
+
+
+def load_result(path: str | os.PathLike, *, name: str | None = None) -> xr.Dataset:
+    """Read a result written by :func:`save_netcdf` or :func:`save_nwb`.
+
+    Parameters
+    ----------
+    path : path-like
+        A ``.nc`` file (NetCDF; every variable, coordinate and attribute comes
+        back as written) or an NWB file (the variables :func:`save_nwb` stores:
+        footprints, traces, per-neuron columns, ΔF/F and background images for
+        imaging; loadings and activations for synergies/assemblies; with the
+        original coordinates and attributes from the provenance).
+    name : str, optional
+        For NWB files holding several neuronmf results: the PlaneSegmentation
+        or processing-module name to read.
+
+    Returns
+    -------
+    xarray.Dataset
+        (an ``xarray.DataArray`` if a DataArray was saved with save_netcdf).
+
+    Examples
+    --------
+    See :func:`save_netcdf` and :func:`save_nwb`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise input_error(
+            "path", "an existing file", str(path), "Check the file name and folder."
+        )
+    import h5py
+
+    if not h5py.is_hdf5(path):
+        raise input_error(
+            f"file {path}",
+            "a NetCDF-4 or NWB (HDF5) file",
+            "a file that is not HDF5",
+            "Pass a file written by save_netcdf or save_nwb.",
+        )
+    with h5py.File(path, "r") as f:
+        is_nwb = "nwb_version" in f.attrs or "general" in f
+    if path.suffix.lower() == ".nc" or not is_nwb:
+        return _load_netcdf(path)
+    return _load_nwb(path, name)

@@ -6,13 +6,19 @@ in Hz, ``units``, ``source`` file and ``source_path`` inside it). See
 ``docs/data.md``.
 """
 
+from neuronmf.io.activity import load_activity, load_behavior
 from neuronmf.io.emg import load_emg
 from neuronmf.io.movie import load_movie
+from neuronmf.io.regions import load_masks, load_regions
 from neuronmf.io.writers import load_result, save_netcdf, save_nwb
 
 __all__ = [
+    "load_activity",
+    "load_behavior",
     "load_emg",
+    "load_masks",
     "load_movie",
+    "load_regions",
     "load_result",
     "save_netcdf",
     "save_nwb",

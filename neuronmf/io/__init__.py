@@ -8,11 +8,14 @@ in Hz, ``units``, ``source`` file and ``source_path`` inside it). See
 
 from neuronmf.io.activity import load_activity, load_behavior
 from neuronmf.io.emg import load_emg
+from neuronmf.io.inspection import FileContents, inspect
 from neuronmf.io.movie import load_movie
 from neuronmf.io.regions import load_masks, load_regions
 from neuronmf.io.writers import load_result, save_netcdf, save_nwb
 
 __all__ = [
+    "FileContents",
+    "inspect",
     "load_activity",
     "load_behavior",
     "load_emg",

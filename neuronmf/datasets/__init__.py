@@ -1,5 +1,18 @@
 """Datasets: simulators with known ground truth and the registry of real data."""
 
 from neuronmf.datasets.registry import fetch, list_datasets
+from neuronmf.datasets.simulate import (
+    Simulation,
+    simulate_assemblies,
+    simulate_emg,
+    simulate_movie,
+)
 
-__all__ = ["fetch", "list_datasets"]
+__all__ = [
+    "Simulation",
+    "fetch",
+    "list_datasets",
+    "simulate_assemblies",
+    "simulate_emg",
+    "simulate_movie",
+]

@@ -29,7 +29,7 @@ __all__ = [
 #: ``lazy=None`` loads an array lazily (dask) when it is bigger than this.
 LAZY_THRESHOLD_BYTES = 1 << 30
 #: Target size of one dask chunk (along time) for lazy movies.
-CHUNK_BYTES = 64 << 20
+CHUNK_BYTES = 32 << 20
 
 _HDF5_SUFFIXES = {".h5", ".hdf5", ".hdf", ".he5", ".nwb", ".mat"}
 _TIFF_SUFFIXES = {".tif", ".tiff", ".ome.tif", ".btf", ".tf8"}

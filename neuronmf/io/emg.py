@@ -86,7 +86,7 @@ def load_emg(
     >>> t = np.arange(5) / 1000
     >>> _ = p.write_text("time,TA,SO\\n" + "".join(f"{x},1,2\\n" for x in t))
     >>> emg = load_emg(p)
-    >>> emg.dims, emg.shape, list(emg.channel.values), emg.attrs["rate"]
+    >>> emg.dims, emg.shape, emg.channel.values.tolist(), emg.attrs["rate"]
     (('time', 'channel'), (5, 2), ['TA', 'SO'], 1000.0)
     """
     p = as_path(path)

@@ -75,7 +75,7 @@ def load_movie(
     >>> import tempfile, pathlib, numpy as np, tifffile
     >>> from neuronmf.io import load_movie
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "movie.tif"
-    >>> tifffile.imwrite(p, np.zeros((4, 3, 5), np.uint16))
+    >>> tifffile.imwrite(p, np.zeros((4, 3, 5), np.uint16), photometric="minisblack")
     >>> mov = load_movie(p, rate=30.0, lazy=True)
     >>> mov.dims, mov.shape, mov.attrs["rate"], type(mov.data).__name__
     (('time', 'y', 'x'), (4, 3, 5), 30.0, 'Array')

@@ -94,7 +94,7 @@ def test_multipage_tiff_and_zarr(tmp_path):
 
     x = np.arange(5 * 3 * 4, dtype=np.uint16).reshape(5, 3, 4)
     tif = tmp_path / "m.tif"
-    tifffile.imwrite(tif, x)
+    tifffile.imwrite(tif, x, photometric="minisblack")
     mov = load_movie(tif, rate=10)
     np.testing.assert_array_equal(mov.values, x)
     assert mov.attrs["rate"] == 10.0

@@ -307,3 +307,16 @@ def test_output_not_written_elsewhere(tmp_path):
     cwd = os.getcwd()
     save_nwb(synergy_result(), tmp_path / "r.nwb")
     assert os.getcwd() == cwd
+
+
+def test_real_assemblies_result_round_trips(tmp_path):
+    import neuronmf as nm
+    from neuronmf.datasets import simulate_assemblies
+
+    sim = simulate_assemblies(16, 2, 400, seed=0)
+    asm = nm.assemblies.detect_ica(sim.data, n_assemblies=2, seed=0)
+    xr.testing.assert_identical(load_result(save_netcdf(asm, tmp_path / "a.nc")), asm)
+    back = load_result(save_nwb(asm, tmp_path / "a.nwb"))
+    np.testing.assert_array_equal(back["membership"].values, asm["membership"].values)
+    np.testing.assert_array_equal(back["activations"].values, asm["activations"].values)
+    np.testing.assert_array_equal(back["neuron"].values, asm["neuron"].values)

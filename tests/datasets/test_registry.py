@@ -118,3 +118,30 @@ def test_registry_yaml_parses_and_packaged_file_declared():
     text = (REPO / "pyproject.toml").read_text()
     assert "data_registry.yaml" in text
     assert yaml.safe_load(registry_path().read_text())["version"] == 1
+
+
+def test_registered_loaders_exist_in_neuronmf():
+    import importlib
+
+    for name, entry in registry().items():
+        for loader in entry["loaders"]:
+            module, func = loader["function"].rsplit(".", 1)
+            mod = importlib.import_module(module)
+            if not hasattr(mod, func):
+                pytest.skip(f"{loader['function']} not available yet ({name})")
+            assert isinstance(loader["args"], dict)
+
+
+@needs_mirror
+def test_registered_loader_calls_run_on_small_datasets():
+    import importlib
+
+    for name in ("endoscope_ophys_nwb", "hc_linear_track"):
+        folder = fetch(name)
+        for loader in registry()[name]["loaders"]:
+            module, func = loader["function"].rsplit(".", 1)
+            fn = getattr(importlib.import_module(module), func, None)
+            if fn is None:
+                pytest.skip(f"{loader['function']} not available yet")
+            out = fn(folder / loader["file"], **loader["args"])
+            assert out.ndim >= 1, (name, func)

@@ -31,6 +31,7 @@ from neuronmf.engine import (
     project,
 )
 from neuronmf.errors import ConvergenceWarning, InputError
+from neuronmf.model_selection import RankScan, select_rank
 
 try:
     __version__ = version("neuronmf")
@@ -61,6 +62,8 @@ __all__ = [
     "nmf",
     "online_nmf",
     "project",
+    "RankScan",
+    "select_rank",
     *sorted(_SUBPACKAGES),
 ]
 

@@ -1,0 +1,136 @@
+"""Rank-choice criteria from fits: VAF, curve fit, AIC/BIC, consensus, stability.
+
+Each function takes arrays and returns numbers; :func:`neuronmf.select_rank`
+decides which fits to run and gathers the results.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neuronmf.model_selection.matching import cosine_similarity, match_components
+
+
+def vaf_rank(vaf, vaf_local, ranks, global_threshold=0.90, local_threshold=0.75):
+    """Smallest rank with global VAF >= threshold and every feature's VAF >= local.
+
+    Returns the largest rank scanned when none qualifies.
+    """
+    ok = (np.asarray(vaf) >= global_threshold) & (
+        np.asarray(vaf_local).min(axis=1) >= local_threshold
+    )
+    return int(ranks[np.argmax(ok)]) if ok.any() else int(ranks[-1])
+
+
+def curvefit_rank(r2, ranks, mse_threshold: float = 1e-4) -> int:
+    """The d'Avella/Cheung rule on the R² curve.
+
+    The smallest N such that a straight line fitted to R²(N … N_max) has mean
+    squared error below ``mse_threshold``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r2 = np.array([0.5, 0.8, 0.95, 0.96, 0.97, 0.98])
+    >>> curvefit_rank(r2, np.arange(1, 7))
+    3
+    """
+    ranks = np.asarray(ranks)
+    r2 = np.asarray(r2, dtype=float)
+    for i in range(len(ranks) - 1):
+        x, y = ranks[i:], r2[i:]
+        coef = np.polyfit(x, y, 1)
+        if np.mean((np.polyval(coef, x) - y) ** 2) < mse_threshold:
+            return int(ranks[i])
+    return int(ranks[-1])
+
+
+def one_se_rank(errors, ranks) -> int:
+    """Smallest rank whose mean error is within one standard error of the minimum.
+
+    ``errors`` is (rank, repeat); NaN repeats are ignored.
+    """
+    errors = np.asarray(errors, dtype=float)
+    mean = np.nanmean(errors, axis=1)
+    count = np.sum(np.isfinite(errors), axis=1)
+    se = np.where(count > 1, np.nanstd(errors, axis=1, ddof=1) / np.sqrt(count), 0.0)
+    best = int(np.nanargmin(mean))
+    return int(ranks[np.argmax(mean <= mean[best] + se[best])])
+
+
+def gaussian_information_criteria(rss, ranks, m: int, n: int):
+    """Gaussian AIC and BIC with k = r(m + n − 1) free parameters.
+
+    Both assume independent, identically distributed residuals.
+    """
+    ranks = np.asarray(ranks)
+    k = ranks * (m + n - 1)
+    N = m * n
+    loglik_term = N * np.log(np.maximum(np.asarray(rss), 1e-300) / N)
+    return loglik_term + 2 * k, loglik_term + k * np.log(N)
+
+
+def consensus_statistics(H_list) -> tuple[float, float, np.ndarray]:
+    """Brunet et al. (2004) consensus over restarts.
+
+    Each restart assigns every sample (column of H) to its largest component; the
+    consensus matrix C is the fraction of restarts in which two samples share a
+    cluster. Returns the cophenetic correlation of average-linkage clustering of
+    1 − C, the dispersion mean(4 (C − ½)²), and C.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> H = np.array([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0]])
+    >>> coph, disp, C = consensus_statistics([H, H[::-1]])
+    >>> round(coph, 6), round(disp, 6)
+    (1.0, 1.0)
+    """
+    from scipy.cluster.hierarchy import cophenet, linkage
+    from scipy.spatial.distance import squareform
+
+    n = np.asarray(H_list[0]).shape[1]
+    C = np.zeros((n, n))
+    for H in H_list:
+        labels = np.argmax(np.asarray(H), axis=0)
+        C += labels[:, None] == labels[None, :]
+    C /= len(H_list)
+    dispersion = float(np.mean(4 * (C - 0.5) ** 2))
+    distance = squareform(1 - C, checks=False)
+    if np.ptp(distance) == 0:
+        return float("nan"), dispersion, C
+    coph, _ = cophenet(linkage(distance, method="average"), distance)
+    return float(coph), dispersion, C
+
+
+def instability(W_list) -> float:
+    """staNMF instability (Wu et al. 2016): mean dissimilarity over pairs of fits.
+
+    For two dictionaries with K columns and cross-correlation matrix C,
+    dissimilarity = (2K − Σ_k max_l C_kl − Σ_l max_k C_kl) / (2K).
+    0 means every pair of fits has the same components.
+    """
+    values = []
+    for a in range(len(W_list)):
+        for b in range(a + 1, len(W_list)):
+            C = cosine_similarity(W_list[a], W_list[b])
+            K = C.shape[0]
+            values.append((2 * K - C.max(axis=1).sum() - C.max(axis=0).sum()) / (2 * K))
+    return float(np.mean(values)) if values else float("nan")
+
+
+def matched_to_reference(W_ref, W_list) -> tuple[np.ndarray, np.ndarray]:
+    """Match each fit's columns to the reference; unit-norm matched W's and cosines.
+
+    Returns ``(stack, cosines)``: ``stack`` (fits, m, r) with columns reordered
+    to the reference and scaled to unit norm, ``cosines`` (fits, r).
+    """
+    W_ref = np.asarray(W_ref, dtype=float)
+    stack, cosines = [], []
+    for W in W_list:
+        match = match_components(W_ref, W)
+        Wm = np.asarray(W, dtype=float)[:, match.order]
+        norms = np.linalg.norm(Wm, axis=0)
+        stack.append(Wm / np.where(norms > 0, norms, 1.0))
+        cosines.append(match.similarity)
+    return np.array(stack), np.array(cosines)

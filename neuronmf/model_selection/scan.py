@@ -1,0 +1,505 @@
+"""Choosing the rank: held-out cross-validation and classical criteria side by side.
+
+:func:`select_rank` fits every rank once on all the data and computes the cheap
+criteria from that fit; the criteria that need more fits run only when asked
+(``method=``, or ``criteria=``), and fits are shared between them:
+
+================  ==============================================================
+``"cv"``          speckled masked-entry hold-out (Wold 1978), optionally in runs
+                  along time (``block=``); scored with the fit's own loss (mean
+                  squared error, or mean Poisson deviance for KL); the smallest
+                  rank within one standard error of the minimum (1-SE rule).
+``"bicv"``        Owen–Perry bi-cross-validation: hold out half the rows × half
+                  the columns, fit the other three blocks, predict the held-out
+                  block; 1-SE rule.
+``"vaf"``         smallest rank with global uncentred VAF ≥ 0.90 and every
+                  feature's VAF ≥ 0.75 (Torres-Oviedo & Ting; settable).
+``"curvefit"``    smallest N for which a line fitted to the centred R²(N … N_max)
+                  curve has mean squared error < 1e-4 (Cheung et al. 2005).
+``"aic"/"bic"``   Gaussian AIC/BIC, k = r(m + n − 1). They assume independent
+                  residuals; envelopes and calcium traces are autocorrelated, so
+                  both overfit there. Reported, not recommended.
+``"consensus"``   Brunet et al. (2004): restarts from random inits, samples
+                  clustered by their largest component; the largest rank (≥ 2)
+                  whose cophenetic correlation is within 0.001 of the highest
+                  (the rank before it starts to fall).
+``"stability"``   restarts and (block-)bootstrap resamples of the samples matched
+                  to the full fit (Hungarian on cosine); staNMF instability; the
+                  rank (≥ 2) with the lowest instability; per-component 95 %
+                  intervals of W.
+================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from neuronmf.errors import input_error
+from neuronmf.model_selection import criteria as crit
+from neuronmf.model_selection.masks import bicv_split, block_bootstrap, speckled_mask
+
+METHODS = ("cv", "bicv", "vaf", "curvefit", "aic", "bic", "consensus", "stability")
+CHEAP = ("vaf", "curvefit", "aic", "bic")
+# Brunet et al. take the rank after which the cophenetic correlation falls; on
+# clean data several ranks tie at ~1, so the largest rank within this of the top.
+COPHENETIC_TOLERANCE = 1e-3
+
+RULES = {
+    "cv": "smallest rank within one standard error of the minimum mean held-out "
+    "error ({holdout:.0%} speckled hold-out in runs of {block}, {n_repeats} repeats)",
+    "bicv": "smallest rank within one standard error of the minimum mean bi-cross-"
+    "validation error (half the rows x half the columns held out, {n_repeats} "
+    "repeats)",
+    "vaf": "smallest rank with VAF >= {vaf_threshold} and every feature's VAF >= "
+    "{local_vaf_threshold} (uncentred VAF)",
+    "curvefit": "smallest N whose R²(N..N_max) curve is fitted by a line with "
+    "MSE < 1e-4 (centred R²)",
+    "aic": "minimum Gaussian AIC (assumes independent residuals)",
+    "bic": "minimum Gaussian BIC (assumes independent residuals)",
+    "consensus": "largest rank whose cophenetic correlation of the consensus "
+    "matrix over {n_repeats} random restarts is within 0.001 of the highest "
+    "(ranks >= 2)",
+    "stability": "lowest staNMF instability over {n_repeats} restarts and "
+    "{n_repeats} block-bootstrap resamples (ranks >= 2)",
+}
+
+
+@dataclass
+class RankScan:
+    """The outcome of :func:`select_rank`.
+
+    Attributes
+    ----------
+    scores : xarray.Dataset
+        Every computed criterion over ``rank`` (and ``repeat`` for per-repeat
+        errors); stability adds ``W_low``/``W_high`` (rank, feature, component).
+    best_rank : int
+        The rank chosen by ``method``.
+    method : str
+    rule : str
+        In words, how ``best_rank`` was chosen.
+    choices : dict
+        The rank each computed criterion would choose.
+    """
+
+    scores: Any
+    best_rank: int
+    method: str
+    rule: str
+    choices: dict[str, int] = field(default_factory=dict)
+
+    def plot(self, *, axes=None):
+        """Held-out error (mean ± SE) and VAF/R² against rank; returns the figure."""
+        from neuronmf.plotting.rank import plot_rank_scan
+
+        return plot_rank_scan(self, axes=axes)
+
+    def plot_intervals(self, rank: int, *, ax=None):
+        """W at ``rank`` with 95 % bootstrap intervals (needs the stability scan)."""
+        from neuronmf.plotting.rank import plot_component_intervals
+
+        return plot_component_intervals(self, rank, ax=ax)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v}" for k, v in self.choices.items())
+        return f"RankScan(best_rank={self.best_rank}, method={self.method!r}; {shown})"
+
+
+def select_rank(
+    V,
+    ranks: Iterable[int] = range(1, 11),
+    *,
+    method: str = "cv",
+    criteria: str | Sequence[str] | None = None,
+    loss: str = "frobenius",
+    n_repeats: int = 5,
+    holdout: float = 0.1,
+    block: int = 1,
+    seed: int | None = 0,
+    vaf_threshold: float = 0.90,
+    local_vaf_threshold: float = 0.75,
+    sample_dim: str = "time",
+    n_jobs: int = 1,
+    progress: bool = False,
+    **nmf_options,
+) -> RankScan:
+    """Fit NMF at each rank and choose one by the named criterion.
+
+    Parameters
+    ----------
+    V : array-like of shape (m, n), or xarray.DataArray
+        Non-negative data, features × samples (a DataArray's ``sample_dim`` is the
+        samples; its other dims are stacked into features).
+    ranks : iterable of int, default range(1, 11)
+    method : {"cv", "bicv", "vaf", "curvefit", "aic", "bic", "consensus", \
+"stability"}
+        The criterion that picks ``best_rank``.
+    criteria : "all" or sequence of str, optional
+        Criteria to compute besides ``method`` and the cheap ones (vaf, curvefit,
+        aic, bic), which are always computed from the full fits.
+    loss : {"frobenius", "kl"}
+    n_repeats : int, default 5
+        Hold-out masks, bi-CV splits, restarts and bootstrap resamples per rank.
+    holdout : float, default 0.1
+        Fraction of entries held out by ``"cv"``, in (0, 0.5].
+    block : int, default 1
+        Length of held-out runs (``"cv"``) and of bootstrap blocks
+        (``"stability"``) along the samples; use the autocorrelation time of the
+        data for time series.
+    seed : int, optional
+        Makes the scan reproducible (masks, inits and resamples).
+    vaf_threshold, local_vaf_threshold : float
+        Thresholds of the ``"vaf"`` rule.
+    sample_dim : str, default "time"
+        Sample dimension of a DataArray ``V``.
+    n_jobs : int, default 1
+        Ranks fitted in parallel (processes, via joblib); -1 uses every core.
+    progress : bool
+        Show a progress bar over ranks.
+    **nmf_options
+        Passed to :func:`neuronmf.nmf` (solver, max_iter, tol, penalties ...).
+
+    Returns
+    -------
+    RankScan
+
+    Examples
+    --------
+    >>> import numpy as np, neuronmf as nm
+    >>> rng = np.random.default_rng(0)
+    >>> V = rng.random((30, 3)) @ rng.random((3, 200)) + 0.01 * rng.random((30, 200))
+    >>> scan = nm.select_rank(V, range(1, 6), n_repeats=2)
+    >>> scan.best_rank, scan.choices["vaf"]
+    (3, 3)
+    """
+    import xarray as xr
+
+    from neuronmf.engine import _validation as check
+
+    labels = None
+    if isinstance(V, xr.DataArray):
+        from neuronmf.engine.api import _Labels
+
+        labels = _Labels.from_data(V, sample_dim)
+        V = labels.matrix
+    V = np.asarray(check.data_matrix(V), dtype=np.float64)
+    m, n = V.shape
+    ranks_arr = np.array(sorted({int(r) for r in ranks}), dtype=int)
+    if ranks_arr.size == 0:
+        raise input_error("ranks", "a non-empty collection of integers", "an empty one")
+    if ranks_arr[0] < 1 or ranks_arr[-1] > min(m, n):
+        raise input_error(
+            "ranks",
+            f"integers in [1, min(m, n)] = [1, {min(m, n)}]",
+            f"{ranks_arr.tolist()}",
+            "Drop the ranks above the smaller dimension of the data.",
+        )
+    check.choice("method", method, METHODS)
+    check.choice("loss", loss, ("frobenius", "kl"))
+    wanted = _criteria(method, criteria)
+    if not 0 < holdout <= 0.5:
+        raise input_error(
+            "holdout", "a fraction in (0, 0.5]", holdout, "The default is 0.1."
+        )
+    several = any(c in wanted for c in ("consensus", "stability"))
+    n_repeats = check.integer("n_repeats", n_repeats, 2 if several else 1)
+    block = check.integer("block", block, 1)
+    if not isinstance(n_jobs, int | np.integer) or n_jobs == 0 or n_jobs < -1:
+        raise input_error("n_jobs", "a positive integer, or -1 for every core", n_jobs)
+    for name in ("mask", "W", "H", "n_restarts"):
+        if name in nmf_options:
+            raise input_error(
+                "nmf options",
+                f"free of {name!r}, which select_rank sets itself",
+                name,
+                f"Remove {name}= from the call.",
+            )
+
+    rng = np.random.default_rng(seed)
+    plan: dict[str, Any] = {"n_repeats": n_repeats}
+    if "cv" in wanted:
+        plan["cv"] = [
+            speckled_mask(V.shape, holdout, rng, block) for _ in range(n_repeats)
+        ]
+        for i, mask in enumerate(plan["cv"]):
+            if (mask.sum(axis=1) < 1).any() or (mask.sum(axis=0) < 1).any():
+                raise input_error(
+                    "holdout",
+                    "small enough to leave a training entry in every row and column",
+                    holdout,
+                    f"Repeat {i} held out a whole row or column; lower holdout or "
+                    "block.",
+                )
+    if "bicv" in wanted:
+        if m < 2 or n < 2:
+            raise input_error("V", "at least 2 × 2 for bi-cross-validation", V.shape)
+        plan["bicv"] = [bicv_split(V.shape, rng) for _ in range(n_repeats)]
+        too_big = [r for r in ranks_arr if r > min(m - m // 2, n - n // 2)]
+        if too_big:
+            raise input_error(
+                "ranks",
+                f"at most {min(m - m // 2, n - n // 2)} for bi-cross-validation "
+                "(the fitted block is half the rows by half the columns)",
+                f"{too_big}",
+            )
+    if "stability" in wanted:
+        plan["bootstrap"] = [block_bootstrap(n, rng, block) for _ in range(n_repeats)]
+    base_seed = 0 if seed is None else int(seed)
+
+    tasks = [(V, int(r), plan, wanted, loss, base_seed, nmf_options) for r in ranks_arr]
+    results = _run(tasks, n_jobs, progress)
+
+    scan = _assemble(
+        results,
+        ranks_arr,
+        V,
+        wanted,
+        labels,
+        dict(
+            holdout=holdout,
+            block=block,
+            n_repeats=n_repeats,
+            vaf_threshold=vaf_threshold,
+            local_vaf_threshold=local_vaf_threshold,
+        ),
+    )
+    scan.scores.attrs.update(
+        {"loss": loss, "method": method, "seed": "none" if seed is None else seed}
+    )
+    best = scan.choices[method]
+    rule = RULES[method].format(
+        holdout=holdout,
+        block=block,
+        n_repeats=n_repeats,
+        vaf_threshold=vaf_threshold,
+        local_vaf_threshold=local_vaf_threshold,
+    )
+    scan.scores.attrs.update({"best_rank": best, "rule": rule})
+    return RankScan(
+        scores=scan.scores,
+        best_rank=best,
+        method=method,
+        rule=rule,
+        choices=scan.choices,
+    )
+
+
+def _criteria(method: str, criteria) -> tuple[str, ...]:
+    if criteria is None:
+        extra: tuple[str, ...] = ()
+    elif isinstance(criteria, str):
+        if criteria != "all":
+            raise input_error(
+                "criteria", '"all" or a list of method names', repr(criteria)
+            )
+        extra = METHODS
+    else:
+        extra = tuple(criteria)
+        for name in extra:
+            if name not in METHODS:
+                raise input_error(
+                    "criteria",
+                    f"names from {METHODS}",
+                    repr(name),
+                )
+    return tuple(c for c in METHODS if c in (*CHEAP, method, *extra))
+
+
+def _run(tasks, n_jobs: int, progress: bool) -> list[dict]:
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(tasks), desc="rank scan", unit="rank")
+    results = []
+    try:
+        if n_jobs == 1:
+            for task in tasks:
+                results.append(_scan_rank(*task))
+                if bar is not None:
+                    bar.update(1)
+        else:
+            from joblib import Parallel, delayed
+
+            runner = Parallel(n_jobs=n_jobs, return_as="generator")
+            for out in runner(delayed(_scan_rank)(*task) for task in tasks):
+                results.append(out)
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return results
+
+
+def _scan_rank(V, r, plan, wanted, loss, seed, options) -> dict:
+    """Every fit at one rank; returns plain arrays (so it can run in a worker)."""
+    from neuronmf.engine.api import nmf, project
+
+    out: dict[str, Any] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = nmf(V, r, loss=loss, seed=seed, **options)
+        W_full = np.asarray(full.W)
+        R = V - full.reconstruct()
+        out["rss"] = float(np.sum(R**2))
+        out["row_rss"] = np.sum(R**2, axis=1)
+        if "cv" in wanted:
+            errors = []
+            for b, mask in enumerate(plan["cv"]):
+                fit = nmf(V, r, loss=loss, mask=mask, seed=seed + b + 1, **options)
+                errors.append(fit.heldout_loss(V, ~mask))
+            out["cv"] = np.array(errors)
+        if "bicv" in wanted:
+            errors = []
+            for b, (rows, cols) in enumerate(plan["bicv"]):
+                fit = nmf(
+                    V[~rows][:, ~cols], r, loss=loss, seed=seed + b + 1, **options
+                )
+                W_A, H_A = np.asarray(fit.W), np.asarray(fit.H)
+                H_J = project(V[~rows][:, cols], W_A, loss=loss)
+                W_I = project(V[rows][:, ~cols].T, H_A.T, loss=loss).T
+                predicted = W_I @ H_J
+                errors.append(_block_loss(V[rows][:, cols], predicted, loss, W_A @ H_A))
+            out["bicv"] = np.array(errors)
+        if "consensus" in wanted or "stability" in wanted:
+            opts = {k: v for k, v in options.items() if k != "init"}
+            restarts = [
+                nmf(V, r, loss=loss, init="random", seed=seed + 1000 + b, **opts)
+                for b in range(plan["n_repeats"])
+            ]
+            if "consensus" in wanted:
+                coph, disp, _ = crit.consensus_statistics(
+                    [np.asarray(f.H) for f in restarts]
+                )
+                out["cophenetic"], out["dispersion"] = coph, disp
+            if "stability" in wanted:
+                boot = [
+                    np.asarray(
+                        nmf(V[:, idx], r, loss=loss, seed=seed + 2000 + b, **options).W
+                    )
+                    for b, idx in enumerate(plan["bootstrap"])
+                ]
+                W_restart = [np.asarray(f.W) for f in restarts]
+                _, cos_restart = crit.matched_to_reference(W_full, W_restart)
+                stack, cos_boot = crit.matched_to_reference(W_full, boot)
+                out["restart_cosine"] = cos_restart.mean(axis=1)
+                out["bootstrap_cosine"] = cos_boot.mean(axis=1)
+                out["instability"] = crit.instability(boot)
+                out["W_low"] = np.percentile(stack, 2.5, axis=0)
+                out["W_high"] = np.percentile(stack, 97.5, axis=0)
+                norms = np.linalg.norm(W_full, axis=0)
+                out["W_unit"] = W_full / np.where(norms > 0, norms, 1.0)
+    return out
+
+
+def _block_loss(v, mu, loss, fitted_block) -> float:
+    from neuronmf.engine.losses import mean_heldout_loss
+
+    return mean_heldout_loss(v, mu, loss, floor=1e-3 * float(np.mean(fitted_block)))
+
+
+@dataclass
+class _Assembled:
+    scores: Any
+    choices: dict[str, int]
+
+
+def _assemble(results, ranks, V, wanted, labels, settings) -> _Assembled:
+    import xarray as xr
+
+    m, n = V.shape
+    rss = np.array([res["rss"] for res in results])
+    row_rss = np.array([res["row_rss"] for res in results])
+    norm2 = float(np.sum(V**2))
+    centred = float(np.sum((V - V.mean()) ** 2))
+    vaf = 1 - rss / norm2
+    r2 = 1 - rss / centred
+    vaf_local = 1 - row_rss / np.maximum(np.sum(V**2, axis=1), 1e-300)
+    aic, bic = crit.gaussian_information_criteria(rss, ranks, m, n)
+    feature = np.arange(m)
+    if labels is not None and len(labels.feature_dims) == 1:
+        feature = labels.stacked[labels.feature_dims[0]].values
+    data: dict[str, Any] = {
+        "rss": ("rank", rss),
+        "vaf": ("rank", vaf),
+        "r2": ("rank", r2),
+        "vaf_local": (("rank", "feature"), vaf_local),
+        "aic": ("rank", aic),
+        "bic": ("rank", bic),
+    }
+    choices = {
+        "vaf": crit.vaf_rank(
+            vaf,
+            vaf_local,
+            ranks,
+            settings["vaf_threshold"],
+            settings["local_vaf_threshold"],
+        ),
+        "curvefit": crit.curvefit_rank(r2, ranks),
+        "aic": int(ranks[np.argmin(aic)]),
+        "bic": int(ranks[np.argmin(bic)]),
+    }
+    for name in ("cv", "bicv"):
+        if name in wanted:
+            err = np.array([res[name] for res in results])
+            count = err.shape[1]
+            se = (
+                err.std(axis=1, ddof=1) / np.sqrt(count)
+                if count > 1
+                else np.zeros(len(ranks))
+            )
+            data[f"{name}_error"] = (("rank", "repeat"), err)
+            data[f"{name}_mean"] = ("rank", err.mean(axis=1))
+            data[f"{name}_se"] = ("rank", se)
+            choices[name] = crit.one_se_rank(err, ranks)
+    multi = ranks >= 2 if np.any(ranks >= 2) else np.ones(len(ranks), bool)
+    if "consensus" in wanted:
+        coph = np.array([res["cophenetic"] for res in results])
+        data["cophenetic"] = ("rank", coph)
+        data["dispersion"] = ("rank", np.array([res["dispersion"] for res in results]))
+        scored = np.where(multi & np.isfinite(coph), coph, -np.inf)
+        near_top = scored >= scored.max() - COPHENETIC_TOLERANCE
+        choices["consensus"] = int(ranks[np.flatnonzero(near_top)[-1]])
+    if "stability" in wanted:
+        inst = np.array([res["instability"] for res in results])
+        data["instability"] = ("rank", inst)
+        data["restart_cosine"] = (
+            ("rank", "repeat"),
+            np.array([res["restart_cosine"] for res in results]),
+        )
+        data["bootstrap_cosine"] = (
+            ("rank", "repeat"),
+            np.array([res["bootstrap_cosine"] for res in results]),
+        )
+        r_max = int(ranks.max())
+        for key in ("W_unit", "W_low", "W_high"):
+            padded = np.full((len(ranks), m, r_max), np.nan)
+            for a, res in enumerate(results):
+                padded[a, :, : res[key].shape[1]] = res[key]
+            data[key] = (("rank", "feature", "component"), padded)
+        scored = np.where(multi & np.isfinite(inst), inst, np.inf)
+        choices["stability"] = int(ranks[np.argmin(scored)])
+    coords: dict[str, Any] = {"rank": ranks, "feature": feature}
+    n_rep = settings["n_repeats"]
+    if any(v[0] == ("rank", "repeat") for v in data.values()):
+        coords["repeat"] = np.arange(n_rep)
+    if "stability" in wanted:
+        coords["component"] = np.arange(int(ranks.max()))
+    scores = xr.Dataset(
+        data,
+        coords=coords,
+        attrs={
+            "holdout": float(settings["holdout"]),
+            "block": int(settings["block"]),
+            "n_repeats": int(n_rep),
+            "criteria": ",".join(wanted),
+            "vaf_kind": "uncentred VAF for the vaf rule; centred R² for curvefit",
+        },
+    )
+    return _Assembled(scores=scores, choices=choices)

@@ -1,0 +1,200 @@
+"""select_rank: ALGORITHMS.md §10 tests 9 (CV, bi-CV) and 10 (EMG rules), and more."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import neuronmf as nm
+from neuronmf.engine import api
+from tests.conftest import planted
+
+RANKS = range(1, 11)  # ALGORITHMS.md §10 test 9 scans 1..10
+
+
+def poisson_counts(seed):
+    rng = np.random.default_rng(seed)
+    W = rng.random((100, 4)) * (rng.random((100, 4)) > 0.3)
+    H = rng.random((4, 500)) * (rng.random((4, 500)) > 0.3)
+    return rng.poisson(W @ H / (W @ H).mean() * 5).astype(float)
+
+
+def test_cv_recovers_the_planted_rank_at_15db():
+    hits = 0
+    for seed in range(10):
+        V, _, _ = planted(100, 500, 4, snr_db=15, seed=seed, zeros=0.3)
+        scan = nm.select_rank(V, RANKS, n_repeats=3, seed=seed, max_iter=200)
+        hits += scan.best_rank == 4
+    assert hits >= 9
+
+
+def test_cv_recovers_the_planted_rank_on_poisson_counts():
+    hits = 0
+    for seed in range(10):
+        scan = nm.select_rank(
+            poisson_counts(seed), RANKS, loss="kl", n_repeats=3, seed=seed, max_iter=200
+        )
+        hits += scan.best_rank == 4
+    assert hits >= 9
+
+
+def test_bicv_recovers_the_planted_rank():
+    hits = 0
+    for seed in range(10):
+        V, _, _ = planted(100, 500, 4, snr_db=15, seed=seed, zeros=0.3)
+        scan = nm.select_rank(
+            V, RANKS, method="bicv", n_repeats=3, seed=seed, max_iter=200
+        )
+        hits += scan.best_rank == 4
+    assert hits >= 8
+
+
+def test_emg_rules_on_16_muscles_with_5_synergies():
+    from neuronmf.cli.demo import simulate_synergy_envelopes
+
+    V, _, _ = simulate_synergy_envelopes(
+        n_muscles=16, n_synergies=5, n_cycles=20, points_per_cycle=200, seed=0
+    )
+    scan = nm.select_rank(V, range(1, 13), method="vaf", seed=0)
+    assert scan.choices["vaf"] == 5
+    assert scan.choices["curvefit"] == 5
+    s = scan.scores
+    assert "cv_error" not in s  # only the asked-for and the cheap criteria run
+    assert np.all(s["vaf"] >= s["r2"])  # uncentred VAF >= centred R² always
+    assert s["vaf_local"].sizes["feature"] == 16
+    assert "uncentred" in scan.rule
+
+
+def test_consensus_peaks_at_the_planted_number_of_clusters():
+    """Samples in 4 clusters with mixed membership: Brunet's rule finds 4."""
+    hits = 0
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        W = rng.random((60, 4)) * (rng.random((60, 4)) > 0.5) + np.eye(60, 4)
+        labels = rng.integers(0, 4, size=300)
+        H = np.eye(4)[:, labels] * rng.uniform(0.5, 1.5, size=300)
+        H += 0.6 * rng.random((4, 300)) ** 3
+        V = W @ H
+        V = np.maximum(V + 0.1 * V.std() * rng.standard_normal(V.shape), 0)
+        scan = nm.select_rank(V, range(2, 8), method="consensus", n_repeats=10)
+        coph = scan.scores["cophenetic"]
+        assert float(coph.sel(rank=4)) > float(coph.sel(rank=7))
+        hits += scan.best_rank == 4
+    assert hits >= 4
+
+
+def test_stability_scores_and_intervals():
+    V, _, _ = planted(40, 300, 3, snr_db=25, seed=4, zeros=0.4)
+    scan = nm.select_rank(V, range(1, 6), method="stability", n_repeats=4, seed=1)
+    s = scan.scores
+    assert scan.best_rank == 3
+    assert float(s["bootstrap_cosine"].sel(rank=3).min()) > 0.95
+    assert float(s["instability"].sel(rank=3)) < float(s["instability"].sel(rank=5))
+    low, high = s["W_low"].sel(rank=3), s["W_high"].sel(rank=3)
+    assert bool(
+        (low.isel(component=slice(0, 3)) <= high.isel(component=slice(0, 3))).all()
+    )
+    assert bool(np.isnan(s["W_unit"].sel(rank=3, component=4)).all())  # padding
+    fig = scan.plot_intervals(3)
+    assert fig.axes[0].get_title().startswith("rank 3")
+
+
+def test_held_out_entries_never_enter_a_fit(monkeypatch):
+    """Every masked fit sees NaN where it holds out; the scores do not change."""
+    V, _, _ = planted(30, 120, 3, snr_db=20, seed=5)
+    reference = nm.select_rank(V, [2, 3, 4], n_repeats=2, seed=3, max_iter=100)
+    real_nmf = api.nmf
+    seen = []
+
+    def poisoned(data, rank, *, mask=None, **kwargs):
+        if mask is not None:
+            data = np.array(data, dtype=float)
+            data[~mask] = np.nan  # any use of a held-out entry would poison the fit
+            seen.append(int((~mask).sum()))
+        return real_nmf(data, rank, mask=mask, **kwargs)
+
+    monkeypatch.setattr(api, "nmf", poisoned)
+    scan = nm.select_rank(V, [2, 3, 4], n_repeats=2, seed=3, max_iter=100)
+    assert len(seen) == 6 and min(seen) > 0
+    np.testing.assert_array_equal(
+        scan.scores["cv_error"].values, reference.scores["cv_error"].values
+    )
+
+
+def test_time_blocks_hold_out_runs():
+    from neuronmf.model_selection.masks import speckled_mask
+
+    mask = speckled_mask((20, 1000), 0.1, np.random.default_rng(0), block=25)
+    held = ~mask
+    # runs start only at block boundaries
+    starts = np.argwhere(held[:, 1:] & ~held[:, :-1])[:, 1] + 1
+    assert np.all(starts % 25 == 0)
+    assert 0.05 < held.mean() < 0.15
+
+
+def test_parallel_scan_equals_serial_and_labels_are_kept():
+    V, _, _ = planted(12, 200, 2, snr_db=25, seed=6)
+    da = xr.DataArray(
+        V.T,
+        dims=("time", "channel"),
+        coords={"channel": [f"m{i}" for i in range(12)]},
+    )
+    serial = nm.select_rank(da, [1, 2, 3], n_repeats=2, seed=0)
+    parallel = nm.select_rank(da, [1, 2, 3], n_repeats=2, seed=0, n_jobs=2)
+    np.testing.assert_allclose(
+        serial.scores["cv_error"], parallel.scores["cv_error"], rtol=1e-8
+    )
+    assert list(serial.scores["feature"].values[:2]) == ["m0", "m1"]
+    assert serial.best_rank == parallel.best_rank == 2
+
+
+def test_scan_scores_plot_and_rule():
+    V, _, _ = planted(20, 100, 2, snr_db=25, seed=1)
+    scan = nm.select_rank(V, [1, 2, 3], n_repeats=2, criteria="all")
+    assert set(scan.scores.data_vars) >= {
+        "cv_error",
+        "bicv_error",
+        "vaf",
+        "r2",
+        "aic",
+        "bic",
+        "cophenetic",
+        "instability",
+    }
+    assert set(scan.choices) == set(nm.model_selection.scan.METHODS)
+    assert scan.scores["cv_error"].dims == ("rank", "repeat")
+    assert "standard error" in scan.rule
+    fig = scan.plot()
+    assert len(fig.axes) == 3
+    assert "best_rank=2" in repr(scan)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"ranks": []}, "ranks must be a non-empty collection"),
+        (
+            {"ranks": [1, 50]},
+            r"ranks must be integers in \[1, min\(m, n\)\] = \[1, 20\]",
+        ),
+        ({"holdout": 0.7}, r"holdout must be a fraction in \(0, 0.5\]"),
+        ({"holdout": 0.0}, r"holdout must be a fraction in \(0, 0.5\]"),
+        ({"method": "elbow"}, "method must be one of 'cv', 'bicv'"),
+        ({"criteria": ["elbow"]}, "criteria must be names from"),
+        ({"n_jobs": 0}, "n_jobs must be a positive integer"),
+        ({"mask": np.ones((20, 100), bool)}, "free of 'mask'"),
+        ({"method": "consensus", "n_repeats": 1}, "n_repeats must be"),
+        ({"method": "bicv", "ranks": [1, 11]}, "at most 10 for bi-cross-validation"),
+        (
+            {"holdout": 0.5, "block": 100},
+            "small enough to leave a training entry in every row and column",
+        ),
+    ],
+)
+def test_bad_input(kwargs, message):
+    V, _, _ = planted(20, 100, 2, seed=2)
+    with pytest.raises(nm.InputError, match=message):
+        nm.select_rank(V, **{"ranks": [1, 2], **kwargs})

@@ -1,0 +1,25 @@
+"""Muscle synergies from EMG: raw EMG → envelope → NMF → rank → compare.
+
+``envelope`` filters raw EMG into a non-negative (time, channel) envelope,
+optionally time-normalised per gait cycle; ``extract`` factorises it into
+``synergies`` (muscle, synergy) and ``activations`` (synergy, time), choosing
+the number of synergies by the curve-fit, VAF or any ``select_rank`` rule;
+``match``, ``group``, ``refit`` and ``cycle_average`` compare and reuse them.
+See ``docs/synergies.md``.
+"""
+
+from neuronmf.synergies._compare import cycle_average, group, match, refit
+from neuronmf.synergies._envelope import envelope
+from neuronmf.synergies._extract import extract, vaf_scores
+from neuronmf.synergies._simulate import simulate
+
+__all__ = [
+    "cycle_average",
+    "envelope",
+    "extract",
+    "group",
+    "match",
+    "refit",
+    "simulate",
+    "vaf_scores",
+]

@@ -26,7 +26,7 @@ EXIT_BAD_INPUT = 3
 EXIT_INTERRUPTED = 130
 
 # Command modules, in the order `neuronmf --help` lists them.
-COMMANDS = ("demo", "info", "assemblies", "decode", "segment")
+COMMANDS = ("demo", "info", "synergies", "rank", "assemblies", "decode", "segment")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,147 @@
+"""``neuronmf rank INPUT``: how many components? Every rank criterion side by side."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+EXAMPLE = """examples:
+  neuronmf rank ID0001_TW_01_V.csv --rate 200 --method curvefit --ranks 1-10
+  neuronmf rank session.nwb --kind activity --series units --bin-width 0.05 \\
+      --loss kl --method cv --repeats 5 --out rank-scan
+  neuronmf rank counts.nc --criteria all --jobs 2
+
+The input is read with neuronmf.io (load_emg for --kind emg, load_activity for
+--kind activity, or a (time, ...) DataArray in NetCDF) and must be non-negative:
+for raw EMG use `neuronmf synergies`, which computes the envelope first."""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "rank",
+        help="choose the number of components: cross-validation and classic criteria",
+        description="Fit NMF at each rank and report the rank every criterion picks "
+        "(cv, bicv, vaf, curvefit, aic, bic, consensus, stability); writes scores "
+        "(NetCDF), a figure and a summary into the output folder.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("input", type=Path, help="CSV/NWB/HDF5/NetCDF/npz input")
+    p.add_argument(
+        "--kind",
+        choices=("emg", "activity"),
+        default="emg",
+        help="emg: (time, channel) via load_emg; activity: (time, neuron) via "
+        "load_activity (default emg); NetCDF input is read as is",
+    )
+    p.add_argument("--series", default=None, help="series inside the file")
+    p.add_argument("--bin-width", type=float, default=None, help="spike bin (s)")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="sampling rate (Hz) of a table without a time column",
+    )
+    p.add_argument("--ranks", default="1-10", help="e.g. 1-10 or 2,3,4 (default 1-10)")
+    p.add_argument("--method", default="cv", help="criterion that decides (cv)")
+    p.add_argument(
+        "--criteria", default=None, help="extra criteria, comma separated, or 'all'"
+    )
+    p.add_argument("--loss", choices=("frobenius", "kl"), default="frobenius")
+    p.add_argument("--repeats", type=int, default=5, help="repeats per rank (5)")
+    p.add_argument("--holdout", type=float, default=0.1, help="CV fraction (0.1)")
+    p.add_argument("--block", type=int, default=1, help="hold-out run length (1)")
+    p.add_argument("--jobs", type=int, default=1, help="ranks in parallel (1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("neuronmf-rank"))
+    p.set_defaults(func=run)
+
+
+def parse_ranks(text: str) -> list[int]:
+    """``"1-10"`` or ``"2,3,5"`` → list of ints.
+
+    Examples
+    --------
+    >>> parse_ranks("1-4"), parse_ranks("2,5")
+    ([1, 2, 3, 4], [2, 5])
+    """
+    from neuronmf.errors import input_error
+
+    try:
+        if "-" in text:
+            low, high = (int(x) for x in text.split("-", 1))
+            return list(range(low, high + 1))
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise input_error("--ranks", "like 1-10 or 2,3,4", repr(text)) from None
+
+
+def read_input(
+    path: Path, kind: str, series: str | None, bin_width: float | None, rate=None
+):
+    """The data as a DataArray with a ``time`` dim."""
+    import xarray as xr
+
+    import neuronmf.io as nio
+    from neuronmf.errors import input_error
+
+    if path.suffix.lower() in (".nc", ".netcdf"):
+        if not path.exists():
+            raise input_error("INPUT", "an existing file", str(path))
+        obj = nio.load_result(path)
+        if isinstance(obj, xr.Dataset):
+            names = [series] if series else list(obj.data_vars)
+            names = [n for n in names if n in obj and "time" in obj[n].dims]
+            if not names:
+                raise input_error(
+                    f"{path}",
+                    "to hold a variable with a 'time' dim",
+                    str(list(obj.data_vars)),
+                    "Pass --series NAME.",
+                )
+            obj = obj[names[0]]
+        return obj
+    if kind == "emg":
+        return nio.load_emg(path, series=series, rate=rate)
+    return nio.load_activity(path, series=series, bin_width=bin_width, rate=rate)
+
+
+def run(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import neuronmf as nm
+    from neuronmf.io import save_netcdf
+
+    data = read_input(args.input, args.kind, args.series, args.bin_width, args.rate)
+    criteria = args.criteria
+    if criteria and criteria != "all":
+        criteria = [c.strip() for c in criteria.split(",") if c.strip()]
+    scan = nm.select_rank(
+        data,
+        parse_ranks(args.ranks),
+        method=args.method,
+        criteria=criteria,
+        loss=args.loss,
+        n_repeats=args.repeats,
+        holdout=args.holdout,
+        block=args.block,
+        seed=args.seed,
+        n_jobs=args.jobs,
+        progress=True,
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    scores = scan.scores.assign_attrs(input_file=str(args.input))
+    save_netcdf(scores, args.out / "rank_scan.nc")
+    scan.plot().savefig(args.out / "rank_scan.png", dpi=100)
+    lines = [
+        f"input: {args.input} ({dict(data.sizes)})",
+        f"best rank: {scan.best_rank} ({scan.method}: {scan.rule})",
+        "rank by criterion: " + ", ".join(f"{k}={v}" for k, v in scan.choices.items()),
+    ]
+    tmp = args.out / ".summary.txt.tmp"
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(args.out / "summary.txt")
+    print("\n".join(lines))
+    print(f"results in {args.out}")
+    return 0

@@ -239,13 +239,16 @@ def select_rank(
         if m < 2 or n < 2:
             raise input_error("V", "at least 2 × 2 for bi-cross-validation", V.shape)
         plan["bicv"] = [bicv_split(V.shape, rng) for _ in range(n_repeats)]
-        too_big = [r for r in ranks_arr if r > min(m - m // 2, n - n // 2)]
-        if too_big:
+        plan["bicv_max_rank"] = min(m - m // 2, n - n // 2)
+        too_big = [int(r) for r in ranks_arr if r > plan["bicv_max_rank"]]
+        if too_big and method == "bicv":
             raise input_error(
                 "ranks",
                 f"at most {min(m - m // 2, n - n // 2)} for bi-cross-validation "
                 "(the fitted block is half the rows by half the columns)",
                 f"{too_big}",
+                "Drop those ranks, or choose by another method (bicv is then "
+                "reported as NaN at those ranks).",
             )
     if "stability" in wanted:
         plan["bootstrap"] = [block_bootstrap(n, rng, block) for _ in range(n_repeats)]
@@ -254,20 +257,22 @@ def select_rank(
     tasks = [(V, int(r), plan, wanted, loss, base_seed, nmf_options) for r in ranks_arr]
     results = _run(tasks, n_jobs, progress)
 
-    scan = _assemble(
-        results,
-        ranks_arr,
-        V,
-        wanted,
-        labels,
-        dict(
-            holdout=holdout,
-            block=block,
-            n_repeats=n_repeats,
-            vaf_threshold=vaf_threshold,
-            local_vaf_threshold=local_vaf_threshold,
-        ),
-    )
+    with warnings.catch_warnings():  # all-NaN rows (bicv above its maximum rank)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        scan = _assemble(
+            results,
+            ranks_arr,
+            V,
+            wanted,
+            labels,
+            dict(
+                holdout=holdout,
+                block=block,
+                n_repeats=n_repeats,
+                vaf_threshold=vaf_threshold,
+                local_vaf_threshold=local_vaf_threshold,
+            ),
+        )
     scan.scores.attrs.update(
         {"loss": loss, "method": method, "seed": "none" if seed is None else seed}
     )
@@ -355,7 +360,9 @@ def _scan_rank(V, r, plan, wanted, loss, seed, options) -> dict:
                 fit = nmf(V, r, loss=loss, mask=mask, seed=seed + b + 1, **options)
                 errors.append(fit.heldout_loss(V, ~mask))
             out["cv"] = np.array(errors)
-        if "bicv" in wanted:
+        if "bicv" in wanted and r > plan["bicv_max_rank"]:
+            out["bicv"] = np.full(len(plan["bicv"]), np.nan)
+        elif "bicv" in wanted:
             errors = []
             for b, (rows, cols) in enumerate(plan["bicv"]):
                 fit = nmf(
@@ -455,7 +462,7 @@ def _assemble(results, ranks, V, wanted, labels, settings) -> _Assembled:
                 else np.zeros(len(ranks))
             )
             data[f"{name}_error"] = (("rank", "repeat"), err)
-            data[f"{name}_mean"] = ("rank", err.mean(axis=1))
+            data[f"{name}_mean"] = ("rank", np.nanmean(err, axis=1))
             data[f"{name}_se"] = ("rank", se)
             choices[name] = crit.one_se_rank(err, ranks)
     multi = ranks >= 2 if np.any(ranks >= 2) else np.ones(len(ranks), bool)

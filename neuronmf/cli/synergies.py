@@ -1,0 +1,208 @@
+"""``neuronmf synergies INPUT``: muscle synergies from an EMG recording."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+EXAMPLE = """examples:
+  neuronmf synergies trial.csv --out syn                  # raw EMG, time column in s
+  neuronmf synergies trial.nwb --cycles events.csv --rank auto --criterion vaf
+  neuronmf synergies envelope.csv --envelope --rank 5     # already an envelope
+
+--cycles takes a CSV whose first column holds touchdown times in seconds (an
+optional second column holds lift-offs), e.g. touchdown_s,liftoff_s."""
+
+CRITERIA = ("curvefit", "vaf", "cv", "aic", "bic")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "synergies",
+        help="extract muscle synergies from EMG (envelope, NMF, rank choice)",
+        description="Compute the EMG envelope, factorise it into muscle synergies "
+        "and activations, and write NetCDF, figures and a summary into --out.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("input", type=Path, help="EMG as CSV/TSV, NWB or HDF5")
+    p.add_argument("--rank", default="auto", help="number of synergies or 'auto'")
+    p.add_argument(
+        "--criterion",
+        default="curvefit",
+        choices=CRITERIA,
+        help="rank rule for --rank auto (default curvefit)",
+    )
+    p.add_argument("--max-rank", type=int, default=10, help="largest rank scanned")
+    p.add_argument("--cycles", type=Path, help="CSV of gait events (touchdown [s])")
+    p.add_argument(
+        "--points-per-cycle", type=int, default=200, help="samples per cycle"
+    )
+    p.add_argument(
+        "--band",
+        type=float,
+        nargs=2,
+        default=(20.0, 450.0),
+        metavar=("LOW", "HIGH"),
+        help="band-pass in Hz (default 20 450)",
+    )
+    p.add_argument("--lowpass", type=float, default=6.0, help="envelope cut-off Hz")
+    p.add_argument(
+        "--normalize",
+        default="max",
+        choices=("max", "unit_variance", "none"),
+        help="amplitude normalisation per muscle",
+    )
+    p.add_argument(
+        "--envelope",
+        action="store_true",
+        help="INPUT is already an envelope: skip band-pass, rectification, low-pass",
+    )
+    p.add_argument("--rate", type=float, help="sampling rate in Hz, if not in file")
+    p.add_argument("--series", help="NWB/HDF5 series to read")
+    p.add_argument("--restarts", type=int, default=10, help="NMF restarts (10)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("neuronmf-synergies"))
+    p.set_defaults(func=run)
+
+
+def _read_cycles(path: Path):
+    import numpy as np
+
+    from neuronmf.errors import input_error
+
+    if not path.exists():
+        raise input_error("--cycles", "an existing CSV file", str(path))
+    try:
+        table = np.genfromtxt(path, delimiter=",", names=True, dtype=float)
+    except ValueError as exc:
+        raise input_error(
+            f"--cycles file '{path}'", "a numeric CSV with a header", str(exc)
+        ) from None
+    if table.dtype.names is None or table.size == 0:
+        raise input_error(f"--cycles file '{path}'", "a CSV with a header row", "none")
+    cols = [np.atleast_1d(table[n]) for n in table.dtype.names[:2]]
+    return np.column_stack(cols)
+
+
+def _save_atomic(ds, target: Path) -> None:
+    fd, tmp = tempfile.mkstemp(suffix=".nc.tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _summary(ds, env, args) -> str:
+    import numpy as np
+
+    W = ds["synergies"]
+    lines = [
+        f"input: {args.input}",
+        f"envelope: band {env.attrs.get('band_hz')} Hz, low-pass "
+        f"{env.attrs.get('lowpass_hz')} Hz, normalize {env.attrs.get('normalize')}, "
+        f"{env.sizes['channel']} muscles, {env.sizes['time']} samples"
+        + (
+            f", {env.attrs['n_cycles']} cycles x {env.attrs['points_per_cycle']} points"
+            if env.attrs.get("time_normalized")
+            else ""
+        ),
+        f"synergies: {ds.attrs['rank']} (rule: {ds.attrs['rank_rule']})",
+        f"rank choices: {ds.attrs['rank_choices'] or 'n/a'}",
+        f"VAF {float(ds.vaf):.4f}, R² {float(ds.r2):.4f}, lowest muscle VAF "
+        f"{float(ds.vaf_muscle.min()):.3f} "
+        f"({ds.muscle.values[int(ds.vaf_muscle.argmin())]})",
+    ]
+    if "scan_vaf" in ds:
+        lines.append("rank  VAF     R²")
+        for r, v, q in zip(
+            ds["rank"].values, ds.scan_vaf.values, ds.scan_r2.values, strict=True
+        ):
+            lines.append(f"{int(r):4d}  {v:.4f}  {q:.4f}")
+    for j in range(W.sizes["synergy"]):
+        w = W.isel(synergy=j).values
+        top = np.argsort(-w)[:3]
+        names = ", ".join(f"{W.muscle.values[i]} {w[i]:.2f}" for i in top)
+        lines.append(f"synergy {j}: {names}")
+    return "\n".join(lines) + "\n"
+
+
+def run(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import neuronmf as nm
+    from neuronmf.errors import input_error
+    from neuronmf.io import load_emg
+    from neuronmf.plotting.synergies import (
+        plot_activations,
+        plot_rank_curve,
+        plot_synergies,
+    )
+
+    rank = args.rank
+    if rank != "auto":
+        try:
+            rank = int(rank)
+        except ValueError:
+            raise input_error("--rank", "an integer or 'auto'", rank) from None
+    if not args.input.exists():
+        raise input_error("INPUT", "an existing file", str(args.input))
+    print(f"reading {args.input}", flush=True)
+    raw = load_emg(args.input, series=args.series, rate=args.rate)
+    cycles = _read_cycles(args.cycles) if args.cycles else None
+    print("computing the envelope", flush=True)
+    env = nm.synergies.envelope(
+        raw,
+        band=None if args.envelope else tuple(args.band),
+        lowpass=None if args.envelope else args.lowpass,
+        normalize=None if args.normalize == "none" else args.normalize,
+        cycles=cycles,
+        points_per_cycle=args.points_per_cycle,
+    )
+    print("extracting synergies", flush=True)
+    ds = nm.synergies.extract(
+        env,
+        rank=rank,
+        criterion=args.criterion,
+        ranks=range(1, args.max_rank + 1),
+        n_restarts=args.restarts,
+        seed=args.seed,
+        progress=True,
+    )
+    ds.attrs["input_file"] = str(args.input)
+    if args.cycles:
+        ds.attrs["cycles_file"] = str(args.cycles)
+    args.out.mkdir(parents=True, exist_ok=True)
+    _save_atomic(ds, args.out / "synergies.nc")
+    figures = {
+        "synergies.png": plot_synergies(ds),
+        "activations.png": plot_activations(ds),
+    }
+    if "scan_vaf" in ds:
+        figures["rank.png"] = plot_rank_curve(ds)
+    for name, fig in figures.items():
+        fig.savefig(args.out / name, dpi=100)
+        plt.close(fig)
+    text = _summary(ds, env, args)
+    save_nwb = getattr(nm.io, "save_nwb", None)
+    if save_nwb is None:
+        note = "NWB output skipped: neuronmf.io.save_nwb is not available yet."
+    else:
+        try:
+            save_nwb(ds, args.out / "synergies.nwb")
+            note = f"NWB: {args.out / 'synergies.nwb'}"
+        except (NotImplementedError, TypeError) as exc:
+            note = f"NWB output skipped: {exc}"
+    text += note + "\n"
+    (args.out / "summary.txt").write_text(text, encoding="utf-8")
+    print(text, end="")
+    print(f"results in {args.out}")
+    return 0

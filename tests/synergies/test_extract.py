@@ -1,0 +1,122 @@
+"""Synergy extraction: simulated EMG through the whole pipeline, scan, masking."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import neuronmf as nm
+from neuronmf.errors import InputError
+from neuronmf.synergies import envelope, extract, match, simulate
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    raw, truth = simulate(n_muscles=12, n_synergies=4, n_cycles=10, seed=0)
+    env = envelope(raw, cycles=truth["touchdowns"])
+    return raw, truth, env
+
+
+def test_planted_synergies_recovered_from_raw_emg(simulated):
+    _, truth, env = simulated
+    ds = extract(env, rank="auto", ranks=range(1, 8), n_restarts=5)
+    assert ds.attrs["rank"] == 4
+    # the envelope is normalised per muscle: the truth in the same units
+    W = truth["synergies"].values / ds.envelope_scale.values[:, None]
+    m = match(W, ds, n_shuffles=200)
+    assert m.similarity.min() >= 0.95
+    assert m.above_chance.all()
+
+
+def test_synergyset_layout_and_netcdf_roundtrip(simulated, tmp_path):
+    _, _, env = simulated
+    ds = extract(env, rank="auto", ranks=range(1, 7), n_restarts=2, seed=3)
+    k = ds.attrs["rank"]
+    assert ds.synergies.dims == ("muscle", "synergy")
+    assert ds.activations.dims == ("synergy", "time")
+    assert list(ds.muscle.values) == list(env.channel.values)
+    np.testing.assert_allclose(np.linalg.norm(ds.synergies.values, axis=0), 1.0)
+    assert ds.scan_vaf.dims == ("rank",) and ds["rank"].values.tolist() == [
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+    ]
+    assert ds.scan_vaf_muscle.shape == (6, 12)
+    assert (np.diff(ds.scan_vaf.values) > -1e-6).all()
+    assert float(ds.vaf) == pytest.approx(float(ds.scan_vaf.sel(rank=k)), abs=1e-3)
+    assert (ds.scan_vaf.values >= ds.scan_r2.values).all()  # uncentred >= centred
+    assert "cycle" in ds.coords and "phase" in ds.coords
+    for key in ("loss", "solver", "rank", "criterion", "seed", "neuronmf_version"):
+        assert key in ds.attrs
+    assert ds.attrs["seed"] == 3 and ds.attrs["envelope_band_hz"] == "20-450"
+    path = tmp_path / "syn.nc"
+    ds.to_netcdf(path)
+    back = xr.load_dataset(path)
+    assert back.attrs == ds.attrs
+    np.testing.assert_allclose(back.synergies.values, ds.synergies.values)
+
+
+def test_fixed_rank_and_criteria(simulated):
+    _, _, env = simulated
+    ds = extract(env, rank=3, n_restarts=1)
+    assert ds.sizes["synergy"] == 3 and "scan_vaf" not in ds
+    assert ds.attrs["criterion"] == "given"
+    vaf = extract(env, criterion="vaf", ranks=range(1, 7), n_restarts=1)
+    assert vaf.attrs["criterion"] == "vaf" and "vaf=" in vaf.attrs["rank_choices"]
+    # the VAF rule's definition: the first rank over both thresholds
+    ok = (vaf.scan_vaf >= 0.9) & (vaf.scan_vaf_muscle.min("muscle") >= 0.75)
+    assert vaf.attrs["rank"] == int(vaf["rank"][ok.values.argmax()])
+
+
+def test_delegated_criterion_stores_select_rank_scores():
+    rng = np.random.default_rng(0)
+    W = rng.random((8, 3))
+    H = rng.random((3, 300))
+    ds = extract(
+        (W @ H).T, criterion="aic", ranks=range(1, 5), n_restarts=1, n_repeats=1
+    )
+    assert "scan_aic" in ds and ds.attrs["criterion"] == "aic"
+    assert "aic=" in ds.attrs["rank_choices"]
+
+
+def test_nan_dropouts_are_masked(simulated):
+    raw, truth, _ = simulated
+    holed = raw.copy()
+    holed[4000:4300, 2] = np.nan
+    with pytest.warns(UserWarning, match="NaN"):
+        env = envelope(holed, cycles=truth["touchdowns"])
+    assert env.attrs["n_missing"] > 0
+    with pytest.warns(UserWarning, match="masked"):
+        ds = extract(env, rank=4, n_restarts=3)
+    assert ds.attrs["masked_entries"] == env.attrs["n_missing"]
+    W = truth["synergies"].values / ds.envelope_scale.values[:, None]
+    assert match(W, ds, n_shuffles=0).similarity.min() >= 0.95
+    with pytest.raises(InputError, match="'curvefit' or 'vaf'"):
+        extract(env, criterion="cv", ranks=range(1, 4))
+
+
+def test_extract_matches_engine_on_a_plain_array():
+    rng = np.random.default_rng(1)
+    V = rng.random((200, 6))
+    ds = extract(V, rank=2, n_restarts=1, seed=0, tol=1e-5, max_iter=1000)
+    res = nm.nmf(V.T, 2, seed=0, tol=1e-5, max_iter=1000)
+    np.testing.assert_allclose(ds.synergies.values, res.W, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("env", "kwargs", "message"),
+    [
+        (np.ones((50, 1)), {}, "at least 2 channels"),
+        (-np.ones((50, 3)), {}, "non-negative"),
+        (np.ones((50, 3)), {"rank": 0}, "rank must be"),
+        (np.ones((50, 3)), {"rank": "five"}, "rank must be"),
+        (np.ones((50, 3)), {"criterion": "elbow"}, "criterion must be one of"),
+        (np.ones((50, 3)), {"ranks": [1]}, "at least 2 integers"),
+        (np.ones((50, 3)), {"n_restarts": 0}, "n_restarts must be"),
+    ],
+)
+def test_extract_bad_input(env, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        extract(env, **kwargs)

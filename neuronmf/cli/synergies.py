@@ -116,7 +116,7 @@ def _summary(ds, env, args) -> str:
         f"rank choices: {ds.attrs['rank_choices'] or 'n/a'}",
         f"VAF {float(ds.vaf):.4f}, R² {float(ds.r2):.4f}, lowest muscle VAF "
         f"{float(ds.vaf_muscle.min()):.3f} "
-        f"({ds.muscle.values[int(ds.vaf_muscle.argmin())]})",
+        f"({ds.muscle.values[int(np.argmin(ds.vaf_muscle.values))]})",
     ]
     if "scan_vaf" in ds:
         lines.append("rank  VAF     R²")

@@ -134,23 +134,29 @@ def scan(args) -> None:
 
     env = long_envelope(minutes=args.minutes)
     print(f"envelope {env.shape} (time, muscle)", flush=True)
-    t = time.perf_counter()
-    ds = nm.synergies.extract(
-        env,
-        rank="auto",
-        criterion="curvefit",
-        ranks=range(1, 11),
-        n_restarts=1,
-        tol=1e-4,
-        max_iter=200,
-    )
-    t_scan = time.perf_counter() - t
-    print(
-        f"neuronmf extract rank='auto' (curvefit, ranks 1..10, one fit per rank): "
-        f"{t_scan:.1f} s, chose {ds.attrs['rank']} ({ds.attrs['rank_choices']}), "
-        f"VAF {float(ds.vaf):.4f}",
-        flush=True,
-    )
+    modes = {"default (subsampled scan)": 20_000}
+    if args.full:
+        modes["every sample"] = None
+    for label, max_scan in modes.items():
+        t = time.perf_counter()
+        ds = nm.synergies.extract(
+            env,
+            rank="auto",
+            criterion="curvefit",
+            ranks=range(1, 11),
+            n_restarts=args.restarts,
+            tol=1e-4,
+            max_iter=200,
+            max_scan_samples=max_scan,
+        )
+        t_scan = time.perf_counter() - t
+        print(
+            f"neuronmf extract rank='auto', {label}: curvefit over ranks 1..10, "
+            f"{args.restarts} start(s) per rank, step {ds.attrs['scan_step']}: "
+            f"{t_scan:.1f} s, chose {ds.attrs['rank']} ({ds.attrs['rank_choices']}), "
+            f"VAF {float(ds.vaf):.4f} on all samples",
+            flush=True,
+        )
     t = time.perf_counter()
     res = nm.nmf(env.values.T, 5, seed=0, tol=1e-4, max_iter=200)
     print(
@@ -184,6 +190,8 @@ def main() -> None:
     r.add_argument("--shuffles", type=int, default=1000)
     s = sub.add_parser("scan", help="timing of an automatic rank scan")
     s.add_argument("--minutes", type=float, default=10.0)
+    s.add_argument("--restarts", type=int, default=3, help="starts per rank")
+    s.add_argument("--full", action="store_true", help="also scan every sample")
     s.add_argument("--no-sklearn", dest="sklearn", action="store_false")
     args = p.parse_args()
     {"reference": reference, "scan": scan}[args.what](args)

@@ -1,27 +1,45 @@
-"""``neuronmf demo``: run the package on an embedded, simulated default.
+"""``neuronmf demo``: the whole package on one simulated session, or on real data.
 
-At this stage the demo decomposes a simulated 16-muscle EMG envelope recording
-(5 planted synergies) with the engine, prints a summary that compares the result
-with the planted truth, and writes figures into the output folder.
+The default simulates one session with known ground truth — 16-muscle EMG with 5
+planted synergies, a two-photon movie with planted neurons, and spiking activity
+with assemblies that drive a behavioural variable — writes it as NWB, then reads
+those files back with :mod:`neuronmf.io` and runs synergy extraction,
+segmentation, assembly detection and decoding on them. The output folder gets the
+results (NetCDF and NWB), PNG figures, ``summary.txt`` and ``report.html``, which
+shows the figures with the numbers measured against the truth.
+
+``--real`` does the same on the real recordings of the data mirror
+(``NEURONMF_DATA_DIR``): the santuz raw EMG trial, a crop of the neurofinder
+movie with its 330 annotated neurons, and the hippocampal tetrode units with the
+animal's position.
 """
 
 from __future__ import annotations
 
 import argparse
+import html
 import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-EXAMPLE = "example:\n  neuronmf demo --out ./neuronmf-demo"
+EXAMPLE = """examples:
+  neuronmf demo                       # simulated session into ./neuronmf-demo
+  neuronmf demo --out /tmp/demo --seed 1
+  NEURONMF_DATA_DIR=../shared/data neuronmf demo --real"""
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="run neuronmf on simulated recordings and write a summary and figures",
-        description="Simulate recordings with known ground truth, decompose them and "
-        "write results and figures into an output folder.",
+        help="run every part of neuronmf on a simulated session and write a report",
+        description="Simulate a session with known ground truth (EMG, a calcium "
+        "movie, spikes with behaviour), write it as NWB, run synergies, "
+        "segmentation, assemblies and decoding on the files, and write results, "
+        "figures and report.html into the output folder.",
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -32,6 +50,11 @@ def register(subparsers) -> None:
         help="output folder (default: ./neuronmf-demo)",
     )
     parser.add_argument("--seed", default=0, type=int, help="random seed (default 0)")
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="use the real recordings found through NEURONMF_DATA_DIR",
+    )
     parser.set_defaults(func=run)
 
 
@@ -41,7 +64,8 @@ def simulate_synergy_envelopes(
     """Planted synergies × cycle-locked activations plus envelope-like noise.
 
     Each muscle has one main synergy (weight 0.5–1) and weak loadings (< 0.3) on
-    about 40 % of the others, as in recorded lower-limb synergies.
+    about 40 % of the others, as in recorded lower-limb synergies. Returns
+    ``(V, W, H)`` with V of shape (muscles, cycles × points).
     """
     rng = np.random.default_rng(seed)
     primary = rng.permutation(np.arange(n_muscles) % n_synergies)
@@ -67,40 +91,372 @@ def simulate_synergy_envelopes(
     return V, W, H
 
 
+@dataclass
+class Metric:
+    """One reported number, with the target it is judged against."""
+
+    label: str
+    value: float
+    target: str = ""
+    ok: bool | None = None
+
+    def text(self) -> str:
+        value = f"{self.value:.3f}" if isinstance(self.value, float) else self.value
+        mark = "" if self.ok is None else (" ✓" if self.ok else " ✗")
+        target = f" (target {self.target})" if self.target else ""
+        return f"{self.label}: {value}{target}{mark}"
+
+
+@dataclass
+class Stage:
+    """What one part of the demo produced."""
+
+    title: str
+    metrics: list[Metric] = field(default_factory=list)
+    figures: list[Path] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _save(fig, path: Path, stage: Stage) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    stage.figures.append(path)
+
+
+def _write_results(ds, out: Path, name: str, stage: Stage, source=None) -> None:
+    import neuronmf.io as nio
+
+    nio.save_netcdf(ds, out / f"{name}.nc")
+    stage.files.append(out / f"{name}.nc")
+    nio.save_nwb(ds, out / f"{name}.nwb", source=source, overwrite=True)
+    stage.files.append(out / f"{name}.nwb")
+
+
+# --------------------------------------------------------------------- simulated
+
+
+def synergies_stage(ctx: dict) -> Stage:
+    import neuronmf as nm
+    from neuronmf.plotting import synergies as plots
+
+    stage = Stage("Muscle synergies from raw EMG")
+    sim = nm.datasets.simulate_emg(n_muscles=16, n_synergies=5, seed=ctx["seed"])
+    path = sim.to_nwb(ctx["session"] / "emg.nwb", overwrite=True)
+    raw = nm.io.load_emg(path)
+    env = nm.synergies.envelope(raw, cycles=sim.truth["cycle_start"].values)
+    syn = nm.synergies.extract(env, rank="auto", seed=ctx["seed"])
+    # the envelope divides each muscle by its own scale: compare in those units
+    scale = env["scale"].rename(channel="muscle").drop_vars("channel", errors="ignore")
+    truth = sim.truth["synergies"] / scale
+    match = nm.synergies.match(syn, truth, n_shuffles=200)
+    rank = int(syn.attrs["rank"])
+    stage.metrics += [
+        Metric("automatic rank (curve-fit rule)", rank, "5", rank == 5),
+        Metric("VAF", float(syn["vaf"]), ">= 0.90", float(syn["vaf"]) >= 0.90),
+        Metric(
+            "mean cosine to the planted synergies",
+            float(match.attrs["mean"]),
+            ">= 0.95",
+            float(match.attrs["mean"]) >= 0.95,
+        ),
+        Metric("chance level of that cosine", float(match.attrs["chance"])),
+    ]
+    _write_results(syn, ctx["out"], "synergies", stage)
+    out = ctx["out"]
+    _save(plots.plot_synergies(syn), out / "synergy_weights.png", stage)
+    _save(plots.plot_activations(syn), out / "synergy_activations.png", stage)
+    _save(plots.plot_rank_curve(syn), out / "synergy_rank_curve.png", stage)
+    return stage
+
+
+def segmentation_stage(ctx: dict) -> Stage:
+    import neuronmf as nm
+    from neuronmf.plotting import imaging as plots
+
+    stage = Stage("Neurons from a two-photon movie")
+    radius = 4.0
+    sim = nm.datasets.simulate_movie(
+        shape=(64, 64),
+        n_frames=300,
+        n_neurons=20,
+        neuron_radius=radius,
+        seed=ctx["seed"],
+    )
+    path = sim.to_nwb(ctx["session"] / "movie.nwb", overwrite=True)
+    movie = nm.io.load_movie(path)
+    seg = nm.imaging.segment(movie, neuron_radius=radius)
+    score = nm.imaging.score(seg, sim.truth["masks"])
+    stage.metrics += [
+        Metric("neurons found / planted", f"{seg.sizes['neuron']} / 20"),
+        Metric("precision", float(score["precision"])),
+        Metric("recall", float(score["recall"])),
+        Metric(
+            "F1 (IoU matching)", float(score["f1"]), ">= 0.9", float(score["f1"]) >= 0.9
+        ),
+    ]
+    _write_results(seg, ctx["out"], "segmentation", stage)
+    out = ctx["out"]
+    _save(plots.plot_contours(seg, movie), out / "segmentation_contours.png", stage)
+    _save(plots.plot_traces(seg), out / "segmentation_traces.png", stage)
+    return stage
+
+
+def assemblies_stage(ctx: dict) -> Stage:
+    import neuronmf as nm
+    from neuronmf.model_selection import match_components
+    from neuronmf.plotting import assemblies as plots
+
+    stage = Stage("Neural assemblies in spiking activity")
+    sim = nm.datasets.simulate_assemblies(seed=ctx["seed"])
+    path = sim.to_nwb(ctx["session"] / "spikes.nwb", overwrite=True)
+    bin_width = float(sim.data.attrs["bin_width"])
+    activity = nm.io.load_activity(path, bin_width=bin_width)
+    behavior = nm.io.load_behavior(path, times=activity["time"].values)
+    ctx["activity"], ctx["behavior"] = activity, behavior
+    asm = nm.assemblies.detect(activity, seed=ctx["seed"])
+    planted = sim.truth["membership"].values
+    found = asm["membership"].values
+    k = planted.shape[1]
+    similarity = np.nan
+    if found.shape[1] >= k:
+        similarity = match_components(planted, found).mean
+    n_sig = int(asm["significant"].sum())
+    stage.metrics += [
+        Metric("significant assemblies / planted", f"{n_sig} / {k}"),
+        Metric(
+            "mean cosine of memberships to the planted ones",
+            float(similarity),
+            ">= 0.9",
+            bool(similarity >= 0.9),
+        ),
+    ]
+    _write_results(asm, ctx["out"], "assemblies", stage)
+    out = ctx["out"]
+    _save(plots.plot_membership(asm), out / "assembly_membership.png", stage)
+    _save(
+        plots.plot_activations(asm, behavior), out / "assembly_activations.png", stage
+    )
+    return stage
+
+
+def decoding_stage(ctx: dict) -> Stage:
+    import neuronmf as nm
+    from neuronmf.plotting import decoding as plots
+
+    stage = Stage("Decoding behaviour from NMF activations")
+    dec = nm.decoding.decode(
+        ctx["activity"], ctx["behavior"], ranks=range(1, 7), seed=ctx["seed"]
+    )
+    null95 = float(np.percentile(dec.null_scores, 95))
+    stage.metrics += [
+        Metric("chosen rank (inner CV)", str(dec.rank)),
+        Metric(
+            "decoding R² (outer folds)",
+            float(dec.score),
+            f"> null 95th percentile {null95:.3f}",
+            float(dec.score) > null95,
+        ),
+    ]
+    out = ctx["out"]
+    import neuronmf.io as nio
+
+    nio.save_netcdf(dec.to_dataset(), out / "decoding.nc")
+    stage.files.append(out / "decoding.nc")
+    _save(plots.plot_predictions(dec), out / "decoding_predictions.png", stage)
+    _save(plots.plot_rank_scores(dec), out / "decoding_rank_scores.png", stage)
+    return stage
+
+
+# -------------------------------------------------------------------------- real
+
+
+def _data_dir() -> Path:
+    import os
+
+    from neuronmf.errors import input_error
+
+    default = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    root = Path(os.environ.get("NEURONMF_DATA_DIR", default))
+    if not (root / "santuz_gait_emg").is_dir():
+        raise input_error(
+            "NEURONMF_DATA_DIR",
+            "a folder holding the real recordings (santuz_gait_emg, "
+            "neurofinder_subset, hc_linear_track)",
+            str(root),
+            "Point NEURONMF_DATA_DIR at the data mirror, or run the demo without "
+            "--real.",
+        )
+    return root
+
+
+def real_synergies_stage(ctx: dict) -> Stage:
+    import neuronmf as nm
+    from neuronmf.plotting import synergies as plots
+
+    stage = Stage("Muscle synergies: santuz treadmill walking, trial ID0012_TW_01")
+    folder = ctx["data"] / "santuz_gait_emg" / "csv"
+    raw = nm.io.load_emg(folder / "ID0012_TW_01_raw_emg.csv")
+    cycles = np.loadtxt(
+        folder / "ID0012_TW_01_gait_cycles.csv", delimiter=",", skiprows=1
+    )[:, 0]
+    env = nm.synergies.envelope(raw, cycles=cycles)
+    syn = nm.synergies.extract(env, rank="auto", seed=ctx["seed"])
+    stage.metrics += [
+        Metric("muscles × cycles", f"{raw.sizes['channel']} × {len(cycles) - 1}"),
+        Metric("automatic rank (curve-fit rule)", int(syn.attrs["rank"])),
+        Metric("VAF", float(syn["vaf"]), ">= 0.90", float(syn["vaf"]) >= 0.90),
+    ]
+    _write_results(syn, ctx["out"], "synergies", stage)
+    out = ctx["out"]
+    _save(plots.plot_synergies(syn), out / "synergy_weights.png", stage)
+    _save(plots.plot_activations(syn), out / "synergy_activations.png", stage)
+    _save(plots.plot_rank_curve(syn), out / "synergy_rank_curve.png", stage)
+    return stage
+
+
+def real_segmentation_stage(ctx: dict) -> Stage:
+    import neuronmf as nm
+    from neuronmf.plotting import imaging as plots
+
+    stage = Stage("Neurons: neurofinder two-photon movie, 256 × 256 crop")
+    folder = ctx["data"] / "neurofinder_subset"
+    movie = nm.io.load_movie(folder / "images", lazy=True)[:, :256, :256]
+    truth = nm.io.load_regions(folder / "regions" / "regions.json", (512, 512)).values
+    truth = truth[:, :256, :256]
+    truth = truth[truth.sum(axis=(1, 2)) >= 20]
+    seg = nm.imaging.segment(movie, neuron_radius=5, progress=True)
+    score = nm.imaging.score(seg, truth)
+    stage.metrics += [
+        Metric("neurons found / annotated", f"{seg.sizes['neuron']} / {len(truth)}"),
+        Metric("precision", float(score["precision"])),
+        Metric("recall", float(score["recall"])),
+        Metric("F1 (IoU matching)", float(score["f1"])),
+    ]
+    _write_results(seg, ctx["out"], "segmentation", stage)
+    out = ctx["out"]
+    _save(plots.plot_contours(seg, movie), out / "segmentation_contours.png", stage)
+    _save(plots.plot_traces(seg), out / "segmentation_traces.png", stage)
+    return stage
+
+
+def real_assemblies_stage(ctx: dict) -> Stage:
+    import neuronmf as nm
+    from neuronmf.plotting import assemblies as plots
+
+    stage = Stage("Assemblies: hippocampal tetrode units on a linear track")
+    path = ctx["data"] / "hc_linear_track" / "spikes_flat_and_position.npz"
+    activity = nm.io.load_activity(path, bin_width=0.1)
+    behavior = nm.io.load_behavior(
+        path, series="position_x", times=activity["time"].values
+    )
+    ctx["activity"], ctx["behavior"] = activity, behavior
+    asm = nm.assemblies.detect(activity, seed=ctx["seed"])
+    stage.metrics += [
+        Metric(
+            "units × bins", f"{activity.sizes['neuron']} × {activity.sizes['time']}"
+        ),
+        Metric(
+            "components / significant assemblies",
+            f"{asm.attrs['rank']} / {int(asm['significant'].sum())}",
+        ),
+    ]
+    _write_results(asm, ctx["out"], "assemblies", stage)
+    out = ctx["out"]
+    _save(plots.plot_membership(asm), out / "assembly_membership.png", stage)
+    _save(
+        plots.plot_activations(asm, behavior), out / "assembly_activations.png", stage
+    )
+    return stage
+
+
+# ------------------------------------------------------------------------ report
+
+
+def write_report(out: Path, stages: list[Stage], title: str) -> Path:
+    """``report.html``: every stage's numbers and figures (written atomically)."""
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
+        "td,th{padding:2px 10px;text-align:left}img{max-width:100%}"
+        ".ok{color:#070}.bad{color:#b00}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    for stage in stages:
+        parts.append(f"<h2>{html.escape(stage.title)}</h2>")
+        parts.append("<table><tr><th>measure</th><th>value</th><th>target</th></tr>")
+        for m in stage.metrics:
+            value = f"{m.value:.3f}" if isinstance(m.value, float) else str(m.value)
+            css = "" if m.ok is None else (" class='ok'" if m.ok else " class='bad'")
+            mark = "" if m.ok is None else (" ✓" if m.ok else " ✗")
+            parts.append(
+                f"<tr><td>{html.escape(m.label)}</td><td{css}>{html.escape(value)}"
+                f"{mark}</td><td>{html.escape(m.target)}</td></tr>"
+            )
+        parts.append("</table>")
+        files = ", ".join(f"<a href='{f.name}'>{f.name}</a>" for f in stage.files)
+        if files:
+            parts.append(f"<p>results: {files} ({stage.seconds:.1f} s)</p>")
+        for fig in stage.figures:
+            parts.append(f"<p><img src='{fig.name}' alt='{fig.stem}'></p>")
+    parts.append("</body></html>")
+    path = out / "report.html"
+    tmp = out / ".report.html.tmp"
+    tmp.write_text("\n".join(parts), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+STAGES: dict[bool, list[Callable[[dict], Stage]]] = {
+    False: [synergies_stage, segmentation_stage, assemblies_stage, decoding_stage],
+    True: [
+        real_synergies_stage,
+        real_segmentation_stage,
+        real_assemblies_stage,
+        decoding_stage,
+    ],
+}
+
+
 def run(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    import neuronmf as nm
-    from neuronmf.model_selection import match_components
-    from neuronmf.plotting import plot_components, plot_loss
 
     out: Path = args.out
+    ctx: dict = {"seed": args.seed, "out": out, "session": out / "session"}
+    if args.real:
+        ctx["data"] = _data_dir()
     out.mkdir(parents=True, exist_ok=True)
-    print("neuronmf demo: simulating 16-muscle EMG envelopes with 5 planted synergies")
-    V, W_true, _H_true = simulate_synergy_envelopes(seed=args.seed)
+    ctx["session"].mkdir(exist_ok=True)
+    kind = "the real recordings" if args.real else "a simulated session"
+    print(f"neuronmf demo: {kind}; output in {out}", flush=True)
+    stages = []
     start = time.perf_counter()
-    res = nm.nmf(V, 5, seed=args.seed, progress=True)
-    elapsed = time.perf_counter() - start
-    match = match_components(W_true, res.W)
-    names = [f"muscle {i + 1}" for i in range(V.shape[0])]
+    plan = STAGES[bool(args.real)]
+    for i, step in enumerate(plan, 1):
+        t0 = time.perf_counter()
+        print(
+            f"[{i}/{len(plan)}] {step.__name__.replace('_stage', '')} ...", flush=True
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            stage = step(ctx)
+        stage.seconds = time.perf_counter() - t0
+        stages.append(stage)
+        print(f"      {stage.title} ({stage.seconds:.1f} s)")
+        for metric in stage.metrics:
+            print(f"      {metric.text()}", flush=True)
+    report = write_report(out, stages, f"neuronmf demo on {kind}")
     lines = [
-        f"data: {V.shape[0]} muscles x {V.shape[1]} samples",
-        f"fit: rank 5, solver {res.params['solver']}, {res.n_iter} iterations, "
-        f"{elapsed:.2f} s, converged={res.converged}",
-        f"VAF: {res.vaf:.4f}   relative error: {res.relative_error:.4f}",
-        "synergy cosine to the planted truth (Hungarian-matched): "
-        + " ".join(f"{s:.3f}" for s in match.similarity)
-        + f"  (mean {match.mean:.3f})",
+        f"# {stage.title}\n" + "\n".join(m.text() for m in stage.metrics)
+        for stage in stages
     ]
-    for line in lines:
-        print("  " + line)
-    fig = plot_components(res, feature_names=names)
-    fig.savefig(out / "synergies.png", dpi=120)
-    plot_loss(res).savefig(out / "convergence.png", dpi=120)
-    (out / "summary.txt").write_text("\n".join(lines) + "\n")
-    print(
-        f"neuronmf demo: wrote {out / 'synergies.png'}, {out / 'convergence.png'} "
-        f"and {out / 'summary.txt'}"
-    )
+    tmp = out / ".summary.txt.tmp"
+    tmp.write_text("\n\n".join(lines) + "\n", encoding="utf-8")
+    tmp.replace(out / "summary.txt")
+    print(f"neuronmf demo: done in {time.perf_counter() - start:.0f} s; open {report}")
     return 0

@@ -25,14 +25,15 @@ def compare(seeds=(0, 1, 2), overlaps=(0, 2, 4), n_bins=2000):
     rows = []
     for overlap in overlaps:
         for seed in seeds:
-            counts, truth = nm.assemblies.simulate(
+            sim = nm.datasets.simulate_assemblies(
                 n_neurons=30, n_assemblies=3, n_bins=n_bins, overlap=overlap, seed=seed
             )
-            k = truth["W"].shape[1]
+            counts, W = sim.data, sim.truth["membership"].values
+            k = W.shape[1]
             ds = nm.assemblies.detect(counts, rank=k + 1, n_surrogates=0, n_restarts=2)
             ica = nm.assemblies.detect_ica(counts, n_assemblies=k)
-            c_nmf = match_components(truth["W"], ds.membership.values).similarity
-            c_ica = match_components(truth["W"], ica.membership.values).similarity
+            c_nmf = match_components(W, ds.membership.values).similarity
+            c_ica = match_components(W, ica.membership.values).similarity
             rows.append(
                 (overlap, seed, c_nmf.min(), c_ica.min(), c_nmf.mean(), c_ica.mean())
             )
@@ -50,11 +51,11 @@ def main(argv=None) -> int:
     matplotlib.use("Agg")
     from neuronmf.plotting.assemblies import plot_activations, plot_membership
 
-    counts, truth = nm.assemblies.simulate(
+    sim = nm.datasets.simulate_assemblies(
         n_neurons=30, n_assemblies=3, n_bins=2000, seed=1
     )
-    ds = nm.assemblies.detect(counts, rank=4, n_surrogates=100, seed=0)
-    m = match_components(truth["W"], ds.membership.values)
+    ds = nm.assemblies.detect(sim.data, rank=4, n_surrogates=100, seed=0)
+    m = match_components(sim.truth["membership"].values, ds.membership.values)
     print(
         f"NMF: {ds.attrs['rank']} components, "
         f"significant: {ds.significant.values.tolist()}, "
@@ -63,7 +64,7 @@ def main(argv=None) -> int:
     )
     ds.to_netcdf(args.out / "assemblies.nc")
     plot_membership(ds).savefig(args.out / "membership.png", dpi=100)
-    plot_activations(ds, truth["behavior"]).savefig(
+    plot_activations(ds, sim.behavior).savefig(
         args.out / "activations.png", dpi=100
     )
     seeds = (0, 1, 2, 3, 4) if args.full else (0,)

@@ -81,12 +81,10 @@ def main(argv=None) -> int:
         kw = dict(cv=5, inner_cv=3, lags=2, n_null=10, seed=0, progress=True)
         ranks = range(1, 16)
     else:
-        X, truth = nm.assemblies.simulate(
+        sim = nm.datasets.simulate_assemblies(
             n_neurons=30, n_assemblies=3, n_bins=1500, seed=0
         )
-        y = xr.DataArray(
-            truth["behavior"], dims=("time",), coords={"time": X.time.values}
-        )
+        X, y = sim.data, sim.behavior
         kw = dict(cv=5, inner_cv=2, lags=2, n_null=5, seed=0)
         ranks = range(2, 6)
     rows = []

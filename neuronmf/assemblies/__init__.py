@@ -2,7 +2,8 @@
 
 ``detect`` returns an xarray Dataset (membership, members, activations, p-values);
 ``detect_ica`` is the PCA/ICA method of Lopes-dos-Santos et al. (2013), kept for
-comparison; ``simulate`` is a small planted-assembly simulator for tests and examples.
+comparison. Planted assemblies for tests and examples:
+``neuronmf.datasets.simulate_assemblies``.
 """
 
 from neuronmf.assemblies._core import (
@@ -11,6 +12,5 @@ from neuronmf.assemblies._core import (
     detect_ica,
     marchenko_pastur_count,
 )
-from neuronmf.assemblies._simulate import simulate
 
-__all__ = ["bin_spikes", "detect", "detect_ica", "marchenko_pastur_count", "simulate"]
+__all__ = ["bin_spikes", "detect", "detect_ica", "marchenko_pastur_count"]

@@ -450,8 +450,8 @@ def decode(
     Examples
     --------
     >>> import numpy as np, neuronmf as nm
-    >>> counts, truth = nm.assemblies.simulate(n_neurons=20, n_assemblies=2, n_bins=900)
-    >>> res = nm.decoding.decode(counts, truth["behavior"], rank=2, lags=3, cv=3,
+    >>> sim = nm.datasets.simulate_assemblies(n_neurons=20, n_assemblies=2, n_bins=900)
+    >>> res = nm.decoding.decode(sim.data, sim.behavior, rank=2, lags=3, cv=3,
     ...                          inner_cv=2, n_null=2)
     >>> bool(res.score > 0.5), res.scores.sizes["fold"]
     (True, 3)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 
-def merge_duplicates(A: np.ndarray, C: np.ndarray, *, threshold: float = 0.8):
+def merge_duplicates(
+    A: np.ndarray, C: np.ndarray, *, threshold: float = 0.8, dilation: int = 0
+):
     """Merge overlapping components whose traces correlate > ``threshold``.
 
     Parameters
@@ -14,6 +17,12 @@ def merge_duplicates(A: np.ndarray, C: np.ndarray, *, threshold: float = 0.8):
     threshold : float
         Minimum Pearson correlation of traces for two overlapping components
         to be merged (CaImAn's ``merge_thr`` default 0.8).
+    dilation : int
+        Supports are dilated by this many pixels before the overlap test, so
+        that components that only *touch* count as overlapping. Greedy seeds
+        cut footprints at a fraction of their peak; the dim rim of a soma left
+        in the residual becomes a crescent next to it (touching, not
+        overlapping) with the soma's trace, which this merges back.
 
     Returns
     -------
@@ -24,8 +33,16 @@ def merge_duplicates(A: np.ndarray, C: np.ndarray, *, threshold: float = 0.8):
     K = len(A)
     if K < 2:
         return A, C, [[k] for k in range(K)]
-    F = A.reshape(K, -1)
-    overlap = (F > 0).astype(np.float32) @ (F > 0).astype(np.float32).T > 0
+    S = A > 0
+    F = S.reshape(K, -1).astype(np.float32)
+    if dilation > 0:
+        grown = ndimage.binary_dilation(
+            S, structure=np.ones((1, 3, 3), bool), iterations=int(dilation)
+        )
+        overlap = grown.reshape(K, -1).astype(np.float32) @ F.T > 0
+        overlap = overlap | overlap.T
+    else:
+        overlap = F @ F.T > 0
     Cc = np.corrcoef(C) if C.shape[1] > 1 else np.eye(K)
     link = overlap & (np.nan_to_num(Cc) > threshold)
     np.fill_diagonal(link, False)

@@ -23,7 +23,7 @@ def make_patches(shape, size: int, overlap: int):
     Examples
     --------
     >>> [p[0] for p in make_patches((100, 50), 60, 20)][:2]
-    [slice(0, 60, None), slice(0, 60, None)]
+    [slice(0, 60, None), slice(40, 100, None)]
     """
     out = []
     for axis_starts_y in [_starts(shape[0], size, overlap)]:

@@ -58,6 +58,7 @@ def greedy_seeds(
     min_pnr: float = 5.0,
     n_iter: int = 5,
     footprint_threshold: float = 0.3,
+    min_area: int = 0,
 ):
     """Greedy rank-1 extraction at the best local-correlation × PNR peaks.
 
@@ -66,7 +67,10 @@ def greedy_seeds(
     non-negative refinements inside a (4·radius+1)² window, the footprint kept
     to the connected part around the seed above ``footprint_threshold`` × max,
     then the component is subtracted from ``R`` (modified in place) and the
-    summary images are recomputed around it.
+    summary images are recomputed around it. A candidate whose footprint has
+    fewer than ``min_area`` pixels (a noise speck: quality control would
+    reject it anyway) is subtracted but not kept, and the summary images are
+    not recomputed for it, which keeps the search fast on long, noisy movies.
 
     Returns
     -------
@@ -116,6 +120,8 @@ def greedy_seeds(
         R[:, y0:y1, x0:x1] -= (
             np.outer(c, a).reshape(T, y1 - y0, x1 - x0).astype(R.dtype)
         )
+        if np.count_nonzero(a) < min_area:
+            continue
         nrm = np.linalg.norm(a)
         full = np.zeros((ny, nx))
         full[y0:y1, x0:x1] = (a / nrm).reshape(y1 - y0, x1 - x0)

@@ -101,6 +101,7 @@ def default_parameters(neuron_radius: float) -> dict:
         "min_area": int(np.floor(np.pi * (0.4 * r) ** 2)),
         "max_area": int(np.ceil(np.pi * (2.5 * r) ** 2)),
         "merge_threshold": 0.8,
+        "merge_dilation": int(max(1, round(r / 2))),
         "smoothness": 0.1,
         "sparsity": 0.0,
         "baseline_percentile": 10.0,
@@ -129,7 +130,14 @@ def _segment_patch(
         max_neurons=cap if n_neurons is None else min(n_neurons, cap),
         min_corr=p["min_corr"],
         min_pnr=p["min_pnr"],
+        min_area=p["min_area"],
     )
+    if len(A) > 1:
+        # fragments of one soma (its dim rim left in the residual) before the
+        # costly joint trace projection
+        A, C, _groups = merge_duplicates(
+            A, C, threshold=p["merge_threshold"], dilation=p["merge_dilation"]
+        )
     K = len(A)
     # refinement data: baseline- and neuropil-flattened movie, clipped at zero
     V = np.maximum(Rh, 0).reshape(T, -1).T.astype(np.float64)
@@ -190,7 +198,9 @@ def _segment_patch(
         A = W.T.reshape(K, h, w)
         C = np.asarray(nm.project(np.maximum(V - bg_W @ bg_H, 0), W))
     if K:
-        A, C, _groups = merge_duplicates(A, C, threshold=p["merge_threshold"])
+        A, C, _groups = merge_duplicates(
+            A, C, threshold=p["merge_threshold"], dilation=p["merge_dilation"]
+        )
         if refine and len(A) < K:
             Wm = A.reshape(len(A), -1).T
             C = np.asarray(nm.project(np.maximum(V - bg_W @ bg_H, 0), Wm))
@@ -254,8 +264,9 @@ def segment(
        are then zeroed outside their seed support dilated by
        ``support_dilation`` px (the neighbourhood restriction) and the traces
        re-projected exactly (``neuronmf.project``);
-    4. merging of overlapping components whose traces correlate >
-       ``merge_threshold``;
+    4. merging of overlapping or touching (supports dilated by
+       ``merge_dilation`` px) components whose traces correlate >
+       ``merge_threshold``, once after seeding and again after refinement;
     5. quality: SNR, compactness, trace correlation; components failing
        ``min_snr``, ``min_trace_corr``, ``min_area`` or ``max_area`` are
        rejected with the reason kept.
@@ -292,7 +303,8 @@ def segment(
         Any key of :func:`default_parameters`: ``min_corr`` (seed local
         correlation, 0.2), ``min_pnr`` (seed peak-to-noise, 5), ``min_snr``
         (trace SNR, 3), ``min_trace_corr`` (trace vs movie under the mask,
-        0.5), ``min_area``/``max_area`` (px), ``merge_threshold`` (0.8),
+        0.5), ``min_area``/``max_area`` (px; seeds smaller than ``min_area`` are
+        not kept), ``merge_threshold`` (0.8), ``merge_dilation`` (px, r/2),
         ``baseline_percentile`` (10), ``support_dilation`` (px),
         ``refine_iter`` (engine iterations per round), ``footprint_threshold``
         (footprints keep their connected part ≥ this × max, 0.3).
@@ -311,8 +323,8 @@ def segment(
 
     Examples
     --------
-    >>> from neuronmf.imaging._simulate import simulate_movie
-    >>> sim = simulate_movie((48, 48), 200, 8, 4.0, seed=1)
+    >>> import neuronmf as nm
+    >>> sim = nm.datasets.simulate_movie((48, 48), 200, 8, 4.0, seed=1)
     >>> seg = segment(sim.data, neuron_radius=4.0)
     >>> seg.sizes["neuron"] >= 6
     True

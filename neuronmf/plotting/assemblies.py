@@ -22,8 +22,8 @@ def plot_membership(ds, *, ax=None):
     Examples
     --------
     >>> import neuronmf as nm
-    >>> counts, _ = nm.assemblies.simulate(n_neurons=12, n_assemblies=2, n_bins=400)
-    >>> fig = plot_membership(nm.assemblies.detect(counts, rank=2, n_surrogates=0))
+    >>> sim = nm.datasets.simulate_assemblies(n_neurons=12, n_assemblies=2, n_bins=400)
+    >>> fig = plot_membership(nm.assemblies.detect(sim.data, rank=2, n_surrogates=0))
     """
     import matplotlib.pyplot as plt
 
@@ -61,9 +61,9 @@ def plot_activations(ds, behavior=None, *, ax=None, max_points: int = 5000):
     Examples
     --------
     >>> import neuronmf as nm
-    >>> counts, truth = nm.assemblies.simulate(n_neurons=12, n_assemblies=2, n_bins=400)
-    >>> ds = nm.assemblies.detect(counts, rank=2, n_surrogates=0)
-    >>> fig = plot_activations(ds, truth["behavior"])
+    >>> sim = nm.datasets.simulate_assemblies(n_neurons=12, n_assemblies=2, n_bins=400)
+    >>> ds = nm.assemblies.detect(sim.data, rank=2, n_surrogates=0)
+    >>> fig = plot_activations(ds, sim.behavior)
     """
     import matplotlib.pyplot as plt
 

@@ -21,9 +21,8 @@ def plot_contours(seg, movie=None, *, image: str = "mean", ax=None):
 
     Examples
     --------
-    >>> from neuronmf.imaging._simulate import simulate_movie
     >>> import neuronmf as nm
-    >>> sim = simulate_movie((40, 40), 100, 4, 3.0, seed=0)
+    >>> sim = nm.datasets.simulate_movie((40, 40), 100, 4, 3.0, seed=0)
     >>> fig = plot_contours(nm.imaging.segment(sim.data, neuron_radius=3.0), sim.data)
     """
     import matplotlib.pyplot as plt

@@ -9,8 +9,9 @@ from neuronmf.model_selection import match_components
 
 
 def _simulate(**kw):
-    # neuronmf.datasets.simulate_assemblies had not landed: the module's stand-in.
-    return nm.assemblies.simulate(**kw)
+    """Counts (time, neuron) and the planted truth (an xarray Dataset)."""
+    sim = nm.datasets.simulate_assemblies(**kw)
+    return sim.data, sim.truth
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +23,9 @@ def planted():
 
 def test_planted_assemblies_recovered(planted):
     _, truth, ds = planted
-    match = match_components(truth["W"], ds.membership.values)
+    match = match_components(truth["membership"].values, ds.membership.values)
     assert match.similarity.min() >= 0.95
-    true_members = truth["W"] > 0
+    true_members = truth["members"].values
     for k, j in enumerate(match.order):
         assert np.array_equal(ds.members.values[:, j], true_members[:, k])
         assert bool(ds.significant[j])
@@ -83,7 +84,9 @@ def test_ica_method_recovers_planted():
         == nm.assemblies.marchenko_pastur_count(counts.values)
         == 3
     )
-    match = match_components(truth["W"], np.maximum(ica.membership.values, 0))
+    match = match_components(
+        truth["membership"].values, np.maximum(ica.membership.values, 0)
+    )
     assert match.similarity.min() > 0.8
 
 

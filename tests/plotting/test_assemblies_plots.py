@@ -8,7 +8,8 @@ from neuronmf.plotting.assemblies import plot_activations, plot_membership
 
 
 def test_assembly_plots_use_given_axes():
-    counts, truth = nm.assemblies.simulate(n_neurons=12, n_assemblies=2, n_bins=400)
+    sim = nm.datasets.simulate_assemblies(n_neurons=12, n_assemblies=2, n_bins=400)
+    counts, truth = sim.data, sim.truth
     ds = nm.assemblies.detect(counts, rank=2, n_surrogates=10)
     fig, ax = plt.subplots()
     assert plot_membership(ds, ax=ax) is fig

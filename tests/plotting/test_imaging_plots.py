@@ -7,12 +7,11 @@ import matplotlib
 matplotlib.use("Agg")
 
 import neuronmf as nm
-from neuronmf.imaging._simulate import simulate_movie
 from neuronmf.plotting.imaging import plot_contours, plot_footprints, plot_traces
 
 
 def test_imaging_plots():
-    sim = simulate_movie((40, 40), 120, 5, 3.0, seed=2)
+    sim = nm.datasets.simulate_movie((40, 40), 120, 5, 3.0, seed=2)
     seg = nm.imaging.segment(sim.data, neuron_radius=3.0)
     n = seg.sizes["neuron"]
     assert n >= 3

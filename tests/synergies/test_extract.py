@@ -120,3 +120,15 @@ def test_extract_matches_engine_on_a_plain_array():
 def test_extract_bad_input(env, kwargs, message):
     with pytest.raises(InputError, match=message):
         extract(env, **kwargs)
+
+
+def test_long_recordings_are_scanned_on_a_subsample(simulated):
+    _, truth, env = simulated
+    ds = extract(env, ranks=range(1, 7), n_restarts=2, max_scan_samples=500)
+    assert ds.attrs["scan_step"] == 4 and ds.attrs["rank"] == 4
+    assert ds.activations.sizes["time"] == env.sizes["time"]  # refined on all
+    W = truth["synergies"].values / ds.envelope_scale.values[:, None]
+    assert match(W, ds, n_shuffles=0).similarity.min() >= 0.95
+    full = extract(env, ranks=range(1, 7), n_restarts=2, max_scan_samples=None)
+    assert full.attrs["scan_step"] == 1
+    assert float(ds.vaf) == pytest.approx(float(full.vaf), abs=1e-3)

@@ -88,8 +88,6 @@ def test_fifteen_people_curvefit_rank():
     hits = {}
     for pid in PEOPLE:
         env, M = _person(pid)
-        ds = nm.synergies.extract(
-            env, rank="auto", criterion="curvefit", n_restarts=1, seed=0
-        )
+        ds = nm.synergies.extract(env, rank="auto", criterion="curvefit", seed=0)
         hits[pid] = (ds.attrs["rank"], M.shape[1])
     assert sum(a == b for a, b in hits.values()) >= 14, hits

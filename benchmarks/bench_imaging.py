@@ -36,10 +36,9 @@ def _rss_mb() -> float:
 
 def bench_neurofinder(radius: float, jobs: int) -> dict:
     import neuronmf as nm
-    from neuronmf.imaging._io import load_movie, load_truth_regions
 
-    mov = load_movie(DATA / "images")
-    truth = load_truth_regions(DATA, mov.shape[1:])
+    mov = nm.io.load_movie(DATA / "images")
+    truth = nm.io.load_regions(DATA, mov.shape[1:]).values
     t0 = time.perf_counter()
     seg = nm.imaging.segment(mov, neuron_radius=radius, n_jobs=jobs)
     out = {
@@ -59,8 +58,6 @@ def bench_memory(size: int, frames: int, path: Path) -> dict:
     import h5py
 
     import neuronmf as nm
-    from neuronmf.imaging._io import load_movie
-    from neuronmf.imaging._simulate import simulate_movie
 
     if not path.exists():
         with h5py.File(path, "w") as f:
@@ -70,12 +67,14 @@ def bench_memory(size: int, frames: int, path: Path) -> dict:
             tile = 128
             for i in range(0, size, tile):
                 for j in range(0, size, tile):
-                    sim = simulate_movie(
+                    sim = nm.datasets.simulate_movie(
                         (tile, tile), frames, 30, 5.0, seed=i * size + j
                     )
-                    d[:, i : i + tile, j : j + tile] = sim.data.values
+                    d[:, i : i + tile, j : j + tile] = sim.data.values.astype(
+                        np.float32
+                    )
     t0 = time.perf_counter()
-    seg = nm.imaging.segment(load_movie(path), neuron_radius=5.0)
+    seg = nm.imaging.segment(nm.io.load_movie(path, lazy=True), neuron_radius=5.0)
     return {
         "tool": "neuronmf",
         "bench": "memory",

@@ -64,9 +64,7 @@ def main(argv=None) -> int:
     )
     ds.to_netcdf(args.out / "assemblies.nc")
     plot_membership(ds).savefig(args.out / "membership.png", dpi=100)
-    plot_activations(ds, sim.behavior).savefig(
-        args.out / "activations.png", dpi=100
-    )
+    plot_activations(ds, sim.behavior).savefig(args.out / "activations.png", dpi=100)
     seeds = (0, 1, 2, 3, 4) if args.full else (0,)
     print("overlap seed  NMF-min  ICA-min  NMF-mean ICA-mean")
     for row in compare(seeds=seeds):

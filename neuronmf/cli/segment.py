@@ -6,10 +6,13 @@ import argparse
 from pathlib import Path
 
 EXAMPLE = """examples:
-  neuronmf segment movie.h5 --radius 5 --out seg
-  neuronmf segment neurofinder_subset/images --radius 5 --jobs 2 --out seg
-      (TIFF folder; writes seg/segmentation.nc, seg/segmentation.nwb when the NWB
-       writer is available, and seg/contours.png)"""
+  neuronmf segment session.nwb --radius 5 --out seg
+  neuronmf segment session.nwb --series TwoPhotonSeries --out seg
+  neuronmf segment neurofinder_subset/images --radius 5 --jobs 2 --rate 7 --out seg
+      (TIFF folder). Any movie neuronmf.io.load_movie reads: NWB, HDF5, TIFF
+      file or folder, Zarr, .npy. Writes seg/segmentation.nc (NetCDF),
+      seg/segmentation.nwb (PlaneSegmentation + RoiResponseSeries),
+      seg/contours.png, seg/traces.png, seg/footprints.png and seg/summary.txt."""
 
 
 def register(subparsers) -> None:
@@ -21,7 +24,13 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "movie", type=Path, help="movie file or TIFF folder (NWB/HDF5/TIFF/Zarr)"
+        "movie", type=Path, help="movie file or TIFF folder (NWB/HDF5/TIFF/Zarr/npy)"
+    )
+    p.add_argument(
+        "--series", default=None, help="NWB series / HDF5 or Zarr dataset to read"
+    )
+    p.add_argument(
+        "--rate", type=float, default=None, help="frame rate (Hz) if the file has none"
     )
     p.add_argument("--radius", type=float, default=5.0, help="neuron radius in pixels")
     p.add_argument("--jobs", type=int, default=1, help="patches processed in parallel")
@@ -33,12 +42,21 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     import matplotlib
+    import numpy as np
 
     matplotlib.use("Agg")
     import neuronmf as nm
-    from neuronmf.imaging._io import load_movie
+    from neuronmf.cli._common import (
+        check_input,
+        save_figure,
+        write_results,
+        write_summary,
+    )
+    from neuronmf.plotting.imaging import plot_contours, plot_footprints, plot_traces
 
-    movie = load_movie(args.movie)
+    movie = nm.io.load_movie(
+        check_input(args.movie, "MOVIE"), series=args.series, rate=args.rate
+    )
     seg = nm.imaging.segment(
         movie,
         neuron_radius=args.radius,
@@ -46,18 +64,43 @@ def run(args) -> int:
         patch=args.patch,
         progress=not args.no_progress,
     )
-    args.out.mkdir(parents=True, exist_ok=True)
-    tmp = args.out / "segmentation.nc.tmp"
-    seg.to_netcdf(tmp)
-    tmp.replace(args.out / "segmentation.nc")
-    if hasattr(nm.io, "save_nwb"):
-        nm.io.save_nwb(seg, args.out / "segmentation.nwb")
-    from neuronmf.plotting.imaging import plot_contours
-
-    fig = plot_contours(seg, movie)
-    fig.savefig(args.out / "contours.png", dpi=100)
+    seg.attrs["input_file"] = str(args.movie)
+    files = write_results(seg, args.out, "segmentation", source=args.movie)
+    n = seg.sizes["neuron"]
+    figs = [save_figure(plot_contours(seg, movie), args.out / "contours.png")]
+    if n:
+        figs.append(save_figure(plot_traces(seg), args.out / "traces.png"))
+        figs.append(save_figure(plot_footprints(seg), args.out / "footprints.png"))
+    T, ny, nx = movie.shape
+    lines = [
+        "neuronmf segment",
+        f"input: {args.movie} (series {movie.attrs.get('source_path', '')!r}), "
+        f"{T} frames of {ny} x {nx} px, rate {movie.attrs.get('rate', 'unknown')} Hz",
+        f"neuron radius: {args.radius:g} px; patches: {seg.attrs['n_patches']}",
+        f"neurons kept: {n}; rejected: {seg.sizes['rejected']}",
+    ]
+    if n:
+        snr = seg.snr.values
+        lines.append(
+            f"trace SNR: median {float(np.median(snr)):.1f}, "
+            f"min {snr.min():.1f}, max {snr.max():.1f}"
+        )
+    if seg.sizes["rejected"]:
+        reasons = {}
+        for r in seg.rejected_reason.values:
+            for why in str(r).split("; "):
+                key = why.split(" ")[0] + (
+                    " correlation" if why.startswith("trace") else ""
+                )
+                reasons[key] = reasons.get(key, 0) + 1
+        lines.append(
+            "rejection reasons: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
+        )
+    lines.append("files: " + ", ".join(p.name for p in [*files, *figs]))
+    write_summary(args.out, lines)
     print(
-        f"segment: {seg.sizes['neuron']} neuron(s), {seg.sizes['rejected']} rejected; "
+        f"segment: {n} neuron(s), {seg.sizes['rejected']} rejected; "
         f"results in {args.out}"
     )
     return 0

@@ -1,0 +1,148 @@
+"""Helpers shared by the domain commands: reading input, writing the output folder.
+
+Every domain command reads its input through :mod:`neuronmf.io` and writes into
+``--out DIR``: the result as NetCDF (:func:`neuronmf.io.save_netcdf`) and NWB,
+PNG figures and a plain-text ``summary.txt``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
+NETCDF_SUFFIXES = (".nc", ".netcdf", ".nc4")
+
+
+def check_input(path: Path, flag: str = "INPUT") -> Path:
+    """An existing file or folder, else a clear error (exit code 3)."""
+    from neuronmf.errors import input_error
+
+    if not Path(path).exists():
+        raise input_error(
+            flag, "an existing file or folder", str(path), "Check the path."
+        )
+    return Path(path)
+
+
+def parse_rank(value: str):
+    """``"auto"`` or a positive integer from a command-line string."""
+    from neuronmf.errors import input_error
+
+    if value == "auto":
+        return value
+    try:
+        rank = int(value)
+    except ValueError:
+        raise input_error("--rank", "an integer or 'auto'", value) from None
+    if rank < 1:
+        raise input_error("--rank", "a positive integer or 'auto'", value)
+    return rank
+
+
+def _time_variable(ds, path: Path, name: str | None, what: str):
+    """A (time, ...) variable of a NetCDF Dataset: ``name`` or the only 2-D one."""
+    from neuronmf.errors import input_error
+
+    if name is not None:
+        if name not in ds:
+            raise input_error(
+                f"--series in {path}", f"one of {list(ds.data_vars)}", name
+            )
+        return ds[name]
+    cands = [v for v in ds.data_vars if ds[v].ndim == 2 and "time" in ds[v].dims]
+    if len(cands) != 1:
+        raise input_error(
+            f"{what} in {path}",
+            "exactly one 2-D variable with a 'time' dim (or choose with --series)",
+            str(list(ds.data_vars)),
+        )
+    return ds[cands[0]]
+
+
+def load_activity(
+    path: Path,
+    *,
+    series: str | None = None,
+    bin_width: float | None = None,
+    rate: float | None = None,
+):
+    """(time, neuron) activity from any supported file.
+
+    NWB (Units binned at ``bin_width``, or a RoiResponseSeries), NPZ (spike
+    times + units, or a 2-D array), HDF5, ``.npy`` through
+    :func:`neuronmf.io.load_activity`; CSV/TSV tables (a time column and one
+    column per neuron) through :func:`neuronmf.io.load_emg`; NetCDF written by
+    :func:`neuronmf.io.save_netcdf` (a DataArray or a Dataset variable).
+    """
+    import xarray as xr
+
+    import neuronmf.io as nio
+
+    path = check_input(path)
+    suffix = path.suffix.lower()
+    if suffix in NETCDF_SUFFIXES:
+        obj = nio.load_result(path)
+        if isinstance(obj, xr.Dataset):
+            obj = _time_variable(obj, path, series, "activity")
+        return _as_time_neuron(obj)
+    if suffix in TABLE_SUFFIXES:
+        tab = nio.load_emg(path, rate=rate)
+        return tab.rename({"channel": "neuron"})
+    return nio.load_activity(path, series=series, bin_width=bin_width, rate=rate)
+
+
+def _as_time_neuron(da):
+    from neuronmf.errors import input_error
+
+    if da.ndim != 2 or "time" not in da.dims:
+        raise input_error("activity", "a 2-D (time, neuron) array", f"dims {da.dims}")
+    other = next(d for d in da.dims if d != "time")
+    if other != "neuron":
+        da = da.rename({other: "neuron"})
+    return da.transpose("time", "neuron")
+
+
+def write_results(ds, out: Path, stem: str, *, source=None, nwb=True) -> list[Path]:
+    """``ds`` as ``out/stem.nc`` (NetCDF) and ``out/stem.nwb`` (NWB), atomically."""
+    import neuronmf.io as nio
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = [nio.save_netcdf(ds, out / f"{stem}.nc")]
+    if nwb:
+        written.append(
+            nio.save_nwb(
+                ds,
+                out / f"{stem}.nwb",
+                source=None if source is None else str(source),
+                overwrite=True,
+            )
+        )
+    return written
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Write a PNG atomically and close the figure."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=100)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        plt.close(fig)
+    return path
+
+
+def write_summary(out: Path, lines: list[str]) -> Path:
+    """``out/summary.txt`` (atomic), one finding per line."""
+    path = out / "summary.txt"
+    tmp = out / ".summary.txt.tmp"
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -188,15 +188,17 @@ def plot_similarity(matrix, *, ax=None, labels=None, title: str | None = None):
         order = matrix["match"].values
         S = matrix["matrix"].values[:, order]
         title = title or (
-            f"matched cosine, mean {matrix.attrs['mean']:.3f}, "
-            f"chance {matrix.attrs['chance']:.2f}"
+            f"matched cosine: mean {matrix.attrs['mean']:.3f}\n"
+            f"chance level {matrix.attrs['chance']:.2f}"
         )
         if labels is None:
             labels = (list(range(S.shape[0])), [str(o) for o in order])
     else:
         S = np.asarray(getattr(matrix, "values", matrix), dtype=float)
     if ax is None:
-        _, ax = plt.subplots(figsize=(1 + 0.45 * S.shape[1], 0.8 + 0.45 * S.shape[0]))
+        _, ax = plt.subplots(
+            figsize=(max(3.5, 1.5 + 0.45 * S.shape[1]), max(3.0, 1 + 0.45 * S.shape[0]))
+        )
     im = ax.imshow(S, vmin=0, vmax=1, cmap="viridis", interpolation="nearest")
     if S.size <= 400:
         for (i, j), v in np.ndenumerate(S):

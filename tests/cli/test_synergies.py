@@ -44,6 +44,7 @@ def test_synergies_command_writes_results(tmp_path, capsys):
         assert (out / name).stat().st_size > 0
     summary = (out / "summary.txt").read_text()
     assert "synergies: 3" in summary and "curvefit=3" in summary
+    assert "NWB" in summary  # written, or skipped with the reason
     assert "synergies: 3" in capsys.readouterr().out
     assert not list(out.glob("*.tmp"))  # the NetCDF was written atomically
 

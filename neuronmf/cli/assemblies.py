@@ -6,9 +6,15 @@ import argparse
 from pathlib import Path
 
 EXAMPLE = """examples:
-  neuronmf assemblies counts.nc --out asm        # (time, neuron) DataArray, NetCDF
+  neuronmf assemblies session.nwb --bin-width 0.025 --out asm   # NWB Units, binned
+  neuronmf assemblies session.nwb --series RoiResponseSeries --out asm
   neuronmf assemblies spikes.npz --bin-width 0.025 --rank 4 --out asm
-      (.npz with spike_times and spike_unit arrays)"""
+      (.npz with spike_times and spike_unit arrays)
+  neuronmf assemblies counts.nc --out asm   # NetCDF from neuronmf.io.save_netcdf
+      Any input neuronmf.io.load_activity reads (NWB, NPZ, HDF5, .npy), CSV/TSV
+      tables (time column + one column per neuron) and NetCDF. Writes
+      asm/assemblies.nc, asm/assemblies.nwb, asm/membership.png,
+      asm/activations.png and asm/summary.txt."""
 
 
 def register(subparsers) -> None:
@@ -20,7 +26,15 @@ def register(subparsers) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("input", type=Path, help="NWB, NetCDF (.nc) or .npz input")
+    p.add_argument(
+        "input", type=Path, help="NWB, NPZ, HDF5, .npy, CSV/TSV or NetCDF input"
+    )
+    p.add_argument(
+        "--series", default=None, help="NWB series/table, or array/variable name"
+    )
+    p.add_argument(
+        "--rate", type=float, default=None, help="sampling rate (Hz) of array input"
+    )
     p.add_argument("--rank", default="auto", help="number of assemblies or 'auto'")
     p.add_argument(
         "--max-rank", type=int, default=10, help="largest rank scanned by auto"
@@ -34,77 +48,24 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def load_activity_any(path: Path, bin_width: float | None, variable: str | None = None):
-    """Activity (time, neuron) from NWB (via neuronmf.io), NetCDF or npz spikes."""
-    import numpy as np
-    import xarray as xr
-
-    from neuronmf.errors import input_error
-
-    if not path.exists():
-        raise input_error("INPUT", "an existing file", str(path))
-    suffix = path.suffix.lower()
-    if suffix == ".nwb":
-        import neuronmf.io as nio
-
-        if not hasattr(nio, "load_activity"):
-            raise input_error(
-                "INPUT",
-                "NetCDF or .npz (NWB needs neuronmf.io.load_activity,"
-                " not available yet)",
-                str(path),
-            )
-        return nio.load_activity(path, bin_width=bin_width)
-    if suffix in (".nc", ".netcdf"):
-        obj = xr.load_dataset(path)
-        names = (
-            [variable]
-            if variable
-            else [
-                v
-                for v in obj.data_vars
-                if {"time"} <= set(obj[v].dims) and obj[v].ndim == 2
-            ]
-        )
-        if not names or names[0] not in obj:
-            raise input_error(
-                f"{path}",
-                "to hold a 2-D variable with a 'time' dim",
-                str(list(obj.data_vars)),
-            )
-        return obj[names[0]]
-    if suffix == ".npz":
-        from neuronmf.assemblies import bin_spikes
-
-        d = np.load(path)
-        if not {"spike_times", "spike_unit"} <= set(d.files):
-            raise input_error(
-                f"{path}", "to contain spike_times and spike_unit", str(d.files)
-            )
-        if bin_width is None:
-            raise input_error("--bin-width", "given for spike-time input", "None")
-        units = np.unique(d["spike_unit"])
-        return bin_spikes(
-            [d["spike_times"][d["spike_unit"] == u] for u in units], bin_width
-        )
-    raise input_error("INPUT", "a .nwb, .nc or .npz file", str(path))
-
-
 def run(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
     import neuronmf as nm
-    from neuronmf.errors import input_error
+    from neuronmf.cli._common import (
+        load_activity,
+        parse_rank,
+        save_figure,
+        write_results,
+        write_summary,
+    )
     from neuronmf.plotting.assemblies import plot_activations, plot_membership
 
-    rank = args.rank
-    if rank != "auto":
-        try:
-            rank = int(rank)
-        except ValueError:
-            raise input_error("--rank", "an integer or 'auto'", rank) from None
-    X = load_activity_any(args.input, args.bin_width)
+    rank = parse_rank(args.rank)
+    X = load_activity(
+        args.input, series=args.series, bin_width=args.bin_width, rate=args.rate
+    )
     ds = nm.assemblies.detect(
         X,
         rank=rank,
@@ -114,15 +75,29 @@ def run(args) -> int:
         progress=True,
     )
     ds.attrs["input_file"] = str(args.input)
-    args.out.mkdir(parents=True, exist_ok=True)
-    tmp = args.out / ".assemblies.nc.tmp"
-    ds.to_netcdf(tmp)
-    tmp.replace(args.out / "assemblies.nc")
-    plot_membership(ds).savefig(args.out / "membership.png", dpi=100)
-    plot_activations(ds).savefig(args.out / "activations.png", dpi=100)
-    n_sig = int(ds.significant.sum())
+    files = write_results(ds, args.out, "assemblies", source=args.input)
+    figs = [
+        save_figure(plot_membership(ds), args.out / "membership.png"),
+        save_figure(plot_activations(ds), args.out / "activations.png"),
+    ]
+    sig = ds.significant.values
+    n_sig = int(sig.sum())
+    members = ds.n_members.values.tolist()
+    lines = [
+        "neuronmf assemblies",
+        f"input: {args.input} ({X.sizes['time']} bins x {X.sizes['neuron']} neurons"
+        + (f", bin width {X.attrs['bin_width']:g} s" if "bin_width" in X.attrs else "")
+        + ")",
+        f"rank: {ds.attrs['rank']} ({ds.attrs.get('rank_rule', 'given')})",
+        f"significant assemblies: {n_sig} of {ds.attrs['rank']} components "
+        f"({args.surrogates} circular-shift surrogates)",
+        f"members per component: {members}",
+        f"member rule: {ds.attrs.get('member_rule', '')}",
+        "files: " + ", ".join(p.name for p in [*files, *figs]),
+    ]
+    write_summary(args.out, lines)
     print(
         f"{ds.attrs['rank']} components, {n_sig} significant assemblies; "
-        f"members: {ds.n_members.values.tolist()}; results in {args.out}"
+        f"members: {members}; results in {args.out}"
     )
     return 0

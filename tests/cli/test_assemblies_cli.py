@@ -1,30 +1,53 @@
-"""`neuronmf assemblies` end to end on a small simulated recording."""
+"""`neuronmf assemblies` end to end on a small simulated recording written as NWB."""
 
 import numpy as np
-import xarray as xr
+import pytest
 
 import neuronmf as nm
 from neuronmf.cli.main import main
+from neuronmf.model_selection import match_components
 
 
-def test_assemblies_command_writes_results(tmp_path, capsys):
-    counts, _ = nm.assemblies.simulate(n_neurons=16, n_assemblies=2, n_bins=800, seed=0)
-    src = tmp_path / "counts.nc"
-    counts.rename("counts").to_netcdf(src)
-    out = tmp_path / "out"
-    code = main(
-        ["assemblies", str(src), "--rank", "3", "--surrogates", "20", "--out", str(out)]
+@pytest.fixture(scope="module")
+def nwb_session(tmp_path_factory):
+    sim = nm.datasets.simulate_assemblies(
+        n_neurons=16, n_assemblies=2, n_bins=800, seed=0
     )
-    assert code == 0
-    ds = xr.load_dataset(out / "assemblies.nc")
+    path = tmp_path_factory.mktemp("asm") / "session.nwb"
+    sim.to_nwb(path)
+    return sim, path
+
+
+def test_assemblies_command_nwb(nwb_session, tmp_path, capsys):
+    sim, src = nwb_session
+    out = tmp_path / "out"
+    args = ["--bin-width", "0.025", "--rank", "3", "--surrogates", "20"]
+    code = main(["assemblies", str(src), *args, "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    ds = nm.io.load_result(out / "assemblies.nc")
     assert ds.attrs["rank"] == 3 and ds.attrs["input_file"] == str(src)
-    assert (out / "membership.png").stat().st_size > 0
+    np.testing.assert_allclose(ds.time.values, sim.data.time.values)
+    m = match_components(sim.truth["membership"].values, ds.membership.values)
+    assert m.similarity.min() >= 0.9
+    back = nm.io.load_result(out / "assemblies.nwb")
+    np.testing.assert_allclose(back.membership.values, ds.membership.values)
+    for png in ("membership.png", "activations.png"):
+        assert (out / png).stat().st_size > 1000
+    summary = (out / "summary.txt").read_text()
+    assert "800 bins x 16 neurons" in summary and "significant assemblies" in summary
     assert "significant" in capsys.readouterr().out
 
 
-def test_assemblies_command_npz_needs_bin_width(tmp_path):
+def test_assemblies_command_netcdf_and_npz(tmp_path):
+    sim = nm.datasets.simulate_assemblies(n_neurons=12, n_assemblies=2, n_bins=500)
+    nc = tmp_path / "counts.nc"
+    nm.io.save_netcdf(sim.data, nc)
+    args = ["--rank", "2", "--surrogates", "0", "--out", str(tmp_path / "a")]
+    assert main(["assemblies", str(nc), *args]) == 0
+    assert (tmp_path / "a" / "assemblies.nwb").exists()
     src = tmp_path / "spikes.npz"
     np.savez(src, spike_times=np.array([0.1, 0.2, 0.3]), spike_unit=np.array([0, 1, 0]))
+    # spike times without a bin width: a clear input error, exit code 3
     assert main(["assemblies", str(src), "--out", str(tmp_path / "o")]) == 3
     assert main(["assemblies", str(tmp_path / "missing.nc")]) == 3
 

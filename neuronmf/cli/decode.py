@@ -6,9 +6,17 @@ import argparse
 from pathlib import Path
 
 EXAMPLE = """examples:
-  neuronmf decode session.nc --behavior position --out dec
-      (NetCDF Dataset with a (time, neuron) activity variable and a (time,) behaviour)
-  neuronmf decode session.nc --behavior choice --model bernoulli --features raw"""
+  neuronmf decode session.nwb --bin-width 0.025 --behavior behavior --out dec
+      (NWB Units binned at 25 ms; the behaviour series from the same file,
+       resampled onto the bins by linear interpolation, never extrapolated)
+  neuronmf decode spikes.npz --bin-width 0.05 --behavior-file pos.npz \\
+      --behavior position --axis x --out dec
+  neuronmf decode session.nc --behavior speed --model poisson --features raw
+      (NetCDF Dataset with a (time, neuron) activity variable and a (time,) one)
+Writes dec/decoding.nc (NetCDF), dec/decoding.nwb (predicted and decoded
+behaviour as TimeSeries, scores in the description), dec/predictions.png,
+dec/rank_scores.png (NMF features) and dec/summary.txt.
+Decoding measures correlation between activity and behaviour, not causation."""
 
 
 def register(subparsers) -> None:
@@ -21,10 +29,32 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "input", type=Path, help="NetCDF Dataset (.nc) with activity + behaviour"
+        "input",
+        type=Path,
+        help="activity: NWB, NPZ, HDF5, .npy, CSV/TSV or NetCDF (.nc)",
     )
-    p.add_argument("--behavior", required=True, help="name of the behaviour variable")
-    p.add_argument("--activity", default=None, help="name of the activity variable")
+    p.add_argument(
+        "--behavior",
+        required=True,
+        help="behaviour series (NWB name/path, NPZ group, NetCDF variable)",
+    )
+    p.add_argument(
+        "--behavior-file",
+        type=Path,
+        default=None,
+        help="file holding the behaviour (default: INPUT)",
+    )
+    p.add_argument(
+        "--axis", default=None, help="component of a multi-axis behaviour (e.g. x)"
+    )
+    p.add_argument(
+        "--series", default=None, help="activity series/table, or array/variable name"
+    )
+    p.add_argument("--activity", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--bin-width", type=float, default=None, help="bin width (s)")
+    p.add_argument(
+        "--rate", type=float, default=None, help="sampling rate (Hz) of array input"
+    )
     p.add_argument(
         "--model",
         default="gaussian",
@@ -41,42 +71,131 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _behavior(args, activity_path: Path):
+    """The behaviour DataArray (time,) named by ``--behavior``."""
+    import xarray as xr
+
+    import neuronmf.io as nio
+    from neuronmf.cli._common import NETCDF_SUFFIXES, check_input
+    from neuronmf.errors import input_error
+
+    path = check_input(args.behavior_file or activity_path, "--behavior-file")
+    if path.suffix.lower() in NETCDF_SUFFIXES:
+        obj = nio.load_result(path)
+        if isinstance(obj, xr.DataArray):
+            obj = obj.to_dataset(name=obj.name or "data")
+        if args.behavior not in obj:
+            raise input_error(
+                f"--behavior in {path}", f"one of {list(obj.data_vars)}", args.behavior
+            )
+        beh = obj[args.behavior]
+    else:
+        beh = nio.load_behavior(path, series=args.behavior)
+    if beh.ndim == 2:
+        other = next(d for d in beh.dims if d != "time")
+        names = [str(v) for v in beh[other].values] if other in beh.coords else []
+        if args.axis is None:
+            raise input_error(
+                "--axis",
+                f"given for the multi-component behaviour '{args.behavior}'",
+                None,
+                f"Choose one of {names}.",
+            )
+        if args.axis not in names:
+            raise input_error("--axis", f"one of {names}", args.axis)
+        beh = beh.isel({other: names.index(args.axis)}, drop=True)
+    return beh.rename(args.behavior)
+
+
+def _write_nwb(res, path: Path, behavior_name: str, source: Path) -> Path:
+    """Decoded and predicted behaviour as NWB TimeSeries; scores in the text."""
+    import json
+
+    import numpy as np
+
+    from neuronmf.io.writers import unknown_subject, write_nwb_atomic
+
+    t = np.asarray(res.predictions["time"].values, dtype=float)
+    summary = {
+        "writer": "neuronmf decode",
+        "model": res.model,
+        "features": res.features,
+        "metric": res.metric,
+        "score": float(res.score),
+        "fold_scores": [float(v) for v in res.scores.values],
+        "rank": None if res.rank is None else int(res.rank),
+        "p_value": float(res.p_value),
+        "null_scores": [float(v) for v in res.null_scores.values],
+        "input_file": str(source),
+    }
+
+    def add(nwbfile) -> None:
+        from pynwb import TimeSeries
+        from pynwb.behavior import BehavioralTimeSeries
+
+        module = nwbfile.create_processing_module(
+            "decoding",
+            "Out-of-sample decoding of behaviour with neuronmf (nested, blocked "
+            "cross-validation; correlation, not causation). " + json.dumps(summary),
+        )
+        bts = BehavioralTimeSeries(name="DecodedBehavior")
+        kw = {"timestamps": t}
+        bts.add_timeseries(
+            TimeSeries(
+                name="predicted",
+                data=np.asarray(res.predictions.values, dtype=float),
+                unit="a.u.",
+                description=f"Out-of-sample prediction of '{behavior_name}' "
+                "(NaN where a bin was in no test block or in a gap).",
+                **kw,
+            )
+        )
+        bts.add_timeseries(
+            TimeSeries(
+                name="observed",
+                data=np.asarray(res.behavior.values, dtype=float),
+                unit="a.u.",
+                description=f"The decoded behaviour '{behavior_name}' on the "
+                "activity bins.",
+                **kw,
+            )
+        )
+        module.add(bts)
+
+    return write_nwb_atomic(
+        path,
+        add,
+        session_description="Decoding results computed with neuronmf.",
+        overwrite=True,
+        subject=unknown_subject(),
+    )
+
+
 def run(args) -> int:
     import matplotlib
-    import xarray as xr
 
     matplotlib.use("Agg")
     import neuronmf as nm
-    from neuronmf.errors import input_error
+    from neuronmf.cli._common import (
+        load_activity,
+        parse_rank,
+        save_figure,
+        write_results,
+        write_summary,
+    )
     from neuronmf.plotting.decoding import plot_predictions, plot_rank_scores
 
-    if not args.input.exists():
-        raise input_error("INPUT", "an existing file", str(args.input))
-    if args.input.suffix.lower() not in (".nc", ".netcdf"):
-        raise input_error("INPUT", "a NetCDF Dataset (.nc)", str(args.input))
-    ds = xr.load_dataset(args.input)
-    if args.behavior not in ds:
-        raise input_error(
-            f"--behavior in {args.input}", f"one of {list(ds.data_vars)}", args.behavior
-        )
-    name = args.activity or next(
-        (v for v in ds.data_vars if ds[v].ndim == 2 and "time" in ds[v].dims), None
+    rank = parse_rank(args.rank)
+    X = load_activity(
+        args.input,
+        series=args.series or args.activity,
+        bin_width=args.bin_width,
+        rate=args.rate,
     )
-    if name is None or name not in ds:
-        raise input_error(
-            f"activity in {args.input}",
-            "a 2-D variable with a time dim",
-            str(list(ds.data_vars)),
-        )
-    rank = args.rank
-    if rank != "auto":
-        try:
-            rank = int(rank)
-        except ValueError:
-            raise input_error("--rank", "an integer or 'auto'", rank) from None
+    y = _behavior(args, args.input)
     res = nm.decoding.decode(
-        ds[name],
-        ds[args.behavior],
+        X,
+        y,
         model=args.model,
         features=args.features,
         rank=rank,
@@ -87,15 +206,33 @@ def run(args) -> int:
         seed=args.seed,
         progress=True,
     )
-    args.out.mkdir(parents=True, exist_ok=True)
     out = res.to_dataset()
     out.attrs["input_file"] = str(args.input)
-    tmp = args.out / ".decoding.nc.tmp"
-    out.to_netcdf(tmp)
-    tmp.replace(args.out / "decoding.nc")
-    plot_predictions(res).savefig(args.out / "predictions.png", dpi=100)
+    out.attrs["behavior_name"] = str(args.behavior)
+    files = write_results(out, args.out, "decoding", nwb=False)
+    files.append(_write_nwb(res, args.out / "decoding.nwb", args.behavior, args.input))
+    figs = [save_figure(plot_predictions(res), args.out / "predictions.png")]
     if args.features == "nmf":
-        plot_rank_scores(res).savefig(args.out / "rank_scores.png", dpi=100)
+        figs.append(save_figure(plot_rank_scores(res), args.out / "rank_scores.png"))
+    null = (
+        f"{float(res.null_scores.mean()):.3f} +/- {float(res.null_scores.std()):.3f} "
+        f"({res.null_scores.size} circular shifts), p = {res.p_value:.3g}"
+        if res.null_scores.size
+        else "not computed (--null 0)"
+    )
+    lines = [
+        "neuronmf decode",
+        f"input: {args.input} ({X.sizes['time']} bins x {X.sizes['neuron']} neurons); "
+        f"behaviour '{args.behavior}' from {args.behavior_file or args.input}",
+        f"model: {res.model}; features: {res.features}; rank: {res.rank}",
+        f"{res.metric}: {res.score:.3f} (mean of {res.scores.size} blocked folds: "
+        + ", ".join(f"{v:.3f}" for v in res.scores.values)
+        + ")",
+        f"null: {null}",
+        "decoding measures correlation between activity and behaviour, not causation",
+        "files: " + ", ".join(p.name for p in [*files, *figs]),
+    ]
+    write_summary(args.out, lines)
     print(repr(res))
     print(f"results in {args.out} (decoding is correlation, not causation)")
     return 0

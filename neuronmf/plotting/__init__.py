@@ -1,5 +1,46 @@
-"""Plots: one module per part of the package; ``ax`` in, figure out."""
+"""Plots: one module per part of the package; ``ax`` in, figure out.
 
+The engine's plots and every domain's plots are importable from here. Two
+domains have a ``plot_activations``; here they are
+:func:`plot_assembly_activations` and :func:`plot_synergy_activations` (the
+modules keep the short name: ``neuronmf.plotting.assemblies.plot_activations``).
+"""
+
+from neuronmf.plotting import assemblies, decoding, engine, imaging, rank, synergies
+from neuronmf.plotting.assemblies import plot_activations as plot_assembly_activations
+from neuronmf.plotting.assemblies import plot_membership
+from neuronmf.plotting.decoding import plot_predictions, plot_rank_scores
 from neuronmf.plotting.engine import plot_components, plot_loss, plot_result
+from neuronmf.plotting.imaging import plot_contours, plot_footprints, plot_traces
+from neuronmf.plotting.rank import plot_component_intervals, plot_rank_scan
+from neuronmf.plotting.synergies import plot_activations as plot_synergy_activations
+from neuronmf.plotting.synergies import (
+    plot_rank_curve,
+    plot_similarity,
+    plot_synergies,
+)
 
-__all__ = ["plot_components", "plot_loss", "plot_result"]
+__all__ = [
+    "assemblies",
+    "decoding",
+    "engine",
+    "imaging",
+    "plot_assembly_activations",
+    "plot_component_intervals",
+    "plot_components",
+    "plot_contours",
+    "plot_footprints",
+    "plot_loss",
+    "plot_membership",
+    "plot_predictions",
+    "plot_rank_curve",
+    "plot_rank_scan",
+    "plot_rank_scores",
+    "plot_result",
+    "plot_similarity",
+    "plot_synergies",
+    "plot_synergy_activations",
+    "plot_traces",
+    "rank",
+    "synergies",
+]

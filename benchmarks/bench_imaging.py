@@ -2,6 +2,7 @@
 
 Usage::
 
+    python benchmarks/bench_imaging.py simulated
     python benchmarks/bench_imaging.py neurofinder [--radius 5] [--jobs 2]
     python benchmarks/bench_imaging.py memory [--size 1024] [--frames 2000]
     /work/bench-venv-s2p/bin/python benchmarks/bench_imaging.py suite2p
@@ -53,6 +54,35 @@ def bench_neurofinder(radius: float, jobs: int) -> dict:
     return out
 
 
+SIMULATED = [  # (shape, frames, neurons, radius, seed) for datasets.simulate_movie
+    ((64, 64), 300, 20, 4.0, 0),
+    ((48, 48), 150, 8, 4.0, 3),
+    ((48, 48), 200, 8, 4.0, 1),
+    ((40, 40), 120, 5, 3.0, 2),
+]
+
+
+def bench_simulated() -> list[dict]:
+    """Precision/recall/F1 (IoU rule) on small ``datasets.simulate_movie`` movies."""
+    import neuronmf as nm
+
+    rows = []
+    for shape, frames, n, radius, seed in SIMULATED:
+        sim = nm.datasets.simulate_movie(shape, frames, n, radius, seed=seed)
+        t0 = time.perf_counter()
+        seg = nm.imaging.segment(sim.data, neuron_radius=radius)
+        s = nm.imaging.score(seg, sim.truth)
+        rows.append(
+            {
+                "movie": [list(shape), frames, n, radius, seed],
+                "n_found": int(seg.sizes["neuron"]),
+                "wall_s": round(time.perf_counter() - t0, 1),
+                **{k: round(s[k], 3) for k in ("precision", "recall", "f1")},
+            }
+        )
+    return rows
+
+
 def bench_memory(size: int, frames: int, path: Path) -> dict:
     """Write a simulated size×size×frames HDF5 movie, then segment it lazily."""
     import h5py
@@ -89,13 +119,17 @@ def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("mode", choices=["neurofinder", "memory", "suite2p"])
+    p.add_argument("mode", choices=["simulated", "neurofinder", "memory", "suite2p"])
     p.add_argument("--radius", type=float, default=5.0)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--size", type=int, default=1024)
     p.add_argument("--frames", type=int, default=2000)
     p.add_argument("--path", type=Path, default=Path("/tmp/bench_imaging_movie.h5"))
     a = p.parse_args()
+    if a.mode == "simulated":
+        for row in bench_simulated():
+            print(json.dumps(row))
+        return
     if a.mode == "neurofinder":
         res = bench_neurofinder(a.radius, a.jobs)
     elif a.mode == "memory":

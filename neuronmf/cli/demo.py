@@ -327,7 +327,7 @@ def real_segmentation_stage(ctx: dict) -> Stage:
     truth = nm.io.load_regions(folder / "regions" / "regions.json", (512, 512)).values
     truth = truth[:, :256, :256]
     truth = truth[truth.sum(axis=(1, 2)) >= 20]
-    seg = nm.imaging.segment(movie, neuron_radius=5, progress=True)
+    seg = nm.imaging.segment(movie, neuron_radius=5)
     score = nm.imaging.score(seg, truth)
     stage.metrics += [
         Metric("neurons found / annotated", f"{seg.sizes['neuron']} / {len(truth)}"),
@@ -350,8 +350,8 @@ def real_assemblies_stage(ctx: dict) -> Stage:
     path = ctx["data"] / "hc_linear_track" / "spikes_flat_and_position.npz"
     activity = nm.io.load_activity(path, bin_width=0.1)
     behavior = nm.io.load_behavior(
-        path, series="position_x", times=activity["time"].values
-    )
+        path, series="position", times=activity["time"].values
+    ).sel(axis="x", drop=True)
     ctx["activity"], ctx["behavior"] = activity, behavior
     asm = nm.assemblies.detect(activity, seed=ctx["seed"])
     stage.metrics += [

@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 
 import numpy as np
 import xarray as xr
 
 from neuronmf.errors import ConvergenceWarning, input_error
+from neuronmf.model_selection import criteria
 from neuronmf.synergies._envelope import as_emg
 
 __all__ = ["extract", "vaf_scores"]
 
 # criteria computed from one (best-of-restarts) fit per rank, here
 OWN_CRITERIA = ("curvefit", "vaf")
-
-
-def _curvefit_rank(r2: np.ndarray, ranks: np.ndarray, mse: float = 1e-4) -> int:
-    """Smallest N whose R²(N..N_max) curve a straight line fits with MSE < ``mse``.
-
-    Cheung et al. 2005, d'Avella et al. 2006, as in musclesyneRgies and
-    :func:`neuronmf.select_rank`.
-    """
-    for i in range(len(ranks) - 1):
-        x, y = ranks[i:], r2[i:]
-        coef = np.polyfit(x, y, 1)
-        if np.mean((np.polyval(coef, x) - y) ** 2) < mse:
-            return int(ranks[i])
-    return int(ranks[-1])
-
-
-def _vaf_rank(vaf, vaf_muscle, global_threshold, local_threshold, ranks) -> int:
-    ok = (vaf >= global_threshold) & (vaf_muscle.min(axis=1) >= local_threshold)
-    return int(ranks[np.argmax(ok)]) if ok.any() else int(ranks[-1])
 
 
 def vaf_scores(V, W, H, mask=None) -> tuple[float, float, np.ndarray]:
@@ -86,32 +67,10 @@ def _as_envelope(env, time_dim: str) -> xr.DataArray:
     return da
 
 
-# Below this many entries x rank, one Numba thread is faster than several: the
-# engine's parallel kernels spin for work and, on busy machines, a 13 x 1000 fit
-# was measured 20-50x slower with 2 threads than with 1.
-SMALL_PROBLEM = 2_000_000
-
-
-@contextlib.contextmanager
-def _threads_for(size: int):
-    """One Numba thread for small problems (restored afterwards)."""
-    if size >= SMALL_PROBLEM:
-        yield
-        return
-    import numba
-
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)
-
-
 def _fit(V, rank, mask, options):
     from neuronmf.engine.api import nmf
 
-    with warnings.catch_warnings(), _threads_for(V.size * rank):
+    with warnings.catch_warnings():  # the engine picks threads by size
         warnings.simplefilter("ignore", ConvergenceWarning)
         return nmf(
             np.where(mask, V, 0.0) if mask is not None else V,
@@ -386,8 +345,8 @@ def _scan(
     if bar is not None:
         bar.close()
     choices = {
-        "curvefit": _curvefit_rank(r2, ranks),
-        "vaf": _vaf_rank(vaf, local, vaf_threshold, local_vaf_threshold, ranks),
+        "curvefit": criteria.curvefit_rank(r2, ranks),
+        "vaf": criteria.vaf_rank(vaf, local, ranks, vaf_threshold, local_vaf_threshold),
     }
     rules = {
         "curvefit": "smallest N whose R²(N..N_max) curve is fitted by a line with "

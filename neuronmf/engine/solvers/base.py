@@ -10,6 +10,7 @@ stops by the same rule.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -142,21 +143,38 @@ def projected_gradient_norm(W, H, grad_W, grad_H) -> float:
 BLAS_THREADS_MIN_FLOPS = 2e8
 
 
+#: Problems smaller than this (flops of one data product) run the Numba kernels
+#: on one thread: their parallel loops are too short to pay for the fork/join,
+#: and on a busy machine a waiting thread can make them 20-50x slower.
+NUMBA_THREADS_MIN_FLOPS = 2e7
+
+
+@contextmanager
 def blas_threads(shape: tuple[int, int], rank: int, chunked: bool = False):
-    """A context that limits BLAS threads for problems with small products.
+    """A context that limits BLAS (and Numba) threads for small problems.
 
     BLAS threads spin for a while after each call; on few cores they steal the
     cores the Numba kernels need (a 10x slowdown was measured on 2 cores for a
     200 x 1000 problem). Only data products above ``BLAS_THREADS_MIN_FLOPS`` keep
-    BLAS's own threads.
+    BLAS's own threads, and only those above ``NUMBA_THREADS_MIN_FLOPS`` run the
+    Numba kernels in parallel. The previous settings are restored on exit.
     """
+    import numba
     from threadpoolctl import threadpool_limits
 
     m, n = shape
-    limit = None if 2.0 * m * n * rank >= BLAS_THREADS_MIN_FLOPS else 1
+    flops = 2.0 * m * n * rank
+    limit = None if flops >= BLAS_THREADS_MIN_FLOPS else 1
     if chunked:  # dask runs blocks in parallel threads: one BLAS thread each
         limit = 1
-    return threadpool_limits(limits=limit, user_api="blas")
+    before = numba.get_num_threads()
+    if flops < NUMBA_THREADS_MIN_FLOPS and not chunked:
+        numba.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=limit, user_api="blas"):
+            yield
+    finally:
+        numba.set_num_threads(before)
 
 
 class Monitor:

@@ -130,7 +130,9 @@ def fill_unobserved(V, mask, dtype) -> np.ndarray:
     """
     arr = np.ascontiguousarray(V, dtype=dtype)
     if mask is None:
-        return arr
+        # read-only input (np.load(..., mmap_mode="r"), joblib memmaps): the
+        # compiled kernels take writable arrays, so work on a copy
+        return arr if arr.flags.writeable else arr.copy()
     out = np.where(mask, arr, 0).astype(dtype)
     counts = mask.sum(axis=1)
     means = out.sum(axis=1, dtype=np.float64) / counts

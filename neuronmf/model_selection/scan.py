@@ -48,6 +48,8 @@ CHEAP = ("vaf", "curvefit", "aic", "bic")
 # Brunet et al. take the rank after which the cophenetic correlation falls; on
 # clean data several ranks tie at ~1, so the largest rank within this of the top.
 COPHENETIC_TOLERANCE = 1e-3
+#: Default stopping tolerance of the fits of a scan (see ``select_rank``).
+SCAN_TOL = 1e-4
 
 RULES = {
     "cv": "smallest rank within one standard error of the minimum mean held-out "
@@ -163,6 +165,9 @@ def select_rank(
         Show a progress bar over ranks.
     **nmf_options
         Passed to :func:`neuronmf.nmf` (solver, max_iter, tol, penalties ...).
+        ``tol`` defaults to 1e-4 here (1e-5 in ``nmf``): a scan compares errors
+        across ranks, which settle well before the last digits of each fit
+        (on 16 × 20,000 this halves the time and changes no choice).
 
     Returns
     -------
@@ -220,6 +225,7 @@ def select_rank(
                 f"Remove {name}= from the call.",
             )
 
+    nmf_options = {"tol": SCAN_TOL, **nmf_options}
     rng = np.random.default_rng(seed)
     plan: dict[str, Any] = {"n_repeats": n_repeats}
     if "cv" in wanted:

@@ -148,3 +148,17 @@ def test_nan_is_allowed_only_where_masked():
         bad = V.copy()
         bad[1, 1] = -1
         nm.nmf(bad, 2, mask=~np.isnan(V))
+
+
+def test_read_only_input_is_accepted_and_not_modified():
+    """Memory-mapped or frozen arrays (np.load(mmap_mode="r"), joblib) work."""
+    import neuronmf as nm
+
+    V = np.random.default_rng(0).random((20, 60))
+    V.flags.writeable = False
+    before = V.copy()
+    for loss in ("frobenius", "kl"):
+        res = nm.nmf(V, 3, loss=loss, seed=0, max_iter=50)
+        assert np.all(np.isfinite(res.W))
+    assert nm.project(V, res.W).shape == (3, 60)
+    np.testing.assert_array_equal(V, before)

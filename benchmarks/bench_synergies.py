@@ -5,6 +5,7 @@ Run from the repository root::
 
     python benchmarks/bench_synergies.py reference          # per-person table
     python benchmarks/bench_synergies.py scan --minutes 10  # 16 x 600,000 scan timing
+    python benchmarks/bench_synergies.py musyn --musyn-python ../bench-venv/bin/python
 
 ``reference`` reads ``$NEURONMF_DATA_DIR`` (default ``../shared/data``)
 ``santuz_gait_emg/csv/IDxxxx_TW_01_V.csv`` (200 × 13, time × muscle) and
@@ -12,12 +13,31 @@ Run from the repository root::
 reference rank k (best of ``--restarts`` fits), matches them to the reference
 modules (Hungarian, cosine), and runs the automatic curve-fit rank choice.
 It prints a Markdown table (the one in docs/synergies.md).
+
+``musyn`` runs the same 15 matrices through neuronmf (here) and through the peer
+package musyn (in the Python given by ``--musyn-python``, a separate environment
+where ``pip install musyn[wavelet]`` was run; musyn is not a neuronmf dependency).
+The musyn half runs as a subprocess of this script (``musyn-worker``, which needs
+only numpy and musyn) and hands back its synergies as JSON; both sets are matched
+to the reference here, by the same ``neuronmf.synergies.match``. Both packages run
+with their defaults at the reference rank (neuronmf: NNDSVDa + random starts, 10
+fits, tol 1e-6; musyn: ``extract_synergies``, sparse init, 10 runs, multiplicative
+updates, tol 1e-4), plus musyn with neuronmf's stopping rule (tol 1e-6, 2000
+iterations) to separate the algorithm from its stopping default. Automatic rank:
+neuronmf's curve-fit rule against musyn's ``select_synergy_number`` (AIC minimum,
+Ranaldi et al. 2021), both over ranks 1..10. Results go to
+``benchmarks/results/synergies_musyn.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
+import subprocess
+import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -107,6 +127,227 @@ def reference(args) -> None:
     )
 
 
+def people_in(csv_dir: Path) -> list[str]:
+    return sorted(p.name[:12] for p in csv_dir.glob("ID*_TW_01_V.csv"))
+
+
+def csv_header(path: Path) -> list[str]:
+    with open(path) as f:
+        return f.readline().strip().split(",")
+
+
+# musyn configurations run by ``musyn-worker``: its defaults, then neuronmf's
+# stopping rule (tol 1e-6, up to 2000 iterations) with musyn's updates and init
+MUSYN_CONFIGS = {
+    "defaults": {},
+    "tol 1e-6": {"tol": 1e-6, "max_iter": 2000},
+}
+
+
+def musyn_worker(args) -> None:
+    """The musyn half: fits at the reference rank and the AIC rank, as JSON."""
+    import musyn
+
+    csv_dir = Path(args.csv_dir)
+    out = {"musyn": musyn.__version__, "numpy": np.__version__, "people": {}}
+    try:
+        import scipy
+
+        out["scipy"] = scipy.__version__
+    except ImportError:  # pragma: no cover
+        pass
+    ranks = list(range(1, args.max_rank + 1))
+    for pid in people_in(csv_dir):
+        # numpy only (no pandas in the musyn environment)
+        muscles = csv_header(csv_dir / f"{pid}_V.csv")
+        V = np.loadtxt(csv_dir / f"{pid}_V.csv", delimiter=",", skiprows=1)
+        k = len(csv_header(csv_dir / f"{pid}_reference_modules.csv")) - 1
+        D = V.T  # musyn wants (muscle, time)
+        row = {"k": k, "muscles": muscles}
+        for name, options in MUSYN_CONFIGS.items():
+            t = time.perf_counter()
+            W, C, info = musyn.extract_synergies(D, k, seed=0, **options)
+            dt = time.perf_counter() - t
+            vaf = 1 - float(np.sum((D - W @ C) ** 2) / np.sum(D**2))
+            row[name] = {
+                "W": W.tolist(),
+                "time_s": dt,
+                "vaf": vaf,
+                "n_iter_best_run": int(info["n_iter"]),
+                "converged_best_run": bool(info["converged"]),
+            }
+        t = time.perf_counter()
+        sel = musyn.select_synergy_number(
+            D, k_range=ranks, method="min", n_jobs=1, seed=0, return_full=True
+        )
+        row["aic"] = {
+            "rank": int(sel["k_opt"]),
+            "aic": [float(a) for a in sel["aic_values"]],
+            "ranks": ranks,
+            "time_s": time.perf_counter() - t,
+        }
+        out["people"][pid] = row
+        print(f"musyn {pid} done", file=sys.stderr, flush=True)
+    Path(args.out).write_text(json.dumps(out))
+
+
+def run_musyn(python: str, csv_dir: Path, max_rank: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "musyn.json"
+        cmd = [python, __file__, "musyn-worker", "--csv-dir", str(csv_dir)]
+        cmd += ["--out", str(out), "--max-rank", str(max_rank)]
+        subprocess.run(cmd, check=True)
+        return json.loads(out.read_text())
+
+
+def musyn_side_by_side(args) -> None:
+    import neuronmf as nm
+
+    csv_dir = data_dir() / "santuz_gait_emg" / "csv"
+    people = people_in(csv_dir)
+    ranks = range(1, args.max_rank + 1)
+    load_start = os.getloadavg()
+    t0 = time.perf_counter()
+    # Numba compiles the engine on first use: one untimed fit first (musyn has
+    # nothing to compile), its time recorded apart
+    env, M = load_person(csv_dir, people[0])
+    t = time.perf_counter()
+    nm.synergies.extract(env, rank=M.shape[1], n_restarts=1, seed=0)
+    warmup = time.perf_counter() - t
+    ours = {}
+    for pid in people:
+        env, M = load_person(csv_dir, pid)
+        k = M.shape[1]
+        t = time.perf_counter()
+        fixed = nm.synergies.extract(env, rank=k, n_restarts=args.restarts, seed=0)
+        t_fit = time.perf_counter() - t
+        t = time.perf_counter()
+        auto = nm.synergies.extract(
+            env, rank="auto", criterion="curvefit", ranks=ranks, seed=0
+        )
+        t_auto = time.perf_counter() - t
+        ref = M.loc[list(fixed.muscle.values)].to_numpy()
+        sim = nm.synergies.match(ref, fixed, n_shuffles=0)
+        ours[pid] = {
+            "k": k,
+            "mean_cosine": float(sim.attrs["mean"]),
+            "worst_synergy": float(sim.similarity.min()),
+            "vaf": float(fixed.vaf),
+            "time_s": t_fit,
+            "auto_rank": int(auto.attrs["rank"]),
+            "auto_time_s": t_auto,
+        }
+        print(f"neuronmf {pid} done ({time.perf_counter() - t0:.1f} s)", flush=True)
+    t = time.perf_counter()
+    peer = run_musyn(args.musyn_python, csv_dir, args.max_rank)
+    t_musyn_total = time.perf_counter() - t
+    theirs = {name: {} for name in [*MUSYN_CONFIGS, "aic"]}
+    for pid in people:
+        row = peer["people"][pid]
+        M = load_person(csv_dir, pid)[1]
+        ref = M.loc[row["muscles"]].to_numpy()
+        for name in MUSYN_CONFIGS:
+            fit = row[name]
+            sim = nm.synergies.match(ref, np.asarray(fit.pop("W")), n_shuffles=0)
+            theirs[name][pid] = {
+                "mean_cosine": float(sim.attrs["mean"]),
+                "worst_synergy": float(sim.similarity.min()),
+                **fit,
+            }
+        theirs["aic"][pid] = row["aic"]
+
+    def summary(rows, key="mean_cosine"):
+        x = np.array([r[key] for r in rows.values()])
+        worst = min(rows, key=lambda p: rows[p][key])
+        return {"median": float(np.median(x)), "worst": float(x.min()), "who": worst}
+
+    def median_time(rows, key="time_s"):
+        return float(np.median([r[key] for r in rows.values()]))
+
+    result = {
+        "what": "santuz 15 people (200 x 13 V), cosine to the reference modules at "
+        "the reference rank (Hungarian-matched, mean over synergies) and wall time",
+        "command": "python benchmarks/bench_synergies.py musyn --musyn-python "
+        + args.musyn_python,
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_average_start": load_start,
+            "load_average_end": os.getloadavg(),
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "neuronmf": nm.__version__,
+            "numpy": np.__version__,
+            "musyn": peer["musyn"],
+            "musyn_env_numpy": peer["numpy"],
+            "musyn_env_scipy": peer.get("scipy"),
+        },
+        "settings": {
+            "neuronmf": f"extract(rank=k, n_restarts={args.restarts}, seed=0) "
+            "(defaults: NNDSVDa + random starts, tol 1e-6, max_iter 2000); "
+            f"auto: curvefit over ranks 1..{args.max_rank}, default scan restarts",
+            "musyn defaults": "extract_synergies(D, k, seed=0): sparse init, "
+            "n_runs 10, multiplicative updates, tol 1e-4, max_iter 1000",
+            "musyn tol 1e-6": "the same with tol=1e-6, max_iter=2000",
+            "musyn aic": f"select_synergy_number(D, k_range=1..{args.max_rank}, "
+            "method='min', n_runs=5 (default), n_jobs=1, seed=0), no events (each "
+            "V is one 200-point cycle)",
+            "timing": "wall time per call, inside each process (imports excluded); "
+            "neuronmf after one untimed warm-up fit (Numba compilation)",
+        },
+        "neuronmf_warmup_s": warmup,
+        "musyn_subprocess_total_s": t_musyn_total,
+        "neuronmf": ours,
+        "musyn": theirs,
+        "summary": {
+            "neuronmf": {
+                **summary(ours),
+                "median_time_s": median_time(ours),
+                "median_auto_time_s": median_time(ours, "auto_time_s"),
+                "auto_rank_hits": sum(r["auto_rank"] == r["k"] for r in ours.values()),
+            },
+            **{
+                f"musyn {name}": {
+                    **summary(theirs[name]),
+                    "median_time_s": median_time(theirs[name]),
+                }
+                for name in MUSYN_CONFIGS
+            },
+            "musyn aic": {
+                "median_time_s": median_time(theirs["aic"]),
+                "rank_hits": sum(
+                    theirs["aic"][p]["rank"] == ours[p]["k"] for p in people
+                ),
+            },
+        },
+    }
+    out = REPO / "benchmarks" / "results" / "synergies_musyn.json"
+    out.write_text(json.dumps(result, indent=1) + "\n")
+
+    d, t6, aic = theirs["defaults"], theirs["tol 1e-6"], theirs["aic"]
+    print()
+    print(
+        "| person | k | neuronmf cosine | musyn cosine | musyn cosine (tol 1e-6) "
+        "| neuronmf time (s) | musyn time (s) | musyn time (tol 1e-6) (s) "
+        "| curve-fit rank (neuronmf) | AIC rank (musyn) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for pid in people:
+        o = ours[pid]
+        print(
+            f"| {pid} | {o['k']} | {o['mean_cosine']:.4f} | "
+            f"{d[pid]['mean_cosine']:.4f} | {t6[pid]['mean_cosine']:.4f} | "
+            f"{o['time_s']:.3f} | {d[pid]['time_s']:.3f} | {t6[pid]['time_s']:.3f} | "
+            f"{o['auto_rank']} | {aic[pid]['rank']} |"
+        )
+    print()
+    for name, s in result["summary"].items():
+        print(f"{name}: {json.dumps(s)}")
+    print(f"neuronmf warm-up (untimed above) {warmup:.2f} s; written {out}")
+
+
 def long_envelope(n_muscles=16, rank=5, rate=1000.0, minutes=10.0, seed=0):
     """A smooth planted (time, muscle) envelope: W·H with 1 Hz gait-like bumps."""
     import xarray as xr
@@ -193,8 +434,22 @@ def main() -> None:
     s.add_argument("--restarts", type=int, default=3, help="starts per rank")
     s.add_argument("--full", action="store_true", help="also scan every sample")
     s.add_argument("--no-sklearn", dest="sklearn", action="store_false")
+    m = sub.add_parser("musyn", help="the 15 people side by side with musyn")
+    m.add_argument(
+        "--musyn-python",
+        default=str(REPO.parent / "bench-venv" / "bin" / "python"),
+        help="a Python with musyn[wavelet] installed (not neuronmf's environment)",
+    )
+    m.add_argument("--restarts", type=int, default=10)
+    m.add_argument("--max-rank", type=int, default=10)
+    w = sub.add_parser("musyn-worker", help="(internal) the musyn half, as JSON")
+    w.add_argument("--csv-dir", required=True)
+    w.add_argument("--out", required=True)
+    w.add_argument("--max-rank", type=int, default=10)
     args = p.parse_args()
-    {"reference": reference, "scan": scan}[args.what](args)
+    modes = {"reference": reference, "scan": scan, "musyn": musyn_side_by_side}
+    modes["musyn-worker"] = musyn_worker
+    modes[args.what](args)
 
 
 if __name__ == "__main__":

@@ -101,6 +101,10 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
         callback=callback,
         options={"maxiter": problem.max_iter, "ftol": 0.0, "gtol": 0.0, "maxcor": 20},
     )
+    if not monitor.history:
+        # L-BFGS stopped before its first iteration: the start is stationary
+        # (e.g. the exact rank-one optimum from NNDSVD). Report its objective.
+        monitor.step(float(fun(best["z"])[0]))
     if monitor.n_iter < problem.max_iter and not monitor.stopped_by_callback:
         monitor.converged = True
     W, H = unpack(best["z"])

@@ -45,6 +45,9 @@ from neuronmf.model_selection.masks import bicv_split, block_bootstrap, speckled
 
 METHODS = ("cv", "bicv", "vaf", "curvefit", "aic", "bic", "consensus", "stability")
 CHEAP = ("vaf", "curvefit", "aic", "bic")
+# criteria that need V in memory (masks, restarts, resamples); the others run on a
+# dask array through the engine's chunked path
+IN_MEMORY_ONLY = ("cv", "consensus", "stability")
 # Brunet et al. take the rank after which the cophenetic correlation falls; on
 # clean data several ranks tie at ~1, so the largest rank within this of the top.
 COPHENETIC_TOLERANCE = 1e-3
@@ -136,7 +139,12 @@ def select_rank(
     ----------
     V : array-like of shape (m, n), or xarray.DataArray
         Non-negative data, features × samples (a DataArray's ``sample_dim`` is the
-        samples; its other dims are stacked into features).
+        samples; its other dims are stacked into features). A dask array, or a
+        dask-backed DataArray (e.g. ``nm.io.load_movie(..., lazy=True)``), is
+        never read whole: every fit goes through the engine's chunked path (one
+        pass over V per iteration) and the criteria that need V in memory
+        (``"cv"``, ``"consensus"``, ``"stability"``) are refused; use
+        ``method="bicv"`` or the classical criteria.
     ranks : iterable of int, default range(1, 11)
     method : {"cv", "bicv", "vaf", "curvefit", "aic", "bic", "consensus", \
 "stability"}
@@ -161,6 +169,7 @@ def select_rank(
         Sample dimension of a DataArray ``V``.
     n_jobs : int, default 1
         Ranks fitted in parallel (processes, via joblib); -1 uses every core.
+        Ignored for a dask ``V``, whose blocks dask already reads in parallel.
     progress : bool
         Show a progress bar over ranks.
     **nmf_options
@@ -192,7 +201,13 @@ def select_rank(
 
         labels = _Labels.from_data(V, sample_dim)
         V = labels.matrix
-    V = np.asarray(check.data_matrix(V), dtype=np.float64)
+    from neuronmf.engine.chunked import is_dask
+
+    lazy = is_dask(V)
+    if lazy:  # larger than memory: read block by block, never whole
+        V = check.dask_matrix(V)[0].astype(np.float64)
+    else:
+        V = np.asarray(check.data_matrix(V), dtype=np.float64)
     m, n = V.shape
     ranks_arr = np.array(sorted({int(r) for r in ranks}), dtype=int)
     if ranks_arr.size == 0:
@@ -207,6 +222,15 @@ def select_rank(
     check.choice("method", method, METHODS)
     check.choice("loss", loss, ("frobenius", "kl"))
     wanted = _criteria(method, criteria)
+    if lazy and any(c in wanted for c in IN_MEMORY_ONLY):
+        needs = [c for c in wanted if c in IN_MEMORY_ONLY]
+        raise input_error(
+            "method/criteria for a dask array",
+            f"among {(*CHEAP, 'bicv')}",
+            f"{needs}",
+            "Masked hold-out, restarts and bootstrap resamples need V in memory; "
+            'bi-cross-validation (method="bicv") works block by block.',
+        )
     if not 0 < holdout <= 0.5:
         raise input_error(
             "holdout", "a fraction in (0, 0.5]", holdout, "The default is 0.1."
@@ -261,7 +285,8 @@ def select_rank(
     base_seed = 0 if seed is None else int(seed)
 
     tasks = [(V, int(r), plan, wanted, loss, base_seed, nmf_options) for r in ranks_arr]
-    results = _run(tasks, n_jobs, progress)
+    # a dask V is already read in parallel, block by block
+    results = _run(tasks, 1 if lazy else n_jobs, progress)
 
     with warnings.catch_warnings():  # all-NaN rows (bicv above its maximum rank)
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -357,9 +382,8 @@ def _scan_rank(V, r, plan, wanted, loss, seed, options) -> dict:
         warnings.simplefilter("ignore")
         full = nmf(V, r, loss=loss, seed=seed, **options)
         W_full = np.asarray(full.W)
-        R = V - full.reconstruct()
-        out["rss"] = float(np.sum(R**2))
-        out["row_rss"] = np.sum(R**2, axis=1)
+        out["row_rss"] = _row_squared_error(V, W_full, np.asarray(full.H))
+        out["rss"] = float(np.sum(out["row_rss"]))
         if "cv" in wanted:
             errors = []
             for b, mask in enumerate(plan["cv"]):
@@ -377,8 +401,7 @@ def _scan_rank(V, r, plan, wanted, loss, seed, options) -> dict:
                 W_A, H_A = np.asarray(fit.W), np.asarray(fit.H)
                 H_J = project(V[~rows][:, cols], W_A, loss=loss)
                 W_I = project(V[rows][:, ~cols].T, H_A.T, loss=loss).T
-                predicted = W_I @ H_J
-                errors.append(_block_loss(V[rows][:, cols], predicted, loss, W_A @ H_A))
+                errors.append(_block_loss(V[rows][:, cols], W_I, H_J, loss, W_A, H_A))
             out["bicv"] = np.array(errors)
         if "consensus" in wanted or "stability" in wanted:
             opts = {k: v for k, v in options.items() if k != "init"}
@@ -411,10 +434,50 @@ def _scan_rank(V, r, plan, wanted, loss, seed, options) -> dict:
     return out
 
 
-def _block_loss(v, mu, loss, fitted_block) -> float:
+def _row_squared_error(V, W, H) -> np.ndarray:
+    """Σ_j (V − WH)²_ij per row; block by block (one pass) for a dask V."""
+    from neuronmf.engine.chunked import is_dask
+
+    if is_dask(V):
+        import dask.array as da
+
+        Hd = da.from_array(H, chunks=(H.shape[0], V.chunks[1]))
+        return np.asarray(((V - W @ Hd) ** 2).sum(axis=1).compute())
+    return np.sum((V - W @ H) ** 2, axis=1)
+
+
+def _block_loss(v, W_I, H_J, loss, W_A, H_A) -> float:
+    """Mean loss of W_I·H_J as a prediction of the held-out block ``v``.
+
+    KL predictions are floored at 10⁻³ × the mean of the fitted block W_A·H_A
+    (as :meth:`NMFResult.heldout_loss`). A dask block is scored block by block.
+    """
+    from neuronmf.engine.chunked import is_dask
     from neuronmf.engine.losses import mean_heldout_loss
 
-    return mean_heldout_loss(v, mu, loss, floor=1e-3 * float(np.mean(fitted_block)))
+    floor = 1e-3 * float(np.mean(W_A, axis=0) @ np.mean(H_A, axis=1))
+    if not is_dask(v):
+        return mean_heldout_loss(v, W_I @ H_J, loss, floor=floor)
+    import dask.array as da
+
+    mu = W_I @ da.from_array(H_J, chunks=(H_J.shape[0], v.chunks[1]))
+    if loss == "kl":
+        mu = da.maximum(mu, max(floor, 1e-300))
+        log_term = da.where(v > 0, v * da.log(da.where(v > 0, v, 1.0) / mu), 0.0)
+        return float((2.0 * (log_term - v + mu)).mean().compute())
+    return float(((v - mu) ** 2).mean().compute())
+
+
+def _data_sums(V) -> tuple[np.ndarray, float]:
+    """Σ_j V²_ij per row and Σ V (one pass for a dask V)."""
+    from neuronmf.engine.chunked import is_dask
+
+    if is_dask(V):
+        import dask
+
+        row_norm2, total = dask.compute((V**2).sum(axis=1), V.sum())
+        return np.asarray(row_norm2), float(total)
+    return np.sum(V**2, axis=1), float(V.sum())
 
 
 @dataclass
@@ -429,11 +492,12 @@ def _assemble(results, ranks, V, wanted, labels, settings) -> _Assembled:
     m, n = V.shape
     rss = np.array([res["rss"] for res in results])
     row_rss = np.array([res["row_rss"] for res in results])
-    norm2 = float(np.sum(V**2))
-    centred = float(np.sum((V - V.mean()) ** 2))
+    row_norm2, total = _data_sums(V)
+    norm2 = float(row_norm2.sum())
+    centred = norm2 - total**2 / (m * n)
     vaf = 1 - rss / norm2
     r2 = 1 - rss / centred
-    vaf_local = 1 - row_rss / np.maximum(np.sum(V**2, axis=1), 1e-300)
+    vaf_local = 1 - row_rss / np.maximum(row_norm2, 1e-300)
     aic, bic = crit.gaussian_information_criteria(rss, ranks, m, n)
     feature = np.arange(m)
     if labels is not None and len(labels.feature_dims) == 1:

@@ -198,3 +198,23 @@ def test_bad_input(kwargs, message):
     V, _, _ = planted(20, 100, 2, seed=2)
     with pytest.raises(nm.InputError, match=message):
         nm.select_rank(V, **{"ranks": [1, 2], **kwargs})
+
+
+def test_dask_input_is_scanned_block_by_block():
+    """A dask V goes through the chunked engine: same choices as in memory."""
+    import dask.array as da
+
+    V, _, _ = planted(40, 600, 3, snr_db=20, seed=0)
+    ranks = range(1, 6)
+    memory = nm.select_rank(V, ranks, method="bicv", n_repeats=2, seed=0)
+    lazy = nm.select_rank(
+        da.from_array(V, chunks=(40, 150)), ranks, method="bicv", n_repeats=2, seed=0
+    )
+    assert lazy.choices == memory.choices
+    assert lazy.best_rank == 3
+    for name in ("vaf", "r2", "bicv_mean"):
+        np.testing.assert_allclose(
+            lazy.scores[name], memory.scores[name], rtol=0.05, atol=1e-4
+        )
+    with pytest.raises(nm.InputError, match=r"method/criteria for a dask array"):
+        nm.select_rank(da.from_array(V, chunks=(40, 150)), ranks)  # cv by default

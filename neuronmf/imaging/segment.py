@@ -298,7 +298,7 @@ def segment(
         (step 3; experimental: on our simulated movies it *lowers* IoU from
         1.0 to about 0.8, so it is not the default); ``False``: seeds only.
     progress : bool
-        Print patch progress to stderr.
+        Show a progress bar over patches (tqdm, on stderr).
     **options
         Any key of :func:`default_parameters`: ``min_corr`` (seed local
         correlation, 0.2), ``min_pnr`` (seed peak-to-noise, 5), ``min_snr``
@@ -397,21 +397,26 @@ def segment(
         out = _segment_patch(Y, r, p, kmax, background_rank, refine)
         q = _quality(out["A"], out["C"], out["R"], r, p)
         del out["R"]
-        if progress:
-            import sys
-
-            print(
-                f"segment: patch {i + 1}/{len(tiles)}: {len(out['A'])} component(s)",
-                file=sys.stderr,
-                flush=True,
-            )
         return out, q
 
-    if n_jobs > 1 and len(tiles) > 1:
-        with ThreadPoolExecutor(max_workers=n_jobs) as ex:
-            results = list(ex.map(work, range(len(tiles))))
-    else:
-        results = [work(i) for i in range(len(tiles))]
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(tiles), desc="segment", unit="patch", disable=not progress)
+
+    def tracked(i):
+        result = work(i)
+        bar.update(1)
+        bar.set_postfix(components=len(result[0]["A"]), refresh=False)
+        return result
+
+    try:
+        if n_jobs > 1 and len(tiles) > 1:
+            with ThreadPoolExecutor(max_workers=n_jobs) as ex:
+                results = list(ex.map(tracked, range(len(tiles))))
+        else:
+            results = [tracked(i) for i in range(len(tiles))]
+    finally:
+        bar.close()
 
     keep_A, keep_C, keep_q, rej_c, rej_r = [], [], [], [], []
     baseline = np.zeros((ny, nx), np.float32)

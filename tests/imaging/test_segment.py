@@ -70,10 +70,13 @@ def test_patches_parallel_match_whole(sim, seg):
     assert abs(tiled.sizes["neuron"] - whole.sizes["neuron"]) <= 2
 
 
-def test_lazy_dask_movie(sim):
+def test_lazy_dask_movie(sim, capsys):
     lazy = sim.data.chunk({"time": -1, "y": 32, "x": 32})
-    out = nm.imaging.segment(lazy, neuron_radius=4.0, patch=40, overlap=16)
+    out = nm.imaging.segment(
+        lazy, neuron_radius=4.0, patch=40, overlap=16, progress=True
+    )
     assert nm.imaging.score(out, sim.truth)["f1"] >= 0.9
+    assert "4/4" in capsys.readouterr().err  # the progress bar counted the patches
 
 
 def test_rejection_reasons(sim):

@@ -39,21 +39,6 @@ def test_same_seed_gives_identical_results():
     assert not np.array_equal(a.W, c.W)
 
 
-def test_fused_path_is_deterministic_and_matches_blas_path(monkeypatch):
-    from neuronmf.engine.solvers import hals
-
-    V, _, _ = planted(12, 5000, 3, snr_db=25, seed=4)
-    assert hals.use_fused(*V.shape, 3)
-    a = nm.nmf(V, 3, seed=0, max_iter=50, tol=1e-9)
-    b = nm.nmf(V, 3, seed=0, max_iter=50, tol=1e-9)
-    np.testing.assert_array_equal(a.W, b.W)
-    monkeypatch.setattr(hals, "FUSED_MAX_ROWS", 0)
-    c = nm.nmf(V, 3, seed=0, max_iter=50, tol=1e-9)
-    # identical arithmetic up to summation order
-    np.testing.assert_allclose(c.W, a.W, rtol=1e-6, atol=1e-9)
-    assert c.loss == pytest.approx(a.loss, rel=1e-8)
-
-
 def test_float32_stays_float32_and_agrees_with_float64():
     V, _, _ = planted(60, 400, 4, snr_db=30, seed=3)
     r64 = nm.nmf(V, 4, seed=0)

@@ -126,68 +126,6 @@ def update_columns_unit_norm(F, B, G, n_sweeps):
                 F[best, k] = 1.0
 
 
-@nb.njit(
-    _sigs(
-        "void(T[:, ::1], T[:, ::1], T[:, ::1], T[:, ::1], float64, float64, int64,"
-        " float64, int64, T[:, :, ::1], T[:, :, ::1])"
-    ),
-    parallel=True,
-    cache=True,
-    nogil=True,
-)
-def fused_h_step(V, W, G, Ht, l1, l2, max_sweeps, delta, block, P_parts, Q_parts):
-    """One pass over V: update H and accumulate V·Hᵀ and H·Hᵀ.
-
-    For each block of columns of V (m, n): compute Wᵀ·V_block, update the block's
-    columns of H (stored transposed in ``Ht``, shape (n, r)) by coordinate
-    descent, then add V_block·H_blockᵀ and H_block·H_blockᵀ to the block's slot in
-    ``P_parts`` (n_parts, m, r) and ``Q_parts`` (n_parts, r, r). Blocks are
-    assigned to slots statically and the caller sums the slots in order, so the
-    result is the same for any number of threads. Reading V once per outer
-    iteration is what makes skinny shapes (few features, many samples) fast.
-    """
-    m, n = V.shape
-    r = W.shape[1]
-    n_parts = P_parts.shape[0]
-    n_blocks = (n + block - 1) // block
-    for part in nb.prange(n_parts):
-        P = P_parts[part]
-        Q = Q_parts[part]
-        P[:, :] = 0.0
-        Q[:, :] = 0.0
-        A = np.empty((block, r), dtype=V.dtype)
-        for blk in range(part, n_blocks, n_parts):
-            j0 = blk * block
-            j1 = min(n, j0 + block)
-            width = j1 - j0
-            # A[j, k] = sum_i V[i, j0 + j] W[i, k]; V rows are read contiguously.
-            for jj in range(width):
-                for k in range(r):
-                    A[jj, k] = 0.0
-            for i in range(m):
-                for jj in range(width):
-                    v = V[i, j0 + jj]
-                    if v != 0.0:
-                        for k in range(r):
-                            A[jj, k] += v * W[i, k]
-            for jj in range(width):
-                _cd_row(Ht[j0 + jj], A[jj], G, l1, l2, max_sweeps, delta)
-            for i in range(m):
-                for jj in range(width):
-                    v = V[i, j0 + jj]
-                    if v != 0.0:
-                        h = Ht[j0 + jj]
-                        for k in range(r):
-                            P[i, k] += v * h[k]
-            for jj in range(width):
-                h = Ht[j0 + jj]
-                for k in range(r):
-                    hk = h[k]
-                    if hk != 0.0:
-                        for q in range(r):
-                            Q[k, q] += hk * h[q]
-
-
 @nb.njit(cache=True, nogil=True)
 def _solve_passive(G, b, idx):
     """Least-squares solve of G[idx, idx] s = b[idx] (minimum-norm if singular)."""

@@ -51,13 +51,6 @@ def update_columns_unit_norm(F, B, G, n_sweeps):
                 F[int(np.argmax(c)), k] = 1.0
 
 
-def fused_h_step(V, W, G, Ht, l1, l2, max_sweeps, delta):
-    """Reference for ``_hals_kernels.fused_h_step``: returns (P, Q) = (V·Hᵀ, H·Hᵀ)."""
-    A = V.T @ W
-    update_rows(Ht, A, G, l1, l2, max_sweeps, delta)
-    return V @ Ht, Ht.T @ Ht
-
-
 def update_rows_graph(
     F,
     B,

@@ -55,37 +55,6 @@ def test_unit_norm_columns_matches_reference(dtype):
     np.testing.assert_allclose(np.linalg.norm(F, axis=0), 1.0, rtol=1e-5)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("n", [1, 255, 256, 1000, 2049])
-def test_fused_h_step_matches_reference(dtype, n):
-    rng = np.random.default_rng(n)
-    m, r = 12, 4
-    V = rng.random((m, n)).astype(dtype)
-    V[V < 0.2] = 0  # zeros take the kernel's skip path
-    W = rng.random((m, r)).astype(dtype)
-    Ht = rng.random((n, r)).astype(dtype)
-    G = np.ascontiguousarray(W.T @ W)
-    Ht_ref = Ht.astype(np.float64)
-    P_ref, Q_ref = R.fused_h_step(
-        V.astype(np.float64),
-        W.astype(np.float64),
-        G.astype(np.float64),
-        Ht_ref,
-        0.05,
-        0.1,
-        4,
-        0.1,
-    )
-    n_parts = 3
-    P_parts = np.zeros((n_parts, m, r), dtype)
-    Q_parts = np.zeros((n_parts, r, r), dtype)
-    K.fused_h_step(V, W, G, Ht, 0.05, 0.1, 4, 0.1, 256, P_parts, Q_parts)
-    tol = 1e-10 if dtype == np.float64 else 2e-4
-    np.testing.assert_allclose(Ht, Ht_ref, rtol=tol, atol=tol)
-    np.testing.assert_allclose(P_parts.sum(0), P_ref, rtol=tol, atol=tol * n)
-    np.testing.assert_allclose(Q_parts.sum(0), Q_ref, rtol=tol, atol=tol * n)
-
-
 def test_nnls_rows_matches_scipy():
     from scipy.optimize import nnls
 

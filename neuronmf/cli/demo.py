@@ -135,12 +135,44 @@ def _write_results(ds, out: Path, name: str, stage: Stage, source=None) -> None:
     stage.files.append(out / f"{name}.nwb")
 
 
+def _synergy_outputs(syn, ctx: dict, stage: Stage) -> Stage:
+    from neuronmf.plotting import synergies as plots
+
+    out = ctx["out"]
+    _write_results(syn, out, "synergies", stage)
+    _save(plots.plot_synergies(syn), out / "synergy_weights.png", stage)
+    _save(plots.plot_activations(syn), out / "synergy_activations.png", stage)
+    _save(plots.plot_rank_curve(syn), out / "synergy_rank_curve.png", stage)
+    return stage
+
+
+def _segmentation_outputs(seg, movie, ctx: dict, stage: Stage) -> Stage:
+    from neuronmf.plotting import imaging as plots
+
+    out = ctx["out"]
+    _write_results(seg, out, "segmentation", stage)
+    _save(plots.plot_contours(seg, movie), out / "segmentation_contours.png", stage)
+    _save(plots.plot_traces(seg), out / "segmentation_traces.png", stage)
+    return stage
+
+
+def _assembly_outputs(asm, behavior, ctx: dict, stage: Stage) -> Stage:
+    from neuronmf.plotting import assemblies as plots
+
+    out = ctx["out"]
+    _write_results(asm, out, "assemblies", stage)
+    _save(plots.plot_membership(asm), out / "assembly_membership.png", stage)
+    _save(
+        plots.plot_activations(asm, behavior), out / "assembly_activations.png", stage
+    )
+    return stage
+
+
 # --------------------------------------------------------------------- simulated
 
 
 def synergies_stage(ctx: dict) -> Stage:
     import neuronmf as nm
-    from neuronmf.plotting import synergies as plots
 
     stage = Stage("Muscle synergies from raw EMG")
     sim = nm.datasets.simulate_emg(n_muscles=16, n_synergies=5, seed=ctx["seed"])
@@ -164,17 +196,11 @@ def synergies_stage(ctx: dict) -> Stage:
         ),
         Metric("chance level of that cosine", float(match.attrs["chance"])),
     ]
-    _write_results(syn, ctx["out"], "synergies", stage)
-    out = ctx["out"]
-    _save(plots.plot_synergies(syn), out / "synergy_weights.png", stage)
-    _save(plots.plot_activations(syn), out / "synergy_activations.png", stage)
-    _save(plots.plot_rank_curve(syn), out / "synergy_rank_curve.png", stage)
-    return stage
+    return _synergy_outputs(syn, ctx, stage)
 
 
 def segmentation_stage(ctx: dict) -> Stage:
     import neuronmf as nm
-    from neuronmf.plotting import imaging as plots
 
     stage = Stage("Neurons from a two-photon movie")
     radius = 4.0
@@ -197,17 +223,12 @@ def segmentation_stage(ctx: dict) -> Stage:
             "F1 (IoU matching)", float(score["f1"]), ">= 0.9", float(score["f1"]) >= 0.9
         ),
     ]
-    _write_results(seg, ctx["out"], "segmentation", stage)
-    out = ctx["out"]
-    _save(plots.plot_contours(seg, movie), out / "segmentation_contours.png", stage)
-    _save(plots.plot_traces(seg), out / "segmentation_traces.png", stage)
-    return stage
+    return _segmentation_outputs(seg, movie, ctx, stage)
 
 
 def assemblies_stage(ctx: dict) -> Stage:
     import neuronmf as nm
     from neuronmf.model_selection import match_components
-    from neuronmf.plotting import assemblies as plots
 
     stage = Stage("Neural assemblies in spiking activity")
     sim = nm.datasets.simulate_assemblies(seed=ctx["seed"])
@@ -233,13 +254,7 @@ def assemblies_stage(ctx: dict) -> Stage:
             bool(similarity >= 0.9),
         ),
     ]
-    _write_results(asm, ctx["out"], "assemblies", stage)
-    out = ctx["out"]
-    _save(plots.plot_membership(asm), out / "assembly_membership.png", stage)
-    _save(
-        plots.plot_activations(asm, behavior), out / "assembly_activations.png", stage
-    )
-    return stage
+    return _assembly_outputs(asm, behavior, ctx, stage)
 
 
 def decoding_stage(ctx: dict) -> Stage:
@@ -248,7 +263,11 @@ def decoding_stage(ctx: dict) -> Stage:
 
     stage = Stage("Decoding behaviour from NMF activations")
     dec = nm.decoding.decode(
-        ctx["activity"], ctx["behavior"], ranks=range(1, 7), seed=ctx["seed"]
+        ctx["activity"],
+        ctx["behavior"],
+        ranks=range(1, 9),
+        lags=2,
+        seed=ctx["seed"],
     )
     null95 = float(np.percentile(dec.null_scores, 95))
     stage.metrics += [
@@ -294,7 +313,6 @@ def _data_dir() -> Path:
 
 def real_synergies_stage(ctx: dict) -> Stage:
     import neuronmf as nm
-    from neuronmf.plotting import synergies as plots
 
     stage = Stage("Muscle synergies: santuz treadmill walking, trial ID0012_TW_01")
     folder = ctx["data"] / "santuz_gait_emg" / "csv"
@@ -309,17 +327,11 @@ def real_synergies_stage(ctx: dict) -> Stage:
         Metric("automatic rank (curve-fit rule)", int(syn.attrs["rank"])),
         Metric("VAF", float(syn["vaf"]), ">= 0.90", float(syn["vaf"]) >= 0.90),
     ]
-    _write_results(syn, ctx["out"], "synergies", stage)
-    out = ctx["out"]
-    _save(plots.plot_synergies(syn), out / "synergy_weights.png", stage)
-    _save(plots.plot_activations(syn), out / "synergy_activations.png", stage)
-    _save(plots.plot_rank_curve(syn), out / "synergy_rank_curve.png", stage)
-    return stage
+    return _synergy_outputs(syn, ctx, stage)
 
 
 def real_segmentation_stage(ctx: dict) -> Stage:
     import neuronmf as nm
-    from neuronmf.plotting import imaging as plots
 
     stage = Stage("Neurons: neurofinder two-photon movie, 256 × 256 crop")
     folder = ctx["data"] / "neurofinder_subset"
@@ -335,16 +347,11 @@ def real_segmentation_stage(ctx: dict) -> Stage:
         Metric("recall", float(score["recall"])),
         Metric("F1 (IoU matching)", float(score["f1"])),
     ]
-    _write_results(seg, ctx["out"], "segmentation", stage)
-    out = ctx["out"]
-    _save(plots.plot_contours(seg, movie), out / "segmentation_contours.png", stage)
-    _save(plots.plot_traces(seg), out / "segmentation_traces.png", stage)
-    return stage
+    return _segmentation_outputs(seg, movie, ctx, stage)
 
 
 def real_assemblies_stage(ctx: dict) -> Stage:
     import neuronmf as nm
-    from neuronmf.plotting import assemblies as plots
 
     stage = Stage("Assemblies: hippocampal tetrode units on a linear track")
     path = ctx["data"] / "hc_linear_track" / "spikes_flat_and_position.npz"
@@ -352,6 +359,15 @@ def real_assemblies_stage(ctx: dict) -> Stage:
     behavior = nm.io.load_behavior(
         path, series="position", times=activity["time"].values
     ).sel(axis="x", drop=True)
+    # decode position while the animal runs (0.5 s-smoothed speed > 15 px/s), in
+    # the run session (the recording ends with rest), as in docs/decoding.md
+    from scipy.ndimage import uniform_filter1d
+
+    smooth = uniform_filter1d(behavior.values, size=5)
+    running = np.abs(np.gradient(smooth, 0.1)) > 15.0
+    run_session = slice(0, int(np.flatnonzero(running)[-1]) + 1)
+    activity = activity.isel(time=run_session)
+    behavior = behavior.isel(time=run_session).where(running[run_session])
     ctx["activity"], ctx["behavior"] = activity, behavior
     asm = nm.assemblies.detect(activity, seed=ctx["seed"])
     stage.metrics += [
@@ -363,13 +379,7 @@ def real_assemblies_stage(ctx: dict) -> Stage:
             f"{asm.attrs['rank']} / {int(asm['significant'].sum())}",
         ),
     ]
-    _write_results(asm, ctx["out"], "assemblies", stage)
-    out = ctx["out"]
-    _save(plots.plot_membership(asm), out / "assembly_membership.png", stage)
-    _save(
-        plots.plot_activations(asm, behavior), out / "assembly_activations.png", stage
-    )
-    return stage
+    return _assembly_outputs(asm, behavior, ctx, stage)
 
 
 # ------------------------------------------------------------------------ report

@@ -49,7 +49,7 @@ def test_segment_command_nwb(nwb_movie, tmp_path, capsys):
     assert f"neurons kept: {seg.sizes['neuron']}" in summary
     assert "150 frames of 48 x 48 px" in summary
     err = capsys.readouterr().err
-    assert "patch 1/1" in err
+    assert "segment: 100%" in err and "1/1" in err  # the progress bar
 
 
 def test_segment_command_npy_and_tiff(tmp_path, capsys):

@@ -280,25 +280,31 @@ def fill_entries(X, rows, cols, W, Ht):
 
 
 @nb.njit(
-    _sigs("float64(T[:, ::1], int64[::1], int64[::1], T[:, ::1], T[:, ::1])"),
+    _sigs("float64[::1](T[:, ::1], int64[::1], int64[::1], T[:, ::1], T[:, ::1])"),
     parallel=True,
     cache=True,
     nogil=True,
     fastmath=_DOT,
 )
-def entries_squared_error(X, rows, cols, W, Ht):
-    """Σ_t (X[rows[t], cols[t]] − (W Htᵀ)[rows[t], cols[t]])² in float64."""
+def entries_squares(X, rows, cols, W, Ht):
+    """[Σ_t X², Σ_t (X − W Htᵀ)²] over the listed entries, in float64, in one pass."""
     r = W.shape[1]
-    total = 0.0
+    total_x = 0.0
+    total_d = 0.0
     for t in nb.prange(rows.shape[0]):
         i = rows[t]
         j = cols[t]
         acc = 0.0
         for k in range(r):
             acc += W[i, k] * Ht[j, k]
-        d = X[i, j] - acc
-        total += d * d
-    return total
+        x = float(X[i, j])
+        d = x - acc
+        total_x += x * x
+        total_d += d * d
+    out = np.empty(2)
+    out[0] = total_x
+    out[1] = total_d
+    return out
 
 
 @nb.njit("int64[::1](int64[::1], int64[::1])", cache=True, nogil=True)

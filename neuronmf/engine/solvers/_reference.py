@@ -88,10 +88,11 @@ def fill_and_update_product(X, rows, cols, W, Ht, P):
     np.add.at(P, rows, delta[:, None] * Ht[cols])
 
 
-def entries_squared_error(X, rows, cols, W, Ht):
-    """Reference for ``_hals_kernels.entries_squared_error``."""
-    d = X[rows, cols] - np.einsum("tk,tk->t", W[rows], Ht[cols])
-    return float(np.sum(d * d))
+def entries_squares(X, rows, cols, W, Ht):
+    """Reference for ``_hals_kernels.entries_squares``: [Σ X², Σ (X − WH)²]."""
+    x = X[rows, cols].astype(np.float64)
+    d = x - np.einsum("tk,tk->t", W[rows], Ht[cols])
+    return np.array([np.sum(x * x), np.sum(d * d)])
 
 
 def greedy_colouring(indptr, indices):

@@ -113,11 +113,9 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
         G_W = W_.T @ W_
         if problem.masked:
             # |M ⊙ (V − WH)|² = |V_imputed − WH|² − Σ_unobserved (V_imputed − WH)²
-            norm2 = problem.norm_V2 + float(
-                np.sum(np.square(V[rows, cols], dtype=np.float64))
-            )
-            res = squared_residual(norm2, W_, P_, G_W, Q_)
-            res = max(res - K.entries_squared_error(V, rows, cols, W_, Ht_), 0.0)
+            imputed2, imputed_res2 = K.entries_squares(V, rows, cols, W_, Ht_)
+            res = squared_residual(problem.norm_V2 + imputed2, W_, P_, G_W, Q_)
+            res = max(res - imputed_res2, 0.0)
         else:
             res = squared_residual(problem.norm_V2, W_, P_, G_W, Q_)
         return 0.5 * res + problem.penalty(W_, Ht_)

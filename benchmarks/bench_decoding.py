@@ -44,6 +44,8 @@ def main(argv=None) -> int:
     p.add_argument("--max-iter", type=int, default=200)
     p.add_argument("--null", type=int, default=0)
     p.add_argument("--inner-nmf", default="refit", choices=["refit", "shared"])
+    p.add_argument("--n-jobs", type=int, default=1)
+    p.add_argument("--tol", type=float, default=1e-4)
     args = p.parse_args(argv)
     X, y = simulate(args.neurons, args.bins)
     nm.nmf(X[:200].T, 2, max_iter=3)  # compile the kernels outside the timing
@@ -57,6 +59,8 @@ def main(argv=None) -> int:
         inner_nmf=args.inner_nmf,
         n_null=args.null,
         max_iter=args.max_iter,
+        n_jobs=args.n_jobs,
+        tol=args.tol,
         progress=True,
     )
     dt = time.perf_counter() - t0
@@ -69,6 +73,8 @@ def main(argv=None) -> int:
         "inner_nmf": args.inner_nmf,
         "max_iter": args.max_iter,
         "n_null": args.null,
+        "n_jobs": args.n_jobs,
+        "tol": args.tol,
         "seconds": round(dt, 1),
         "r2": round(res.score, 4),
         "chosen_ranks": res.ranks.values.tolist(),

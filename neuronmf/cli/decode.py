@@ -67,6 +67,9 @@ def register(subparsers) -> None:
     p.add_argument("--cv", type=int, default=5)
     p.add_argument("--null", type=int, default=20, help="shifted-null repetitions")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--n-jobs", type=int, default=1, help="NMF fits in parallel (-1: every core)"
+    )
     p.add_argument("--out", type=Path, default=Path("neuronmf-decode"))
     p.set_defaults(func=run)
 
@@ -204,6 +207,7 @@ def run(args) -> int:
         cv=args.cv,
         n_null=args.null,
         seed=args.seed,
+        n_jobs=args.n_jobs,
         progress=True,
     )
     out = res.to_dataset()

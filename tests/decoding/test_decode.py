@@ -84,7 +84,9 @@ def test_no_test_bin_enters_any_fit(monkeypatch, inner_nmf):
         return real_project(V, W, **kw)
 
     def spy_fit(self, Xd, yd, *a, **kw):
-        glm_calls.append({y_of[float(v)] for v in yd})
+        # one target column per penalty: the bins are those of the first column
+        first = np.asarray(yd).reshape(len(yd), -1)[:, 0]
+        glm_calls.append({y_of[float(v)] for v in first})
         return real_fit(self, Xd, yd, *a, **kw)
 
     monkeypatch.setattr(_core, "nmf", spy_nmf)
@@ -170,3 +172,14 @@ def test_bad_input_before_any_fit(y, kw, match, monkeypatch):
         warnings.simplefilter("ignore")
         with pytest.raises(nm.InputError, match=match):
             nm.decoding.decode(X, y, **kw)
+
+
+def test_parallel_fits_give_the_same_result():
+    X, y, _ = planted(n=600, m=10, seed=4)
+    kw = dict(ranks=[1, 2, 3], cv=3, inner_cv=2, lags=1, n_null=0)
+    one = nm.decoding.decode(X, y, n_jobs=1, **kw)
+    two = nm.decoding.decode(X, y, n_jobs=2, **kw)
+    np.testing.assert_array_equal(one.ranks.values, two.ranks.values)
+    np.testing.assert_allclose(one.scores.values, two.scores.values, rtol=1e-12)
+    with pytest.raises(nm.InputError, match="n_jobs must be"):
+        nm.decoding.decode(X, y, n_jobs=0, **kw)

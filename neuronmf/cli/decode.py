@@ -13,8 +13,9 @@ EXAMPLE = """examples:
       --behavior position --axis x --out dec
   neuronmf decode session.nc --behavior speed --model poisson --features raw
       (NetCDF Dataset with a (time, neuron) activity variable and a (time,) one)
-Writes dec/decoding.nc (NetCDF), dec/decoding.nwb (predicted and decoded
-behaviour as TimeSeries, scores in the description), dec/predictions.png,
+Writes dec/decoding.nc (NetCDF), dec/decoding.nwb (processing module
+"decoding": predicted and observed behaviour as TimeSeries, per-fold and null
+scores as tables; read back with neuronmf.io.load_result), dec/predictions.png,
 dec/rank_scores.png (NMF features) and dec/summary.txt.
 Decoding measures correlation between activity and behaviour, not causation."""
 
@@ -110,70 +111,6 @@ def _behavior(args, activity_path: Path):
     return beh.rename(args.behavior)
 
 
-def _write_nwb(res, path: Path, behavior_name: str, source: Path) -> Path:
-    """Decoded and predicted behaviour as NWB TimeSeries; scores in the text."""
-    import json
-
-    import numpy as np
-
-    from neuronmf.io.writers import unknown_subject, write_nwb_atomic
-
-    t = np.asarray(res.predictions["time"].values, dtype=float)
-    summary = {
-        "writer": "neuronmf decode",
-        "model": res.model,
-        "features": res.features,
-        "metric": res.metric,
-        "score": float(res.score),
-        "fold_scores": [float(v) for v in res.scores.values],
-        "rank": None if res.rank is None else int(res.rank),
-        "p_value": float(res.p_value),
-        "null_scores": [float(v) for v in res.null_scores.values],
-        "input_file": str(source),
-    }
-
-    def add(nwbfile) -> None:
-        from pynwb import TimeSeries
-        from pynwb.behavior import BehavioralTimeSeries
-
-        module = nwbfile.create_processing_module(
-            "decoding",
-            "Out-of-sample decoding of behaviour with neuronmf (nested, blocked "
-            "cross-validation; correlation, not causation). " + json.dumps(summary),
-        )
-        bts = BehavioralTimeSeries(name="DecodedBehavior")
-        kw = {"timestamps": t}
-        bts.add_timeseries(
-            TimeSeries(
-                name="predicted",
-                data=np.asarray(res.predictions.values, dtype=float),
-                unit="a.u.",
-                description=f"Out-of-sample prediction of '{behavior_name}' "
-                "(NaN where a bin was in no test block or in a gap).",
-                **kw,
-            )
-        )
-        bts.add_timeseries(
-            TimeSeries(
-                name="observed",
-                data=np.asarray(res.behavior.values, dtype=float),
-                unit="a.u.",
-                description=f"The decoded behaviour '{behavior_name}' on the "
-                "activity bins.",
-                **kw,
-            )
-        )
-        module.add(bts)
-
-    return write_nwb_atomic(
-        path,
-        add,
-        session_description="Decoding results computed with neuronmf.",
-        overwrite=True,
-        subject=unknown_subject(),
-    )
-
-
 def run(args) -> int:
     import matplotlib
 
@@ -213,8 +150,8 @@ def run(args) -> int:
     out = res.to_dataset()
     out.attrs["input_file"] = str(args.input)
     out.attrs["behavior_name"] = str(args.behavior)
-    files = write_results(out, args.out, "decoding", nwb=False)
-    files.append(_write_nwb(res, args.out / "decoding.nwb", args.behavior, args.input))
+    # decoding.nc and decoding.nwb (nm.io.save_nwb, replacing an earlier run's file)
+    files = write_results(out, args.out, "decoding", source=args.input)
     figs = [save_figure(plot_predictions(res), args.out / "predictions.png")]
     if args.features == "nmf":
         figs.append(save_figure(plot_rank_scores(res), args.out / "rank_scores.png"))

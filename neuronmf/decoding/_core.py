@@ -103,11 +103,19 @@ class DecodingResult:
     folds: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list, repr=False)
 
     def to_dataset(self) -> xr.Dataset:
-        """All results in one :class:`xarray.Dataset` (NetCDF-safe attrs)."""
+        """All results in one :class:`xarray.Dataset` (NetCDF-safe attrs).
+
+        The per-bin ``fold`` coordinate of :attr:`predictions` becomes the
+        coordinate ``test_fold`` (time): the name ``fold`` is the dimension of
+        ``scores``, and one Dataset cannot hold both.
+        """
+        preds = self.predictions
+        if "fold" in preds.coords and preds["fold"].dims == ("time",):
+            preds = preds.rename({"fold": "test_fold"})
         ds = xr.Dataset(
             {
                 "scores": self.scores,
-                "predictions": self.predictions,
+                "predictions": preds,
                 "behavior": self.behavior,
                 "chosen_rank": self.ranks,
                 "chosen_alpha": self.alphas,

@@ -25,7 +25,17 @@ NWB layout written by :func:`save_nwb` (and read by :func:`load_result`):
   ``activations`` (assembly, time)): a processing module ``"synergies"`` /
   ``"assemblies"`` holding a ``DynamicTable`` ``"loadings"`` (one row per muscle or
   neuron, the loadings as a 2-D ``weights`` column) and a ``TimeSeries``
-  ``"activations"`` (time, component).
+  ``"activations"`` (time, component);
+- decoding (``predictions`` and ``behavior`` (time), from
+  :meth:`neuronmf.decoding.DecodingResult.to_dataset`): a processing module
+  ``"decoding"`` holding a ``BehavioralTimeSeries`` ``"DecodedBehavior"`` with the
+  ``TimeSeries`` ``"predicted"`` (NaN where a bin was not predicted) and
+  ``"observed"`` (timestamps: the time coordinate), one ``DynamicTable`` per other
+  dimension (``"folds"``: ``scores``, ``chosen_rank``, ``chosen_alpha``,
+  ``rank_scores`` (fold, rank) as columns; ``"null"``: ``null_scores``) and one
+  ``TimeSeries`` per extra time coordinate (``"test_fold"``: the outer fold that
+  predicted each bin, −1 for none). Its description says that decoding measures
+  correlation, not causation.
 
 Each neuronmf object's description ends with ``Provenance (JSON): {...}`` holding
 the neuronmf version, the result's attributes and the coordinates NWB has no place
@@ -241,13 +251,17 @@ def _kind(ds: xr.Dataset) -> str:
         return "synergies"
     if {"membership", "activations"} <= v:
         return "assemblies"
+    if {"predictions", "behavior"} <= v:
+        return "decoding"
     raise input_error(
         "result",
-        "a segmentation (footprints, traces), synergy (synergies, activations) or "
-        "assembly (membership, activations) Dataset",
+        "a segmentation (footprints, traces), synergy (synergies, activations), "
+        "assembly (membership, activations) or decoding (predictions, behavior) "
+        "Dataset",
         f"variables {sorted(v)}",
-        "Pass a Dataset returned by imaging.segment, synergies.extract or "
-        "assemblies.detect, or save it with save_netcdf instead.",
+        "Pass a Dataset returned by imaging.segment, synergies.extract, "
+        "assemblies.detect or decoding.decode(...).to_dataset(), or save it with "
+        "save_netcdf instead.",
     )
 
 
@@ -268,11 +282,14 @@ def _time_axis(ds: xr.Dataset, var: str) -> dict[str, Any]:
     return {"starting_time": float(t[0]) if n else 0.0, "rate": rate}
 
 
-def _provenance(ds: xr.Dataset, kind: str, extra: dict[str, Any]) -> str:
+def _provenance(
+    ds: xr.Dataset, kind: str, extra: dict[str, Any], exclude: tuple[str, ...] = ()
+) -> str:
+    """``Provenance (JSON): {...}``; ``exclude``: coordinates stored elsewhere."""
     coords = {
         str(k): _jsonable(ds[k].values)
         for k in ds.coords
-        if k != "time" and ds[k].ndim == 1
+        if k != "time" and k not in exclude and ds[k].ndim == 1
     }
     info = {
         "writer": "neuronmf.io.save_nwb",
@@ -591,6 +608,171 @@ def _add_factors(nwbfile, ds: xr.Dataset, kind: str, name, source) -> None:
     )
 
 
+_DECODING_SERIES = {"predictions": "predicted", "behavior": "observed"}
+_DECODING_TABLES = {"fold": "folds"}
+_DECODING_COLUMNS = {
+    "scores": "Test score of each outer fold ({metric}).",
+    "chosen_rank": "NMF rank chosen by the inner loop of each outer fold "
+    "(0: raw features).",
+    "chosen_alpha": "GLM penalty chosen by the inner loop of each outer fold.",
+    "rank_scores": "Inner-loop {metric} of each rank at its best penalty, "
+    "training data only; 2-D (fold, rank), ranks in order {rank}.",
+    "null_scores": "Mean test {metric} of each circularly shifted repetition "
+    "(behaviour shifted against activity).",
+}
+
+
+def _add_decoding(nwbfile, ds: xr.Dataset, name, source) -> None:
+    from hdmf.common import DynamicTable
+    from pynwb import TimeSeries
+    from pynwb.behavior import BehavioralTimeSeries
+
+    for var in _DECODING_SERIES:
+        if ds[var].dims[:1] != ("time",):
+            raise input_error(
+                f"decoding variable {var!r}",
+                "time as its first dimension",
+                f"dims {ds[var].dims}",
+                "Pass the Dataset of DecodingResult.to_dataset().",
+            )
+    mod_name = _free_name(
+        nwbfile.processing, name or "decoding", name is not None, "nwbfile.processing"
+    )
+    n_time = ds.sizes["time"]
+    if "time" in ds.coords:
+        t = np.asarray(ds["time"].values, dtype=float)
+    else:
+        t = np.arange(n_time) / float(ds.attrs.get("rate", 1.0))
+    attrs = ds.attrs
+    behavior_name = str(attrs.get("behavior_name") or "behaviour")
+    metric = str(attrs.get("metric", "score"))
+    fmt = {
+        "metric": metric,
+        "rank": [_jsonable(v) for v in ds["rank"].values] if "rank" in ds else "",
+    }
+
+    time_vars = [k for k in _DECODING_SERIES if k in ds.data_vars]
+    time_coords = [str(k) for k in ds.coords if k != "time" and ds[k].dims == ("time",)]
+    tables: dict[str, dict[str, Any]] = {}
+    scalars: dict[str, Any] = {}
+    for k in ds.data_vars:
+        if k in time_vars:
+            continue
+        dims = ds[k].dims
+        if not dims:
+            scalars[str(k)] = _jsonable(ds[k].values)
+            continue
+        if dims[0] == "time":
+            time_coords.append(str(k))  # another per-bin variable: its own series
+            continue
+        entry = tables.setdefault(
+            dims[0],
+            {"table": _DECODING_TABLES.get(dims[0], dims[0]), "vars": []},
+        )
+        entry["vars"].append(str(k))
+    written_tables = {d: e for d, e in tables.items() if ds.sizes[d] > 0}
+    names = ["DecodedBehavior", *time_coords, *(e["table"] for e in tables.values())]
+    if len(set(names)) != len(names):
+        raise input_error(
+            "decoding result",
+            "variable/coordinate names that do not collide in NWB",
+            f"names {names}",
+            "Rename the clashing variables, or save it with save_netcdf instead.",
+        )
+    extra = {
+        "series": {v: _DECODING_SERIES[v] for v in time_vars},
+        "time_series": time_coords,
+        "tables": tables,
+        "scalars": scalars,
+        "sizes": {str(d): int(n) for d, n in ds.sizes.items()},
+        "dtypes": {str(k): str(ds[k].dtype) for k in ds.variables},
+        "var_attrs": {
+            str(k): _jsonable(ds[k].attrs) for k in ds.variables if ds[k].attrs
+        },
+        "coord_dims": {str(k): list(map(str, ds[k].dims)) for k in ds.coords},
+        "time_coord": "time" in ds.coords,
+        "source": str(source) if source is not None else None,
+    }
+    summary = ""
+    if isinstance(attrs.get("score"), int | float | np.number):
+        summary += f" {metric} = {float(attrs['score']):.3g};"
+    if isinstance(attrs.get("p_value"), int | float | np.number) and np.isfinite(
+        attrs["p_value"]
+    ):
+        summary += f" circularly shifted null: p = {float(attrs['p_value']):.3g};"
+    where = "; ".join(
+        f"{', '.join(e['vars'])} in the table '{e['table']}'"
+        for e in written_tables.values()
+    )
+    provenance = _provenance(ds, "decoding", extra, exclude=tuple(time_coords))
+    module = nwbfile.create_processing_module(
+        mod_name,
+        f"Out-of-sample decoding of '{behavior_name}' from neural activity with "
+        f"neuronmf {_version()} (model {attrs.get('model', '?')}, features "
+        f"{attrs.get('features', '?')}; nested, blocked cross-validation;{summary} "
+        f"{where}). Decoding measures correlation between activity and behaviour, "
+        "not causation. " + provenance,
+    )
+
+    def unit(var: str) -> str:
+        return str(ds[var].attrs.get("units", "a.u."))
+
+    bts = BehavioralTimeSeries(name="DecodedBehavior")
+    stamps: list[Any] = []  # the first series holds the timestamps, the others link
+
+    def timestamps():
+        return stamps[0] if stamps else t
+
+    texts = {
+        "predictions": f"Out-of-sample prediction of '{behavior_name}' (NaN where a "
+        "bin was in no test block or in a gap).",
+        "behavior": f"The decoded behaviour '{behavior_name}' on the activity bins.",
+    }
+    for var in time_vars:
+        series = TimeSeries(
+            name=_DECODING_SERIES[var],
+            data=np.asarray(ds[var].values),
+            unit=unit(var),
+            description=texts[var],
+            timestamps=timestamps(),
+        )
+        bts.add_timeseries(series)
+        stamps.append(series)
+    module.add(bts)
+    for k in time_coords:
+        series = TimeSeries(
+            name=k,
+            data=np.asarray(ds[k].values),
+            unit=unit(k) if k in ds.data_vars else "n.a.",
+            description="Outer fold whose test block predicted each bin (-1: none)."
+            if k == "test_fold"
+            else f"neuronmf per-bin value {k!r} of the decoding result.",
+            timestamps=timestamps(),
+        )
+        module.add(series)
+        stamps.append(series)
+    for d, entry in written_tables.items():
+        n = ds.sizes[d]
+        table = DynamicTable(
+            name=entry["table"],
+            description=f"Decoding results, one row per {d}.",
+            id=list(range(n)),
+        )
+        if d in ds.coords:
+            table.add_column(
+                name=d, description=f"{d} label.", data=np.asarray(ds[d].values)
+            )
+        for k in entry["vars"]:
+            table.add_column(
+                name=k,
+                description=_DECODING_COLUMNS.get(
+                    k, f"neuronmf decoding variable {k!r} {tuple(ds[k].dims)}."
+                ).format(**fmt),
+                data=np.asarray(ds[k].values),
+            )
+        module.add(table)
+
+
 def save_nwb(
     result: xr.Dataset,
     path: str | os.PathLike,
@@ -604,14 +786,18 @@ def save_nwb(
     overwrite: bool = False,
     **nwbfile_kwargs: Any,
 ) -> Path:
-    """Write a segmentation, synergy or assembly result into an NWB file.
+    """Write a segmentation, synergy, assembly or decoding result into an NWB file.
 
     Parameters
     ----------
     result : xarray.Dataset
         A result with ``footprints`` + ``traces`` (imaging), ``synergies`` +
-        ``activations`` (muscle synergies) or ``membership`` + ``activations``
-        (assemblies); the kind is detected from the variables.
+        ``activations`` (muscle synergies), ``membership`` + ``activations``
+        (assemblies) or ``predictions`` + ``behavior`` (decoding, from
+        ``DecodingResult.to_dataset()``); the kind is detected from the
+        variables. The layout of each kind is described in the module docstring
+        of :mod:`neuronmf.io.writers`; a decoding result round-trips exactly
+        (every variable, coordinate, dtype and attribute).
     path : path-like
         NWB file. A new file is created; an existing one is extended (on a copy
         that replaces it only once written, so a failure leaves it intact).
@@ -619,9 +805,9 @@ def save_nwb(
         The input file the result was computed from, recorded as provenance.
     name : str, optional
         Name of the PlaneSegmentation (imaging) or processing module (synergies,
-        assemblies). Defaults to ``"PlaneSegmentation"`` / ``"synergies"`` /
-        ``"assemblies"``, suffixed ``_2``, ``_3`` ... when taken. An explicit name
-        that is taken is an error.
+        assemblies, decoding). Defaults to ``"PlaneSegmentation"`` /
+        ``"synergies"`` / ``"assemblies"`` / ``"decoding"``, suffixed ``_2``,
+        ``_3`` ... when taken. An explicit name that is taken is an error.
     session_description, identifier, session_start_time
         Used when a new file is created (identifier: a random UUID;
         start time: now, UTC; a naive datetime is taken as UTC).
@@ -658,6 +844,8 @@ def save_nwb(
     def add(nwbfile) -> None:
         if kind == "segmentation":
             _add_segmentation(nwbfile, ds, name, source)
+        elif kind == "decoding":
+            _add_decoding(nwbfile, ds, name, source)
         else:
             _add_factors(nwbfile, ds, kind, name, source)
 
@@ -750,6 +938,59 @@ def _read_factors(module, info: dict) -> xr.Dataset:
     return ds
 
 
+def _read_decoding(module, info: dict) -> xr.Dataset:
+    sizes = info["sizes"]
+    dtypes = info.get("dtypes", {})
+    dims = info["dims"]
+
+    def shaped(var: str, values) -> np.ndarray:
+        arr = np.asarray(values)
+        shape = tuple(sizes[d] for d in dims[var])
+        return arr.reshape(shape).astype(dtypes.get(var, arr.dtype), copy=False)
+
+    bts = module["DecodedBehavior"]
+    data: dict[str, Any] = {}
+    t = None
+    for var, series_name in info["series"].items():
+        series = bts[series_name]
+        data[var] = (tuple(dims[var]), shaped(var, series.data[:]))
+        if t is None:
+            t = _ts_time(series)
+    coords: dict[str, Any] = {}
+    for k in info["time_series"]:
+        series = module[k]
+        if t is None:
+            t = _ts_time(series)
+        if k in dims:
+            data[k] = (tuple(dims[k]), shaped(k, series.data[:]))
+        else:
+            values = np.asarray(series.data[:])
+            coords[k] = ("time", values.astype(dtypes.get(k, values.dtype)))
+    if info.get("time_coord", True) and t is not None:
+        coords["time"] = t.astype(dtypes.get("time", float), copy=False)
+    for d, entry in info["tables"].items():
+        table = module.data_interfaces.get(entry["table"]) if sizes[d] else None
+        for k in entry["vars"]:
+            if table is None:
+                values = np.zeros(0, dtype=dtypes.get(k, float))
+            else:
+                values = table[k][:]
+            data[k] = (tuple(dims[k]), shaped(k, values))
+    for k, v in info.get("scalars", {}).items():
+        data[k] = ((), np.asarray(v, dtype=dtypes.get(k)))
+    coord_dims = info.get("coord_dims", {})
+    for k, v in info["coords"].items():
+        arr = np.asarray(v) if len(v) else np.zeros(0, dtype=dtypes.get(k, float))
+        dim = tuple(coord_dims.get(k, [k]))
+        coords[k] = (dim, arr.astype(dtypes.get(k, arr.dtype), copy=False))
+    ds = xr.Dataset(data, coords=coords)
+    for k, a in info.get("var_attrs", {}).items():
+        if k in ds.variables:
+            ds[k].attrs = dict(a)
+    ds.attrs = dict(info.get("attrs", {}))
+    return ds
+
+
 def _nwb_results(nwbfile) -> dict[str, tuple[Any, Any, dict]]:
     """neuronmf results in an NWB file: name → (container, module, provenance)."""
     from pynwb.ophys import ImageSegmentation
@@ -810,6 +1051,8 @@ def _load_nwb(path: Path, name: str | None) -> xr.Dataset:
         container, module, info = found[name]
         if info["kind"] == "segmentation":
             return _read_segmentation(container, module, info)
+        if info["kind"] == "decoding":
+            return _read_decoding(module, info)
         return _read_factors(module, info)
     finally:
         io.close()
@@ -824,8 +1067,9 @@ def load_result(path: str | os.PathLike, *, name: str | None = None) -> xr.Datas
         A ``.nc`` file (NetCDF; every variable, coordinate and attribute comes
         back as written) or an NWB file (the variables :func:`save_nwb` stores:
         footprints, traces, per-neuron columns, ΔF/F and background images for
-        imaging; loadings and activations for synergies/assemblies; with the
-        original coordinates and attributes from the provenance).
+        imaging; loadings and activations for synergies/assemblies; every
+        variable of a decoding result; with the original coordinates and
+        attributes from the provenance).
     name : str, optional
         For NWB files holding several neuronmf results: the PlaneSegmentation
         or processing-module name to read.

@@ -33,6 +33,8 @@ def test_decode_command_nwb(nwb_session, tmp_path, capsys):
     # the NWB output holds the predictions; the behaviour loader reads them back
     pred = nm.io.load_behavior(out / "decoding.nwb", series="predicted")
     np.testing.assert_allclose(pred.values, ds.predictions.values)
+    # ... and load_result reads the whole result, as the NetCDF file holds it
+    xr.testing.assert_identical(nm.io.load_result(out / "decoding.nwb"), ds)
     assert (out / "predictions.png").stat().st_size > 1000
     assert (out / "rank_scores.png").exists()
     summary = (out / "summary.txt").read_text()

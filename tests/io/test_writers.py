@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -88,8 +89,26 @@ def assembly_result(seed=0) -> xr.Dataset:
     )
 
 
+@functools.cache
+def _decoding_dataset() -> xr.Dataset:
+    import neuronmf as nm
+
+    sim = nm.datasets.simulate_assemblies(n_neurons=20, n_assemblies=2, n_bins=900)
+    res = nm.decoding.decode(
+        sim.data, sim.behavior, rank=2, lags=3, cv=3, inner_cv=2, n_null=2
+    )
+    return res.to_dataset()
+
+
+def decoding_result() -> xr.Dataset:
+    """A real (small) nm.decoding.decode result, computed once per session."""
+    return _decoding_dataset().copy(deep=True)
+
+
 # ----------------------------------------------------------------------- NetCDF
-@pytest.mark.parametrize("make", [segmentation_result, synergy_result, assembly_result])
+@pytest.mark.parametrize(
+    "make", [segmentation_result, synergy_result, assembly_result, decoding_result]
+)
 def test_netcdf_round_trip_is_identical(tmp_path, make):
     ds = make()
     p = save_netcdf(ds, tmp_path / "res.nc")
@@ -186,6 +205,62 @@ def test_nwb_factor_round_trip(tmp_path, make):
         np.testing.assert_array_equal(back[dim].values, ds[dim].values)
     np.testing.assert_allclose(back["time"].values, ds["time"].values, atol=1e-12)
     assert back.attrs == ds.attrs
+
+
+def test_nwb_decoding_round_trip_is_identical(tmp_path):
+    import pynwb
+
+    ds = decoding_result()
+    assert np.isnan(ds["predictions"].values).any()  # NaN outside the test blocks
+    assert ds["test_fold"].dims == ("time",)  # per-bin fold of the predictions
+    p = save_nwb(ds, tmp_path / "dec.nwb", source="session.nwb")
+    back = load_result(p)
+    xr.testing.assert_identical(back, ds)
+    for k in ds.variables:
+        assert back[k].dtype == ds[k].dtype, k
+    assert back.attrs == ds.attrs
+    with pynwb.NWBHDF5IO(str(p), "r") as io:
+        module = io.read().processing["decoding"]
+        assert "not causation" in module.description
+        assert '"source": "session.nwb"' in module.description
+        pred = module["DecodedBehavior"]["predicted"]
+        np.testing.assert_array_equal(pred.timestamps[:], ds["time"].values)
+        np.testing.assert_array_equal(
+            module["DecodedBehavior"]["observed"].data[:], ds["behavior"].values
+        )
+        folds = module["folds"]
+        np.testing.assert_array_equal(folds["scores"][:], ds["scores"])
+        np.testing.assert_array_equal(folds["rank_scores"][:], ds["rank_scores"])
+        null = module["null"]["null_scores"][:]
+        np.testing.assert_array_equal(null, ds["null_scores"])
+
+
+def test_nwb_decoding_without_null_round_trips(tmp_path):
+    ds = decoding_result().isel(null=slice(0, 0))
+    ds.attrs["p_value"] = float("nan")
+    back = load_result(save_nwb(ds, tmp_path / "dec.nwb"))
+    xr.testing.assert_identical(back, ds)
+    assert back["null_scores"].shape == (0,) and np.isnan(back.attrs["p_value"])
+
+
+def test_nwb_decoding_appends_without_touching_existing(tmp_path):
+    import pynwb
+
+    p = tmp_path / "session.nwb"
+    save_nwb(synergy_result(), p)
+    first = load_result(p)
+    with pynwb.NWBHDF5IO(str(p), "r") as io:
+        description = io.read().processing["synergies"].description
+    ds = decoding_result()
+    save_nwb(ds, p)
+    save_nwb(ds, p)  # a second decoding module is suffixed, not replaced
+    with pynwb.NWBHDF5IO(str(p), "r") as io:
+        nwb = io.read()
+        assert set(nwb.processing) == {"synergies", "decoding", "decoding_2"}
+        assert nwb.processing["synergies"].description == description
+    xr.testing.assert_identical(load_result(p, name="synergies"), first)
+    xr.testing.assert_identical(load_result(p, name="decoding"), ds)
+    xr.testing.assert_identical(load_result(p, name="decoding_2"), ds)
 
 
 def test_nwb_irregular_time_uses_timestamps(tmp_path):
@@ -296,7 +371,9 @@ def _critical_findings(path):
     return [m for m in messages if m.importance == Importance.CRITICAL], messages
 
 
-@pytest.mark.parametrize("make", [segmentation_result, synergy_result, assembly_result])
+@pytest.mark.parametrize(
+    "make", [segmentation_result, synergy_result, assembly_result, decoding_result]
+)
 def test_written_nwb_passes_nwbinspector(tmp_path, make):
     p = save_nwb(make(), tmp_path / "res.nwb")
     critical, _ = _critical_findings(p)

@@ -32,6 +32,25 @@ def correlation_image(R: np.ndarray) -> np.ndarray:
     return acc / np.maximum(cnt, 1)
 
 
+def _spatial_filters(R: np.ndarray, neuron_radius: float):
+    """Band-passed movie ``Rf`` and the movie minus its local mean ``Z``.
+
+    ``Rf`` = Gaussian(σ = radius/2) − Gaussian(σ = 2·radius) of each frame;
+    ``Z`` = the frame minus its Gaussian(σ = 2·radius). Both are linear in ``R``,
+    which :func:`greedy_seeds` uses to update them after each subtraction.
+    """
+    s = max(neuron_radius / 2.0, 0.5)
+    low = ndimage.gaussian_filter(R, (0, 4 * s, 4 * s))
+    Rf = ndimage.gaussian_filter(R, (0, s, s)) - low
+    return Rf, R - low
+
+
+def _peak_to_noise(Rf: np.ndarray):
+    """(peak-to-noise image, noise image) of a filtered movie (time, y, x)."""
+    sn = noise_level(Rf)
+    return (Rf.max(0) - np.median(Rf, 0)) / sn, sn
+
+
 def summary_images(R: np.ndarray, neuron_radius: float):
     """Filtered residual, correlation image, peak-to-noise image and filtered noise.
 
@@ -40,13 +59,33 @@ def summary_images(R: np.ndarray, neuron_radius: float):
     neuropil; the correlation image is computed on the unsmoothed movie minus that
     local mean (smoothing would correlate every pixel with its neighbours).
     """
+    Rf, Z = _spatial_filters(R, neuron_radius)
+    pnr, sn = _peak_to_noise(Rf)
+    return Rf, correlation_image(Z), pnr, sn
+
+
+def _subtract_filtered(Rf, Z, c, a, corner, neuron_radius: float) -> None:
+    """Update the outputs of :func:`_spatial_filters` for ``R -= c ⊗ a``.
+
+    Both filters are linear, so the update is ``c ⊗ filter(a)``: exact, and
+    without filtering the movie again. ``a`` (h, w) sits at ``corner`` (y, x);
+    the update is confined to ``a``'s window grown by the wider kernel's
+    radius, outside which ``filter(a)`` is exactly zero (scipy's Gaussian
+    kernels are truncated at 4 σ).
+    """
     s = max(neuron_radius / 2.0, 0.5)
-    low = ndimage.gaussian_filter(R, (0, 4 * s, 4 * s))
-    Rf = ndimage.gaussian_filter(R, (0, s, s)) - low
-    sn = noise_level(Rf)
-    pnr = (Rf.max(0) - np.median(Rf, 0)) / sn
-    corr = correlation_image(R - low)
-    return Rf, corr, pnr, sn
+    _T, ny, nx = Rf.shape
+    reach = int(4.0 * (4 * s) + 0.5)
+    (y0, x0), (h, w) = corner, a.shape
+    Y0, Y1 = max(y0 - reach, 0), min(y0 + h + reach, ny)
+    X0, X1 = max(x0 - reach, 0), min(x0 + w + reach, nx)
+    box = np.zeros((Y1 - Y0, X1 - X0))
+    box[y0 - Y0 : y0 - Y0 + h, x0 - X0 : x0 - X0 + w] = a
+    low = ndimage.gaussian_filter(box, 4 * s)
+    band = ndimage.gaussian_filter(box, s) - low
+    cc = np.asarray(c, dtype=Rf.dtype)[:, None, None]
+    Rf[:, Y0:Y1, X0:X1] -= cc * band.astype(Rf.dtype)[None]
+    Z[:, Y0:Y1, X0:X1] -= cc * (box - low).astype(Z.dtype)[None]
 
 
 def greedy_seeds(
@@ -82,7 +121,9 @@ def greedy_seeds(
     r = float(neuron_radius)
     w = int(np.ceil(2 * r))
     pad = int(np.ceil(4 * r)) + 2
-    Rf, corr, pnr, _ = summary_images(R, r)
+    Rf, Z = _spatial_filters(R, r)
+    pnr, _ = _peak_to_noise(Rf)
+    corr = correlation_image(Z)
     score = np.where((corr >= min_corr) & (pnr >= min_pnr), corr * pnr, 0.0)
     yy, xx = np.mgrid[-w : w + 1, -w : w + 1]
     disc = (yy**2 + xx**2) <= (w + 0.5) ** 2
@@ -120,6 +161,7 @@ def greedy_seeds(
         R[:, y0:y1, x0:x1] -= (
             np.outer(c, a).reshape(T, y1 - y0, x1 - x0).astype(R.dtype)
         )
+        _subtract_filtered(Rf, Z, c, a.reshape(y1 - y0, x1 - x0), (y0, x0), r)
         if np.count_nonzero(a) < min_area:
             continue
         nrm = np.linalg.norm(a)
@@ -131,13 +173,10 @@ def greedy_seeds(
         # recompute the summary images around the removed component
         Y0, Y1 = max(cy - pad, 0), min(cy + pad + 1, ny)
         X0, X1 = max(cx - pad, 0), min(cx + pad + 1, nx)
-        m = int(np.ceil(2 * r)) + 1
-        z0, z1 = max(Y0 - m * 2, 0), min(Y1 + m * 2, ny)
-        q0, q1 = max(X0 - m * 2, 0), min(X1 + m * 2, nx)
-        rf_l, corr_l, pnr_l, _ = summary_images(R[:, z0:z1, q0:q1], r)
-        sl = (slice(Y0 - z0, Y1 - z0), slice(X0 - q0, X1 - q0))
-        Rf[:, Y0:Y1, X0:X1] = rf_l[(slice(None), *sl)]
-        cl, pl = corr_l[sl], pnr_l[sl]
+        pl, _ = _peak_to_noise(Rf[:, Y0:Y1, X0:X1])
+        z0, z1 = max(Y0 - 1, 0), min(Y1 + 1, ny)  # neighbours of the region's edge
+        q0, q1 = max(X0 - 1, 0), min(X1 + 1, nx)
+        cl = correlation_image(Z[:, z0:z1, q0:q1])[Y0 - z0 : Y1 - z0, X0 - q0 : X1 - q0]
         new = np.where((cl >= min_corr) & (pl >= min_pnr), cl * pl, 0.0)
         old = score[Y0:Y1, X0:X1]
         score[Y0:Y1, X0:X1] = np.where(old > 0, np.minimum(new, old), 0.0)

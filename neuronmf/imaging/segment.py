@@ -98,7 +98,7 @@ def default_parameters(neuron_radius: float) -> dict:
         "min_pnr": 5.0,
         "min_snr": 3.0,
         "min_trace_corr": 0.5,
-        "min_area": int(np.floor(np.pi * (0.4 * r) ** 2)),
+        "min_area": int(np.ceil(np.pi * (0.4 * r) ** 2)),
         "max_area": int(np.ceil(np.pi * (2.5 * r) ** 2)),
         "merge_threshold": 0.8,
         "merge_dilation": int(max(1, round(r / 2))),

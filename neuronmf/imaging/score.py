@@ -108,8 +108,9 @@ def score(
     if nf and nt:
         dist = np.sqrt(((cf[:, None, :] - ct[None, :, :]) ** 2).sum(-1))
         dist = np.nan_to_num(dist, nan=np.inf)
-    Ff = F.reshape(nf, -1).astype(np.float32)
-    Tf = T.reshape(nt, -1).astype(np.float32)
+    npix = F.shape[1] * F.shape[2]
+    Ff = F.reshape(nf, npix).astype(np.float32)
+    Tf = T.reshape(nt, npix).astype(np.float32)
     inter = Ff @ Tf.T
     union = Ff.sum(1)[:, None] + Tf.sum(1)[None, :] - inter
     iou = np.where(union > 0, inter / np.maximum(union, 1), 0.0)

@@ -10,6 +10,12 @@ import xarray as xr
 from scipy import ndimage
 
 from neuronmf.errors import input_error
+from neuronmf.imaging.anatomy import (
+    activity_evidence,
+    anatomy_score,
+    disc_footprints,
+    ring_candidates,
+)
 from neuronmf.imaging.merging import merge_duplicates
 from neuronmf.imaging.patches import make_patches
 from neuronmf.imaging.quality import compactness, trace_correlation, trace_snr
@@ -34,8 +40,12 @@ def _as_movie(movie) -> xr.DataArray:
     return xr.DataArray(arr, dims=("time", "y", "x"), name="movie")
 
 
-def _check_frames(movie: xr.DataArray) -> dict:
-    """One (lazy) pass over the movie: non-finite, constant and saturated frames."""
+def _check_frames(movie: xr.DataArray, mean_image: bool = False) -> dict:
+    """One (lazy) pass over the movie: non-finite, constant and saturated frames.
+
+    With ``mean_image`` the temporal mean image (float64) is computed in the
+    same pass (key ``"mean"``).
+    """
     data = movie.data
     dtype = np.dtype(movie.dtype)
     if not (np.issubdtype(dtype, np.number)) or np.issubdtype(
@@ -50,14 +60,17 @@ def _check_frames(movie: xr.DataArray) -> dict:
     else:
         lib = np
     stats = [lib.min(data, axis=axes), lib.max(data, axis=axes)]
-    if np.issubdtype(dtype, np.floating):
+    finite = np.issubdtype(dtype, np.floating)
+    if finite:
         stats.append(lib.isfinite(data).all(axis=axes))
+    if mean_image:
+        stats.append(lib.mean(data, axis=0, dtype=np.float64))
     if lib is not np:
         import dask
 
         stats = list(dask.compute(*stats))
     mn, mx = np.asarray(stats[0], float), np.asarray(stats[1], float)
-    if len(stats) == 3:
+    if finite:
         bad = np.nonzero(~np.asarray(stats[2]))[0]
         if len(bad):
             t = movie["time"].values[bad[0]] if "time" in movie.coords else bad[0]
@@ -79,7 +92,11 @@ def _check_frames(movie: xr.DataArray) -> dict:
         "saturated_frames": saturated,
         "min": float(mn.min()),
         "max": float(mx.max()),
+        "mean": np.asarray(stats[-1], np.float64) if mean_image else None,
     }
+
+
+SEEDS = ("activity", "anatomy+activity", "anatomy")
 
 
 def default_parameters(neuron_radius: float) -> dict:
@@ -108,13 +125,50 @@ def default_parameters(neuron_radius: float) -> dict:
         "support_dilation": 1,
         "refine_iter": 30,
         "footprint_threshold": 0.3,
+        "anatomy_threshold": 0.55,
+        "anatomy_activity_weight": 0.0,
     }
 
 
+def _centroids(A: np.ndarray) -> np.ndarray:
+    """(y, x) centroid of each footprint's pixels ≥ 0.2 × its max (NaN if empty)."""
+    out = np.full((len(A), 2), np.nan)
+    for k, a in enumerate(A):
+        yy, xx = np.nonzero(a >= 0.2 * max(a.max(), 1e-30))
+        if len(yy):
+            out[k] = yy.mean(), xx.mean()
+    return out
+
+
+def _fit_traces(V, W, C0, bg_W, bg_H, background_rank):
+    """Unpenalised NMF background on what the neurons leave, then exact NNLS traces."""
+    import neuronmf as nm
+
+    bres = nm.nmf(
+        np.maximum(V - W @ C0, 0), background_rank, W=bg_W, H=bg_H, max_iter=20
+    )
+    bg_W, bg_H = np.asarray(bres.W), np.asarray(bres.H)
+    C = np.asarray(nm.project(np.maximum(V - bg_W @ bg_H, 0), W))
+    return C, bg_W, bg_H
+
+
 def _segment_patch(
-    Y: np.ndarray, r: float, p: dict, n_neurons, background_rank: int, refine: bool
+    Y: np.ndarray,
+    r: float,
+    p: dict,
+    n_neurons,
+    background_rank: int,
+    refine,
+    seeds: str,
+    anat: dict,
 ):
-    """Seeds → engine refinement → merging → quality, on one patch (time, h, w)."""
+    """Seeds → engine refinement → merging → quality (→ anatomy), on one patch.
+
+    ``anat`` holds the patch's slice of the ring-response image (``"response"``)
+    and the anatomical candidates whose peak lies in the patch core
+    (``"peaks"`` in patch coordinates, ``"ring"``; empty unless ``seeds``
+    includes anatomy).
+    """
     import neuronmf as nm
 
     Y = np.asarray(Y, dtype=np.float32)
@@ -123,15 +177,19 @@ def _segment_patch(
     R = Y - b0
     Rh = R - ndimage.gaussian_filter(R, (0, 2 * r, 2 * r))
     cap = max(1, min(h * w, T) - background_rank - 1)
-    # seeds on the movie minus its local spatial mean (neuropil flattened)
-    A, C, _ = greedy_seeds(
-        Rh.copy(),
-        r,
-        max_neurons=cap if n_neurons is None else min(n_neurons, cap),
-        min_corr=p["min_corr"],
-        min_pnr=p["min_pnr"],
-        min_area=p["min_area"],
-    )
+    limit = cap if n_neurons is None else min(n_neurons, cap)
+    if seeds != "anatomy":
+        # seeds on the movie minus its local spatial mean (neuropil flattened)
+        A, C, _ = greedy_seeds(
+            Rh.copy(),
+            r,
+            max_neurons=limit,
+            min_corr=p["min_corr"],
+            min_pnr=p["min_pnr"],
+            min_area=p["min_area"],
+        )
+    else:
+        A, C = np.zeros((0, h, w)), np.zeros((0, T))
     if len(A) > 1:
         # fragments of one soma (its dim rim left in the residual) before the
         # costly joint trace projection
@@ -147,12 +205,9 @@ def _segment_patch(
     )
     bg_H = np.ones((background_rank, T))
     if refine == "traces" and K:
-        W = A.reshape(K, -1).T
-        bres = nm.nmf(
-            np.maximum(V - W @ C, 0), background_rank, W=bg_W, H=bg_H, max_iter=20
+        C, bg_W, bg_H = _fit_traces(
+            V, A.reshape(K, -1).T, C, bg_W, bg_H, background_rank
         )
-        bg_W, bg_H = np.asarray(bres.W), np.asarray(bres.H)
-        C = np.asarray(nm.project(np.maximum(V - bg_W @ bg_H, 0), W))
     elif refine == "full" and K:
         support = (
             ndimage.binary_dilation(
@@ -204,17 +259,78 @@ def _segment_patch(
         if refine and len(A) < K:
             Wm = A.reshape(len(A), -1).T
             C = np.asarray(nm.project(np.maximum(V - bg_W @ bg_H, 0), Wm))
+    K = len(A)
+    # activity components are accepted or rejected on the activity-only fit
+    quality = _quality(A, C, R, p)
+    reasons = quality[4]
+    origin = ["activity"] * K
+    cen = _centroids(A)
+    at = np.nan_to_num(cen, nan=-1.0).round().astype(int)
+    valid = (at[:, 0] >= 0) & (at[:, 1] >= 0)
+    at = np.clip(at, 0, [h - 1, w - 1])
+    resp = anat["response"]
+    ring = np.where(valid, resp[at[:, 0], at[:, 1]], np.nan)
+    act = np.where(valid, activity_evidence(R, at, r), np.nan)
+    peaks, cring = anat["peaks"], anat["ring"]
+    if len(peaks):
+        cact = activity_evidence(R, peaks, r)
+        z = anatomy_score(cring, cact, p["anatomy_activity_weight"])
+        ok = z >= p["anatomy_threshold"]
+        kept = np.array([not why for why in reasons], bool)
+        dist = np.full((len(peaks), K), np.inf)
+        if K:
+            dist = np.nan_to_num(
+                np.hypot(*(peaks[:, None, :] - cen[None, :, :]).transpose(2, 0, 1)),
+                nan=np.inf,
+            )
+            # a kept activity component within r of a candidate wins
+            ok &= (dist[:, kept] >= r).all(1)
+        idx = np.nonzero(ok)[0]
+        idx = idx[np.argsort(-z[idx], kind="stable")][: max(limit - K, 0)]
+        # a rejected activity component within r of a chosen candidate gives way
+        replaced = ~kept & (dist[idx] < r).any(0)
+        if len(idx):
+            D = disc_footprints(peaks[idx], (h, w), r)
+            stay = np.nonzero(~replaced)[0]
+            W = np.concatenate([A[stay], D]).reshape(len(stay) + len(idx), -1).T
+            C0 = np.concatenate([C[stay], np.maximum(D.reshape(len(idx), -1) @ V, 0)])
+            if refine:
+                C_all, bg_W, bg_H = _fit_traces(V, W, C0, bg_W, bg_H, background_rank)
+            else:
+                C_all = np.concatenate(
+                    [C[stay], np.asarray(nm.project(V, W))[len(stay) :]]
+                )
+            C = C.copy()
+            C[stay] = C_all[: len(stay)]
+            A = np.concatenate([A, D])
+            C = np.concatenate([C, C_all[len(stay) :]])
+            origin += ["anatomy"] * len(idx)
+            ring = np.concatenate([ring, cring[idx]])
+            act = np.concatenate([act, cact[idx]])
+    if len(A) > K:
+        # quality values of the final traces; anatomical components are not
+        # judged on activity: only their area counts
+        snr, comp, rval, area, new_reasons = _quality(A, C, R, p)
+        for why in new_reasons[K:]:
+            reasons.append(
+                "; ".join(x for x in why.split("; ") if x.startswith("area"))
+            )
+        quality = (snr, comp, rval, area, reasons)
     return {
         "A": A,
         "C": C,
         "b0": b0,
         "bg_W": bg_W.T.reshape(background_rank, h, w),
         "bg_H": bg_H,
-        "R": R,
+        "quality": quality,
+        "origin": origin,
+        "ring": ring,
+        "activity": act,
+        "score": anatomy_score(ring, act, p["anatomy_activity_weight"]),
     }
 
 
-def _quality(A, C, R, r, p):
+def _quality(A, C, R, p):
     snr = trace_snr(C)
     comp = compactness(A)
     rval = trace_correlation(A, C, R)
@@ -246,16 +362,20 @@ def segment(
     overlap: int | None = None,
     n_jobs: int = 1,
     refine: str | bool = "traces",
+    seeds: str = "anatomy+activity",
     progress: bool = False,
     **options,
 ) -> xr.Dataset:
     """Segment neurons from a calcium-imaging movie with spatially penalised NMF.
 
-    Pipeline, per overlapping patch (read lazily, one patch at a time):
+    One pass over the movie checks its frames and computes its temporal mean
+    image; the anatomical candidates come from that image (step 6). Then, per
+    overlapping patch (read lazily, one patch at a time):
 
     1. baseline ``b0`` = per-pixel ``baseline_percentile`` over time;
-    2. seeds: greedy rank-1 components at the best local-correlation ×
-       peak-to-noise pixels of the baseline-subtracted movie (CNMF-like);
+    2. seeds (``seeds`` includes ``"activity"``): greedy rank-1 components at
+       the best local-correlation × peak-to-noise pixels of the
+       baseline-subtracted movie (CNMF-like);
     3. refinement with the engine (``refine="full"``; two rounds): an unpenalised rank-
        ``background_rank`` NMF background, then ``neuronmf.nmf`` on the
        background-subtracted patch started from the seeds with a
@@ -269,7 +389,20 @@ def segment(
        ``merge_threshold``, once after seeding and again after refinement;
     5. quality: SNR, compactness, trace correlation; components failing
        ``min_snr``, ``min_trace_corr``, ``min_area`` or ``max_area`` are
-       rejected with the reason kept.
+       rejected with the reason kept;
+    6. anatomy (``seeds`` includes ``"anatomy"``): ring-shaped somata in the
+       contrast-normalised mean image (:mod:`neuronmf.imaging.anatomy`: a
+       ring matched filter, local maxima ≥ 1.5 radii apart). A candidate is
+       kept when its ``anatomy_score`` = ring response +
+       ``anatomy_activity_weight`` × the peak-to-noise of its
+       neuropil-corrected disc trace reaches ``anatomy_threshold``, and no
+       accepted activity component has its centroid within one radius (a
+       rejected one within one radius gives way). Its footprint is a disc of
+       one radius; the traces of all components are then fitted again jointly
+       (background NMF + exact NNLS, as in step 3). Anatomical components are
+       rejected only for their area, never for a quiet trace; activity
+       components keep the decision of step 5, made before anatomy was added,
+       while ``snr`` and ``trace_correlation`` report the final traces.
 
     Parameters
     ----------
@@ -280,7 +413,8 @@ def segment(
         (:func:`default_parameters`).
     n_neurons : "auto" or int
         Maximum number of seeds per patch (``"auto"``: until no pixel passes
-        ``min_corr`` and ``min_pnr``).
+        ``min_corr`` and ``min_pnr``); anatomical components fill what the
+        activity seeds leave.
     background_rank : int
         Rank of the unpenalised background per patch.
     smoothness : float, optional
@@ -296,7 +430,15 @@ def segment(
         unpenalised NMF and traces by exact NNLS (``neuronmf.project``);
         ``"full"``: also refine footprints with the graph-Laplacian/L1 NMF
         (step 3; experimental: on our simulated movies it *lowers* IoU from
-        1.0 to about 0.8, so it is not the default); ``False``: seeds only.
+        1.0 to about 0.8, so it is not the default; anatomical discs are not
+        refined); ``False``: seeds only (anatomical traces by NNLS).
+    seeds : {"anatomy+activity", "activity", "anatomy"}
+        Where neurons come from: transients (steps 2–5), ring-shaped somata in
+        the mean image (step 6), or both (default). On neurofinder_subset
+        (200 frames) both raise IoU-F1 from 0.12 to 0.44, because most
+        annotated neurons barely fire in so short a movie but are visible
+        anatomically; on movies whose somata are filled blobs, not rings
+        (``datasets.simulate_movie``), anatomy adds nothing and nothing is lost.
     progress : bool
         Show a progress bar over patches (tqdm, on stderr).
     **options
@@ -307,7 +449,12 @@ def segment(
         not kept), ``merge_threshold`` (0.8), ``merge_dilation`` (px, r/2),
         ``baseline_percentile`` (10), ``support_dilation`` (px),
         ``refine_iter`` (engine iterations per round), ``footprint_threshold``
-        (footprints keep their connected part ≥ this × max, 0.3).
+        (footprints keep their connected part ≥ this × max, 0.3),
+        ``anatomy_threshold`` (minimum anatomical score, 0.55, in units of the
+        local contrast of the mean image; a sharp ring scores up to ≈ 2–4) and
+        ``anatomy_activity_weight`` (weight of the transient evidence in the
+        anatomical score, ≥ 0; default 0: on neurofinder_subset it did not
+        help on held-out halves of the field of view, see docs/imaging.md).
 
     Returns
     -------
@@ -317,9 +464,13 @@ def segment(
         ``area``, ``centroid`` (neuron, axis), ``baseline`` (y, x),
         ``background_footprints`` (background, y, x) and
         ``background_traces`` (background, time) (patch backgrounds joined on
-        their cores; temporal components averaged over patches), and the
-        rejected components (``rejected_centroid``, ``rejected_reason``);
-        parameters and provenance in ``attrs`` (str/int/float only).
+        their cores; temporal components averaged over patches); per neuron
+        ``origin`` (``"activity"`` or ``"anatomy"``), ``ring_response``,
+        ``activity_evidence`` and ``anatomy_score`` (step 6, at the anatomical
+        peak or at an activity component's centroid, for every neuron); the
+        rejected components (``rejected_centroid``, ``rejected_reason``,
+        ``rejected_origin``); parameters and provenance in ``attrs``
+        (str/int/float only; ``seeds``, ``n_anatomy``).
 
     Examples
     --------
@@ -331,6 +482,8 @@ def segment(
     """
     if refine not in ("traces", "full", False):
         raise input_error("refine", "'traces', 'full' or False", refine)
+    if seeds not in SEEDS:
+        raise input_error("seeds", " or ".join(repr(s) for s in SEEDS), seeds)
     mov = _as_movie(movie)
     T, ny, nx = mov.shape
     if T < 2:
@@ -375,7 +528,19 @@ def segment(
         )
     if not 0 <= p["overlap"] < p["patch"]:
         raise input_error("overlap", f"in [0, patch={p['patch']})", p["overlap"])
-    frames = _check_frames(mov)
+    for key in ("anatomy_threshold", "anatomy_activity_weight"):
+        value = p[key]
+        if not isinstance(value, int | float | np.number) or not np.isfinite(value):
+            raise input_error(key, "a finite number", value)
+        p[key] = float(value)
+    if p["anatomy_activity_weight"] < 0:
+        raise input_error(
+            "anatomy_activity_weight",
+            "≥ 0",
+            p["anatomy_activity_weight"],
+            "Transient evidence can only add to the anatomical score.",
+        )
+    frames = _check_frames(mov, mean_image=True)
     if frames["constant_frames"] or frames["saturated_frames"]:
         warnings.warn(
             f"movie has {len(frames['constant_frames'])} constant frame(s) "
@@ -388,16 +553,36 @@ def segment(
     size = p["patch"] if max(ny, nx) > p["patch"] else max(ny, nx)
     tiles = make_patches((ny, nx), size, p["overlap"])
     kmax = None if n_neurons == "auto" else int(n_neurons)
+    # anatomical candidates on the whole mean image (computed in the check pass);
+    # each belongs to the patch whose core holds its peak
+    peaks, ring, response = ring_candidates(
+        frames["mean"],
+        r,
+        min_response=(
+            p["anatomy_threshold"] if p["anatomy_activity_weight"] == 0 else 0.0
+        ),
+    )
+    if seeds == "activity":
+        peaks, ring = peaks[:0], ring[:0]
+    del frames["mean"]
 
     def work(i):
-        ys, xs, _core = tiles[i]
+        ys, xs, (cy, cx) = tiles[i]
         Y = np.asarray(mov.data[:, ys, xs], dtype=np.float32)
         if offset:
             Y = Y + np.float32(offset)
-        out = _segment_patch(Y, r, p, kmax, background_rank, refine)
-        q = _quality(out["A"], out["C"], out["R"], r, p)
-        del out["R"]
-        return out, q
+        mine = (
+            (peaks[:, 0] >= cy.start)
+            & (peaks[:, 0] < cy.stop)
+            & (peaks[:, 1] >= cx.start)
+            & (peaks[:, 1] < cx.stop)
+        )
+        anat = {
+            "response": response[ys, xs],
+            "peaks": peaks[mine] - [ys.start, xs.start],
+            "ring": ring[mine],
+        }
+        return _segment_patch(Y, r, p, kmax, background_rank, refine, seeds, anat)
 
     from tqdm.auto import tqdm
 
@@ -406,7 +591,7 @@ def segment(
     def tracked(i):
         result = work(i)
         bar.update(1)
-        bar.set_postfix(components=len(result[0]["A"]), refresh=False)
+        bar.set_postfix(components=len(result["A"]), refresh=False)
         return result
 
     try:
@@ -418,11 +603,12 @@ def segment(
     finally:
         bar.close()
 
-    keep_A, keep_C, keep_q, rej_c, rej_r = [], [], [], [], []
+    keep_A, keep_C, keep_q, keep_o = [], [], [], []
+    rej_c, rej_r, rej_o = [], [], []
     baseline = np.zeros((ny, nx), np.float32)
     bgA = np.zeros((background_rank, ny, nx), np.float32)
     bgC = np.zeros((background_rank, T))
-    for (ys, xs, core), (out, q) in zip(tiles, results, strict=False):
+    for (ys, xs, core), out in zip(tiles, results, strict=False):
         cy, cx = core
         lc = (
             slice(cy.start - ys.start, cy.stop - ys.start),
@@ -432,7 +618,7 @@ def segment(
         scale = out["bg_H"].mean(1, keepdims=True) + 1e-30
         bgA[:, cy, cx] = (out["bg_W"] * scale[:, :, None])[(slice(None), *lc)]
         bgC += out["bg_H"] / scale / len(tiles)
-        snr, comp, rval, area, reasons = q
+        snr, comp, rval, area, reasons = out["quality"]
         for k, a in enumerate(out["A"]):
             yy, xx = np.nonzero(a >= 0.2 * max(a.max(), 1e-30))
             if not len(yy):
@@ -445,18 +631,41 @@ def segment(
             if reasons[k]:
                 rej_c.append((gy, gx))
                 rej_r.append(reasons[k])
+                rej_o.append(out["origin"][k])
                 continue
             full = np.zeros((ny, nx), np.float32)
             full[ys, xs] = a
             keep_A.append(full)
             keep_C.append(out["C"][k])
-            keep_q.append((snr[k], comp[k], rval[k], area[k], gy, gx))
+            keep_o.append(out["origin"][k])
+            keep_q.append(
+                (
+                    snr[k],
+                    comp[k],
+                    rval[k],
+                    area[k],
+                    gy,
+                    gx,
+                    out["ring"][k],
+                    out["activity"][k],
+                    out["score"][k],
+                )
+            )
     n = len(keep_A)
     A = np.array(keep_A) if n else np.zeros((0, ny, nx), np.float32)
     C = np.array(keep_C) if n else np.zeros((0, T))
-    Q = np.array(keep_q) if n else np.zeros((0, 6))
-    order = np.argsort(-Q[:, 0]) if n else np.zeros(0, int)
-    A, C, Q = A[order], C[order], Q[order]
+    Q = np.array(keep_q, dtype=float) if n else np.zeros((0, 9))
+    O = np.array(keep_o, dtype=str) if n else np.zeros(0, dtype=str)
+    if n:
+        # an anatomical component within r of an activity one kept by another
+        # patch (a neuron in an overlap) is the same neuron: activity wins
+        act = O == "activity"
+        d = np.hypot(*(Q[:, None, 4:6] - Q[None, act, 4:6]).transpose(2, 0, 1))
+        dup = ~act & (d < r).any(1)
+        A, C, Q, O = A[~dup], C[~dup], Q[~dup], O[~dup]
+        n = len(A)
+    order = np.argsort(-Q[:, 0], kind="stable") if n else np.zeros(0, int)
+    A, C, Q, O = A[order], C[order], Q[order], O[order]
     # ΔF/F: trace over the footprint-weighted baseline + background
     bg_mean = baseline + bgA.sum(0) * float(bgC.mean()) if background_rank else baseline
     f0 = (
@@ -475,7 +684,12 @@ def segment(
 
     attrs = {
         "neuronmf_version": str(getattr(neuronmf, "__version__", "unknown")),
-        "method": "greedy corr-PNR seeds + graph-Laplacian NMF refinement",
+        "method": (
+            "greedy corr-PNR seeds"
+            + (" + ring-template anatomical candidates" if seeds != "activity" else "")
+            + ", NMF background, NNLS traces"
+        ),
+        "seeds": seeds,
         "neuron_radius": r,
         "n_neurons": str(n_neurons),
         "background_rank": int(background_rank),
@@ -487,6 +701,7 @@ def segment(
         "offset_added": float(offset),
         "source": str(mov.attrs.get("source", "")),
         "n_rejected": len(rej_r),
+        "n_anatomy": int((O == "anatomy").sum()),
     }
     for k, v in p.items():
         attrs[k] = float(v) if isinstance(v, float) else int(v)
@@ -500,11 +715,16 @@ def segment(
             "trace_correlation": ("neuron", Q[:, 2]),
             "area": ("neuron", Q[:, 3].astype(int)),
             "centroid": (("neuron", "axis"), Q[:, 4:6]),
+            "origin": ("neuron", O),
+            "ring_response": ("neuron", Q[:, 6]),
+            "activity_evidence": ("neuron", Q[:, 7]),
+            "anatomy_score": ("neuron", Q[:, 8]),
             "baseline": ((ydim, xdim), baseline),
             "background_footprints": (("background", ydim, xdim), bgA),
             "background_traces": (("background", "time"), bgC),
             "rejected_centroid": (("rejected", "axis"), np.array(rej_c).reshape(-1, 2)),
             "rejected_reason": ("rejected", np.array(rej_r, dtype=str)),
+            "rejected_origin": ("rejected", np.array(rej_o, dtype=str)),
         },
         coords={
             "neuron": np.arange(n),

@@ -40,9 +40,17 @@ def test_dataset_contents(seg, sim):
         "background_footprints",
         "background_traces",
         "rejected_reason",
+        "rejected_origin",
         "baseline",
+        "origin",
+        "ring_response",
+        "activity_evidence",
+        "anatomy_score",
     ):
         assert v in seg
+    # simulated somata are filled discs, not rings: every neuron is found by activity
+    assert (seg.origin.values == "activity").all()
+    assert seg.attrs["seeds"] == "anatomy+activity"
     assert (seg.footprints >= 0).all() and (seg.traces >= 0).all()
     assert seg.attrs["neuron_radius"] == 4.0 and "min_snr" in seg.attrs
     # traces correlate with the planted calcium of the matched neuron
@@ -139,20 +147,20 @@ CROP = (slice(128, 256), slice(32, 160))  # rows, columns of the 512 x 512 field
 
 
 @pytest.mark.skipif(not DATA.exists(), reason="neurofinder_subset not available")
-def test_neurofinder_active_crop_known_gap():
-    """Real neurofinder crop: measured numbers asserted, with the known gap named.
+def test_neurofinder_active_crop():
+    """Real neurofinder crop: measured numbers asserted (floors just under them).
 
     Crop rows 128-255, columns 32-159: the 128 x 128 window holding the most
     annotated neurons that are *active* in these 200 frames (peak-to-noise of
-    the mask-mean trace >= 8; only ~12 % of the 330 annotated neurons are, and
-    the old top-left crop held none, so no method could score there).
+    the mask-mean trace >= 8; only ~12 % of the 330 annotated neurons are).
 
-    Measured (defaults, neuron_radius=5, IoU rule): 9 found, precision 0.56;
-    against the 9 active neurons recall 0.56, F1 0.56; against all 43
-    annotated neurons F1 0.19. Floors below sit under those values.
-    Target (issue 7): F1 against all annotated neurons > 0.25 (the best peer,
-    suite2p swept, reaches 0.25 on the whole movie); the gap is recall of
-    neurons that barely fire in 200 frames and are annotated from anatomy.
+    Measured (neuron_radius=5, IoU rule, 2026-11-28):
+
+    - ``seeds="activity"``: 8 found, precision 0.63; against the 9 active
+      neurons recall 0.56, F1 0.59; against all 43 annotated F1 0.20;
+    - default ``seeds="anatomy+activity"``: 69 found (61 anatomical),
+      precision 0.35, recall 0.56, F1 0.43 against all 43 annotated (the issue's
+      target, > 0.25, is met here); 8 of the 9 active neurons are matched.
     """
     from neuronmf.imaging.seeds import noise_level
 
@@ -164,9 +172,15 @@ def test_neurofinder_active_crop_known_gap():
     pnr = (traces.max(1) - np.median(traces, 1)) / noise_level(traces, axis=1)
     active = truth[pnr >= 8]
     assert len(truth) == 43 and len(active) == 9
-    seg = nm.imaging.segment(mov, neuron_radius=5.0)
-    s_all = nm.imaging.score(seg, truth)
-    s_act = nm.imaging.score(seg, active)
+    act = nm.imaging.segment(mov, neuron_radius=5.0, seeds="activity")
+    s_all = nm.imaging.score(act, truth)
+    s_act = nm.imaging.score(act, active)
     assert s_all["precision"] >= 0.5, s_all
     assert s_act["recall"] >= 0.5 and s_act["f1"] >= 0.5, s_act
-    assert s_all["f1"] >= 0.15, s_all  # known gap: target > 0.25
+    assert s_all["f1"] >= 0.15, s_all
+    seg = nm.imaging.segment(mov, neuron_radius=5.0)
+    s_all = nm.imaging.score(seg, truth)
+    assert s_all["f1"] >= 0.38 and s_all["recall"] >= 0.5, s_all
+    assert s_all["precision"] >= 0.3, s_all
+    assert nm.imaging.score(seg, active)["recall"] >= 0.75
+    assert (seg.origin.values == "anatomy").sum() >= 40

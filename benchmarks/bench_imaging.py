@@ -3,15 +3,30 @@
 Usage::
 
     python benchmarks/bench_imaging.py simulated
-    python benchmarks/bench_imaging.py neurofinder [--radius 5] [--jobs 2]
+    python benchmarks/bench_imaging.py neurofinder [--radius 5] [--jobs 2] [--seeds S]
+    python benchmarks/bench_imaging.py split [--radius 5] [--jobs 2]
     python benchmarks/bench_imaging.py memory [--size 1024] [--frames 2000]
     /work/bench-venv-s2p/bin/python benchmarks/bench_imaging.py suite2p
 
 suite2p is only ever installed in its own virtual environment (never a neuronmf
 dependency); its mode imports suite2p and scores its ROIs with the same
 ``score`` rule (scoring reimplemented here only if neuronmf is not importable there).
-Each mode prints one JSON line: F1/precision/recall by both methods, wall time,
+Each mode prints JSON lines: F1/precision/recall by both methods, wall time,
 peak RSS (``resource.getrusage``, MB).
+
+neurofinder: ``segment`` with defaults (``--seeds`` picks the seeding), scored by
+both rules against all 330 annotated neurons, against the *active* ones (mask-mean
+trace peak-to-noise >= 8, as in the crop test), and per half of the field of view
+(found and annotated neurons with centroid x < 256, resp. >= 256).
+
+split: the split-half protocol for the anatomical score's parameters. One
+``segment`` run keeps every anatomical candidate with a positive ring response
+(``anatomy_threshold=-1e9``); because an anatomical candidate's footprint, its
+score and its deduplication do not depend on the other candidates, keeping those
+whose ``ring_response + w * activity_evidence >= t`` afterwards gives the same
+footprints as a run with ``anatomy_threshold=t, anatomy_activity_weight=w``. For
+each half of the field of view the (t, w) with the best IoU-F1 on that half is
+chosen and reported on the other half.
 """
 
 from __future__ import annotations
@@ -35,23 +50,115 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench_neurofinder(radius: float, jobs: int) -> dict:
+def _neurofinder():
     import neuronmf as nm
 
     mov = nm.io.load_movie(DATA / "images")
     truth = nm.io.load_regions(DATA, mov.shape[1:]).values
+    centre_x = np.array([np.nonzero(m)[1].mean() for m in truth])
+    return mov, truth, centre_x
+
+
+def _active(mov, truth) -> np.ndarray:
+    """Annotated neurons whose mask-mean trace has peak-to-noise >= 8."""
+    from neuronmf.imaging.seeds import noise_level
+
+    Y = np.asarray(mov.values)
+    traces = np.array([Y[:, m].mean(1, dtype=np.float64) for m in truth])
+    pnr = (traces.max(1) - np.median(traces, 1)) / noise_level(traces, axis=1)
+    return pnr >= 8
+
+
+def _scores(footprints, found_x, truth, active, truth_x) -> dict:
+    import neuronmf as nm
+
+    def one(f_sel, t_sel, method):
+        s = nm.imaging.score(footprints[f_sel], truth[t_sel], method=method)
+        return {k: round(s[k], 3) for k in ("precision", "recall", "f1")} | {
+            "n_found": s["n_found"],
+            "n_truth": s["n_truth"],
+        }
+
+    every_f = np.ones(len(footprints), bool)
+    out = {}
+    for m in ("iou", "centroid"):
+        out[m] = one(every_f, np.ones(len(truth), bool), m)
+        out[m + "_active"] = one(every_f, active, m)
+        out[m + "_left"] = one(found_x < 256, truth_x < 256, m)
+        out[m + "_right"] = one(found_x >= 256, truth_x >= 256, m)
+    return out
+
+
+def bench_neurofinder(radius: float, jobs: int, seeds: str) -> dict:
+    import neuronmf as nm
+
+    mov, truth, truth_x = _neurofinder()
     t0 = time.perf_counter()
-    seg = nm.imaging.segment(mov, neuron_radius=radius, n_jobs=jobs)
+    seg = nm.imaging.segment(mov, neuron_radius=radius, n_jobs=jobs, seeds=seeds)
+    wall, rss = time.perf_counter() - t0, _rss_mb()  # before scoring
+    active = _active(mov, truth)
     out = {
         "tool": "neuronmf",
-        "wall_s": time.perf_counter() - t0,
-        "peak_rss_mb": _rss_mb(),
+        "seeds": seeds,
+        "wall_s": round(wall, 1),
+        "peak_rss_mb": round(rss),
         "n_found": int(seg.sizes["neuron"]),
+        "n_anatomy": int(seg.attrs["n_anatomy"]),
+        "n_rejected": int(seg.sizes["rejected"]),
+        "n_active_truth": int(active.sum()),
     }
-    for m in ("iou", "centroid"):
-        s = nm.imaging.score(seg, truth, method=m)
-        out[m] = {k: round(s[k], 3) for k in ("precision", "recall", "f1")}
+    fp = seg.footprints.values
+    out.update(_scores(fp, seg.centroid.values[:, 1], truth, active, truth_x))
     return out
+
+
+def bench_split(radius: float, jobs: int) -> list[dict]:
+    """Split-half choice of (anatomy_threshold, anatomy_activity_weight)."""
+    import neuronmf as nm
+
+    mov, truth, truth_x = _neurofinder()
+    seg = nm.imaging.segment(
+        mov,
+        neuron_radius=radius,
+        n_jobs=jobs,
+        anatomy_threshold=-1e9,
+        anatomy_activity_weight=1e-12,  # every candidate with a positive ring
+    )
+    fp = seg.footprints.values
+    fx = seg.centroid.values[:, 1]
+    anat = seg.origin.values == "anatomy"
+    ring, act = seg.ring_response.values, seg.activity_evidence.values
+    grid = [
+        (round(float(t), 2), w)
+        for w in (0.0, 0.005, 0.01, 0.02, 0.05)
+        for t in np.arange(0.3, 0.91, 0.05)
+    ]
+    f1 = {}
+    for t, w in grid:
+        keep = ~anat | (ring + w * act >= t)
+        for half, fs, ts in (
+            ("left", fx < 256, truth_x < 256),
+            ("right", fx >= 256, truth_x >= 256),
+        ):
+            s = nm.imaging.score(fp[keep & fs], truth[ts])
+            f1[(t, w, half)] = (round(s["f1"], 3), round(s["precision"], 3))
+    rows = []
+    for tune, report in (("left", "right"), ("right", "left")):
+        t, w = max(grid, key=lambda g: f1[(*g, tune)][0])
+        rows.append(
+            {
+                "bench": "split",
+                "tuned_on": tune,
+                "anatomy_threshold": t,
+                "anatomy_activity_weight": w,
+                "f1_tuned_half": f1[(t, w, tune)][0],
+                "reported_on": report,
+                "iou_f1_reported_half": f1[(t, w, report)][0],
+                "iou_precision_reported_half": f1[(t, w, report)][1],
+                "defaults_f1_reported_half": f1[(0.55, 0.0, report)][0],
+            }
+        )
+    return rows
 
 
 SIMULATED = [  # (shape, frames, neurons, radius, seed) for datasets.simulate_movie
@@ -119,19 +226,31 @@ def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("mode", choices=["simulated", "neurofinder", "memory", "suite2p"])
+    p.add_argument(
+        "mode", choices=["simulated", "neurofinder", "split", "memory", "suite2p"]
+    )
+    p.add_argument(
+        "--seeds",
+        default="anatomy+activity",
+        choices=["anatomy+activity", "activity", "anatomy"],
+    )
     p.add_argument("--radius", type=float, default=5.0)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--size", type=int, default=1024)
     p.add_argument("--frames", type=int, default=2000)
     p.add_argument("--path", type=Path, default=Path("/tmp/bench_imaging_movie.h5"))
     a = p.parse_args()
-    if a.mode == "simulated":
-        for row in bench_simulated():
+    if a.mode in ("simulated", "split"):
+        rows = (
+            bench_simulated()
+            if a.mode == "simulated"
+            else bench_split(a.radius, a.jobs)
+        )
+        for row in rows:
             print(json.dumps(row))
         return
     if a.mode == "neurofinder":
-        res = bench_neurofinder(a.radius, a.jobs)
+        res = bench_neurofinder(a.radius, a.jobs, a.seeds)
     elif a.mode == "memory":
         res = bench_memory(a.size, a.frames, a.path)
     else:

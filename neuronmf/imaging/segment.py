@@ -633,9 +633,8 @@ def segment(
                 rej_r.append(reasons[k])
                 rej_o.append(out["origin"][k])
                 continue
-            full = np.zeros((ny, nx), np.float32)
-            full[ys, xs] = a
-            keep_A.append(full)
+            # footprints stay patch-sized until the kept ones are known
+            keep_A.append((a.astype(np.float32), ys, xs))
             keep_C.append(out["C"][k])
             keep_o.append(out["origin"][k])
             keep_q.append(
@@ -652,20 +651,26 @@ def segment(
                 )
             )
     n = len(keep_A)
-    A = np.array(keep_A) if n else np.zeros((0, ny, nx), np.float32)
     C = np.array(keep_C) if n else np.zeros((0, T))
     Q = np.array(keep_q, dtype=float) if n else np.zeros((0, 9))
     O = np.array(keep_o, dtype=str) if n else np.zeros(0, dtype=str)
+    sel = np.ones(n, bool)
     if n:
         # an anatomical component within r of an activity one kept by another
         # patch (a neuron in an overlap) is the same neuron: activity wins
         act = O == "activity"
         d = np.hypot(*(Q[:, None, 4:6] - Q[None, act, 4:6]).transpose(2, 0, 1))
-        dup = ~act & (d < r).any(1)
-        A, C, Q, O = A[~dup], C[~dup], Q[~dup], O[~dup]
-        n = len(A)
-    order = np.argsort(-Q[:, 0], kind="stable") if n else np.zeros(0, int)
-    A, C, Q, O = A[order], C[order], Q[order], O[order]
+        sel = act | ~(d < r).any(1)
+    order = np.nonzero(sel)[0]
+    order = order[np.argsort(-Q[order, 0], kind="stable")]
+    C, Q, O = C[order], Q[order], O[order]
+    n = len(order)
+    # one dense (neuron, y, x) array, filled in place
+    A = np.zeros((n, ny, nx), np.float32)
+    for i, k in enumerate(order):
+        a, ys, xs = keep_A[k]
+        A[i, ys, xs] = a
+    del keep_A
     # ΔF/F: trace over the footprint-weighted baseline + background
     bg_mean = baseline + bgA.sum(0) * float(bgC.mean()) if background_rank else baseline
     f0 = (
@@ -707,7 +712,7 @@ def segment(
         attrs[k] = float(v) if isinstance(v, float) else int(v)
     ds = xr.Dataset(
         {
-            "footprints": (("neuron", ydim, xdim), A.astype(np.float32)),
+            "footprints": (("neuron", ydim, xdim), A),
             "traces": (("neuron", "time"), C),
             "dff": (("neuron", "time"), dff),
             "snr": ("neuron", Q[:, 0]),

@@ -35,6 +35,13 @@ def register(subparsers) -> None:
     p.add_argument("--radius", type=float, default=5.0, help="neuron radius in pixels")
     p.add_argument("--jobs", type=int, default=1, help="patches processed in parallel")
     p.add_argument("--patch", type=int, default=None, help="patch side in pixels")
+    p.add_argument(
+        "--seeds",
+        default="anatomy+activity",
+        choices=["anatomy+activity", "activity", "anatomy"],
+        help="neurons from transients, from ring-shaped somata in the mean image, "
+        "or both (default)",
+    )
     p.add_argument("--out", type=Path, default=Path("neuronmf-segment"))
     p.add_argument("--no-progress", action="store_true", help="hide patch progress")
     p.set_defaults(func=run)
@@ -62,6 +69,7 @@ def run(args) -> int:
         neuron_radius=args.radius,
         n_jobs=args.jobs,
         patch=args.patch,
+        seeds=args.seeds,
         progress=not args.no_progress,
     )
     seg.attrs["input_file"] = str(args.movie)
@@ -77,7 +85,8 @@ def run(args) -> int:
         f"input: {args.movie} (series {movie.attrs.get('source_path', '')!r}), "
         f"{T} frames of {ny} x {nx} px, rate {movie.attrs.get('rate', 'unknown')} Hz",
         f"neuron radius: {args.radius:g} px; patches: {seg.attrs['n_patches']}",
-        f"neurons kept: {n}; rejected: {seg.sizes['rejected']}",
+        f"neurons kept: {n} ({seg.attrs['n_anatomy']} from anatomy, seeds "
+        f"{args.seeds!r}); rejected: {seg.sizes['rejected']}",
     ]
     if n:
         snr = seg.snr.values

@@ -183,6 +183,7 @@ def bench_simulated() -> list[dict]:
             {
                 "movie": [list(shape), frames, n, radius, seed],
                 "n_found": int(seg.sizes["neuron"]),
+                "n_anatomy": int(seg.attrs["n_anatomy"]),
                 "wall_s": round(time.perf_counter() - t0, 1),
                 **{k: round(s[k], 3) for k in ("precision", "recall", "f1")},
             }

@@ -161,9 +161,13 @@ def greedy_seeds(
         R[:, y0:y1, x0:x1] -= (
             np.outer(c, a).reshape(T, y1 - y0, x1 - x0).astype(R.dtype)
         )
-        _subtract_filtered(Rf, Z, c, a.reshape(y1 - y0, x1 - x0), (y0, x0), r)
         if np.count_nonzero(a) < min_area:
+            # a speck: no seed from any of its pixels again (each would find
+            # the same speck); the summary images are left as they are
+            speck = a.reshape(y1 - y0, x1 - x0) > 0
+            score[y0:y1, x0:x1][speck] = 0.0
             continue
+        _subtract_filtered(Rf, Z, c, a.reshape(y1 - y0, x1 - x0), (y0, x0), r)
         nrm = np.linalg.norm(a)
         full = np.zeros((ny, nx))
         full[y0:y1, x0:x1] = (a / nrm).reshape(y1 - y0, x1 - x0)

@@ -125,6 +125,7 @@ def default_parameters(neuron_radius: float) -> dict:
         "support_dilation": 1,
         "refine_iter": 30,
         "footprint_threshold": 0.3,
+        "seed_frames": 1000,
         "anatomy_threshold": 0.55,
         "anatomy_activity_weight": 0.0,
     }
@@ -178,10 +179,17 @@ def _segment_patch(
     Rh = R - ndimage.gaussian_filter(R, (0, 2 * r, 2 * r))
     cap = max(1, min(h * w, T) - background_rank - 1)
     limit = cap if n_neurons is None else min(n_neurons, cap)
+    # long movies are seeded on frames averaged in bins of `step` (calcium
+    # transients span several frames; averaging also lowers the noise)
+    step = max(1, int(np.ceil(T / p["seed_frames"])))
+    if step > 1:
+        Rs = Rh[: T // step * step].reshape(T // step, step, h, w).mean(axis=1)
+    else:
+        Rs = Rh.copy()
     if seeds != "anatomy":
         # seeds on the movie minus its local spatial mean (neuropil flattened)
         A, C, _ = greedy_seeds(
-            Rh.copy(),
+            Rs,
             r,
             max_neurons=limit,
             min_corr=p["min_corr"],
@@ -204,6 +212,8 @@ def _segment_patch(
         1 + 0.01 * np.arange(background_rank)
     )
     bg_H = np.ones((background_rank, T))
+    if step > 1 and K:  # traces at the full frame rate
+        C = np.asarray(nm.project(V, A.reshape(K, -1).T))
     if refine == "traces" and K:
         C, bg_W, bg_H = _fit_traces(
             V, A.reshape(K, -1).T, C, bg_W, bg_H, background_rank
@@ -450,7 +460,9 @@ def segment(
         ``baseline_percentile`` (10), ``support_dilation`` (px),
         ``refine_iter`` (engine iterations per round), ``footprint_threshold``
         (footprints keep their connected part ≥ this × max, 0.3),
-        ``anatomy_threshold`` (minimum anatomical score, 0.55, in units of the
+        ``seed_frames`` (1000: longer movies are seeded on frames averaged in
+        bins of ⌈T / seed_frames⌉; traces are always fitted at the full frame
+        rate), ``anatomy_threshold`` (minimum anatomical score, 0.55, in units of the
         local contrast of the mean image; a sharp ring scores up to ≈ 2–4) and
         ``anatomy_activity_weight`` (weight of the transient evidence in the
         anatomical score, ≥ 0; default 0: on neurofinder_subset it did not
@@ -528,6 +540,17 @@ def segment(
         )
     if not 0 <= p["overlap"] < p["patch"]:
         raise input_error("overlap", f"in [0, patch={p['patch']})", p["overlap"])
+    seed_frames = p["seed_frames"]
+    if (
+        not isinstance(seed_frames, int | np.integer)
+        or isinstance(seed_frames, bool)
+        or seed_frames < 2
+    ):
+        raise input_error(
+            "seed_frames",
+            "an integer ≥ 2 (frames the seeding looks at; longer movies are binned)",
+            seed_frames,
+        )
     for key in ("anatomy_threshold", "anatomy_activity_weight"):
         value = p[key]
         if not isinstance(value, int | float | np.number) or not np.isfinite(value):

@@ -184,3 +184,13 @@ def test_neurofinder_active_crop():
     assert s_all["precision"] >= 0.3, s_all
     assert nm.imaging.score(seg, active)["recall"] >= 0.75
     assert (seg.origin.values == "anatomy").sum() >= 40
+
+
+def test_long_movies_are_seeded_on_binned_frames():
+    """seed_frames < T bins the frames for seeding; traces stay at full rate."""
+    sim = nm.datasets.simulate_movie((48, 48), 200, 8, 4.0, seed=1)
+    seg = nm.imaging.segment(sim.data, neuron_radius=4.0, seed_frames=50)
+    assert seg.sizes["time"] == 200
+    assert nm.imaging.score(seg, sim.truth)["f1"] >= 0.9
+    with pytest.raises(nm.InputError, match="seed_frames must be"):
+        nm.imaging.segment(sim.data, neuron_radius=4.0, seed_frames=1)

@@ -486,7 +486,7 @@ def _add_segmentation(nwbfile, ds: xr.Dataset, name: str | None, source) -> None
     per_neuron = [
         k
         for k in ds.data_vars
-        if ds[k].dims == ("neuron",) and ds[k].dtype.kind in "biuf"
+        if ds[k].dims == ("neuron",) and ds[k].dtype.kind in "biufU"
     ]
     extra = {
         "plane_segmentation": ps_name,
@@ -900,7 +900,12 @@ def _read_segmentation(ps, ophys, info: dict) -> xr.Dataset:
         "traces": (("neuron", "time"), traces),
     }
     for k in info.get("neuron_columns", []):
-        data[k] = ("neuron", np.asarray(ps[k][:]))
+        values = ps[k][:]
+        if len(values) and isinstance(values[0], (str, bytes)):  # text columns
+            values = [v.decode() if isinstance(v, bytes) else v for v in values]
+            data[k] = ("neuron", np.asarray(values, dtype=str))
+        else:
+            data[k] = ("neuron", np.asarray(values))
     dff = ophys.data_interfaces.get("DfOverF")
     for s in dff.roi_response_series.values() if dff is not None else []:
         if s.rois.table is ps:

@@ -27,6 +27,7 @@ def segmentation_result(n=4, ny=12, nx=10, T=30, seed=0) -> xr.Dataset:
             "traces": (("neuron", "time"), rng.random((n, T))),
             "dff": (("neuron", "time"), rng.random((n, T))),
             "snr": ("neuron", rng.random(n)),
+            "origin": ("neuron", np.array(["activity", "anatomy"] * n)[:n]),
             "area": ("neuron", rng.integers(5, 50, n)),
             "centroid": (("neuron", "axis"), rng.random((n, 2))),
             "baseline": (("y", "x"), rng.random((ny, nx))),
@@ -171,6 +172,7 @@ def test_nwb_segmentation_round_trip(tmp_path):
     np.testing.assert_array_equal(back["dff"].values, ds["dff"].values)
     np.testing.assert_array_equal(back["baseline"].values, ds["baseline"].values)
     np.testing.assert_array_equal(back["snr"].values, ds["snr"].values)
+    np.testing.assert_array_equal(back["origin"].values, ds["origin"].values)
     np.testing.assert_allclose(back["time"].values, ds["time"].values, atol=1e-12)
     assert back.attrs == ds.attrs
 

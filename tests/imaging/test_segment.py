@@ -194,3 +194,20 @@ def test_long_movies_are_seeded_on_binned_frames():
     assert nm.imaging.score(seg, sim.truth)["f1"] >= 0.9
     with pytest.raises(nm.InputError, match="seed_frames must be"):
         nm.imaging.segment(sim.data, neuron_radius=4.0, seed_frames=1)
+
+
+def test_footprints_beyond_the_dense_limit_are_lazy(monkeypatch):
+    """Large fields of view get dask-backed footprints with the same values."""
+    import importlib
+
+    segment_module = importlib.import_module("neuronmf.imaging.segment")
+
+    sim = nm.datasets.simulate_movie((48, 48), 150, 8, 4.0, seed=3)
+    dense = nm.imaging.segment(sim.data, neuron_radius=4.0)
+    monkeypatch.setattr(segment_module, "DENSE_FOOTPRINTS_MAX_BYTES", 0)
+    lazy = nm.imaging.segment(sim.data, neuron_radius=4.0)
+    assert isinstance(dense["footprints"].data, np.ndarray)
+    assert not isinstance(lazy["footprints"].data, np.ndarray)
+    assert lazy["footprints"].chunks[0] == (1,) * lazy.sizes["neuron"]
+    np.testing.assert_array_equal(lazy["footprints"].values, dense["footprints"].values)
+    np.testing.assert_allclose(lazy["dff"].values, dense["dff"].values)

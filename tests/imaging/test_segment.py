@@ -211,3 +211,20 @@ def test_footprints_beyond_the_dense_limit_are_lazy(monkeypatch):
     assert lazy["footprints"].chunks[0] == (1,) * lazy.sizes["neuron"]
     np.testing.assert_array_equal(lazy["footprints"].values, dense["footprints"].values)
     np.testing.assert_allclose(lazy["dff"].values, dense["dff"].values)
+
+
+def test_lazy_frame_stats_read_block_by_block_match_numpy():
+    import dask.array as da
+
+    segment_module = __import__("importlib").import_module("neuronmf.imaging.segment")
+    rng = np.random.default_rng(0)
+    movie = rng.random((30, 20, 18)).astype(np.float32)
+    movie[7, 3, 4] = np.nan
+    lazy = da.from_array(movie, chunks=(11, 8, 7))
+    mn, mx, ok, mean = segment_module._lazy_frame_stats(lazy, True, True)
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(ok, np.isfinite(movie).all(axis=(1, 2)))
+        good = ok
+        np.testing.assert_allclose(mn[good], movie[good].min(axis=(1, 2)))
+        np.testing.assert_allclose(mx[good], movie[good].max(axis=(1, 2)))
+        np.testing.assert_allclose(mean, movie.mean(axis=0, dtype=np.float64))

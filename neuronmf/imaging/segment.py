@@ -11,6 +11,7 @@ from scipy import ndimage
 
 from neuronmf.errors import input_error
 from neuronmf.imaging.anatomy import (
+    _check_radius,
     activity_evidence,
     anatomy_score,
     disc_footprints,
@@ -575,14 +576,7 @@ def segment(
         raise input_error(
             "movie", "at least 2 frames", f"{T} frame(s)", "Pass a longer movie."
         )
-    try:
-        r = float(neuron_radius)
-    except (TypeError, ValueError):
-        raise input_error(
-            "neuron_radius", "a positive number of pixels", neuron_radius
-        ) from None
-    if not np.isfinite(r) or r <= 0:
-        raise input_error("neuron_radius", "a positive number of pixels", neuron_radius)
+    r = _check_radius(neuron_radius)
     if 2 * r >= min(ny, nx):
         raise input_error(
             "neuron_radius",

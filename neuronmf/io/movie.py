@@ -1,7 +1,10 @@
 """Movie loader: NWB, HDF5, TIFF (file or folder of frames), Zarr → (time, y, x).
 
-Large movies are never read whole: they come back dask-backed, chunked along time
-(whole frames per chunk), reading from the file opened read-only.
+Large movies are never read whole: they come back dask-backed, reading from the
+file opened read-only. Chunks hold whole frames (chunked along time), unless an
+HDF5 file is itself chunked along space with long time extents (e.g. on-disk
+chunks of 2,000 frames × 64 × 64 px): then whole-frame chunks would each span the
+entire movie, so the dask chunks follow the on-disk tiles instead.
 """
 
 from __future__ import annotations
@@ -168,14 +171,41 @@ class _Transposed:
         return np.asarray(self.ds[t, xk, yk]).swapaxes(-1, -2)
 
 
+def _h5_chunks(shape: tuple[int, ...], itemsize: int, disk) -> tuple[int, ...]:
+    """Dask chunks (time, a, b) for an HDF5 dataset with on-disk chunks ``disk``.
+
+    Whole frames, a multiple of the on-disk time extent, about
+    :data:`CHUNK_BYTES` each; but when one whole-frame chunk would exceed
+    4 × :data:`CHUNK_BYTES` because the file is chunked along space with a long
+    time extent, the on-disk tiles are grown (by whole multiples, keeping them
+    aligned) up to :data:`CHUNK_BYTES`, so no chunk reads more than it needs.
+    """
+    on_disk = disk[0] if disk else 1
+    n = _time_chunk(shape, itemsize, on_disk)
+    frame = int(np.prod(shape[1:])) * itemsize
+    if not disk or n * frame <= 4 * CHUNK_BYTES:
+        return (n, shape[1], shape[2])
+    t, a, b = on_disk, disk[1], disk[2]
+    while True:
+        grow_a = a < shape[1] and t * min(2 * a, shape[1]) * b * itemsize <= CHUNK_BYTES
+        if grow_a:
+            a = min(2 * a, shape[1])
+        grow_b = b < shape[2] and t * a * min(2 * b, shape[2]) * itemsize <= CHUNK_BYTES
+        if grow_b:
+            b = min(2 * b, shape[2])
+        if not (grow_a or grow_b):
+            return (t, a, b)
+
+
 def _h5_dask(ds: Any, transpose: bool = False):
     import dask.array as da
 
-    on_disk = ds.chunks[0] if ds.chunks else 1
-    n = _time_chunk(ds.shape, ds.dtype.itemsize, on_disk)
+    chunks = _h5_chunks(ds.shape, ds.dtype.itemsize, ds.chunks)
+    if transpose:  # the file is (frames, x, y)
+        chunks = (chunks[0], chunks[2], chunks[1])
     src = _Transposed(ds) if transpose else ds
     meta = np.empty((0, 0, 0), dtype=ds.dtype)  # dask reads no pixel to guess it
-    return da.from_array(src, chunks=(n, -1, -1), asarray=False, lock=True, meta=meta)
+    return da.from_array(src, chunks=chunks, asarray=False, lock=True, meta=meta)
 
 
 # --------------------------------------------------------------------- NWB

@@ -117,3 +117,33 @@ def test_tiff_folder_mismatched_frames(tmp_path):
 def test_folder_without_frames(tmp_path):
     with pytest.raises(InputError, match="folder of TIFF frames"):
         load_movie(tmp_path)
+
+
+def test_hdf5_chunked_along_space_gets_tile_chunks(tmp_path, monkeypatch):
+    # on-disk chunks spanning every frame of a 32 × 32 tile: whole-frame dask
+    # chunks would each read the entire file, so the chunks follow the tiles
+    import neuronmf.io.movie as movie_module
+
+    monkeypatch.setattr(movie_module, "CHUNK_BYTES", 300 * 32 * 64 * 4)
+    p = tmp_path / "tiles.h5"
+    x = np.random.default_rng(1).random((300, 64, 192)).astype(np.float32)
+    with h5py.File(p, "w") as f:
+        f.create_dataset("mov", data=x, chunks=(300, 32, 32))
+    mov = load_movie(p, lazy=True)
+    assert mov.data.chunks == ((300,), (64,), (32,) * 6)
+    np.testing.assert_array_equal(mov.values, x)
+    np.testing.assert_allclose(mov.mean("time").values, x.mean(0), rtol=1e-6)
+
+
+def test_h5_chunks_follow_on_disk_tiles():
+    from neuronmf.io.movie import CHUNK_BYTES, _h5_chunks
+
+    # 2,000 frames × 1024² float32 chunked (2000, 64, 64): 32 MB tiles
+    assert _h5_chunks((2000, 1024, 1024), 4, (2000, 64, 64)) == (2000, 64, 64)
+    # small tiles grow (aligned, by doubling) up to the target chunk size
+    t, a, b = _h5_chunks((2000, 1024, 1024), 4, (2000, 16, 16))
+    assert (a % 16, b % 16) == (0, 0) and 2000 * a * b * 4 <= CHUNK_BYTES
+    assert 2000 * a * b * 4 > CHUNK_BYTES / 4
+    # time-chunked files keep whole frames
+    assert _h5_chunks((32000, 256, 256), 4, (250, 256, 256))[1:] == (256, 256)
+    assert _h5_chunks((100, 64, 64), 4, None) == (100, 64, 64)

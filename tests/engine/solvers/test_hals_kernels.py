@@ -30,6 +30,21 @@ def test_update_rows_matches_reference(dtype, l1, l2):
         np.testing.assert_allclose(F, expected, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_update_rows_blocks_match_reference_row_by_row(dtype):
+    # several blocks of ROW_BLOCK rows plus a partial one; with up to 50 sweeps
+    # rows meet the stopping rule at different sweeps, and each row must end
+    # exactly where the row-by-row reference puts it
+    p = 3 * K.ROW_BLOCK + 17
+    F, B, G = _case(p, 30, 9, 11, dtype)
+    F[::7] = 0.0  # rows that start at zero
+    expected = F.astype(np.float64)
+    R.update_rows(expected, B.astype(np.float64), G.astype(np.float64), 0.0, 0.0, 50, 0.1)
+    K.update_rows(F, B, G, 0.0, 0.0, 50, 0.1)
+    tol = 1e-12 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(F, expected, rtol=tol, atol=tol)
+
+
 def test_update_rows_decreases_each_row_objective():
     F, B, G = _case(30, 20, 5, 7, np.float64)
 

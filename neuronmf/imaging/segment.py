@@ -9,9 +9,13 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
+from neuronmf.engine.chunked import is_dask
 from neuronmf.errors import input_error
 from neuronmf.imaging.anatomy import (
+    _NEUROPIL,
+    _NEUROPIL_FACTOR,
     _check_radius,
+    _disc_and_annulus,
     activity_evidence,
     anatomy_score,
     disc_footprints,
@@ -161,6 +165,7 @@ def default_parameters(neuron_radius: float) -> dict:
         "seed_frames": 1000,
         "anatomy_threshold": 0.55,
         "anatomy_activity_weight": 0.0,
+        "patch_memory": 1 << 30,
     }
 
 
@@ -178,12 +183,271 @@ def _fit_traces(V, W, C0, bg_W, bg_H, background_rank):
     """Unpenalised NMF background on what the neurons leave, then exact NNLS traces."""
     import neuronmf as nm
 
-    bres = nm.nmf(
-        np.maximum(V - W @ C0, 0), background_rank, W=bg_W, H=bg_H, max_iter=20
-    )
+    bres = nm.nmf(_residual(V, W, C0), background_rank, W=bg_W, H=bg_H, max_iter=20)
     bg_W, bg_H = np.asarray(bres.W), np.asarray(bres.H)
-    C = np.asarray(nm.project(np.maximum(V - bg_W @ bg_H, 0), W))
+    C = np.asarray(nm.project(_residual(V, bg_W, bg_H), W))
     return C, bg_W, bg_H
+
+
+def _residual(V, W, H):
+    """``max(V − W·H, 0)``; lazy for a dask ``V`` (W·H is never formed whole)."""
+    if not is_dask(V):
+        return np.maximum(V - W @ H, 0)
+    return _map_columns(V, _residual_block, W, H)
+
+
+def _residual_block(V_block, W, H_block):
+    return np.maximum(V_block - W @ H_block, 0)
+
+
+def _map_columns(V, func, W, H):
+    """Lazy ``func(V_j, W, H[:, j])`` over the column blocks ``V_j`` of a dask V."""
+    import dask
+    import dask.array as da
+
+    V = V.rechunk({0: -1})
+    edges = np.concatenate([[0], np.cumsum(V.chunks[1])])
+    parts = [
+        da.from_delayed(
+            dask.delayed(func)(block, W, H[:, a:b]),
+            shape=(V.shape[0], b - a),
+            dtype=V.dtype,
+        )
+        for block, a, b in zip(
+            V.to_delayed().ravel(), edges[:-1], edges[1:], strict=True
+        )
+    ]
+    return da.concatenate(parts, axis=1)
+
+
+def _compute_blocks(blocks, func, *args) -> list:
+    """``func(block, *args)`` for every block (dask tasks, a few blocks in memory)."""
+    import dask
+
+    return list(dask.compute(*[dask.delayed(func)(b, *args) for b in blocks]))
+
+
+#: Bytes of one time chunk of an out-of-core patch (float32), at most; the
+#: (pixels × time) float64 block of V built from it is twice as large.
+OUT_OF_CORE_CHUNK_BYTES = 16 << 20
+
+
+def _patch_nbytes(T: int, ys: slice, xs: slice) -> int:
+    """Bytes of a float32 (T, h, w) patch: what ``patch_memory`` is compared with."""
+    return 4 * T * (ys.stop - ys.start) * (xs.stop - xs.start)
+
+
+def _lazy_patch(data, ys: slice, xs: slice, offset: float, budget: int):
+    """One patch as a dask float32 (time, y, x) array chunked along time only.
+
+    A chunk holds at most :data:`OUT_OF_CORE_CHUNK_BYTES` and at most
+    ``budget / 8`` bytes (one frame at least), so a few chunks and the float64
+    blocks of V made from them stay well under the memory budget. Each chunk
+    is its own slice of the movie (for a dask movie, fused into the read of
+    its source chunks): rechunking the sliced patch instead would read every
+    source chunk whole, all frames of a movie chunked only in space.
+    """
+    import dask
+    import dask.array as da
+
+    T = data.shape[0]
+    h, w = ys.stop - ys.start, xs.stop - xs.start
+    per_chunk = max(1, min(OUT_OF_CORE_CHUNK_BYTES, budget // 8) // (4 * h * w))
+    parts = []
+    for t0 in range(0, T, per_chunk):
+        t1 = min(t0 + per_chunk, T)
+        piece = data[t0:t1, ys, xs]  # a view of an in-memory movie: no copy
+        if is_dask(piece):
+            if piece.npartitions > 1:
+                piece = piece.rechunk(-1)
+            (piece,) = piece.to_delayed().ravel()
+        parts.append(
+            da.from_delayed(
+                dask.delayed(_float_frames)(piece, offset),
+                shape=(t1 - t0, h, w),
+                dtype=np.float32,
+            )
+        )
+    return da.concatenate(parts)
+
+
+def _float_frames(frames, offset: float) -> np.ndarray:
+    """Frames as float32 plus the offset (the arithmetic of an in-memory patch)."""
+    Y = np.asarray(frames, dtype=np.float32)
+    if offset:
+        Y = Y + np.float32(offset)
+    return Y
+
+
+def _bin_sums(block, t0: int, step: int, n_bins: int):
+    """Per-bin float64 sums of the frames of a block starting at frame ``t0``."""
+    t1 = min(t0 + len(block), n_bins * step)
+    if t1 <= t0:
+        return None
+    idx = np.arange(t0, t1) // step
+    cuts = np.concatenate([[0], np.nonzero(np.diff(idx))[0] + 1])
+    return int(idx[0]), np.add.reduceat(
+        np.asarray(block[: t1 - t0], dtype=np.float64), cuts, axis=0
+    )
+
+
+def _binned_frames(Y, step: int) -> np.ndarray:
+    """Frames of a dask (T, h, w) movie averaged in bins of ``step`` (float32).
+
+    Computed block by block (bins may straddle blocks); the incomplete last bin
+    is dropped, as in the in-memory seeding. At most ``seed_frames`` frames.
+    """
+    T, h, w = Y.shape
+    n_bins = T // step
+    out = np.zeros((n_bins, h, w))
+    starts = np.concatenate([[0], np.cumsum(Y.chunks[0])[:-1]])
+    import dask
+
+    parts = dask.compute(
+        *[
+            dask.delayed(_bin_sums)(b, int(t0), step, n_bins)
+            for b, t0 in zip(Y.to_delayed().ravel(), starts, strict=True)
+        ]
+    )
+    for part in parts:
+        if part is not None:
+            first, sums = part
+            out[first : first + len(sums)] += sums
+    return (out / step).astype(np.float32)
+
+
+def _highpass(R: np.ndarray, r: float) -> np.ndarray:
+    """The movie minus its local spatial mean (Gaussian σ = 2r), frame by frame."""
+    return R - ndimage.gaussian_filter(R, (0, 2 * r, 2 * r))
+
+
+def _V_block(Y_block, b0: np.ndarray, r: float) -> np.ndarray:
+    """(pixels × frames) float64 block of V = max(Y − b0 − local mean, 0)."""
+    R = np.asarray(Y_block, dtype=np.float32) - b0
+    Rh = _highpass(R, r)
+    return np.maximum(Rh, 0).reshape(len(R), -1).T.astype(np.float64)
+
+
+def _mask_means_block(Y_block, b0: np.ndarray, masks, dtypes) -> np.ndarray:
+    """``(Y − b0)[:, m].mean(1, dtype)`` of a block for each mask (rows)."""
+    R = np.asarray(Y_block, dtype=np.float32) - b0
+    out = np.empty((len(masks), len(R)))
+    for i, (m, dt) in enumerate(zip(masks, dtypes, strict=True)):
+        out[i] = R[:, m].mean(1, dtype=dt)
+    return out
+
+
+class _OutOfCorePatch:
+    """A patch above ``patch_memory``: R = Y − b0 read block by block, never whole.
+
+    ``Y`` is a dask float32 (time, y, x) array chunked along time. What needs
+    whole time series of single pixels (the baseline percentile, the seeding)
+    comes from the binned frames (at most ``seed_frames``); what is at the full
+    frame rate goes through the engine's chunked path (:meth:`matrix`) or is a
+    reduction over pixels computed block by block (:meth:`mask_means`), so it
+    is exact.
+    """
+
+    def __init__(self, Y, b0: np.ndarray, r: float) -> None:
+        self.Y = Y
+        self.b0 = b0
+        self.r = r
+        self.T, self.h, self.w = Y.shape
+
+    def matrix(self):
+        """Lazy (pixels × time) float64 V = max(Rh, 0), one block per time chunk."""
+        import dask
+        import dask.array as da
+
+        parts = [
+            da.from_delayed(
+                dask.delayed(_V_block)(b, self.b0, self.r),
+                shape=(self.h * self.w, n),
+                dtype=np.float64,
+            )
+            for b, n in zip(self.Y.to_delayed().ravel(), self.Y.chunks[0], strict=True)
+        ]
+        return da.concatenate(parts, axis=1)
+
+    def mask_means(self, masks, dtype=None) -> np.ndarray:
+        """(len(masks), T): ``R[:, m].mean(1, dtype=dtype)`` per mask, in one pass."""
+        if not len(masks):
+            return np.zeros((0, self.T))
+        dtypes = [dtype] * len(masks)
+        blocks = self.Y.to_delayed().ravel()
+        parts = _compute_blocks(blocks, _mask_means_block, self.b0, masks, dtypes)
+        return np.concatenate(parts, axis=1)
+
+    def trace_correlation(self, A: np.ndarray, C: np.ndarray) -> np.ndarray:
+        """:func:`~neuronmf.imaging.quality.trace_correlation` of ``R`` (exact)."""
+        K = len(A)
+        masks = [a >= 0.2 * max(a.max(), 1e-30) for a in A]
+        idx = [k for k in range(K) if masks[k].any()]
+        F = self.mask_means([masks[k] for k in idx]).astype(np.float32)
+        # a one-pixel-per-component movie holding each mask's mean trace: the
+        # same correlations, by the same function
+        R1 = np.zeros((self.T, 1, K), np.float32)
+        A1 = np.zeros((K, 1, K))
+        R1[:, 0, idx] = F.T
+        A1[idx, 0, idx] = 1.0
+        return trace_correlation(A1, C, R1)
+
+    def activity_evidence(self, points) -> np.ndarray:
+        """:func:`~neuronmf.imaging.anatomy.activity_evidence` of ``R`` (exact)."""
+        r = self.r
+        P = np.asarray(points, dtype=float).reshape(-1, 2)
+        out = np.zeros(len(P))
+        half = int(np.ceil(_NEUROPIL[1] * r)) + 1
+        discs, rings = [], []
+        for y, x in P:
+            # the window, disc and annulus of activity_evidence, in patch pixels
+            y0, y1 = max(int(y) - half, 0), min(int(y) + half + 1, self.h)
+            x0, x1 = max(int(x) - half, 0), min(int(x) + half + 1, self.w)
+            d, g = _disc_and_annulus((y1 - y0, x1 - x0), y - y0, x - x0, r)
+            disc = np.zeros((self.h, self.w), bool)
+            ring = np.zeros((self.h, self.w), bool)
+            disc[y0:y1, x0:x1], ring[y0:y1, x0:x1] = d, g
+            discs.append(disc)
+            rings.append(ring)
+        use = [k for k in range(len(P)) if discs[k].any()]
+        with_ring = [k for k in use if rings[k].any()]
+        masks = [discs[k] for k in use] + [rings[k] for k in with_ring]
+        F = self.mask_means(masks, np.float64)
+        for i, k in enumerate(use):
+            f = F[i]
+            if k in with_ring:
+                f = f - _NEUROPIL_FACTOR * F[len(use) + with_ring.index(k)]
+            # a one-pixel movie: its disc is that pixel and it has no annulus,
+            # so f is scored exactly as activity_evidence scores a disc trace
+            out[k] = activity_evidence(f[:, None, None], [[0.0, 0.0]], r)[0]
+        return out
+
+
+def _evidence(R, points, r: float) -> np.ndarray:
+    if isinstance(R, _OutOfCorePatch):
+        return R.activity_evidence(points)
+    return activity_evidence(R, points, r)
+
+
+def _rows_times(M: np.ndarray, V) -> np.ndarray:
+    """``M @ V`` (in memory), V in memory or a dask (pixels × time) matrix."""
+    if not is_dask(V):
+        return M @ V
+    import dask.array as da
+
+    return np.asarray((da.from_array(M, chunks=M.shape) @ V).compute())
+
+
+def _row_means(V) -> np.ndarray:
+    if not is_dask(V):
+        return V.mean(1, keepdims=True)
+    return np.asarray(V.mean(axis=1, keepdims=True).compute())
+
+
+def _bin_traces(C: np.ndarray, step: int) -> np.ndarray:
+    """Traces averaged in bins of ``step`` frames (the incomplete last bin dropped)."""
+    n = C.shape[1] // step
+    return C[:, : n * step].reshape(len(C), n, step).mean(axis=2)
 
 
 #: Above this size the footprints of a segmentation are a lazy dask array (one
@@ -227,8 +491,65 @@ def _footprint_array(crops, shape):
     )
 
 
+def _refine_footprints(V, A, C, bg_W, bg_H, p):
+    """Footprint refinement of ``refine="full"`` (step 3 of :func:`segment`).
+
+    Two rounds of a background NMF and the graph-Laplacian/L1 NMF from the
+    seeds, in memory (``V`` is a NumPy matrix). Returns the footprints ``A``
+    (K, h, w), the same as unit columns ``W`` (pixels × K), and the background
+    ``bg_W``, ``bg_H``.
+    """
+    import neuronmf as nm
+
+    K, h, w = A.shape
+    background_rank = bg_W.shape[1]
+    support = (
+        ndimage.binary_dilation(
+            A > 0,
+            structure=np.ones((1, 3, 3), bool),
+            iterations=p["support_dilation"],
+        )
+        .reshape(K, -1)
+        .T
+    )
+    W = A.reshape(K, -1).T.copy()
+    H = C.copy()
+    graph = nm.grid_graph((h, w), connectivity=8)
+    for _ in range(2):
+        # unpenalised low-rank background on what the neurons leave
+        Rb = np.maximum(V - W @ H, 0)
+        bres = nm.nmf(Rb, background_rank, W=bg_W, H=bg_H, max_iter=20)
+        bg_W, bg_H = np.asarray(bres.W), np.asarray(bres.H)
+        Vn = np.maximum(V - bg_W @ bg_H, 0)
+        res = nm.nmf(
+            Vn,
+            K,
+            W=W,
+            H=np.maximum(H, 1e-6),
+            graph_W=graph,
+            graph_weight=p["smoothness"],
+            l1_W=p["sparsity"],
+            max_iter=p["refine_iter"],
+        )
+        W = np.asarray(res.W) * support
+        W /= np.maximum(np.linalg.norm(W, axis=0), 1e-30)
+        H = np.asarray(nm.project(Vn, W))
+    A = W.T.reshape(K, h, w)
+    # same footprint rule as the seeds: connected part >= footprint_threshold × max
+    for k in range(K):
+        a = A[k]
+        if a.max() <= 0:
+            continue
+        lab, _n = ndimage.label(a >= p["footprint_threshold"] * a.max())
+        A[k] = a * (lab == lab.flat[np.argmax(a)])
+    W = A.reshape(K, -1).T
+    W = W / np.maximum(np.linalg.norm(W, axis=0), 1e-30)
+    A = W.T.reshape(K, h, w)
+    return A, W, bg_W, bg_H
+
+
 def _segment_patch(
-    Y: np.ndarray,
+    Y,
     r: float,
     p: dict,
     n_neurons,
@@ -243,23 +564,43 @@ def _segment_patch(
     and the anatomical candidates whose peak lies in the patch core
     (``"peaks"`` in patch coordinates, ``"ring"``; empty unless ``seeds``
     includes anatomy).
+
+    ``Y`` is a NumPy (time, y, x) patch, or a dask one (a patch above
+    ``patch_memory``, chunked along time) that is never read whole: see
+    :class:`_OutOfCorePatch`.
     """
     import neuronmf as nm
 
-    Y = np.asarray(Y, dtype=np.float32)
+    out_of_core = is_dask(Y)
     T, h, w = Y.shape
-    b0 = np.percentile(Y, p["baseline_percentile"], axis=0).astype(np.float32)
-    R = Y - b0
-    Rh = R - ndimage.gaussian_filter(R, (0, 2 * r, 2 * r))
-    cap = max(1, min(h * w, T) - background_rank - 1)
-    limit = cap if n_neurons is None else min(n_neurons, cap)
     # long movies are seeded on frames averaged in bins of `step` (calcium
     # transients span several frames; averaging also lowers the noise)
     step = max(1, int(np.ceil(T / p["seed_frames"])))
-    if step > 1:
-        Rs = Rh[: T // step * step].reshape(T // step, step, h, w).mean(axis=1)
+    if out_of_core:
+        # baseline from the binned frames (an approximation: averaging lowers
+        # the noise, so the low percentile sits a little higher); subtracting
+        # the baseline and the local mean are linear, so the binned Rh is the
+        # high-pass of the binned movie minus the baseline
+        Yb = _binned_frames(Y, step)
+        b0 = np.percentile(Yb, p["baseline_percentile"], axis=0).astype(np.float32)
+        Yb -= b0
+        Rs = _highpass(Yb, r)
+        # the seeding subtracts its components from Rs: keep the binned movie
+        # for the footprint refinement
+        Rb = Rs.copy() if refine == "full" else None
+        del Yb
+        R = _OutOfCorePatch(Y, b0, r)
     else:
-        Rs = Rh.copy()
+        Y = np.asarray(Y, dtype=np.float32)
+        b0 = np.percentile(Y, p["baseline_percentile"], axis=0).astype(np.float32)
+        R = Y - b0
+        Rh = R - ndimage.gaussian_filter(R, (0, 2 * r, 2 * r))
+        if step > 1:
+            Rs = Rh[: T // step * step].reshape(T // step, step, h, w).mean(axis=1)
+        else:
+            Rs = Rh.copy()
+    cap = max(1, min(h * w, T) - background_rank - 1)
+    limit = cap if n_neurons is None else min(n_neurons, cap)
     if seeds != "anatomy":
         # seeds on the movie minus its local spatial mean (neuropil flattened)
         A, C, _ = greedy_seeds(
@@ -280,8 +621,12 @@ def _segment_patch(
         )
     K = len(A)
     # refinement data: baseline- and neuropil-flattened movie, clipped at zero
-    V = np.maximum(Rh, 0).reshape(T, -1).T.astype(np.float64)
-    bg_W = np.maximum(V.mean(1, keepdims=True), 1e-6)
+    # (out of core: a lazy matrix the engine reads block by block)
+    if out_of_core:
+        V = R.matrix()
+    else:
+        V = np.maximum(Rh, 0).reshape(T, -1).T.astype(np.float64)
+    bg_W = np.maximum(_row_means(V), 1e-6)
     bg_W = np.repeat(bg_W, background_rank, axis=1) * (
         1 + 0.01 * np.arange(background_rank)
     )
@@ -292,49 +637,19 @@ def _segment_patch(
         C, bg_W, bg_H = _fit_traces(
             V, A.reshape(K, -1).T, C, bg_W, bg_H, background_rank
         )
-    elif refine == "full" and K:
-        support = (
-            ndimage.binary_dilation(
-                A > 0,
-                structure=np.ones((1, 3, 3), bool),
-                iterations=p["support_dilation"],
-            )
-            .reshape(K, -1)
-            .T
+    elif refine == "full" and K and out_of_core:
+        # footprints refined on the binned movie (the graph penalty needs the
+        # data in memory); background and traces then at the full frame rate
+        Tb = len(Rb)
+        Vb = np.maximum(Rb, 0).reshape(Tb, -1).T.astype(np.float64)
+        A, W, bg_W, _ = _refine_footprints(
+            Vb, A, _bin_traces(C, step), bg_W, np.ones((background_rank, Tb)), p
         )
-        W = A.reshape(K, -1).T.copy()
-        H = C.copy()
-        graph = nm.grid_graph((h, w), connectivity=8)
-        for _ in range(2):
-            # unpenalised low-rank background on what the neurons leave
-            Rb = np.maximum(V - W @ H, 0)
-            bres = nm.nmf(Rb, background_rank, W=bg_W, H=bg_H, max_iter=20)
-            bg_W, bg_H = np.asarray(bres.W), np.asarray(bres.H)
-            Vn = np.maximum(V - bg_W @ bg_H, 0)
-            res = nm.nmf(
-                Vn,
-                K,
-                W=W,
-                H=np.maximum(H, 1e-6),
-                graph_W=graph,
-                graph_weight=p["smoothness"],
-                l1_W=p["sparsity"],
-                max_iter=p["refine_iter"],
-            )
-            W = np.asarray(res.W) * support
-            W /= np.maximum(np.linalg.norm(W, axis=0), 1e-30)
-            H = np.asarray(nm.project(Vn, W))
-        A = W.T.reshape(K, h, w)
-        # same footprint rule as the seeds: connected part >= footprint_threshold × max
-        for k in range(K):
-            a = A[k]
-            if a.max() <= 0:
-                continue
-            lab, _n = ndimage.label(a >= p["footprint_threshold"] * a.max())
-            A[k] = a * (lab == lab.flat[np.argmax(a)])
-        W = A.reshape(K, -1).T
-        W = W / np.maximum(np.linalg.norm(W, axis=0), 1e-30)
-        A = W.T.reshape(K, h, w)
+        del Vb
+        C0 = np.asarray(nm.project(V, W))
+        C, bg_W, bg_H = _fit_traces(V, W, C0, bg_W, bg_H, background_rank)
+    elif refine == "full" and K:
+        A, W, bg_W, bg_H = _refine_footprints(V, A, C, bg_W, bg_H, p)
         C = np.asarray(nm.project(np.maximum(V - bg_W @ bg_H, 0), W))
     if K:
         A, C, _groups = merge_duplicates(
@@ -342,7 +657,7 @@ def _segment_patch(
         )
         if refine and len(A) < K:
             Wm = A.reshape(len(A), -1).T
-            C = np.asarray(nm.project(np.maximum(V - bg_W @ bg_H, 0), Wm))
+            C = np.asarray(nm.project(_residual(V, bg_W, bg_H), Wm))
     K = len(A)
     # activity components are accepted or rejected on the activity-only fit
     quality = _quality(A, C, R, p)
@@ -354,10 +669,10 @@ def _segment_patch(
     at = np.clip(at, 0, [h - 1, w - 1])
     resp = anat["response"]
     ring = np.where(valid, resp[at[:, 0], at[:, 1]], np.nan)
-    act = np.where(valid, activity_evidence(R, at, r), np.nan)
+    act = np.where(valid, _evidence(R, at, r), np.nan)
     peaks, cring = anat["peaks"], anat["ring"]
     if len(peaks):
-        cact = activity_evidence(R, peaks, r)
+        cact = _evidence(R, peaks, r)
         z = anatomy_score(cring, cact, p["anatomy_activity_weight"])
         ok = z >= p["anatomy_threshold"]
         kept = np.array([not why for why in reasons], bool)
@@ -377,7 +692,8 @@ def _segment_patch(
             D = disc_footprints(peaks[idx], (h, w), r)
             stay = np.nonzero(~replaced)[0]
             W = np.concatenate([A[stay], D]).reshape(len(stay) + len(idx), -1).T
-            C0 = np.concatenate([C[stay], np.maximum(D.reshape(len(idx), -1) @ V, 0)])
+            Dm = D.reshape(len(idx), -1)
+            C0 = np.concatenate([C[stay], np.maximum(_rows_times(Dm, V), 0)])
             if refine:
                 C_all, bg_W, bg_H = _fit_traces(V, W, C0, bg_W, bg_H, background_rank)
             else:
@@ -417,7 +733,10 @@ def _segment_patch(
 def _quality(A, C, R, p):
     snr = trace_snr(C)
     comp = compactness(A)
-    rval = trace_correlation(A, C, R)
+    if isinstance(R, _OutOfCorePatch):
+        rval = R.trace_correlation(A, C)
+    else:
+        rval = trace_correlation(A, C, R)
     area = np.array([(a >= 0.2 * max(a.max(), 1e-30)).sum() for a in A])
     reasons = []
     for k in range(len(A)):
@@ -488,6 +807,31 @@ def segment(
        components keep the decision of step 5, made before anatomy was added,
        while ``snr`` and ``trace_correlation`` report the final traces.
 
+    Out of core: a patch larger than ``patch_memory`` (T × h × w × 4 bytes) is
+    never read whole. It stays a dask array chunked along time (chunks of at
+    most 16 MiB and ``patch_memory / 8``), and
+
+    - what needs each pixel's whole time series comes from the frames binned
+      for the seeding (at most ``seed_frames``, computed block by block): the
+      seeds, and the baseline ``b0`` — the percentile of the *binned* frames,
+      an approximation used only out of core (averaging lowers the noise, so
+      the low percentile sits higher: for white noise in bins of 3 frames,
+      by about half a noise SD);
+    - what is at the full frame rate goes through the engine's chunked path:
+      the background NMF and the NNLS traces (``neuronmf.nmf`` /
+      ``neuronmf.project`` on the lazy (pixels × time) matrix, one block per
+      chunk), so traces keep the full frame rate;
+    - the trace correlation (step 5) and the activity evidence (step 6) are
+      exact: the mask-mean traces they use are reductions over pixels,
+      computed block by block (a per-pixel baseline does not change them);
+    - ``refine="full"`` refines the footprints on the binned movie (its graph
+      penalty needs the data in memory), then fits background and traces at
+      the full frame rate as ``"traces"`` does.
+
+    Each pass over such a patch reads it again (some 20–30 passes with the
+    default ``refine``). Patches within the budget are processed in memory,
+    exactly as before; ``attrs["n_patches_out_of_core"]`` counts the others.
+
     Parameters
     ----------
     movie : DataArray (time, y, x) or array
@@ -537,10 +881,13 @@ def segment(
         ``seed_frames`` (1000: longer movies are seeded on frames averaged in
         bins of ⌈T / seed_frames⌉; traces are always fitted at the full frame
         rate), ``anatomy_threshold`` (minimum anatomical score, 0.55, in units of the
-        local contrast of the mean image; a sharp ring scores up to ≈ 2–4) and
+        local contrast of the mean image; a sharp ring scores up to ≈ 2–4),
         ``anatomy_activity_weight`` (weight of the transient evidence in the
         anatomical score, ≥ 0; default 0: on neurofinder_subset it did not
-        help on held-out halves of the field of view, see docs/imaging.md).
+        help on held-out halves of the field of view, see docs/imaging.md) and
+        ``patch_memory`` (bytes, positive integer, 1 GiB = ``1 << 30``: the
+        largest patch, counted as T × h × w × 4 bytes, processed in memory;
+        larger patches are processed out of core, see above).
 
     Returns
     -------
@@ -556,7 +903,8 @@ def segment(
         peak or at an activity component's centroid, for every neuron); the
         rejected components (``rejected_centroid``, ``rejected_reason``,
         ``rejected_origin``); parameters and provenance in ``attrs``
-        (str/int/float only; ``seeds``, ``n_anatomy``).
+        (str/int/float only; ``seeds``, ``n_anatomy``,
+        ``n_patches_out_of_core``).
 
     Examples
     --------
@@ -618,6 +966,19 @@ def segment(
             "an integer ≥ 2 (frames the seeding looks at; longer movies are binned)",
             seed_frames,
         )
+    budget = p["patch_memory"]
+    if (
+        not isinstance(budget, int | np.integer)
+        or isinstance(budget, bool)
+        or budget < 1
+    ):
+        raise input_error(
+            "patch_memory",
+            "a positive integer (bytes: the largest patch, time × y × x × 4, "
+            "processed in memory)",
+            budget,
+        )
+    p["patch_memory"] = int(budget)
     for key in ("anatomy_threshold", "anatomy_activity_weight"):
         value = p[key]
         if not isinstance(value, int | float | np.number) or not np.isfinite(value):
@@ -656,11 +1017,17 @@ def segment(
         peaks, ring = peaks[:0], ring[:0]
     del frames["mean"]
 
+    # patches above the memory budget stay dask arrays (chunked along time)
+    out_of_core = [_patch_nbytes(T, ys, xs) > p["patch_memory"] for ys, xs, _ in tiles]
+
     def work(i):
         ys, xs, (cy, cx) = tiles[i]
-        Y = np.asarray(mov.data[:, ys, xs], dtype=np.float32)
-        if offset:
-            Y = Y + np.float32(offset)
+        if out_of_core[i]:
+            Y = _lazy_patch(mov.data, ys, xs, offset, p["patch_memory"])
+        else:
+            Y = np.asarray(mov.data[:, ys, xs], dtype=np.float32)
+            if offset:
+                Y = Y + np.float32(offset)
         mine = (
             (peaks[:, 0] >= cy.start)
             & (peaks[:, 0] < cy.stop)
@@ -789,6 +1156,7 @@ def segment(
         "n_neurons": str(n_neurons),
         "background_rank": int(background_rank),
         "n_patches": len(tiles),
+        "n_patches_out_of_core": int(sum(out_of_core)),
         "refine": str(refine),
         "n_jobs": int(n_jobs),
         "constant_frames": str(frames["constant_frames"]),

@@ -141,7 +141,7 @@ def test_h5_chunks_follow_on_disk_tiles():
     # 2,000 frames × 1024² float32 chunked (2000, 64, 64): 32 MB tiles
     assert _h5_chunks((2000, 1024, 1024), 4, (2000, 64, 64)) == (2000, 64, 64)
     # small tiles grow (aligned, by doubling) up to the target chunk size
-    t, a, b = _h5_chunks((2000, 1024, 1024), 4, (2000, 16, 16))
+    _t, a, b = _h5_chunks((2000, 1024, 1024), 4, (2000, 16, 16))
     assert (a % 16, b % 16) == (0, 0) and 2000 * a * b * 4 <= CHUNK_BYTES
     assert 2000 * a * b * 4 > CHUNK_BYTES / 4
     # time-chunked files keep whole frames

@@ -39,7 +39,9 @@ def test_update_rows_blocks_match_reference_row_by_row(dtype):
     F, B, G = _case(p, 30, 9, 11, dtype)
     F[::7] = 0.0  # rows that start at zero
     expected = F.astype(np.float64)
-    R.update_rows(expected, B.astype(np.float64), G.astype(np.float64), 0.0, 0.0, 50, 0.1)
+    R.update_rows(
+        expected, B.astype(np.float64), G.astype(np.float64), 0.0, 0.0, 50, 0.1
+    )
     K.update_rows(F, B, G, 0.0, 0.0, 50, 0.1)
     tol = 1e-12 if dtype == np.float64 else 1e-4
     np.testing.assert_allclose(F, expected, rtol=tol, atol=tol)

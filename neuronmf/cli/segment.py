@@ -42,6 +42,14 @@ def register(subparsers) -> None:
         help="neurons from transients, from ring-shaped somata in the mean image, "
         "or both (default)",
     )
+    p.add_argument(
+        "--patch-memory",
+        type=float,
+        default=None,
+        metavar="MB",
+        help="largest patch (frames x pixels x 4 bytes) segmented in memory; "
+        "bigger ones are streamed through the out-of-core path (default 1024 MB)",
+    )
     p.add_argument("--out", type=Path, default=Path("neuronmf-segment"))
     p.add_argument("--no-progress", action="store_true", help="hide patch progress")
     p.set_defaults(func=run)
@@ -71,6 +79,11 @@ def run(args) -> int:
         patch=args.patch,
         seeds=args.seeds,
         progress=not args.no_progress,
+        **(
+            {}
+            if args.patch_memory is None
+            else {"patch_memory": max(1, int(args.patch_memory * 2**20))}
+        ),
     )
     seg.attrs["input_file"] = str(args.movie)
     files = write_results(seg, args.out, "segmentation", source=args.movie)
@@ -84,7 +97,8 @@ def run(args) -> int:
         "neuronmf segment",
         f"input: {args.movie} (series {movie.attrs.get('source_path', '')!r}), "
         f"{T} frames of {ny} x {nx} px, rate {movie.attrs.get('rate', 'unknown')} Hz",
-        f"neuron radius: {args.radius:g} px; patches: {seg.attrs['n_patches']}",
+        f"neuron radius: {args.radius:g} px; patches: {seg.attrs['n_patches']} "
+        f"({seg.attrs['n_patches_out_of_core']} out of core)",
         f"neurons kept: {n} ({seg.attrs['n_anatomy']} from anatomy, seeds "
         f"{args.seeds!r}); rejected: {seg.sizes['rejected']}",
     ]

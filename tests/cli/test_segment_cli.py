@@ -65,6 +65,22 @@ def test_segment_command_npy_and_tiff(tmp_path, capsys):
     seg = nm.io.load_result(out / "segmentation.nc")
     assert nm.imaging.score(seg, sim.truth)["f1"] >= 0.8
     assert "rate 10.0 Hz" in (out / "summary.txt").read_text()
+    assert "(0 out of core)" in (out / "summary.txt").read_text()
+
+
+def test_segment_command_patch_memory_streams_patches(tmp_path, capsys):
+    sim = nm.datasets.simulate_movie((40, 40), 100, 4, 3.0, seed=2)
+    src = tmp_path / "movie.npy"
+    np.save(src, sim.data.values)
+    out = tmp_path / "ooc"
+    args = ["--radius", "3", "--rate", "10", "--no-progress", "--out", str(out)]
+    # 0.1 MB is below the 40 x 40 x 100 x 4 B = 0.64 MB patch: streamed
+    code = main(["segment", str(src), *args, "--patch-memory", "0.1"])
+    assert code == 0, capsys.readouterr().err
+    seg = nm.io.load_result(out / "segmentation.nc")
+    assert seg.attrs["n_patches_out_of_core"] == seg.attrs["n_patches"] >= 1
+    assert "(1 out of core)" in (out / "summary.txt").read_text()
+    assert nm.imaging.score(seg, sim.truth)["f1"] >= 0.8
 
 
 def test_segment_bad_input_exit_code(tmp_path, capsys):

@@ -463,7 +463,7 @@ def _dense_footprint(a: np.ndarray, ys: slice, xs: slice, shape) -> np.ndarray:
 
 
 def _footprint_array(crops, shape):
-    """(neuron, y, x) footprints from patch-sized ``(a, ys, xs)`` crops.
+    """(neuron, y, x) footprints from ``(a, ys, xs)`` crops of the field of view.
 
     Dense in memory up to :data:`DENSE_FOOTPRINTS_MAX_BYTES`; beyond that a
     dask array whose chunks are built on demand (one neuron each), so the
@@ -751,6 +751,74 @@ def _quality(A, C, R, p):
             why.append(f"area {area[k]} px > {p['max_area']}")
         reasons.append("; ".join(why))
     return snr, comp, rval, area, reasons
+
+
+def _collect_patch(tile, out: dict) -> dict:
+    """The part of one patch's result that the assembly keeps.
+
+    Components whose centroid lies outside the patch core belong to a
+    neighbouring patch and are dropped; rejected ones keep only their centroid,
+    reason and origin; kept footprints are cropped to their non-zero bounding
+    box (float32) with the matching slices of the field of view.
+    """
+    ys, xs, (cy, cx) = tile
+    lc = (
+        slice(cy.start - ys.start, cy.stop - ys.start),
+        slice(cx.start - xs.start, cx.stop - xs.start),
+    )
+    scale = out["bg_H"].mean(1, keepdims=True) + 1e-30
+    kept = {
+        "baseline": out["b0"][lc],
+        "bg_A": (out["bg_W"] * scale[:, :, None])[(slice(None), *lc)],
+        "bg_C": out["bg_H"] / scale,
+        "rejected_centroid": [],
+        "rejected_reason": [],
+        "rejected_origin": [],
+        "crops": [],
+        "traces": [],
+        "origin": [],
+        "quality": [],
+    }
+    snr, comp, rval, area, reasons = out["quality"]
+    for k, a in enumerate(out["A"]):
+        yy, xx = np.nonzero(a >= 0.2 * max(a.max(), 1e-30))
+        if not len(yy):
+            continue
+        gy, gx = yy.mean() + ys.start, xx.mean() + xs.start
+        if not (cy.start <= round(gy) < cy.stop and cx.start <= round(gx) < cx.stop):
+            continue
+        if reasons[k]:
+            kept["rejected_centroid"].append((gy, gx))
+            kept["rejected_reason"].append(reasons[k])
+            kept["rejected_origin"].append(out["origin"][k])
+            continue
+        rows = np.nonzero(a.any(1))[0]
+        cols = np.nonzero(a.any(0))[0]
+        by = slice(rows[0], rows[-1] + 1)
+        bx = slice(cols[0], cols[-1] + 1)
+        kept["crops"].append(
+            (
+                np.array(a[by, bx], dtype=np.float32),
+                slice(ys.start + by.start, ys.start + by.stop),
+                slice(xs.start + bx.start, xs.start + bx.stop),
+            )
+        )
+        kept["traces"].append(out["C"][k])
+        kept["origin"].append(out["origin"][k])
+        kept["quality"].append(
+            (
+                snr[k],
+                comp[k],
+                rval[k],
+                area[k],
+                gy,
+                gx,
+                out["ring"][k],
+                out["activity"][k],
+                out["score"][k],
+            )
+        )
+    return kept
 
 
 def segment(
@@ -1049,7 +1117,9 @@ def segment(
         result = work(i)
         bar.update(1)
         bar.set_postfix(components=len(result["A"]), refresh=False)
-        return result
+        # only what the assembly needs is kept: core-owned components, kept
+        # footprints cropped to their support (1,024² px movies have ~500 patches)
+        return _collect_patch(tiles[i], result)
 
     try:
         if n_jobs > 1 and len(tiles) > 1:
@@ -1065,48 +1135,18 @@ def segment(
     baseline = np.zeros((ny, nx), np.float32)
     bgA = np.zeros((background_rank, ny, nx), np.float32)
     bgC = np.zeros((background_rank, T))
-    for (ys, xs, core), out in zip(tiles, results, strict=False):
-        cy, cx = core
-        lc = (
-            slice(cy.start - ys.start, cy.stop - ys.start),
-            slice(cx.start - xs.start, cx.stop - xs.start),
-        )
-        baseline[cy, cx] = out["b0"][lc]
-        scale = out["bg_H"].mean(1, keepdims=True) + 1e-30
-        bgA[:, cy, cx] = (out["bg_W"] * scale[:, :, None])[(slice(None), *lc)]
-        bgC += out["bg_H"] / scale / len(tiles)
-        snr, comp, rval, area, reasons = out["quality"]
-        for k, a in enumerate(out["A"]):
-            yy, xx = np.nonzero(a >= 0.2 * max(a.max(), 1e-30))
-            if not len(yy):
-                continue
-            gy, gx = yy.mean() + ys.start, xx.mean() + xs.start
-            if not (
-                cy.start <= round(gy) < cy.stop and cx.start <= round(gx) < cx.stop
-            ):
-                continue
-            if reasons[k]:
-                rej_c.append((gy, gx))
-                rej_r.append(reasons[k])
-                rej_o.append(out["origin"][k])
-                continue
-            # footprints stay patch-sized until the kept ones are known
-            keep_A.append((a.astype(np.float32), ys, xs))
-            keep_C.append(out["C"][k])
-            keep_o.append(out["origin"][k])
-            keep_q.append(
-                (
-                    snr[k],
-                    comp[k],
-                    rval[k],
-                    area[k],
-                    gy,
-                    gx,
-                    out["ring"][k],
-                    out["activity"][k],
-                    out["score"][k],
-                )
-            )
+    for (_ys, _xs, (cy, cx)), out in zip(tiles, results, strict=True):
+        baseline[cy, cx] = out["baseline"]
+        bgA[:, cy, cx] = out["bg_A"]
+        bgC += out["bg_C"] / len(tiles)
+        rej_c += out["rejected_centroid"]
+        rej_r += out["rejected_reason"]
+        rej_o += out["rejected_origin"]
+        keep_A += out["crops"]
+        keep_C += out["traces"]
+        keep_o += out["origin"]
+        keep_q += out["quality"]
+    del results
     n = len(keep_A)
     C = np.array(keep_C) if n else np.zeros((0, T))
     Q = np.array(keep_q, dtype=float) if n else np.zeros((0, 9))

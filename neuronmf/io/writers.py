@@ -16,10 +16,17 @@ NWB layout written by :func:`save_nwb` (and read by :func:`load_result`):
 - imaging segmentation (variables ``footprints`` (neuron, y, x) and ``traces``
   (neuron, time)): ``processing["ophys"]`` gets an ``ImageSegmentation`` holding a
   ``PlaneSegmentation`` whose ``image_mask`` is stored in NWB's (roi, x, y) order
-  (the footprints transposed), with per-neuron variables as extra columns, and a
-  ``Fluorescence`` holding a ``RoiResponseSeries`` (time, roi) of the traces
-  (``dff`` goes to a ``DfOverF`` series, 2-D ``background``/``baseline`` images to
-  an ``Images`` container, both in (x, y) order);
+  (the footprints transposed, float64), with per-neuron variables as extra
+  columns, and a ``Fluorescence`` holding a ``RoiResponseSeries`` (time, roi) of
+  the traces (``dff`` goes to a ``DfOverF`` series, 2-D ``background``/``baseline``
+  images to an ``Images`` container, both in (x, y) order). When that dense
+  ``image_mask`` would exceed :data:`DENSE_IMAGE_MASK_MAX_BYTES` (256 MiB), or the
+  footprints are a dask array, the footprints go to a sparse ``pixel_mask``
+  instead: per neuron the (x, y, weight) rows of its non-zero pixels (weight
+  float32, as NWB specifies), streamed to the file one neuron (or dask chunk) at
+  a time, so the footprints are never dense in memory all at once. The
+  provenance records the layout (``mask_layout``) and the field of view
+  (``fov_shape``, (ny, nx)), which a pixel mask does not give;
 - muscle synergies (``synergies`` (muscle, synergy), ``activations``
   (synergy, time)) and assemblies (``membership`` (neuron, assembly),
   ``activations`` (assembly, time)): a processing module ``"synergies"`` /
@@ -66,6 +73,16 @@ _JSON_ATTRS = "_neuronmf_json"
 _DATAARRAY_FLAG = "_neuronmf_dataarray"
 _PROV = "Provenance (JSON): "
 _MARK = "neuronmf"
+
+#: Largest dense ``image_mask`` (in bytes, as written: float64) that
+#: :func:`save_nwb` writes; larger segmentations, and any with dask footprints,
+#: get a sparse ``pixel_mask`` written one neuron (or dask chunk) at a time.
+DENSE_IMAGE_MASK_MAX_BYTES = 256 << 20
+#: Dense footprints :func:`load_result` returns as NumPy up to this size (bytes);
+#: larger pixel-mask segmentations come back as a dask array, one chunk a neuron.
+DENSE_FOOTPRINTS_READ_MAX_BYTES = 1 << 30
+_PIXEL_FLUSH_BYTES = 8 << 20  # pixel-mask rows buffered before each HDF5 write
+_PIXEL_CHUNK_ROWS = 1 << 16  # HDF5 chunk of the pixel_mask dataset (rows)
 
 
 # --------------------------------------------------------------------------- utils
@@ -363,7 +380,7 @@ def _new_nwbfile(
 
 def write_nwb_atomic(
     path: str | os.PathLike,
-    add: Callable[[Any], None],
+    add: Callable[[Any], Callable[[Any], None] | None],
     *,
     session_description: str = "Results computed with neuronmf.",
     identifier: str | None = None,
@@ -378,6 +395,11 @@ def write_nwb_atomic(
     An existing file is copied beside itself, opened in mode ``"a"``, extended and
     moved back over the original; with ``overwrite=True`` it is replaced by a new
     file instead. If anything fails the original is untouched.
+
+    ``add`` may return a callable ``finish(h5file)``: it is called once pynwb has
+    written and closed the file, with the (still temporary) file open in h5py
+    mode ``"r+"``, to fill datasets too large to build in memory (the pixel masks
+    of a large segmentation are streamed this way).
     """
     from pynwb import NWBHDF5IO
 
@@ -397,7 +419,7 @@ def write_nwb_atomic(
         if append:
             with NWBHDF5IO(str(tmp), mode="a") as io:
                 nwbfile = io.read()
-                add(nwbfile)
+                finish = add(nwbfile)
                 io.write(nwbfile)
         else:
             nwbfile = _new_nwbfile(
@@ -406,9 +428,14 @@ def write_nwb_atomic(
                 session_start_time=session_start_time,
                 **nwbfile_kwargs,
             )
-            add(nwbfile)
+            finish = add(nwbfile)
             with NWBHDF5IO(str(tmp), mode="w") as io:
                 io.write(nwbfile)
+        if callable(finish):
+            import h5py
+
+            with h5py.File(tmp, "r+") as f:
+                finish(f)
     return path
 
 
@@ -429,16 +456,137 @@ def _free_name(container, base: str, explicit: bool, where: str) -> str:
     return f"{base}_{i}"
 
 
-def _add_segmentation(nwbfile, ds: xr.Dataset, name: str | None, source) -> None:
+def _pixel_mask_dtype() -> np.dtype:
+    """Compound dtype of the NWB ``pixel_mask`` rows (x, y, weight).
+
+    NWB (and pynwb, which creates the dataset) fixes ``weight`` as float32:
+    float32 footprints are stored exactly, float64 ones rounded to float32.
+    """
+    return np.dtype([("x", np.uint32), ("y", np.uint32), ("weight", np.float32)])
+
+
+class _PixelMaskSink:
+    """Turns footprint blocks (k, y, x) into pixel-mask rows, appended in order.
+
+    ``sink[first:first + k, :, :] = block`` (how :func:`dask.array.store` hands
+    over each computed chunk, in any order) converts every neuron of the block
+    to its (x, y, weight) rows, x-major like pynwb's ``image_to_pixel``; blocks
+    are appended to the HDF5 ``pixel_mask`` in neuron order (a block that
+    arrives early waits as rows, never dense), at most
+    :data:`_PIXEL_FLUSH_BYTES` of rows at a time. :meth:`close` writes the rest
+    and ``pixel_mask_index``.
+    """
+
+    def __init__(self, pm, index, n: int) -> None:
+        self.pm, self.index = pm, index
+        self.ends = np.zeros(n, np.uint64)
+        self.early: dict[int, list[np.ndarray]] = {}
+        self.pending: list[np.ndarray] = []
+        self.next = self.total = self.pending_bytes = self.written = 0
+
+    def __setitem__(self, key, block) -> None:
+        block = np.asarray(block)
+        rows = []
+        for frame in block:
+            xs, ys = np.nonzero(frame.T)
+            r = np.empty(len(xs), self.pm.dtype)
+            r["x"], r["y"], r["weight"] = xs, ys, frame[ys, xs]
+            rows.append(r)
+        first = key[0].start if isinstance(key, tuple) else key.start
+        self.early[first or 0] = rows
+        while self.next in self.early:
+            for r in self.early.pop(self.next):
+                self.pending.append(r)
+                self.pending_bytes += r.nbytes
+                self.total += len(r)
+                self.ends[self.next] = self.total
+                self.next += 1
+            if self.pending_bytes >= _PIXEL_FLUSH_BYTES:
+                self._flush()
+
+    def _flush(self) -> None:
+        if not self.pending:
+            return
+        rows = np.concatenate(self.pending)
+        self.pending.clear()
+        self.pending_bytes = 0
+        self.pm.resize((self.written + len(rows),))
+        self.pm[self.written :] = rows
+        self.written += len(rows)
+
+    def close(self) -> None:
+        self._flush()
+        if self.next != len(self.ends):  # pragma: no cover - defensive
+            raise RuntimeError(
+                f"pixel masks of {self.next} of {len(self.ends)} neurons written"
+            )
+        self.index[:] = self.ends
+
+
+def _pixel_mask_filler(fp: xr.DataArray, group_path: str) -> Callable[[Any], None]:
+    """``finish(h5file)`` that streams ``fp`` into the placeholder pixel masks.
+
+    :func:`_add_segmentation` writes ``pixel_mask`` as an empty resizable dataset
+    and ``pixel_mask_index`` as zeros; this fills both. A dask array is computed
+    in a single pass of :func:`dask.array.store` on the local threaded
+    scheduler (chunks along ``neuron``, whole frames; one compute per chunk
+    would re-walk the whole graph each time), so only the chunks in flight (one
+    per thread) are dense; any other array (NumPy, lazily indexed) is read one
+    neuron at a time.
+    """
+
+    def finish(f) -> None:
+        group = f[group_path]
+        n = fp.sizes["neuron"]
+        sink = _PixelMaskSink(group["pixel_mask"], group["pixel_mask_index"], n)
+        if fp.chunks is not None:
+            import dask.array as da
+
+            data = fp.data
+            if data.numblocks[1] > 1 or data.numblocks[2] > 1:
+                data = data.rechunk({1: -1, 2: -1})  # whole frames per chunk
+            # local threads: the sink holds open h5py datasets, which a
+            # distributed scheduler could not ship to its workers
+            da.store(data, sink, lock=True, scheduler="threads")
+        else:
+            for i in range(n):
+                sink[i : i + 1] = np.asarray(fp[i : i + 1].values)
+        sink.close()
+
+    return finish
+
+
+def _add_segmentation(
+    nwbfile, ds: xr.Dataset, name: str | None, source
+) -> Callable[[Any], None] | None:
+    """Add a segmentation to ``nwbfile``; returns the pixel-mask filler, if any.
+
+    Footprints go to ``image_mask`` (dense, (roi, x, y), float64) while that
+    array is at most :data:`DENSE_IMAGE_MASK_MAX_BYTES`, and to ``pixel_mask``
+    when it would be larger or when the footprints are a dask array. The pixel
+    masks are written after pynwb has written the file, one neuron (or one dask
+    chunk) at a time, by the returned ``finish(h5file)`` (see
+    :func:`write_nwb_atomic`), so the footprints are never all in memory.
+    """
+    from hdmf.backends.hdf5.h5_utils import H5DataIO
+    from hdmf.common import VectorData, VectorIndex
     from pynwb.base import Images
     from pynwb.image import GrayscaleImage
-    from pynwb.ophys import DfOverF, Fluorescence, ImageSegmentation, OpticalChannel
+    from pynwb.ophys import (
+        DfOverF,
+        Fluorescence,
+        ImageSegmentation,
+        OpticalChannel,
+        PlaneSegmentation,
+    )
 
     fp = ds["footprints"]
     ydim, xdim = fp.dims[1], fp.dims[2]
-    masks = np.asarray(fp.transpose("neuron", xdim, ydim).values, dtype=float)
+    fp = fp.transpose("neuron", ydim, xdim)
+    n, ny, nx = (int(s) for s in fp.shape)
+    dense_bytes = n * ny * nx * np.dtype(float).itemsize
+    pixel = fp.chunks is not None or dense_bytes > DENSE_IMAGE_MASK_MAX_BYTES
     traces = np.asarray(ds["traces"].transpose("time", "neuron").values)
-    n = masks.shape[0]
     timing = _time_axis(ds, "traces")
 
     ophys = nwbfile.processing.get("ophys")
@@ -491,21 +639,65 @@ def _add_segmentation(nwbfile, ds: xr.Dataset, name: str | None, source) -> None
     extra = {
         "plane_segmentation": ps_name,
         "image_mask_order": ["neuron", xdim, ydim],
+        "mask_layout": "pixel_mask" if pixel else "image_mask",
+        "fov_shape": [ny, nx],
         "neuron_columns": per_neuron,
         "source": str(source) if source is not None else None,
         "footprints_dtype": str(fp.dtype),
     }
-    ps = imgseg.create_plane_segmentation(
-        name=ps_name,
-        description="Neurons found by neuronmf (footprints as image masks, stored "
-        "(roi, x, y)). " + _provenance(ds, "segmentation", extra),
-        imaging_plane=plane,
-    )
-    for k in per_neuron:
-        ps.add_column(name=k, description=f"neuronmf per-neuron value {k!r}.")
-    for i in range(n):
-        row = {k: ds[k].values[i].item() for k in per_neuron}
-        ps.add_roi(image_mask=masks[i], **row)
+    if not pixel:
+        masks = np.asarray(fp.transpose("neuron", xdim, ydim).values, dtype=float)
+        ps = imgseg.create_plane_segmentation(
+            name=ps_name,
+            description="Neurons found by neuronmf (footprints as image masks, "
+            "stored (roi, x, y)). " + _provenance(ds, "segmentation", extra),
+            imaging_plane=plane,
+        )
+        for k in per_neuron:
+            ps.add_column(name=k, description=f"neuronmf per-neuron value {k!r}.")
+        for i in range(n):
+            row = {k: ds[k].values[i].item() for k in per_neuron}
+            ps.add_roi(image_mask=masks[i], **row)
+        finish = None
+    else:
+        # placeholders filled by ``finish`` once pynwb has written the file:
+        # pynwb/hdmf would turn a compound dataset into a Python list of tuples
+        # (~170 bytes and ~12 µs per pixel), so the rows are streamed with h5py
+        dtype = _pixel_mask_dtype()
+        pm = VectorData(
+            name="pixel_mask",
+            description="Pixel masks for each ROI: (x, y, weight) of its non-zero "
+            "pixels.",
+            data=H5DataIO(
+                np.zeros(0, dtype), maxshape=(None,), chunks=(_PIXEL_CHUNK_ROWS,)
+            ),
+        )
+        index = VectorIndex(
+            name="pixel_mask_index",
+            data=H5DataIO(np.zeros(n, np.uint64)),
+            target=pm,
+        )
+        columns = [pm, index] + [
+            VectorData(
+                name=k,
+                description=f"neuronmf per-neuron value {k!r}.",
+                data=[v.item() for v in ds[k].values],
+            )
+            for k in per_neuron
+        ]
+        ps = PlaneSegmentation(
+            name=ps_name,
+            description="Neurons found by neuronmf (footprints as pixel masks: "
+            f"(x, y, weight) of each neuron's non-zero pixels in a {nx} x {ny} "
+            "(x, y) field of view). " + _provenance(ds, "segmentation", extra),
+            imaging_plane=plane,
+            id=list(range(n)),
+            columns=columns,
+        )
+        imgseg.add_plane_segmentation(ps)
+        finish = _pixel_mask_filler(
+            fp, f"processing/{ophys.name}/{imgseg.name}/{ps_name}"
+        )
 
     rois = ps.create_roi_table_region(
         region=list(range(n)), description="All neurons found by neuronmf."
@@ -556,6 +748,7 @@ def _add_segmentation(nwbfile, ds: xr.Dataset, name: str | None, source) -> None
             ],
         )
         ophys.add(imgs)
+    return finish
 
 
 def _add_factors(nwbfile, ds: xr.Dataset, kind: str, name, source) -> None:
@@ -797,7 +990,11 @@ def save_nwb(
         ``DecodingResult.to_dataset()``); the kind is detected from the
         variables. The layout of each kind is described in the module docstring
         of :mod:`neuronmf.io.writers`; a decoding result round-trips exactly
-        (every variable, coordinate, dtype and attribute).
+        (every variable, coordinate, dtype and attribute). Segmentation
+        footprints larger than :data:`DENSE_IMAGE_MASK_MAX_BYTES` as dense
+        float64, or given as a dask array (as :func:`neuronmf.imaging.segment`
+        returns them above 1 GiB), are written as NWB pixel masks one neuron
+        (or dask chunk) at a time, never all dense in memory.
     path : path-like
         NWB file. A new file is created; an existing one is extended (on a copy
         that replaces it only once written, so a failure leaves it intact).
@@ -841,13 +1038,14 @@ def save_nwb(
     ds = _check_result(result)
     kind = _kind(ds)
 
-    def add(nwbfile) -> None:
+    def add(nwbfile) -> Callable[[Any], None] | None:
         if kind == "segmentation":
-            _add_segmentation(nwbfile, ds, name, source)
-        elif kind == "decoding":
+            return _add_segmentation(nwbfile, ds, name, source)
+        if kind == "decoding":
             _add_decoding(nwbfile, ds, name, source)
         else:
             _add_factors(nwbfile, ds, kind, name, source)
+        return None
 
     return write_nwb_atomic(
         path,
@@ -874,11 +1072,59 @@ def _coord(info: dict, dim: str, n: int) -> np.ndarray:
     return np.asarray(values) if values is not None else np.arange(n)
 
 
+def _footprint_frame(rows: np.ndarray, shape: tuple[int, int], dtype) -> np.ndarray:
+    """(1, y, x) footprint of one neuron from its pixel-mask rows (x, y, weight)."""
+    out = np.zeros((1, *shape), dtype)
+    out[0, rows["y"], rows["x"]] = rows["weight"]
+    return out
+
+
+def _read_pixel_masks(ps, shape: tuple[int, int], dtype):
+    """(neuron, y, x) footprints from ``pixel_mask``: NumPy, or dask when large.
+
+    The rows (12-16 bytes per non-zero pixel) are read at once; the dense
+    footprints are NumPy up to :data:`DENSE_FOOTPRINTS_READ_MAX_BYTES` and
+    otherwise a dask array built one neuron per chunk from the rows in memory.
+    """
+    column = ps["pixel_mask"]  # VectorIndex over the compound (x, y, weight) rows
+    data = column.target.data
+    rows = np.asarray(getattr(data, "dataset", data)[:])
+    ends = np.asarray(column.data[:], dtype=np.int64)
+    starts = np.concatenate([[0], ends])[:-1].astype(np.int64)
+    n = len(ends)
+    dtype = np.dtype(dtype)
+    if n * shape[0] * shape[1] * dtype.itemsize <= DENSE_FOOTPRINTS_READ_MAX_BYTES:
+        fp = np.zeros((n, *shape), dtype)
+        for i, (a, b) in enumerate(zip(starts, ends, strict=True)):
+            r = rows[a:b]
+            fp[i, r["y"], r["x"]] = r["weight"]
+        return fp
+    import dask
+    import dask.array as da
+
+    return da.concatenate(
+        [
+            da.from_delayed(
+                dask.delayed(_footprint_frame)(rows[a:b], shape, dtype),
+                shape=(1, *shape),
+                dtype=dtype,
+            )
+            for a, b in zip(starts, ends, strict=True)
+        ]
+    )
+
+
 def _read_segmentation(ps, ophys, info: dict) -> xr.Dataset:
     order = info["image_mask_order"]
     ydim, xdim = order[2], order[1]
-    masks = np.asarray(ps["image_mask"][:])  # (roi, x, y)
-    fp = np.transpose(masks, (0, 2, 1))
+    fp_dtype = info.get("footprints_dtype")
+    if info.get("mask_layout") == "pixel_mask":
+        shape = (int(info["fov_shape"][0]), int(info["fov_shape"][1]))
+        fp = _read_pixel_masks(ps, shape, fp_dtype or np.float32)
+    else:  # image_mask (also every file written before mask_layout existed)
+        masks = np.asarray(ps["image_mask"][:])  # (roi, x, y)
+        fp = np.transpose(masks, (0, 2, 1))
+        fp = fp.astype(fp_dtype or fp.dtype)
     n = fp.shape[0]
     name = info["plane_segmentation"]
     rrs = None
@@ -888,7 +1134,6 @@ def _read_segmentation(ps, ophys, info: dict) -> xr.Dataset:
             rrs = s
             break
     traces = np.asarray(rrs.data[:]).T
-    fp_dtype = info.get("footprints_dtype")
     coords = {
         "neuron": _coord(info, "neuron", n),
         ydim: _coord(info, ydim, fp.shape[1]),
@@ -896,7 +1141,7 @@ def _read_segmentation(ps, ophys, info: dict) -> xr.Dataset:
         "time": _ts_time(rrs),
     }
     data: dict[str, Any] = {
-        "footprints": (("neuron", ydim, xdim), fp.astype(fp_dtype or fp.dtype)),
+        "footprints": (("neuron", ydim, xdim), fp),
         "traces": (("neuron", "time"), traces),
     }
     for k in info.get("neuron_columns", []):
@@ -1072,9 +1317,11 @@ def load_result(path: str | os.PathLike, *, name: str | None = None) -> xr.Datas
         A ``.nc`` file (NetCDF; every variable, coordinate and attribute comes
         back as written) or an NWB file (the variables :func:`save_nwb` stores:
         footprints, traces, per-neuron columns, ΔF/F and background images for
-        imaging; loadings and activations for synergies/assemblies; every
-        variable of a decoding result; with the original coordinates and
-        attributes from the provenance).
+        imaging (footprints from pixel masks come back as NumPy up to
+        :data:`DENSE_FOOTPRINTS_READ_MAX_BYTES`, 1 GiB, else as a dask array
+        with one chunk per neuron); loadings and activations for
+        synergies/assemblies; every variable of a decoding result; with the
+        original coordinates and attributes from the provenance).
     name : str, optional
         For NWB files holding several neuronmf results: the PlaneSegmentation
         or processing-module name to read.

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neuronmf.engine.products import data_product_T
+
 
 def is_dask(V) -> bool:
     """True for a dask array."""
@@ -79,7 +81,7 @@ def _hals_block(V_block, W, G, Ht_block, l1, l2, sweeps, delta):
     # no copy of the block: BLAS reads either memory order
     V_block = np.asarray(V_block, dtype=W.dtype)
     Ht_block = np.array(Ht_block, order="C")
-    A = np.ascontiguousarray(V_block.T @ W)
+    A = data_product_T(V_block, W)
     K.update_rows(Ht_block, A, G, l1, l2, sweeps, delta)
     return Ht_block, _times(V_block, Ht_block), Ht_block.T @ Ht_block
 
@@ -101,7 +103,7 @@ def _product_block(V_block, Ht_block):
 
 
 def _product_T_block(V_block, W):
-    return np.asarray(V_block, dtype=W.dtype).T @ W
+    return data_product_T(np.asarray(V_block, dtype=W.dtype), W)
 
 
 class ChunkedData:

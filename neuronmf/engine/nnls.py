@@ -31,10 +31,11 @@ def nnls_columns(V, W) -> np.ndarray:
     >>> bool(np.allclose(H[:, 0], nnls(W, V[:, 0])[0]))
     True
     """
+    from neuronmf.engine.products import data_product_T
     from neuronmf.engine.solvers import _hals_kernels
 
     W64 = np.asarray(W, dtype=np.float64)
-    B = np.ascontiguousarray(np.asarray(V, dtype=np.float64).T @ W64)
+    B = data_product_T(np.asarray(V, dtype=np.float64), W64)
     G = np.ascontiguousarray(W64.T @ W64)
     r = G.shape[0]
     Ht = np.zeros((B.shape[0], r))

@@ -28,6 +28,7 @@ import numpy as np
 
 from neuronmf.engine.chunked import ChunkedData, is_dask
 from neuronmf.engine.losses import squared_residual
+from neuronmf.engine.products import data_product_T
 from neuronmf.engine.solvers import _hals_kernels as K
 from neuronmf.engine.solvers.base import Monitor, Problem, projected_gradient_norm
 
@@ -59,7 +60,7 @@ class _HStep:
 
     def data_product_T(self, W):
         """Vᵀ·W as a C-contiguous (n, r) array."""
-        return np.ascontiguousarray(self.V.T @ W)
+        return data_product_T(self.V, W)
 
     def product(self, Ht):
         """V·Ht as a C-contiguous (m, r) array."""

@@ -177,6 +177,17 @@ def test_nwb_segmentation_round_trip(tmp_path):
     assert back.attrs == ds.attrs
 
 
+def test_nwb_segmentation_with_no_neurons_round_trips(tmp_path):
+    # a movie where nothing passes the quality thresholds is a valid result
+    ds = segmentation_result().isel(neuron=slice(0, 0))
+    p = save_nwb(ds, tmp_path / "empty.nwb")
+    back = load_result(p)
+    assert back.sizes["neuron"] == 0
+    assert back["footprints"].shape == (0, *ds["footprints"].shape[1:])
+    assert back["traces"].shape == (0, ds.sizes["time"])
+    np.testing.assert_array_equal(back["baseline"].values, ds["baseline"].values)
+
+
 def test_nwb_segmentation_layout_follows_nwb_axis_order(tmp_path):
     import pynwb
 

@@ -75,7 +75,7 @@ def _cd_row(f, b, G, l1, l2, max_sweeps, delta):
 
 #: Rows of a factor updated together by :func:`update_rows` (one SIMD-friendly
 #: block: the coordinate updates run across the rows of the block).
-ROW_BLOCK = 64
+ROW_BLOCK = 128
 
 
 @nb.njit(
@@ -94,61 +94,72 @@ def update_rows(F, B, G, l1, l2, max_sweeps, delta):
     dot product per row (3-12x faster for r = 5..31). A row that has met the
     stopping rule is frozen (its later updates are discarded by a select)
     while the other rows of its block go on; the block stops when all are.
+    Each thread takes a contiguous range of blocks and allocates its buffers
+    once (allocating them per block cost a third of the time at r = 5).
     """
     p, r = F.shape
     d2 = delta * delta
     n_blocks = (p + ROW_BLOCK - 1) // ROW_BLOCK
-    for block in nb.prange(n_blocks):
-        i0 = block * ROW_BLOCK
-        size = min(ROW_BLOCK, p - i0)
-        X = np.zeros((r, ROW_BLOCK), F.dtype)
-        Bt = np.zeros((r, ROW_BLOCK), F.dtype)
+    n_workers = min(n_blocks, nb.get_num_threads())
+    for worker in nb.prange(n_workers):
+        X = np.empty((r, ROW_BLOCK), F.dtype)
+        Bt = np.empty((r, ROW_BLOCK), F.dtype)
         acc = np.empty(ROW_BLOCK, np.float64)
         moved = np.empty(ROW_BLOCK, np.float64)
-        first = np.zeros(ROW_BLOCK, np.float64)
-        live = np.zeros(ROW_BLOCK, np.bool_)
-        for i in range(size):
-            live[i] = True
+        first = np.empty(ROW_BLOCK, np.float64)
+        live = np.empty(ROW_BLOCK, np.bool_)
+        for block in range(
+            worker * n_blocks // n_workers, (worker + 1) * n_blocks // n_workers
+        ):
+            i0 = block * ROW_BLOCK
+            size = min(ROW_BLOCK, p - i0)
+            for i in range(ROW_BLOCK):
+                live[i] = i < size
+                first[i] = 0.0
             for k in range(r):
-                X[k, i] = F[i0 + i, k]
-                Bt[k, i] = B[i0 + i, k]
-        for sweep in range(max_sweeps):
-            moved[:] = 0.0
-            for k in range(r):
-                gkk = G[k, k] + l2
-                if gkk <= 0.0:
-                    continue
-                acc[:] = 0.0
-                for j in range(r):
-                    g = G[k, j]
+                for i in range(size):
+                    X[k, i] = F[i0 + i, k]
+                    Bt[k, i] = B[i0 + i, k]
+                for i in range(size, ROW_BLOCK):
+                    X[k, i] = 0.0
+                    Bt[k, i] = 0.0
+            for sweep in range(max_sweeps):
+                moved[:] = 0.0
+                for k in range(r):
+                    gkk = G[k, k] + l2
+                    if gkk <= 0.0:
+                        continue
+                    acc[:] = 0.0
+                    for j in range(r):
+                        g = G[k, j]
+                        for i in range(ROW_BLOCK):
+                            acc[i] += g * X[j, i]
                     for i in range(ROW_BLOCK):
-                        acc[i] += g * X[j, i]
-                for i in range(ROW_BLOCK):
-                    old = X[k, i]
-                    # gradient of the row objective w.r.t. f_k
-                    grad = acc[i] + l2 * old - Bt[k, i] + l1
-                    new = old - grad / gkk
-                    if new < 0.0:
-                        new = 0.0
-                    diff = new - old if live[i] else 0.0
-                    moved[i] += diff * diff
-                    X[k, i] = new if live[i] else old
-            n_live = 0
-            for i in range(size):
-                if live[i]:
-                    if sweep == 0:
-                        first[i] = moved[i]
-                        if moved[i] == 0.0:
-                            live[i] = False
-                    elif moved[i] <= d2 * first[i]:
-                        live[i] = False
+                        old = X[k, i]
+                        # gradient of the row objective w.r.t. f_k
+                        grad = acc[i] + l2 * old - Bt[k, i] + l1
+                        new = old - grad / gkk
+                        if new < 0.0:
+                            new = 0.0
+                        diff = new - old if live[i] else 0.0
+                        moved[i] += diff * diff
+                        X[k, i] = new if live[i] else old
+                n_live = 0
+                for i in range(size):
                     if live[i]:
-                        n_live += 1
-            if n_live == 0:
-                break
-        for i in range(size):
-            for k in range(r):
-                F[i0 + i, k] = X[k, i]
+                        if sweep == 0:
+                            first[i] = moved[i]
+                            if moved[i] == 0.0:
+                                live[i] = False
+                        elif moved[i] <= d2 * first[i]:
+                            live[i] = False
+                        if live[i]:
+                            n_live += 1
+                if n_live == 0:
+                    break
+            for i in range(size):
+                for k in range(r):
+                    F[i0 + i, k] = X[k, i]
 
 
 @nb.njit(

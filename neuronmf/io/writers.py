@@ -586,6 +586,7 @@ def _add_segmentation(
     n, ny, nx = (int(s) for s in fp.shape)
     dense_bytes = n * ny * nx * np.dtype(float).itemsize
     pixel = fp.chunks is not None or dense_bytes > DENSE_IMAGE_MASK_MAX_BYTES
+    pixel = pixel or n == 0  # an empty table needs typed (pixel-path) columns
     traces = np.asarray(ds["traces"].transpose("time", "neuron").values)
     timing = _time_axis(ds, "traces")
 
@@ -634,7 +635,8 @@ def _add_segmentation(
     per_neuron = [
         k
         for k in ds.data_vars
-        if ds[k].dims == ("neuron",) and ds[k].dtype.kind in "biufU"
+        if ds[k].dims == ("neuron",)
+        and ds[k].dtype.kind in ("biufU" if n else "biuf")  # no dtype for empty text
     ]
     extra = {
         "plane_segmentation": ps_name,
@@ -681,7 +683,7 @@ def _add_segmentation(
             VectorData(
                 name=k,
                 description=f"neuronmf per-neuron value {k!r}.",
-                data=[v.item() for v in ds[k].values],
+                data=[v.item() for v in ds[k].values] if n else ds[k].values,
             )
             for k in per_neuron
         ]

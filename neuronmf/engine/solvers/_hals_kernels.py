@@ -78,14 +78,27 @@ def _cd_row(f, b, G, l1, l2, max_sweeps, delta):
 ROW_BLOCK = 128
 
 
+def update_rows(F, B, G, l1, l2, max_sweeps, delta):
+    """Update every row of ``F`` in place by up to ``max_sweeps`` HALS sweeps.
+
+    See :func:`_update_row_blocks`; the rows are split into one contiguous
+    range of blocks per Numba thread (the result does not depend on it).
+    """
+    n_blocks = (F.shape[0] + ROW_BLOCK - 1) // ROW_BLOCK
+    n_workers = max(1, min(n_blocks, nb.get_num_threads()))
+    _update_row_blocks(F, B, G, l1, l2, max_sweeps, delta, n_workers)
+
+
 @nb.njit(
-    _sigs("void(T[:, ::1], T[:, ::1], T[:, ::1], float64, float64, int64, float64)"),
+    _sigs(
+        "void(T[:, ::1], T[:, ::1], T[:, ::1], float64, float64, int64, float64, int64)"
+    ),
     parallel=True,
     cache=True,
     nogil=True,
 )
-def update_rows(F, B, G, l1, l2, max_sweeps, delta):
-    """Update every row of ``F`` in place by up to ``max_sweeps`` HALS sweeps.
+def _update_row_blocks(F, B, G, l1, l2, max_sweeps, delta, n_workers):
+    """Blocked HALS sweeps on the rows of ``F`` (in place), ``n_workers`` ranges.
 
     Same arithmetic and the same per-row stopping rule as :func:`_cd_row` applied
     to each row, but rows are processed in blocks of :data:`ROW_BLOCK`,
@@ -100,7 +113,6 @@ def update_rows(F, B, G, l1, l2, max_sweeps, delta):
     p, r = F.shape
     d2 = delta * delta
     n_blocks = (p + ROW_BLOCK - 1) // ROW_BLOCK
-    n_workers = min(n_blocks, nb.get_num_threads())
     for worker in nb.prange(n_workers):
         X = np.empty((r, ROW_BLOCK), F.dtype)
         Bt = np.empty((r, ROW_BLOCK), F.dtype)

@@ -104,3 +104,13 @@ def test_nnls_rows_singular_gram_reaches_the_scipy_objective():
         ours = np.linalg.norm(V[:, j] - W @ F[j])
         ref = nnls(W, V[:, j])[1]
         assert ours <= ref + 1e-10
+
+
+def test_update_rows_result_does_not_depend_on_the_split_into_workers():
+    F, B, G = _case(5 * K.ROW_BLOCK + 3, 20, 7, 4, np.float64)
+    one = F.copy()
+    K._update_row_blocks(one, B, G, 0.1, 0.0, 30, 0.1, 1)
+    for workers in (2, 3, 6):
+        other = F.copy()
+        K._update_row_blocks(other, B, G, 0.1, 0.0, 30, 0.1, workers)
+        np.testing.assert_array_equal(other, one)

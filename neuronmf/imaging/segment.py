@@ -1023,30 +1023,27 @@ def segment(
         )
     if not 0 <= p["overlap"] < p["patch"]:
         raise input_error("overlap", f"in [0, patch={p['patch']})", p["overlap"])
-    seed_frames = p["seed_frames"]
-    if (
-        not isinstance(seed_frames, int | np.integer)
-        or isinstance(seed_frames, bool)
-        or seed_frames < 2
-    ):
-        raise input_error(
+    for key, low, expected in (
+        (
             "seed_frames",
+            2,
             "an integer ≥ 2 (frames the seeding looks at; longer movies are binned)",
-            seed_frames,
-        )
-    budget = p["patch_memory"]
-    if (
-        not isinstance(budget, int | np.integer)
-        or isinstance(budget, bool)
-        or budget < 1
-    ):
-        raise input_error(
+        ),
+        (
             "patch_memory",
+            1,
             "a positive integer (bytes: the largest patch, time × y × x × 4, "
             "processed in memory)",
-            budget,
-        )
-    p["patch_memory"] = int(budget)
+        ),
+    ):
+        value = p[key]
+        if (
+            not isinstance(value, int | np.integer)
+            or isinstance(value, bool)
+            or value < low
+        ):
+            raise input_error(key, expected, value)
+        p[key] = int(value)
     for key in ("anatomy_threshold", "anatomy_activity_weight"):
         value = p[key]
         if not isinstance(value, int | float | np.number) or not np.isfinite(value):

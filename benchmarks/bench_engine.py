@@ -144,6 +144,11 @@ def main():
         help="run only the shapes whose name starts with this (e.g. EMG, counts); "
         "the other shapes' results already in the JSON file are kept",
     )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="result file name in benchmarks/results (default engine.json)",
+    )
     args = p.parse_args()
     import neuronmf as nm
     from neuronmf.engine.init import initialize
@@ -159,7 +164,8 @@ def main():
             "large 20000x10000 r20 float32": (large(20000, 10000, 20, rng), 20),
         }
     results = Path(__file__).parent / "results"
-    out_file = results / ("engine_quick.json" if args.quick else "engine.json")
+    default_name = "engine_quick.json" if args.quick else "engine.json"
+    out_file = results / (args.out or default_name)
     rows = {}
     if args.only and out_file.exists():
         rows = json.loads(out_file.read_text())["results"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuronmf.engine.products import data_product_T
+from neuronmf.engine.products import data_product_T, uses_fused_step
 
 
 def is_dask(V) -> bool:
@@ -80,6 +80,9 @@ def _hals_block(V_block, W, G, Ht_block, l1, l2, sweeps, delta):
 
     # no copy of the block: BLAS reads either memory order
     V_block = np.asarray(V_block, dtype=W.dtype)
+    if uses_fused_step(V_block):
+        Ht_block = np.ascontiguousarray(Ht_block)
+        return K.fused_h_step(V_block, W, Ht_block, G, l1, l2, sweeps, delta)
     Ht_block = np.array(Ht_block, order="C")
     A = data_product_T(V_block, W)
     K.update_rows(Ht_block, A, G, l1, l2, sweeps, delta)
@@ -143,14 +146,15 @@ class ChunkedData:
         ]
         return np.ascontiguousarray(np.concatenate(dask.compute(*parts), axis=0))
 
-    def run(self, W, Ht, G, l1, l2):
-        """Update ``Ht`` in place from ``W`` in one pass; return (P, Q)."""
+    def run(self, W, Hy, G, l1, l2):
+        """The H update from ``Hy`` (not modified) in one pass; return (H, P, Q)."""
         import dask
 
+        Ht = np.empty_like(Hy)
         W_d, G_d = dask.delayed(W), dask.delayed(G)
         step = dask.delayed(_hals_block, nout=3, pure=True)
         outs = [
-            step(blk, W_d, G_d, Ht[s], l1, l2, self.sweeps, self.delta)
+            step(blk, W_d, G_d, Hy[s], l1, l2, self.sweeps, self.delta)
             for blk, s in zip(self.blocks, self._slices(), strict=True)
         ]
         P = _tree_sum([o[1] for o in outs])
@@ -158,7 +162,7 @@ class ChunkedData:
         H_parts, P, Q = dask.compute([o[0] for o in outs], P, Q)
         for s, part in zip(self._slices(), H_parts, strict=True):
             Ht[s] = part
-        return np.ascontiguousarray(P), np.ascontiguousarray(Q)
+        return Ht, np.ascontiguousarray(P), np.ascontiguousarray(Q)
 
 
 def _kl_block(V_block, W, H_block, denom_H, floor, l1_H, l2_H, update_H, eps):

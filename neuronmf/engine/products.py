@@ -16,6 +16,16 @@ import numpy as np
 #: 16 × 200,000); above it, (Wᵀ·V)ᵀ.
 TRANSPOSED_PRODUCT_MAX_ROWS = 16
 
+#: C-ordered data with at most this many rows take HALS's fused one-pass H step
+#: (:func:`neuronmf.engine.solvers._hals_kernels.fused_h_step`) instead of two
+#: BLAS products; the measured crossover is between 64 and 128 rows.
+FUSED_MAX_ROWS = 64
+
+
+def uses_fused_step(V) -> bool:
+    """Whether HALS computes V's two products in one fused pass (skinny, C-ordered)."""
+    return bool(V.flags.c_contiguous) and V.shape[0] <= FUSED_MAX_ROWS
+
 
 def data_product_T(V: np.ndarray, W: np.ndarray) -> np.ndarray:
     """Vᵀ·W as a C-contiguous (n, r) array, in the faster of two equal forms.

@@ -78,6 +78,53 @@ def _cd_row(f, b, G, l1, l2, max_sweeps, delta):
 ROW_BLOCK = 128
 
 
+@nb.njit(cache=True, nogil=True)
+def _sweep_block(X, Bt, G, l1, l2, max_sweeps, d2, size, acc, moved, first, live):
+    """HALS sweeps on one transposed block ``X`` (r, ROW_BLOCK), in place.
+
+    ``Bt`` (r, ROW_BLOCK) holds the block's data products; columns ``size`` and
+    beyond are padding (zero, never live). ``live``/``first`` must be set by the
+    caller (live for the real rows, first = 0). The per-row stopping rule of
+    :func:`_cd_row` freezes a row (a select discards its later updates); the
+    sweeps end when no row of the block is live.
+    """
+    r = X.shape[0]
+    for sweep in range(max_sweeps):
+        moved[:] = 0.0
+        for k in range(r):
+            gkk = G[k, k] + l2
+            if gkk <= 0.0:
+                continue
+            acc[:] = 0.0
+            for j in range(r):
+                g = G[k, j]
+                for i in range(ROW_BLOCK):
+                    acc[i] += g * X[j, i]
+            for i in range(ROW_BLOCK):
+                old = X[k, i]
+                # gradient of the row objective w.r.t. f_k
+                grad = acc[i] + l2 * old - Bt[k, i] + l1
+                new = old - grad / gkk
+                if new < 0.0:
+                    new = 0.0
+                diff = new - old if live[i] else 0.0
+                moved[i] += diff * diff
+                X[k, i] = new if live[i] else old
+        n_live = 0
+        for i in range(size):
+            if live[i]:
+                if sweep == 0:
+                    first[i] = moved[i]
+                    if moved[i] == 0.0:
+                        live[i] = False
+                elif moved[i] <= d2 * first[i]:
+                    live[i] = False
+                if live[i]:
+                    n_live += 1
+        if n_live == 0:
+            break
+
+
 def update_rows(F, B, G, l1, l2, max_sweeps, delta):
     """Update every row of ``F`` in place by up to ``max_sweeps`` HALS sweeps.
 
@@ -135,43 +182,220 @@ def _update_row_blocks(F, B, G, l1, l2, max_sweeps, delta, n_workers):
                 for i in range(size, ROW_BLOCK):
                     X[k, i] = 0.0
                     Bt[k, i] = 0.0
-            for sweep in range(max_sweeps):
-                moved[:] = 0.0
-                for k in range(r):
-                    gkk = G[k, k] + l2
-                    if gkk <= 0.0:
-                        continue
-                    acc[:] = 0.0
-                    for j in range(r):
-                        g = G[k, j]
-                        for i in range(ROW_BLOCK):
-                            acc[i] += g * X[j, i]
-                    for i in range(ROW_BLOCK):
-                        old = X[k, i]
-                        # gradient of the row objective w.r.t. f_k
-                        grad = acc[i] + l2 * old - Bt[k, i] + l1
-                        new = old - grad / gkk
-                        if new < 0.0:
-                            new = 0.0
-                        diff = new - old if live[i] else 0.0
-                        moved[i] += diff * diff
-                        X[k, i] = new if live[i] else old
-                n_live = 0
-                for i in range(size):
-                    if live[i]:
-                        if sweep == 0:
-                            first[i] = moved[i]
-                            if moved[i] == 0.0:
-                                live[i] = False
-                        elif moved[i] <= d2 * first[i]:
-                            live[i] = False
-                        if live[i]:
-                            n_live += 1
-                if n_live == 0:
-                    break
+            _sweep_block(
+                X, Bt, G, l1, l2, max_sweeps, d2, size, acc, moved, first, live
+            )
             for i in range(size):
                 for k in range(r):
                     F[i0 + i, k] = X[k, i]
+
+
+def fused_h_step(V, W, Hy, G, l1, l2, max_sweeps, delta):
+    """One H update and the products the W update needs, in one pass over V.
+
+    For each block of :data:`ROW_BLOCK` columns of V: the block's data products
+    Vᵀ·W, HALS sweeps on the matching rows of ``Hy`` (as :func:`update_rows`),
+    then the block's share of P = V·Hᵀ and Q = Hᵀ·H from the updated rows while
+    they are still in cache. For skinny V (a few rows, many columns) this
+    replaces two BLAS products that run far below the memory bandwidth.
+
+    Parameters
+    ----------
+    V : ndarray (m, n), C-contiguous
+    W : ndarray (m, r), C-contiguous
+    Hy : ndarray (n, r), C-contiguous
+        The rows of H (H transposed) to start from; not modified.
+    G : ndarray (r, r)
+        Wᵀ·W.
+
+    Returns
+    -------
+    H_new : ndarray (n, r), P : ndarray (m, r), Q : ndarray (r, r)
+        P and Q are accumulated in float64 and returned in V's dtype.
+    """
+    n = V.shape[1]
+    m, r = W.shape
+    n_blocks = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    n_workers = max(1, min(n_blocks, nb.get_num_threads()))
+    H_new = np.empty_like(Hy)
+    P_parts = np.zeros((n_workers, m, r))
+    Q_parts = np.zeros((n_workers, r, r))
+    _fused_h_blocks(V, W, Hy, H_new, G, l1, l2, max_sweeps, delta, P_parts, Q_parts)
+    P = P_parts.sum(axis=0).astype(V.dtype)
+    Q = Q_parts.sum(axis=0).astype(V.dtype)
+    return H_new, P, Q
+
+
+@nb.njit(cache=True, nogil=True)
+def _block_data_product(V, W, j0, size, Bt):
+    """Bt[:, :size] = (V[:, j0:j0+size])ᵀ·W, transposed: one row of V at a time.
+
+    Rows are taken as unit-stride slices so that the inner loop vectorises.
+    """
+    m = V.shape[0]
+    r = W.shape[1]
+    for k in range(r):
+        Bt[k, :size] = 0.0
+    for row in range(m):
+        v = V[row, j0 : j0 + size]
+        for k in range(r):
+            w = W[row, k]
+            b = Bt[k]
+            for i in range(size):
+                b[i] += w * v[i]
+
+
+@nb.njit(fastmath=_DOT, cache=True, nogil=True)
+def _block_products(V, j0, size, X, P, Q):
+    """Add V[:, j0:j0+size]·Xᵀ to P and X·Xᵀ to Q (float64 accumulators)."""
+    m = V.shape[0]
+    r = X.shape[0]
+    for row in range(m):
+        v = V[row, j0 : j0 + size]
+        for k in range(r):
+            x = X[k]
+            acc = 0.0
+            for i in range(size):
+                acc += v[i] * x[i]
+            P[row, k] += acc
+    for k in range(r):
+        x = X[k]
+        for q in range(k, r):
+            y = X[q]
+            acc = 0.0
+            for i in range(size):
+                acc += x[i] * y[i]
+            Q[k, q] += acc
+            if q != k:
+                Q[q, k] += acc
+
+
+@nb.njit(
+    _sigs(
+        "void(T[:, ::1], T[:, ::1], T[:, ::1], T[:, ::1], T[:, ::1], float64, float64,"
+        " int64, float64, float64[:, :, ::1], float64[:, :, ::1])"
+    ),
+    parallel=True,
+    cache=True,
+    nogil=True,
+)
+def _fused_h_blocks(V, W, Hy, H_new, G, l1, l2, max_sweeps, delta, P_parts, Q_parts):
+    """The loop of :func:`fused_h_step`: one contiguous range of blocks per worker."""
+    n = V.shape[1]
+    r = W.shape[1]
+    d2 = delta * delta
+    n_workers = P_parts.shape[0]
+    n_blocks = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    for worker in nb.prange(n_workers):
+        X = np.empty((r, ROW_BLOCK), V.dtype)
+        Bt = np.empty((r, ROW_BLOCK), V.dtype)
+        acc = np.empty(ROW_BLOCK, np.float64)
+        moved = np.empty(ROW_BLOCK, np.float64)
+        first = np.empty(ROW_BLOCK, np.float64)
+        live = np.empty(ROW_BLOCK, np.bool_)
+        for block in range(
+            worker * n_blocks // n_workers, (worker + 1) * n_blocks // n_workers
+        ):
+            j0 = block * ROW_BLOCK
+            size = min(ROW_BLOCK, n - j0)
+            for i in range(ROW_BLOCK):
+                live[i] = i < size
+                first[i] = 0.0
+            for k in range(r):
+                for i in range(size):
+                    X[k, i] = Hy[j0 + i, k]
+                for i in range(size, ROW_BLOCK):
+                    X[k, i] = 0.0
+                    Bt[k, i] = 0.0
+            _block_data_product(V, W, j0, size, Bt)
+            _sweep_block(
+                X, Bt, G, l1, l2, max_sweeps, d2, size, acc, moved, first, live
+            )
+            for i in range(size):
+                for k in range(r):
+                    H_new[j0 + i, k] = X[k, i]
+            _block_products(V, j0, size, X, P_parts[worker], Q_parts[worker])
+
+
+def projected_gradient_sq_rows(V, W, Ht, G, l1, l2, scale):
+    """Σ (scale_k · ∇ᴾ_jk)² over Ht for the H problem, in one pass over V.
+
+    The gradient of the objective with respect to row j of ``Ht`` (H
+    transposed) is ``Ht[j]·G − (Vᵀ·W)[j] + l1 + l2·Ht[j]``; ∇ᴾ is the gradient
+    where the entry is positive and min(0, gradient) where it is zero (Lin
+    2007). Vᵀ·W is formed block by block as in :func:`fused_h_step`, so the
+    (n, r) product and gradient are never stored.
+
+    Parameters
+    ----------
+    V : ndarray (m, n), C-contiguous
+    W : ndarray (m, r), C-contiguous
+    Ht : ndarray (n, r), C-contiguous
+    G : ndarray (r, r)
+        Wᵀ·W.
+    scale : ndarray (r,), float64
+        Factor per component (the balancing of
+        :func:`neuronmf.engine.solvers.base.projected_gradient_norm`).
+    """
+    n = V.shape[1]
+    n_blocks = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    n_workers = max(1, min(n_blocks, nb.get_num_threads()))
+    parts = np.zeros(n_workers)
+    _projected_gradient_blocks(V, W, Ht, G, l1, l2, scale, parts)
+    return float(parts.sum())
+
+
+@nb.njit(
+    _sigs(
+        "void(T[:, ::1], T[:, ::1], T[:, ::1], T[:, ::1], float64, float64,"
+        " float64[::1], float64[::1])"
+    ),
+    parallel=True,
+    cache=True,
+    nogil=True,
+)
+def _projected_gradient_blocks(V, W, Ht, G, l1, l2, scale, parts):
+    """The loop of :func:`projected_gradient_sq_rows`, one block range per worker."""
+    n = V.shape[1]
+    r = W.shape[1]
+    n_workers = parts.shape[0]
+    n_blocks = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    for worker in nb.prange(n_workers):
+        Bt = np.empty((r, ROW_BLOCK), V.dtype)
+        total = 0.0
+        for block in range(
+            worker * n_blocks // n_workers, (worker + 1) * n_blocks // n_workers
+        ):
+            j0 = block * ROW_BLOCK
+            size = min(ROW_BLOCK, n - j0)
+            _block_data_product(V, W, j0, size, Bt)
+            for i in range(size):
+                for k in range(r):
+                    grad = l1 + l2 * Ht[j0 + i, k] - Bt[k, i]
+                    for q in range(r):
+                        grad += Ht[j0 + i, q] * G[q, k]
+                    if Ht[j0 + i, k] <= 0.0 and grad > 0.0:
+                        grad = 0.0
+                    grad *= scale[k]
+                    total += grad * grad
+        parts[worker] = total
+
+
+@nb.njit(
+    _sigs("T[:, ::1](T[:, ::1], T[:, ::1], float64)"),
+    parallel=True,
+    cache=True,
+    nogil=True,
+)
+def extrapolate(X, X_prev, beta):
+    """max(X + beta·(X − X_prev), 0) in one pass (Ang–Gillis extrapolation)."""
+    p, r = X.shape
+    Y = np.empty_like(X)
+    for i in nb.prange(p):
+        for k in range(r):
+            y = X[i, k] + beta * (X[i, k] - X_prev[i, k])  # in float64
+            Y[i, k] = y if y > 0.0 else 0.0
+    return Y
 
 
 @nb.njit(

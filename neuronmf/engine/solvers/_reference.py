@@ -37,6 +37,13 @@ def update_rows(F, B, G, l1, l2, max_sweeps, delta):
         cd_row(F[i], B[i], G, l1, l2, max_sweeps, delta)
 
 
+def fused_h_step(V, W, Hy, G, l1, l2, max_sweeps, delta):
+    """Reference for ``_hals_kernels.fused_h_step``: the same step unfused."""
+    H = Hy.copy()
+    update_rows(H, V.T @ W, G, l1, l2, max_sweeps, delta)
+    return H, V @ H, H.T @ H
+
+
 def update_columns_unit_norm(F, B, G, n_sweeps):
     """Reference for ``_hals_kernels.update_columns_unit_norm``."""
     for _ in range(n_sweeps):

@@ -129,14 +129,26 @@ def projected_gradient_norm(W, H, grad_W, grad_H) -> float:
     which changes the gradients by the inverse factors, so the measure does not
     depend on how the scale is split between the factors.
     """
-    nw = np.linalg.norm(W, axis=0)
-    nh = np.linalg.norm(H, axis=1)
-    d = np.sqrt(np.where((nw > 0) & (nh > 0), nh / np.where(nw > 0, nw, 1), 1.0))
-    gW = np.where(W > 0, grad_W, np.minimum(grad_W, 0)) / d
+    d = balancing_scale(np.linalg.norm(W, axis=0), np.linalg.norm(H, axis=1))
     gH = np.where(H > 0, grad_H, np.minimum(grad_H, 0)) * d[:, None]
-    return float(
-        np.sqrt(np.sum(gW * gW, dtype=np.float64) + np.sum(gH * gH, dtype=np.float64))
-    )
+    sq_H = np.sum(gH * gH, dtype=np.float64)
+    return float(np.sqrt(projected_sq_W(W, grad_W, d) + sq_H))
+
+
+def balancing_scale(norms_W, norms_H):
+    """Per component, sqrt(|h_k| / |w_k|): the factor that equalises the norms.
+
+    Scaling column k of W by it and row k of H by its inverse gives both the
+    same norm; the gradients scale the other way. 1 where either norm is 0.
+    """
+    ok = (norms_W > 0) & (norms_H > 0)
+    return np.sqrt(np.where(ok, norms_H / np.where(norms_W > 0, norms_W, 1), 1.0))
+
+
+def projected_sq_W(W, grad_W, d) -> float:
+    """Σ (∇ᴾ_W / d)²: the W part of :func:`projected_gradient_norm`."""
+    gW = np.where(W > 0, grad_W, np.minimum(grad_W, 0)) / d
+    return float(np.sum(gW * gW, dtype=np.float64))
 
 
 #: Data products smaller than this (in flops) run on one BLAS thread.

@@ -145,6 +145,18 @@ def main():
         "the other shapes' results already in the JSON file are kept",
     )
     p.add_argument(
+        "--budget-ours",
+        type=float,
+        default=None,
+        help="seconds for neuronmf's trace (default: --budget)",
+    )
+    p.add_argument(
+        "--mu-ladder-max",
+        type=int,
+        default=None,
+        help="ladder cap for scikit-learn's mu (default: --ladder-max)",
+    )
+    p.add_argument(
         "--out",
         default=None,
         help="result file name in benchmarks/results (default engine.json)",
@@ -182,9 +194,11 @@ def main():
         gemm, bandwidth = machine_rates(V.dtype)
         blas_pair = median_time(lambda V=V, W0=W0, H0=H0: (V @ H0.T, W0.T @ V))
         floor = max(4 * m * n * r / gemm, V.nbytes / bandwidth)
-        ours = trace_neuronmf(V, r, W0, H0, 3000, args.budget)
+        ours_budget = args.budget_ours or args.budget
+        mu_ladder = args.mu_ladder_max or args.ladder_max
+        ours = trace_neuronmf(V, r, W0, H0, 3000, ours_budget)
         cd = trace_sklearn(V, r, W0, H0, "cd", args.ladder_max, args.budget)
-        mu = trace_sklearn(V, r, W0, H0, "mu", args.ladder_max, args.budget)
+        mu = trace_sklearn(V, r, W0, H0, "mu", mu_ladder, args.budget)
         best = min(min(x[1] for x in t) for t in (ours, cd, mu))
         row = {
             "shape": [m, n],
@@ -210,6 +224,9 @@ def main():
                 "time_to_1pct_s": time_to(trace, best * 1.01),
                 "time_to_0.1pct_s": time_to(trace, best * 1.001),
                 "s_per_iter": total / iters,
+                # (seconds, relative error) points: every iteration for
+                # neuronmf, one run per ladder step for scikit-learn
+                "trace": [[float(p[0]), float(p[1])] for p in trace],
             }
         ours_row = row["neuronmf_hals"]
         per_iter = (
@@ -230,6 +247,13 @@ def main():
                         f">{row[other]['wall_s'] / a:.1f} (not reached)" if a else None
                     )
                 )
+        row["settings"] = {
+            "date": time.strftime("%Y-%m-%d %H:%M"),
+            "budget_s": args.budget,
+            "budget_ours_s": ours_budget,
+            "ladder_max": args.ladder_max,
+            "mu_ladder_max": mu_ladder,
+        }
         rows[name] = row
         print(name, json.dumps(row, indent=1), flush=True)
     import numba
@@ -244,7 +268,9 @@ def main():
         "sklearn": sklearn.__version__,
         "neuronmf": nm.__version__,
         "budget_s": args.budget,
+        "budget_ours_s": args.budget_ours or args.budget,
         "ladder_max": args.ladder_max,
+        "mu_ladder_max": args.mu_ladder_max or args.ladder_max,
         "results": rows,
     }
     results.mkdir(exist_ok=True)

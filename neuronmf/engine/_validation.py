@@ -52,20 +52,21 @@ def data_matrix(V, name: str = "V", mask=None) -> np.ndarray:
         raise input_error(name, "non-empty", f"shape {arr.shape}")
     if mask is not None:
         arr = np.where(mask, arr, 0).astype(arr.dtype, copy=False)
-    if arr.dtype.kind == "f":
-        finite = np.isfinite(arr)
-        if not finite.all():
-            bad = np.argwhere(~finite)
-            i, j = (int(x) for x in bad[0])
-            raise input_error(
-                name,
-                "finite (no NaN or Inf)",
-                f"{int(bad.shape[0])} non-finite entries, "
-                f"the first {arr[i, j]} at ({i}, {j})",
-                "For missing entries pass mask=~np.isnan(V) (masked fits), "
-                "or fill or drop them first.",
-            )
-    low = arr.min()
+    # two reductions decide every case (NaN propagates through min and max,
+    # ±Inf shows in one of them); the slower searches below only run to
+    # locate an entry for the error message
+    low, high = arr.min(), arr.max()
+    if arr.dtype.kind == "f" and not (np.isfinite(low) and np.isfinite(high)):
+        bad = np.argwhere(~np.isfinite(arr))
+        i, j = (int(x) for x in bad[0])
+        raise input_error(
+            name,
+            "finite (no NaN or Inf)",
+            f"{int(bad.shape[0])} non-finite entries, "
+            f"the first {arr[i, j]} at ({i}, {j})",
+            "For missing entries pass mask=~np.isnan(V) (masked fits), "
+            "or fill or drop them first.",
+        )
     if low < 0:
         i, j = (int(x) for x in np.unravel_index(np.argmin(arr), arr.shape))
         raise input_error(
@@ -75,7 +76,7 @@ def data_matrix(V, name: str = "V", mask=None) -> np.ndarray:
             "NMF needs data >= 0: rectify signed signals (e.g. EMG envelope), "
             "or subtract the minimum.",
         )
-    if not arr.any():
+    if high == 0:
         raise input_error(
             name,
             "not all zero" + (" on its observed entries" if mask is not None else ""),

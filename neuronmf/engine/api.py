@@ -18,7 +18,7 @@ from neuronmf.engine import _validation as check
 from neuronmf.engine.chunked import is_dask
 from neuronmf.engine.graph import Graph
 from neuronmf.engine.init import INITS, initialize
-from neuronmf.engine.losses import mean_heldout_loss, squared_residual
+from neuronmf.engine.losses import gram, mean_heldout_loss, squared_residual
 from neuronmf.engine.nnls import nnls_columns
 from neuronmf.engine.solvers import SOLVERS, get_solver
 from neuronmf.engine.solvers.base import Monitor, Problem, blas_threads
@@ -524,7 +524,7 @@ def _fit_restarts(
         res2 = float(np.sum(np.square(R, dtype=np.float64)))
     else:
         P = np.asarray(V @ H.T)  # one pass over a dask V
-        res2 = squared_residual(problem.norm_V2, W, P, W.T @ W, H @ H.T)
+        res2 = squared_residual(problem.norm_V2, W, P, gram(W), gram(H.T))
     seed = options["seed"]
     params = {
         "loss": options["loss"],

@@ -211,7 +211,8 @@ def fused_h_step(V, W, Hy, G, l1, l2, max_sweeps, delta):
     Returns
     -------
     H_new : ndarray (n, r), P : ndarray (m, r), Q : ndarray (r, r)
-        P and Q are accumulated in float64 and returned in V's dtype.
+        P and Q are accumulated in float64; P is returned in V's dtype, Q in
+        float64 (the objective needs it accurate).
     """
     n = V.shape[1]
     m, r = W.shape
@@ -222,8 +223,7 @@ def fused_h_step(V, W, Hy, G, l1, l2, max_sweeps, delta):
     Q_parts = np.zeros((n_workers, r, r))
     _fused_h_blocks(V, W, Hy, H_new, G, l1, l2, max_sweeps, delta, P_parts, Q_parts)
     P = P_parts.sum(axis=0).astype(V.dtype)
-    Q = Q_parts.sum(axis=0).astype(V.dtype)
-    return H_new, P, Q
+    return H_new, P, Q_parts.sum(axis=0)
 
 
 @nb.njit(cache=True, nogil=True)

@@ -30,7 +30,7 @@ import numba as nb
 import numpy as np
 
 from neuronmf.engine.chunked import ChunkedData, is_dask
-from neuronmf.engine.losses import squared_residual
+from neuronmf.engine.losses import gram, squared_residual
 from neuronmf.engine.products import data_product_T, uses_fused_step
 from neuronmf.engine.solvers import _hals_kernels as K
 from neuronmf.engine.solvers.base import (
@@ -55,6 +55,8 @@ def _sweeps(p: int, q: int, r: int) -> int:
 
 class _HStep:
     """The H update and the products it leaves behind: P = V·Hᵀ, Q = H·Hᵀ.
+
+    Q (r × r) is always float64 (see :func:`neuronmf.engine.losses.gram`).
 
     :class:`neuronmf.engine.chunked.ChunkedData` offers the same methods for a
     dask array, one task per block of columns.
@@ -92,7 +94,7 @@ class _HStep:
         A = self.data_product_T(W)
         K.update_rows(Ht, A, G, l1, l2, self.sweeps, DELTA)
         P = np.ascontiguousarray(self.V @ Ht)
-        return Ht, P, np.ascontiguousarray(Ht.T @ Ht)
+        return Ht, P, gram(Ht)
 
 
 def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = True):
@@ -133,7 +135,7 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
             K.fill_and_update_product(V, rows, cols, W_, Ht_, P_)
 
     def objective(W_, Ht_, P_, Q_):
-        G_W = W_.T @ W_
+        G_W = gram(W_)
         if problem.masked:
             # |M ⊙ (V − WH)|² = |V_imputed − WH|² − Σ_unobserved (V_imputed − WH)²
             imputed2, imputed_res2 = K.entries_squares(V, rows, cols, W_, Ht_)
@@ -145,6 +147,7 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
 
     def update_w(Wy, P, Q):
         W_new = Wy.copy()
+        Q = np.ascontiguousarray(Q, dtype=dt)
         if problem.unit_norm_W:
             K.update_columns_unit_norm(W_new, P, Q, 1)
         elif lam:
@@ -161,7 +164,7 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
             H_new = Hy.copy()
             A = h_step.data_product_T(Wy)
             K.update_columns_unit_norm(H_new, A, G, 1)
-            return H_new, h_step.product(H_new), H_new.T @ H_new
+            return H_new, h_step.product(H_new), gram(H_new)
         return h_step.run(Wy, Hy, G, l1H, l2H)
 
     def gradient_norm(W_, Ht_, PQ=None):
@@ -171,7 +174,7 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
         if problem.masked:
             impute(W_, Ht_)
             PQ = None  # the imputed entries changed
-        P_, Q_ = PQ if PQ is not None else (h_step.product(Ht_), Ht_.T @ Ht_)
+        P_, Q_ = PQ if PQ is not None else (h_step.product(Ht_), gram(Ht_))
         grad_W = W_ @ Q_ - P_ + l1W + l2W * W_
         if lam:
             grad_W = grad_W + 2 * lam * (problem.graph.laplacian @ W_)
@@ -184,7 +187,7 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
     if problem.masked:
         impute(W, Ht)
     P = h_step.product(Ht)
-    Q = np.ascontiguousarray(Ht.T @ Ht)
+    Q = gram(Ht)
     f = objective(W, Ht, P, Q)
     pg0 = gradient_norm(W, Ht, (P, Q))
     if pg0 is not None:

@@ -157,6 +157,12 @@ def main():
         help="ladder cap for scikit-learn's mu (default: --ladder-max)",
     )
     p.add_argument(
+        "--reuse-peers",
+        action="store_true",
+        help="re-run only neuronmf; take scikit-learn's traces (and their ladder "
+        "settings) from the shape's previous row in the JSON file",
+    )
+    p.add_argument(
         "--out",
         default=None,
         help="result file name in benchmarks/results (default engine.json)",
@@ -197,8 +203,22 @@ def main():
         ours_budget = args.budget_ours or args.budget
         mu_ladder = args.mu_ladder_max or args.ladder_max
         ours = trace_neuronmf(V, r, W0, H0, 3000, ours_budget)
-        cd = trace_sklearn(V, r, W0, H0, "cd", args.ladder_max, args.budget)
-        mu = trace_sklearn(V, r, W0, H0, "mu", mu_ladder, args.budget)
+        previous = rows.get(name, {})
+        if args.reuse_peers:
+            if "trace" not in previous.get("sklearn_cd", {}):
+                raise SystemExit(f"--reuse-peers: no saved traces for {name!r}")
+            cd, mu = (
+                [
+                    (t, e, it)
+                    for (t, e), it in zip(
+                        previous[k]["trace"], previous[k]["ladder"], strict=True
+                    )
+                ]
+                for k in ("sklearn_cd", "sklearn_mu")
+            )
+        else:
+            cd = trace_sklearn(V, r, W0, H0, "cd", args.ladder_max, args.budget)
+            mu = trace_sklearn(V, r, W0, H0, "mu", mu_ladder, args.budget)
         best = min(min(x[1] for x in t) for t in (ours, cd, mu))
         row = {
             "shape": [m, n],
@@ -228,6 +248,8 @@ def main():
                 # neuronmf, one run per ladder step for scikit-learn
                 "trace": [[float(p[0]), float(p[1])] for p in trace],
             }
+            if label != "neuronmf_hals":  # max_iter of each run of the ladder
+                row[label]["ladder"] = [int(p[2]) for p in trace]
         ours_row = row["neuronmf_hals"]
         per_iter = (
             float(np.median(np.diff([t for t, _ in ours]))) if len(ours) > 2 else None
@@ -249,11 +271,17 @@ def main():
                 )
         row["settings"] = {
             "date": time.strftime("%Y-%m-%d %H:%M"),
+            "peers_reused_from": (
+                previous.get("settings", {}).get("date") if args.reuse_peers else None
+            ),
             "budget_s": args.budget,
             "budget_ours_s": ours_budget,
             "ladder_max": args.ladder_max,
             "mu_ladder_max": mu_ladder,
         }
+        if args.reuse_peers:  # the peers ran with the previous row's settings
+            for key in ("budget_s", "ladder_max", "mu_ladder_max"):
+                row["settings"][key] = previous["settings"][key]
         rows[name] = row
         print(name, json.dumps(row, indent=1), flush=True)
     import numba

@@ -125,6 +125,38 @@ def _sweep_block(X, Bt, G, l1, l2, max_sweeps, d2, size, acc, moved, first, live
             break
 
 
+@nb.njit(cache=True, nogil=True)
+def _block_buffers(F, r):
+    """One worker's block buffers for F's rows: X, Bt, acc, moved, first, live."""
+    return (
+        np.empty((r, ROW_BLOCK), F.dtype),
+        np.empty((r, ROW_BLOCK), F.dtype),
+        np.empty(ROW_BLOCK, np.float64),
+        np.empty(ROW_BLOCK, np.float64),
+        np.empty(ROW_BLOCK, np.float64),
+        np.empty(ROW_BLOCK, np.bool_),
+    )
+
+
+@nb.njit(cache=True, nogil=True)
+def _load_block(F, i0, size, X, Bt, first, live):
+    """Rows i0 … i0+size of ``F`` into X, transposed; pad X and Bt with zeros.
+
+    The real rows are marked live with ``first`` = 0 (as :func:`_sweep_block`
+    expects); the caller fills Bt[:, :size].
+    """
+    r = X.shape[0]
+    for i in range(ROW_BLOCK):
+        live[i] = i < size
+        first[i] = 0.0
+    for k in range(r):
+        for i in range(size):
+            X[k, i] = F[i0 + i, k]
+        for i in range(size, ROW_BLOCK):
+            X[k, i] = 0.0
+            Bt[k, i] = 0.0
+
+
 def update_rows(F, B, G, l1, l2, max_sweeps, delta):
     """Update every row of ``F`` in place by up to ``max_sweeps`` HALS sweeps.
 
@@ -161,27 +193,16 @@ def _update_row_blocks(F, B, G, l1, l2, max_sweeps, delta, n_workers):
     d2 = delta * delta
     n_blocks = (p + ROW_BLOCK - 1) // ROW_BLOCK
     for worker in nb.prange(n_workers):
-        X = np.empty((r, ROW_BLOCK), F.dtype)
-        Bt = np.empty((r, ROW_BLOCK), F.dtype)
-        acc = np.empty(ROW_BLOCK, np.float64)
-        moved = np.empty(ROW_BLOCK, np.float64)
-        first = np.empty(ROW_BLOCK, np.float64)
-        live = np.empty(ROW_BLOCK, np.bool_)
+        X, Bt, acc, moved, first, live = _block_buffers(F, r)
         for block in range(
             worker * n_blocks // n_workers, (worker + 1) * n_blocks // n_workers
         ):
             i0 = block * ROW_BLOCK
             size = min(ROW_BLOCK, p - i0)
-            for i in range(ROW_BLOCK):
-                live[i] = i < size
-                first[i] = 0.0
+            _load_block(F, i0, size, X, Bt, first, live)
             for k in range(r):
                 for i in range(size):
-                    X[k, i] = F[i0 + i, k]
                     Bt[k, i] = B[i0 + i, k]
-                for i in range(size, ROW_BLOCK):
-                    X[k, i] = 0.0
-                    Bt[k, i] = 0.0
             _sweep_block(
                 X, Bt, G, l1, l2, max_sweeps, d2, size, acc, moved, first, live
             )
@@ -287,26 +308,13 @@ def _fused_h_blocks(V, W, Hy, H_new, G, l1, l2, max_sweeps, delta, P_parts, Q_pa
     n_workers = P_parts.shape[0]
     n_blocks = (n + ROW_BLOCK - 1) // ROW_BLOCK
     for worker in nb.prange(n_workers):
-        X = np.empty((r, ROW_BLOCK), V.dtype)
-        Bt = np.empty((r, ROW_BLOCK), V.dtype)
-        acc = np.empty(ROW_BLOCK, np.float64)
-        moved = np.empty(ROW_BLOCK, np.float64)
-        first = np.empty(ROW_BLOCK, np.float64)
-        live = np.empty(ROW_BLOCK, np.bool_)
+        X, Bt, acc, moved, first, live = _block_buffers(Hy, r)
         for block in range(
             worker * n_blocks // n_workers, (worker + 1) * n_blocks // n_workers
         ):
             j0 = block * ROW_BLOCK
             size = min(ROW_BLOCK, n - j0)
-            for i in range(ROW_BLOCK):
-                live[i] = i < size
-                first[i] = 0.0
-            for k in range(r):
-                for i in range(size):
-                    X[k, i] = Hy[j0 + i, k]
-                for i in range(size, ROW_BLOCK):
-                    X[k, i] = 0.0
-                    Bt[k, i] = 0.0
+            _load_block(Hy, j0, size, X, Bt, first, live)
             _block_data_product(V, W, j0, size, Bt)
             _sweep_block(
                 X, Bt, G, l1, l2, max_sweeps, d2, size, acc, moved, first, live

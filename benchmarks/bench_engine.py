@@ -13,6 +13,9 @@ floor max(4mnr / peak GEMM rate, bytes of V / memory bandwidth) measured here.
 Run:  python benchmarks/bench_engine.py [--quick] [--ladder-max 128] [--budget 60]
       python benchmarks/bench_engine.py --only EMG     (re-run the shapes whose name
                                                         starts so; others are kept)
+      python benchmarks/bench_engine.py --paired-only  (only the paired per-iteration
+                                                        measurement: a BLAS pair timed
+                                                        after each of our iterations)
 Results: benchmarks/results/engine.json
 """
 
@@ -99,6 +102,57 @@ def trace_neuronmf(V, r, W0, H0, max_iter, budget):
     return trace
 
 
+def paired_per_iteration(V, r, W0, H0, n_iter):
+    """Our iteration and the BLAS pair, timed alternately on the same load.
+
+    After each of ``n_iter`` iterations the callback times one BLAS pair
+    (V·Hᵀ and Wᵀ·V); the pair's time is kept out of the next iteration's.
+    Returns (median of per-iteration ratios, ratio of the sums, median
+    iteration seconds, median pair seconds). The first iteration (setup and
+    initial products) is dropped; the sums include the projected-gradient
+    check made every 10 iterations.
+    """
+    import neuronmf as nm
+
+    iteration, pair = [], []
+    last = [0.0]
+
+    def cb(i, loss):
+        iteration.append(time.perf_counter() - last[0])
+        t = time.perf_counter()
+        V @ H0.T, W0.T @ V
+        pair.append(time.perf_counter() - t)
+        last[0] = time.perf_counter()
+        return i < n_iter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        last[0] = time.perf_counter()
+        nm.nmf(V, r, W=W0, H=H0, max_iter=n_iter, tol=1e-10, callback=cb)
+    it, bp = np.array(iteration[1:]), np.array(pair[1:])
+    return (
+        float(np.median(it / bp)),
+        float(it.sum() / bp.sum()),
+        float(np.median(it)),
+        float(np.median(bp)),
+    )
+
+
+def paired(V, r, W0, H0, args):
+    """The JSON entry of :func:`paired_per_iteration`."""
+    ratio, ratio_of_sums, it_s, pair_s = paired_per_iteration(
+        V, r, W0, H0, args.paired_iterations
+    )
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "iterations": args.paired_iterations,
+        "median_ratio": ratio,
+        "ratio_of_sums": ratio_of_sums,
+        "median_iteration_s": it_s,
+        "median_blas_pair_s": pair_s,
+    }
+
+
 def trace_sklearn(V, r, W0, H0, solver, ladder_max, budget):
     from sklearn.decomposition import NMF
 
@@ -163,6 +217,19 @@ def main():
         "settings) from the shape's previous row in the JSON file",
     )
     p.add_argument(
+        "--paired-iterations",
+        type=int,
+        default=60,
+        help="iterations of the paired per-iteration measurement (a BLAS pair "
+        "is timed after each of our iterations)",
+    )
+    p.add_argument(
+        "--paired-only",
+        action="store_true",
+        help="only (re)do the paired per-iteration measurement; keep the rest "
+        "of each shape's row in the JSON file",
+    )
+    p.add_argument(
         "--out",
         default=None,
         help="result file name in benchmarks/results (default engine.json)",
@@ -185,7 +252,7 @@ def main():
     default_name = "engine_quick.json" if args.quick else "engine.json"
     out_file = results / (args.out or default_name)
     rows = {}
-    if args.only and out_file.exists():
+    if (args.only or args.paired_only) and out_file.exists():
         rows = json.loads(out_file.read_text())["results"]
     for name, (V, r) in shapes.items():
         if args.only and not name.startswith(args.only):
@@ -196,6 +263,13 @@ def main():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             nm.nmf(np.ascontiguousarray(V[:, :300]), r, max_iter=3)
+        previous = rows.get(name, {})
+        if args.paired_only:
+            if not previous:
+                raise SystemExit(f"--paired-only: no saved row for {name!r}")
+            rows[name] = {**previous, "paired": paired(V, r, W0, H0, args)}
+            print(name, json.dumps(rows[name]["paired"], indent=1), flush=True)
+            continue
         m, n = V.shape
         gemm, bandwidth = machine_rates(V.dtype)
         blas_pair = median_time(lambda V=V, W0=W0, H0=H0: (V @ H0.T, W0.T @ V))
@@ -203,7 +277,6 @@ def main():
         ours_budget = args.budget_ours or args.budget
         mu_ladder = args.mu_ladder_max or args.ladder_max
         ours = trace_neuronmf(V, r, W0, H0, 3000, ours_budget)
-        previous = rows.get(name, {})
         if args.reuse_peers:
             if "trace" not in previous.get("sklearn_cd", {}):
                 raise SystemExit(f"--reuse-peers: no saved traces for {name!r}")
@@ -258,6 +331,7 @@ def main():
         if per_iter:
             row["per_iter_vs_blas_pair"] = per_iter / blas_pair
             row["per_iter_vs_floor"] = per_iter / floor
+        row["paired"] = paired(V, r, W0, H0, args)
         for level in ("1pct", "0.1pct"):
             a = ours_row[f"time_to_{level}_s"]
             for other in ("sklearn_cd", "sklearn_mu"):
@@ -301,6 +375,8 @@ def main():
         "mu_ladder_max": args.mu_ladder_max or args.ladder_max,
         "results": rows,
     }
+    if args.paired_only:  # the traces' settings stay those of their own runs
+        out = {**json.loads(out_file.read_text()), "results": rows}
     results.mkdir(exist_ok=True)
     out_file.write_text(json.dumps(out, indent=2) + "\n")
 

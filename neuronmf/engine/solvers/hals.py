@@ -31,7 +31,7 @@ import numpy as np
 
 from neuronmf.engine.chunked import ChunkedData, is_dask
 from neuronmf.engine.losses import gram, squared_residual
-from neuronmf.engine.products import data_product_T, uses_fused_step
+from neuronmf.engine.products import data_product, data_product_T, uses_fused_step
 from neuronmf.engine.solvers import _hals_kernels as K
 from neuronmf.engine.solvers.base import (
     Monitor,
@@ -76,7 +76,7 @@ class _HStep:
 
     def product(self, Ht):
         """V·Ht as a C-contiguous (m, r) array."""
-        return np.ascontiguousarray(self.V @ Ht)
+        return data_product(self.V, Ht)
 
     def gradient_norm(self, W, Ht, sq_norms_H, grad_W, l1, l2):
         """Projected-gradient norm given W's gradient; H's part in one pass over V."""
@@ -93,8 +93,7 @@ class _HStep:
         Ht = Hy.copy()
         A = self.data_product_T(W)
         K.update_rows(Ht, A, G, l1, l2, self.sweeps, DELTA)
-        P = np.ascontiguousarray(self.V @ Ht)
-        return Ht, P, gram(Ht)
+        return Ht, data_product(self.V, Ht), gram(Ht)
 
 
 def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = True):

@@ -10,14 +10,14 @@ For very skinny V (16 rows) the opposite holds (3.1 ms against 4.8 ms).
 V·Hᵀ has the same choice, between V·Ht and (Htᵀ·Vᵀ)ᵀ, and there the memory
 order and the dtype decide (OpenBLAS 0.3.31, SkylakeX kernels, this machine):
 
-- F-ordered V: the transposed form, 1.2-2.1x faster for both dtypes (float32
+- F-ordered V: the transposed form, 1.25-2.1x faster for both dtypes (float32
   4,096 × 6,000 at rank 31: 17.6 ms against 28.7 ms).
-- C-ordered float64 V with more than 128 rows: the transposed form, 1.2-1.8x
-  faster (4,096 × 6,000 at rank 31: 27-28 ms against 43-46 ms; 500 × 20,000
-  at rank 12: 6.6 ms against 8.6 ms). At 128 rows the direct form is as fast
-  or faster.
-- C-ordered float32 V: the direct form, 1.05-1.7x faster (20,000 × 10,000 at
-  rank 20: 125 ms against 157 ms).
+- C-ordered float64 V with more than 128 rows: the transposed form, 1.0-1.8x
+  faster, typically 1.4x (4,096 × 6,000 at rank 31: 27-28 ms against 43-46 ms;
+  500 × 20,000 at rank 12: 6.6 ms against 8.6 ms). At 128 rows the direct
+  form is as fast or faster.
+- C-ordered float32 V: the direct form, faster in 27 of 28 shapes and ranks
+  tried, by up to 1.7x (20,000 × 10,000 at rank 20: 125 ms against 157 ms).
 """
 
 from __future__ import annotations

@@ -172,10 +172,20 @@ def trace_sklearn(V, r, W0, H0, solver, ladder_max, budget):
             )
         dt = time.perf_counter() - t
         spent += dt
-        err = np.linalg.norm(V - (Wt @ est.components_).T) / norm
+        err = residual_norm(V, Wt @ est.components_) / norm
         trace.append((dt, float(err), k))
         k *= 2
     return trace
+
+
+def residual_norm(V, WH_T):
+    """|V − WH_Tᵀ|_F summed in float64.
+
+    ``np.linalg.norm`` of a float32 array sums in float32: on the large shape's
+    residual (2·10⁸ entries) it comes out 0.13 % low (1386.03 against 1387.77).
+    """
+    R = V - WH_T.T
+    return float(np.sqrt(np.sum(np.square(R, dtype=np.float64))))
 
 
 def time_to(trace, target):

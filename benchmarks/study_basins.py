@@ -70,7 +70,7 @@ def main():
     for label, V, W, H in cases(args):
         r = W.shape[1]
         norm = np.linalg.norm(V.astype(np.float64))
-        err_planted = residual_norm(V, (W @ H).T) / norm
+        err_planted = residual_norm(V, W @ H) / norm
         W0, H0 = initialize(V, r, "nndsvda", np.random.default_rng(0))
         t = time.perf_counter()
         ours = nm.nmf(V, r, W=W0, H=H0, max_iter=3000, tol=1e-10)
@@ -94,7 +94,7 @@ def main():
             V.T, W=np.ascontiguousarray(H0.T), H=np.ascontiguousarray(W0.T)
         )
         t_cd = time.perf_counter() - t
-        err_cd = residual_norm(V, Wt @ cd.components_) / norm
+        err_cd = residual_norm(V, (Wt @ cd.components_).T) / norm
         print(
             f"{line} | cd {err_cd:.6f} ({args.cd_iter} iterations, {t_cd:.1f} s)",
             flush=True,

@@ -93,6 +93,7 @@ def fit_variant(variant, V, W0, H0, args):
         W, H, extra = first.W, first.H, 1
     elif variant == "warm-up":
         with plain_hals():
+            # a tolerance no fit meets: run all --warm-up iterations
             first = nm.nmf(V, r, W=W0, H=H0, max_iter=args.warm_up, tol=1e-300)
         W, H, extra = first.W, first.H, first.n_iter
     res = nm.nmf(V, r, W=W, H=H, max_iter=3000, tol=1e-10)

@@ -180,6 +180,12 @@ def non_negative_number(name: str, value) -> float:
     return float(value)
 
 
+def boolean(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise input_error(name, "True or False", repr(value))
+    return bool(value)
+
+
 def integer(name: str, value, low: int) -> int:
     if (
         isinstance(value, bool)

@@ -43,6 +43,9 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     max_iter : int, default 1000
     tol : float, default 1e-5
     n_restarts : int, default 1
+    escape : bool, default True
+        Re-seed components that non-negativity locks in a spurious local
+        minimum and resume (see :func:`neuronmf.nmf`).
     seed : int or None, default None
     progress : bool, default False
 
@@ -86,6 +89,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         max_iter: int = 1000,
         tol: float = 1e-5,
         n_restarts: int = 1,
+        escape: bool = True,
         seed: int | None = None,
         progress: bool = False,
     ) -> None:
@@ -100,6 +104,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.n_restarts = n_restarts
+        self.escape = escape
         self.seed = seed
         self.progress = progress
 
@@ -128,6 +133,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             max_iter=self.max_iter,
             tol=self.tol,
             n_restarts=self.n_restarts,
+            escape=self.escape,
             seed=self.seed,
             dtype=None,
         )

@@ -214,6 +214,7 @@ class Monitor:
         self.converged = False
         self.stopped_by_callback = False
         self.pg0: float | None = None
+        self.round_start = 0
         self.callback = callback
         self._bar = None
         if progress:
@@ -239,6 +240,16 @@ class Monitor:
         self.converged = bool(saved["converged"])
         if self._bar is not None:
             self._bar.update(self.n_iter)
+
+    def begin_round(self) -> None:
+        """Start the stopping rule afresh (an escape round from new factors).
+
+        The history and the iteration count go on; the relative-decrease
+        window and the initial gradient are those of the new round.
+        """
+        self.round_start = len(self.history)
+        self.converged = False
+        self.pg0 = None
 
     def wants_gradient(self) -> bool:
         """True on iterations where the projected-gradient rule is checked."""
@@ -268,7 +279,7 @@ class Monitor:
 
     def _rule_met(self, pg: float | None) -> bool:
         h = self.history
-        if len(h) > WINDOW:
+        if len(h) - self.round_start > WINDOW:
             old = h[-1 - WINDOW]
             if old <= 0.0 or (old - h[-1]) <= self.problem.tol * old:
                 return True

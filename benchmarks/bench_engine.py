@@ -148,12 +148,13 @@ def paired_per_iteration(V, r, W0, H0, n_iter):
     }
 
 
-def trace_sklearn(V, r, W0, H0, solver, ladder_max, budget):
+def trace_sklearn(V, r, W0, H0, solver, ladder_max, budget, first=1):
+    """One run per ladder step k = first, 2·first, ... ≤ ladder_max from (W0, H0)."""
     from sklearn.decomposition import NMF
 
     norm = np.linalg.norm(V.astype(np.float64))
     trace = []
-    k = 1
+    k = first
     spent = 0.0
     while k <= ladder_max and spent < budget:
         est = NMF(r, solver=solver, init="custom", max_iter=k, tol=0.0)
@@ -220,6 +221,13 @@ def main():
         action="store_true",
         help="re-run only neuronmf; take scikit-learn's traces (and their ladder "
         "settings) from the shape's previous row in the JSON file",
+    )
+    p.add_argument(
+        "--extend-cd-ladder",
+        type=int,
+        default=None,
+        help="with --reuse-peers: run scikit-learn's cd for the further ladder "
+        "steps (2x the last saved one, ... up to this) and append them",
     )
     p.add_argument(
         "--paired-iterations",
@@ -297,6 +305,10 @@ def main():
                 ]
                 for k in ("sklearn_cd", "sklearn_mu")
             )
+            if args.extend_cd_ladder:
+                cd += trace_sklearn(
+                    V, r, W0, H0, "cd", args.extend_cd_ladder, np.inf, cd[-1][2] * 2
+                )
         else:
             cd = trace_sklearn(V, r, W0, H0, "cd", args.ladder_max, args.budget)
             mu = trace_sklearn(V, r, W0, H0, "mu", mu_ladder, args.budget)
@@ -319,7 +331,11 @@ def main():
             iters = len(trace) if label == "neuronmf_hals" else trace[-1][2]
             total = trace[-1][0]
             row[label] = {
-                "final_rel_error": trace[-1][1],
+                # neuronmf returns its best iterate: an escape round that ended
+                # higher is dropped (its trace still shows it)
+                "final_rel_error": min(p[1] for p in trace)
+                if label == "neuronmf_hals"
+                else trace[-1][1],
                 "iterations": iters,
                 "wall_s": total,
                 "time_to_1pct_s": time_to(trace, best * 1.01),
@@ -364,6 +380,9 @@ def main():
         if args.reuse_peers:  # the peers ran with the previous row's settings
             for key in ("budget_s", "ladder_max", "mu_ladder_max"):
                 row["settings"][key] = previous["settings"][key]
+            if args.extend_cd_ladder:
+                row["settings"]["cd_ladder_extended_to"] = cd[-1][2]
+                row["settings"]["cd_ladder_extended_on"] = time.strftime("%Y-%m-%d")
         rows[name] = row
         print(name, json.dumps(row, indent=1), flush=True)
     import numba

@@ -15,6 +15,9 @@ neuronmf's HALS run to its stopping rule (tol 1e-10), and with scikit-learn's
   ``cd``'s path), to the stopping rule or ``--plain-iter`` iterations.
 
 It prints each final relative error next to the error of the planted factors.
+Every fit here runs without escape rounds (``escape=False``): the study came
+before them and asks where the solver's own path ends (``study_escape.py``
+measures the escape rounds).
 
 Run:  python benchmarks/study_basins.py [--shape 8000 4000] [--seeds 4] [--cd-iter 3000]
                                        [--variants neuronmf,w-first,warm-up,plain]
@@ -86,17 +89,21 @@ def fit_variant(variant, V, W0, H0, args):
     W, H, extra = W0, H0, 0
     if variant == "plain":
         with plain_hals():
-            res = nm.nmf(V, r, W=W0, H=H0, max_iter=args.plain_iter, tol=1e-10)
+            res = nm.nmf(
+                V, r, W=W0, H=H0, max_iter=args.plain_iter, tol=1e-10, escape=False
+            )
         return res.relative_error, res.n_iter, time.perf_counter() - t
     if variant == "w-first":
-        first = nm.nmf(V, r, W=W0, H=H0, update_H=False, max_iter=1)
+        first = nm.nmf(V, r, W=W0, H=H0, update_H=False, max_iter=1, escape=False)
         W, H, extra = first.W, first.H, 1
     elif variant == "warm-up":
         with plain_hals():
             # a tolerance no fit meets: run all --warm-up iterations
-            first = nm.nmf(V, r, W=W0, H=H0, max_iter=args.warm_up, tol=1e-300)
+            first = nm.nmf(
+                V, r, W=W0, H=H0, max_iter=args.warm_up, tol=1e-300, escape=False
+            )
         W, H, extra = first.W, first.H, first.n_iter
-    res = nm.nmf(V, r, W=W, H=H, max_iter=3000, tol=1e-10)
+    res = nm.nmf(V, r, W=W, H=H, max_iter=3000, tol=1e-10, escape=False)
     return res.relative_error, res.n_iter + extra, time.perf_counter() - t
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from neuronmf.engine import _validation as check
 from neuronmf.engine.chunked import is_dask
-from neuronmf.engine.escape import MAX_ROUNDS, locked_components, reseed
+from neuronmf.engine.escape import MAX_ROUNDS, locked_components, reflect, reseed
 from neuronmf.engine.graph import Graph
 from neuronmf.engine.init import INITS, initialize
 from neuronmf.engine.losses import gram, mean_heldout_loss, squared_residual
@@ -609,16 +609,21 @@ def _escape_rng(options: dict, rng: np.random.Generator) -> np.random.Generator:
 
 
 def _escape(problem: Problem, solve, W, H, loss: float, monitor, rng):
-    """Re-seed locked components and resume while that lowers the objective.
+    """Move locked components and resume while that lowers the objective.
 
-    Returns the best ``(W, H, loss, converged)``. Each round starts the
-    stopping rule afresh and shares the ``max_iter`` budget; it is kept only if
-    it ends below the objective before it, and rounds stop after one that
-    gains less than ``tol`` (relative), after :data:`escape.MAX_ROUNDS`, or
-    when no component is locked.
+    Returns the best ``(W, H, loss, converged)``. A round first reflects the
+    locked components about V's mean (the mirror of a part becomes the part);
+    if that does not end lower, the next round re-seeds them at random. Each
+    round starts the stopping rule afresh and shares the ``max_iter`` budget;
+    a round is kept only if it ends below the objective before it. Rounds stop
+    when no component is locked, after a random re-seed that did not help,
+    after a kept round that gained less than ``tol`` (relative), or after
+    :data:`escape.MAX_ROUNDS`.
     """
     converged = monitor.converged
     V = problem.V
+    means = None
+    move = "reflect"
     for _ in range(MAX_ROUNDS):
         if monitor.stopped_by_callback or monitor.n_iter >= problem.max_iter:
             break
@@ -626,13 +631,23 @@ def _escape(problem: Problem, solve, W, H, loss: float, monitor, rng):
         locked = locked_components(WtV, W, H, problem.norm_V2, V.shape)
         if locked.size == 0:
             break
+        if move == "reflect":
+            if means is None:
+                means = (V.mean(axis=1, dtype=np.float64), V.mean(0, dtype=np.float64))
+            start = reflect(W, H, locked, *means)
+        else:
+            start = reseed(W, H, locked, rng)
         monitor.begin_round()
-        W_new, H_new = solve(problem, *reseed(W, H, locked, rng), monitor)
+        W_new, H_new = solve(problem, *start, monitor)
         new_loss = monitor.history[-1]
         if not new_loss < loss:
-            break
+            if move == "random":
+                break
+            move = "random"
+            continue
         gain = (loss - new_loss) / loss
         W, H, loss, converged = W_new, H_new, new_loss, monitor.converged
+        move = "reflect"
         if gain < problem.tol:
             break
     return W, H, loss, converged

@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 
 import neuronmf as nm
-from neuronmf.engine.escape import in_frame_residual, locked_components, reseed
+from neuronmf.engine.escape import (
+    in_frame_residual,
+    locked_components,
+    reflect,
+    reseed,
+)
 from neuronmf.engine.init import initialize
 from neuronmf.errors import InputError
 from tests.conftest import planted
@@ -71,6 +76,25 @@ def test_reseed_replaces_only_the_named_components_and_keeps_their_scale():
         np.linalg.norm(H[[1, 3]], axis=1).mean()
     )
     assert (W1 >= 0).all() and (H1 >= 0).all()
+
+
+def test_reflect_turns_a_mirror_component_back_into_its_part():
+    rng = np.random.default_rng(0)
+    row_mean, col_mean = 1 + rng.random(40), 1 + rng.random(50)
+    part_w, part_h = rng.random(40) * row_mean, rng.random(50) * col_mean
+    part_w[5] = part_h[7] = 0.0  # a part is zero somewhere
+    W, H = rng.random((40, 3)), rng.random((3, 50))
+    W[:, 1] = row_mean - part_w  # the mirrors: mean − part, ≥ 0
+    H[1] = col_mean - part_h
+    W_before, H_before = W.copy(), H.copy()
+    # the means' scale does not matter (V's means are a multiple of them)
+    W1, H1 = reflect(W, H, np.array([1]), row_mean / 7, col_mean * 3)
+    np.testing.assert_allclose(W1[:, 1], part_w, atol=1e-12)
+    np.testing.assert_allclose(H1[1], part_h, atol=1e-12)
+    np.testing.assert_array_equal(W1[:, [0, 2]], W[:, [0, 2]])
+    np.testing.assert_array_equal(H1[[0, 2]], H[[0, 2]])
+    np.testing.assert_array_equal(W, W_before)  # inputs untouched
+    np.testing.assert_array_equal(H, H_before)
 
 
 def test_escape_leaves_a_spurious_minimum_on_dense_data():

@@ -59,6 +59,8 @@ def compare(label, V, r, reference=None):
         np.asarray(plain.W).T @ V, plain.W, plain.H, norm_V2, V.shape
     )
     ref = "" if reference is None else f"planted {reference:.6f} | "
+    if f"r{r}" not in label.split():
+        label += f" r{r}"
     print(
         f"{label}: {ref}in-frame/edge {s[0] / edge:.2f} | "
         f"plain {plain.relative_error:.6f} ({plain.n_iter} it, {t_plain:.2f} s) | "

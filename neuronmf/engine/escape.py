@@ -12,9 +12,10 @@ not (20,000 × 10,000 rank 20: five mirror components, relative error 0.01962
 against 0.01924 for the planted factors).
 
 :func:`locked_components` finds those components cheaply (from WᵀV, WᵀW and H:
-an r × n matrix, no pass over V beyond one product), and :func:`reseed` gives
-them fresh random starts; :func:`neuronmf.engine.api` resumes the solver from
-there and keeps the result only if the objective went down.
+an r × n matrix, no pass over V beyond one product); :func:`reflect` turns a
+mirror back into its part and :func:`reseed` gives components fresh random
+starts; ``neuronmf.engine.api._escape`` resumes the solver from there and keeps
+the result only if the objective went down.
 """
 
 from __future__ import annotations

@@ -234,10 +234,12 @@ def nmf(
         constraints can leave. If there are any, reflect them about V's mean (a
         "mean minus part" mirror becomes the part; if that does not help, the
         next round re-seeds them at random), resume, and keep the result if the
-        objective went down (at most 5 rounds, within ``max_iter``). Applies to plain Frobenius fits by ``"hals"`` (no mask,
-        penalty, checkpoint or dask array, both factors updated). On dense data
-        it finds lower minima (20,000 × 10,000 rank 20: relative error 0.01962
-        → 0.01921); where nothing is locked it costs one product WᵀV.
+        objective went down (at most 5 rounds, within ``max_iter``). Applies
+        to plain Frobenius fits by ``"hals"`` (no mask, penalty, checkpoint or
+        dask array, both factors updated). On dense data it finds lower minima
+        (20,000 × 10,000 rank 20: relative error 0.01962 → 0.01921); where
+        nothing is locked it costs one product WᵀV; where it fires with little
+        to gain it can double the fit's time (docs/engine.md).
     seed : int or numpy.random.Generator, optional
         Makes random inits reproducible: the same seed, input and thread count
         give identical results.

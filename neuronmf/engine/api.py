@@ -627,11 +627,13 @@ def _escape(problem: Problem, solve, W, H, loss: float, monitor, rng):
     V = problem.V
     means = None
     move = "reflect"
+    locked = None  # the locked set at (W, H), kept while (W, H) stay
     for _ in range(MAX_ROUNDS):
         if monitor.stopped_by_callback or monitor.n_iter >= problem.max_iter:
             break
-        WtV = data_product_T(V, W).T
-        locked = locked_components(WtV, W, H, problem.norm_V2, V.shape)
+        if locked is None:
+            WtV = data_product_T(V, W).T
+            locked = locked_components(WtV, W, H, problem.norm_V2, V.shape)
         if locked.size == 0:
             break
         if move == "reflect":
@@ -650,7 +652,7 @@ def _escape(problem: Problem, solve, W, H, loss: float, monitor, rng):
             continue
         gain = (loss - new_loss) / loss
         W, H, loss, converged = W_new, H_new, new_loss, monitor.converged
-        move = "reflect"
+        move, locked = "reflect", None
         if gain < problem.tol:
             break
     return W, H, loss, converged

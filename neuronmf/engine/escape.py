@@ -147,17 +147,14 @@ def reflect(W, H, components, row_mean, col_mean):
     array([0. , 0.5, 1. ])
     """
     W1, H1 = W.copy(), H.copy()
-    for F, F1, mean, axis in ((W, W1, row_mean, 0), (H, H1, col_mean, 1)):
+    # columns of W and of Hᵀ (a view: writing it writes H1)
+    for F, mean in ((W1, row_mean), (H1.T, col_mean)):
         mean = np.asarray(mean, dtype=np.float64)
         positive = mean > 0
         for k in components:
-            f = np.asarray(F[:, k] if axis == 0 else F[k], dtype=np.float64)
+            f = F[:, k].astype(np.float64)
             a = float(np.max(f[positive] / mean[positive], initial=0.0))
-            new = np.maximum(a * mean - f, 0.0).astype(F.dtype)
-            if axis == 0:
-                F1[:, k] = new
-            else:
-                F1[k] = new
+            F[:, k] = np.maximum(a * mean - f, 0.0)
     return W1, H1
 
 

@@ -8,7 +8,6 @@ PNG figures and a plain-text ``summary.txt``.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -123,18 +122,16 @@ def write_results(ds, out: Path, stem: str, *, source=None, nwb=True) -> list[Pa
 
 
 def save_figure(fig, path: Path) -> Path:
-    """Write a PNG atomically and close the figure."""
+    """Write a PNG atomically (mode ``0o666 & ~umask``) and close the figure."""
     import matplotlib.pyplot as plt
 
+    from neuronmf.io._atomic import atomic_path
+
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=100, format=path.suffix.lstrip(".") or "png")
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
         plt.close(fig)
     return path
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
 EXAMPLE = """examples:
@@ -88,14 +86,10 @@ def _read_cycles(path: Path):
 
 
 def _save_atomic(ds, target: Path) -> None:
-    fd, tmp = tempfile.mkstemp(suffix=".nc.tmp", dir=target.parent)
-    os.close(fd)
-    try:
+    from neuronmf.io._atomic import atomic_path  # one helper: the user's umask
+
+    with atomic_path(target) as tmp:
         ds.to_netcdf(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _summary(ds, env, args) -> str:

@@ -51,13 +51,10 @@ for; :func:`load_result` uses it to rebuild the Dataset.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -66,6 +63,7 @@ import numpy as np
 import xarray as xr
 
 from neuronmf.errors import input_error
+from neuronmf.io._atomic import atomic_path
 
 __all__ = ["load_result", "save_netcdf", "save_nwb"]
 
@@ -154,37 +152,13 @@ def _map_all_attrs(ds: xr.Dataset, fn: Callable[[dict], dict]) -> xr.Dataset:
     return ds
 
 
-@contextlib.contextmanager
-def _atomic_target(path: Path, *, copy_existing: bool = False) -> Iterator[Path]:
+def _atomic_target(path: Path, *, copy_existing: bool = False):
     """Yield a temporary path beside ``path``; move it over ``path`` on success.
 
-    With ``copy_existing`` the temporary file starts as a copy of ``path``. On any
-    exception the temporary file is deleted and ``path`` is left as it was.
+    See :func:`neuronmf.io._atomic.atomic_path` (the one atomic-write helper: a new
+    file ends with the user's umask mode, ``0o666 & ~umask``).
     """
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise input_error(
-            "the output folder",
-            "an existing directory",
-            str(folder),
-            "Create the folder first.",
-        )
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=folder
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        if copy_existing:
-            shutil.copy2(path, tmp)
-        else:
-            tmp.unlink()  # writers create the file themselves
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    return atomic_path(path, copy_existing=copy_existing)
 
 
 def _check_result(result: Any) -> xr.Dataset:

@@ -34,7 +34,9 @@ CHUNK_BYTES = 32 << 20
 _HDF5_SUFFIXES = {".h5", ".hdf5", ".hdf", ".he5", ".nwb", ".mat"}
 _TIFF_SUFFIXES = {".tif", ".tiff", ".ome.tif", ".btf", ".tf8"}
 _TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": None}
-FORMATS = "NWB, HDF5, TIFF (file or folder), Zarr, CSV/TSV, NPZ/NPY"
+FORMATS = (
+    "NWB, HDF5, MATLAB .mat (v5/v7.3), TIFF (file or folder), Zarr, CSV/TSV, NPZ/NPY"
+)
 
 
 def as_path(path: str | os.PathLike) -> Path:
@@ -61,11 +63,17 @@ def _zarr_dir(p: Path) -> bool:
 def detect_format(path: Path) -> str:
     """Name the format of ``path``.
 
-    Returns one of ``"nwb"``, ``"hdf5"``, ``"tiff"``, ``"tiff-folder"``, ``"zarr"``,
-    ``"table"``, ``"npz"``, ``"npy"``. Content (magic bytes) wins over the suffix, so
-    a ``.nwb`` that is not HDF5 is reported as unreadable rather than misread.
+    Returns one of ``"nwb"``, ``"hdf5"``, ``"matlab"``, ``"tiff"``, ``"tiff-folder"``,
+    ``"zarr"``, ``"table"``, ``"npz"``, ``"npy"``. Content (magic bytes) wins over the
+    suffix, so a ``.nwb`` that is not HDF5 is reported as unreadable rather than
+    misread. MATLAB files are recognised by their header: v5/v7 (``"MATLAB 5.0
+    MAT-file"`` text, ``IM``/``MI`` endian mark) and v7.3 (HDF5 behind a 512-byte
+    user block starting ``"MATLAB 7.3 MAT-file"``; read as MATLAB, not as plain
+    HDF5, so arrays are transposed back to MATLAB's order).
     """
     import h5py
+
+    from neuronmf.io.matlab import mat_version
 
     if path.is_dir():
         if _zarr_dir(path) or path.suffix.lower() == ".zarr":
@@ -81,12 +89,25 @@ def detect_format(path: Path) -> str:
     with open(path, "rb") as fh:
         head = fh.read(8)
     suffix = path.suffix.lower()
+    version = mat_version(path)
+    if version == "7.3" and h5py.is_hdf5(path):
+        return "matlab"
+    if version in ("4", "5"):
+        return "matlab"
     if h5py.is_hdf5(path):
         with open_hdf5(path) as f:
             is_nwb = "nwb_version" in f.attrs or (
                 "nwb_version" in f and "identifier" in f
             )
         return "nwb" if is_nwb else "hdf5"
+    if suffix == ".mat":
+        raise input_error(
+            f"file '{path}'",
+            "a readable MATLAB MAT-file (v4, v5/v7, or v7.3 = HDF5)",
+            "content without a MAT-file header (wrong format, truncated or corrupt)",
+            "Check that the file was copied completely; save it again in MATLAB "
+            "with save(..., '-v7') or '-v7.3'.",
+        )
     if suffix in _HDF5_SUFFIXES:
         raise input_error(
             f"file '{path}'",

@@ -35,7 +35,8 @@ class FileContents(list):
 
     def to_text(self) -> str:
         """The contents as an aligned table, one row per series/dataset."""
-        rows = [list(_COLUMNS)]
+        kind = any("kind" in item for item in self)
+        rows = [[*_COLUMNS, "kind"] if kind else list(_COLUMNS)]
         for item in self:
             rate = item.get("rate")
             rows.append(
@@ -46,8 +47,9 @@ class FileContents(list):
                     str(item.get("dtype", "")),
                     "-" if rate is None else f"{rate:g} Hz",
                 ]
+                + ([str(item.get("kind", ""))] if kind else [])
             )
-        widths = [max(len(r[i]) for r in rows) for i in range(len(_COLUMNS))]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = [f"{self.source} ({self.format}, {len(self)} item(s))"]
         for r in rows:
             lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
@@ -61,8 +63,11 @@ def inspect(path: str | os.PathLike) -> FileContents:
     """List what a file holds.
 
     Works for NWB (every ``TimeSeries``, table and image, with its neurodata type),
-    HDF5 (every dataset), TIFF files and folders, Zarr, CSV/TSV, NPZ and NPY. Reads
-    metadata only (plus NWB timestamps when a series has no rate).
+    HDF5 (every dataset), MATLAB ``.mat`` v4/v5/v7/v7.3 (every variable, with a
+    guess of what it holds in ``kind``), TIFF files and folders, Zarr, CSV/TSV, NPZ
+    and NPY. Reads metadata only (plus NWB timestamps when a series has no rate,
+    and the cells/structs of a MAT-file smaller than 64 MB, to count spike-time
+    vectors).
 
     Parameters
     ----------
@@ -73,7 +78,8 @@ def inspect(path: str | os.PathLike) -> FileContents:
     -------
     FileContents
         A list of dicts with keys ``path`` (inside the file), ``type``, ``shape``,
-        ``dtype`` and ``rate`` (Hz or None); ``print`` it for a table.
+        ``dtype`` and ``rate`` (Hz or None), and ``kind`` for MAT-file variables;
+        ``print`` it for a table.
 
     Examples
     --------
@@ -95,6 +101,7 @@ def inspect(path: str | os.PathLike) -> FileContents:
         "table": _table,
         "npz": _npz,
         "npy": _npy,
+        "matlab": _matlab,
     }[fmt](p)
     return FileContents(items, source=str(p), fmt=fmt.upper())
 
@@ -247,3 +254,62 @@ def _npz(p: Path) -> list[dict[str, Any]]:
 def _npy(p: Path) -> list[dict[str, Any]]:
     a = np.load(p, mmap_mode="r")
     return [_item("", "array", a.shape, a.dtype)]
+
+
+#: Cells/structs of MAT-files up to this size are read to guess their kind.
+_MAT_READ_LIMIT = 64 << 20
+
+
+def _matlab(p: Path) -> list[dict[str, Any]]:
+    from neuronmf.io.matlab import mat_variables, mat_version
+
+    version = mat_version(p)
+    small = p.stat().st_size <= _MAT_READ_LIMIT
+    return [
+        {
+            **_item(name, f"MATLAB v{version}", shape, dtype),
+            "kind": mat_kind(p, name, shape, dtype, read=small),
+        }
+        for name, shape, dtype in mat_variables(p)
+    ]
+
+
+def mat_kind(
+    p: Path, name: str, shape: tuple[int, ...], dtype: str, *, read: bool = True
+) -> str:
+    """A short guess of what a MAT-file variable holds (shown by ``info``).
+
+    ``"spike times (N units)"`` for cells/structs whose leaves are vectors (read
+    when ``read``), ``"matrix (time = longer axis)"`` for 2-D numeric arrays,
+    ``"vector"``, ``"scalar"``, ``"text"``, or the MATLAB class otherwise.
+    """
+    if dtype in ("cell", "struct"):
+        if not read:
+            return dtype
+        from neuronmf.errors import InputError
+        from neuronmf.io.matlab import read_mat_variable, spike_trains
+
+        try:
+            labels, _, n_empty = spike_trains(read_mat_variable(p, name))
+        except InputError:
+            return dtype
+        if not labels:
+            return f"{dtype} (no non-empty vectors)"
+        extra = f", {n_empty} empty skipped" if n_empty else ""
+        return f"spike times? ({len(labels)} units{extra})"
+    if dtype == "char":
+        return "text"
+    try:
+        np.dtype(dtype)
+    except TypeError:
+        return dtype
+    big = [s for s in shape if s > 1]
+    if not big:
+        return "scalar"
+    if len(big) == 1:
+        return "vector"
+    if len(shape) == 2:
+        if shape[0] == shape[1]:
+            return "matrix (square: pass time_axis=)"
+        return f"matrix (time = axis {int(shape[1] > shape[0])}, the longer)"
+    return f"{len(shape)}-D array"

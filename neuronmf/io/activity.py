@@ -250,7 +250,9 @@ def _activity_nwb(p, series, bin_width, t_start, t_stop) -> xr.DataArray:
                 flat, labels, bw, units=ids[order], t_start=t_start, t_stop=t_stop
             )
             counts = counts[:, np.argsort(order)]  # back to table order
-            return _counts(p, key, counts, centres, ids, bw)
+            da = _counts(p, key, counts, centres, ids, bw)
+            da.attrs["activity_kind"] = "counts"  # read by assemblies.detect
+            return da
         s = every[key]
         data = np.asarray(s.data[:])
         check_ndim(
@@ -274,6 +276,16 @@ def _activity_nwb(p, series, bin_width, t_start, t_stop) -> xr.DataArray:
         attrs = base_attrs(
             p, key, rate=fs, units=s.unit, neurodata_type=type(s).__name__
         )
+        # What the series holds, for assemblies.detect(kind="auto"): a name like
+        # Deconvolved/spikes wins; else the container (Fluorescence = raw F,
+        # DfOverF = dF/F).
+        parent = type(getattr(s, "parent", None)).__name__
+        if any(w in s.name.lower() for w in ("deconv", "spike", "event")):
+            attrs["activity_kind"] = "deconvolved"
+        elif parent == "Fluorescence":
+            attrs["activity_kind"] = "fluorescence"
+        elif parent == "DfOverF":
+            attrs["activity_kind"] = "dff"
         return xr.DataArray(
             data, dims=("time", "neuron"), coords=coords, name="activity", attrs=attrs
         )

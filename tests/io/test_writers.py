@@ -410,3 +410,57 @@ def test_real_assemblies_result_round_trips(tmp_path):
     np.testing.assert_array_equal(back["membership"].values, asm["membership"].values)
     np.testing.assert_array_equal(back["activations"].values, asm["activations"].values)
     np.testing.assert_array_equal(back["neuron"].values, asm["neuron"].values)
+
+
+# ---------------------------------------------------------------- file modes (umask)
+@pytest.fixture
+def umask():
+    """Set the process umask for one test and restore it afterwards."""
+    old = os.umask(0o022)
+    yield lambda mask: os.umask(mask)
+    os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.mark.parametrize(("mask", "expected"), [(0o022, 0o644), (0o077, 0o600)])
+def test_every_output_respects_the_umask(tmp_path, umask, mask, expected):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from neuronmf.cli._common import save_figure
+    from neuronmf.cli.synergies import _save_atomic
+    from neuronmf.io._atomic import atomic_path, current_umask
+
+    umask(mask)
+    assert current_umask() == mask
+    res = synergy_result()
+    written = [
+        save_netcdf(res, tmp_path / "r.nc"),
+        save_nwb(res, tmp_path / "r.nwb"),
+        save_figure(plt.subplots()[0], tmp_path / "fig.png"),
+    ]
+    plain = xr.Dataset({"v": ("x", np.arange(3.0))})
+    _save_atomic(plain, tmp_path / "cli.nc")  # the synergies command's NetCDF
+    written.append(tmp_path / "cli.nc")
+    with atomic_path(tmp_path / "plain.txt") as tmp:
+        tmp.write_text("x")
+    written.append(tmp_path / "plain.txt")
+    assert {p.name: oct(_mode(p)) for p in written} == {
+        p.name: oct(expected) for p in written
+    }
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        p.name for p in written
+    )  # no temporary file left behind
+
+
+def test_append_keeps_the_existing_files_mode(tmp_path, umask):
+    p = save_nwb(synergy_result(), tmp_path / "r.nwb")
+    os.chmod(p, 0o640)
+    umask(0o077)
+    save_nwb(assembly_result(), p)
+    assert _mode(p) == 0o640

@@ -169,31 +169,129 @@ def factor(F, name: str, shape: tuple[int, int]) -> np.ndarray:
         raise input_error(name, "finite (no NaN or Inf)", "non-finite entries")
     if arr.size and arr.min() < 0:
         raise input_error(name, "non-negative", f"minimum {arr.min()!r}")
+    if not arr.any():
+        # W·H = 0 and every HALS/MU update of a zero factor stays zero
+        raise input_error(
+            name,
+            "not all zero",
+            f"an all-zero array of shape {arr.shape}",
+            f"Pass a non-zero initial {name}, or omit it to use init=.",
+        )
     return arr
 
 
-def non_negative_number(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise input_error(name, "a non-negative number", repr(value))
-    if not (np.isfinite(value) and value >= 0):
-        raise input_error(name, "a finite number >= 0", value)
-    return float(value)
+def check_bool(name: str, value) -> bool:
+    """``value`` if it is a bool (``bool`` or ``np.bool_``), else an InputError.
 
+    Strings, numbers and None are refused rather than coerced: ``"no"`` is
+    truthy, so ``bool("no")`` would silently mean True.
 
-def boolean(name: str, value) -> bool:
+    Examples
+    --------
+    >>> check_bool("escape", np.True_)
+    True
+    """
     if not isinstance(value, (bool, np.bool_)):
         raise input_error(name, "True or False", repr(value))
     return bool(value)
 
 
-def integer(name: str, value, low: int) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or value < low
-    ):
-        raise input_error(name, f"an integer >= {low}", value)
+def check_int(name: str, value, low: int | None = None, high: int | None = None) -> int:
+    """``value`` as an int if it is an integer (``int`` or ``np.integer``) in range.
+
+    Floats (even 2.0), strings and bools are refused rather than truncated or
+    parsed.
+
+    Examples
+    --------
+    >>> check_int("max_iter", np.int64(5), low=1)
+    5
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise input_error(name, _int_range(low, high), repr(value), _int_hint(value))
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise input_error(name, _int_range(low, high), int(value))
     return int(value)
+
+
+def _int_range(low, high) -> str:
+    if low is not None and high is not None:
+        return f"an integer in [{low}, {high}]"
+    if low is not None:
+        return f"an integer >= {low}"
+    if high is not None:
+        return f"an integer <= {high}"
+    return "an integer"
+
+
+def _int_hint(value) -> str:
+    if isinstance(value, str):
+        return "Pass a number, not a string (e.g. int(text))."
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return "Fractional values are not rounded; pass an integer."
+    return ""
+
+
+def check_real(
+    name: str,
+    value,
+    low: float | None = None,
+    *,
+    strict: bool = False,
+) -> float:
+    """``value`` as a float if it is a finite real number (numpy scalars too).
+
+    ``low`` is a lower bound, inclusive unless ``strict``. Bools and strings are
+    refused.
+
+    Examples
+    --------
+    >>> check_real("tol", np.float32(0.5), 0.0)
+    0.5
+    """
+    if strict:
+        expect = "a finite number" + ("" if low is None else f" > {low:g}")
+    else:
+        expect = "a finite number" + ("" if low is None else f" >= {low:g}")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise input_error(name, expect, repr(value))
+    x = float(value)
+    if not np.isfinite(x) or (low is not None and (x <= low if strict else x < low)):
+        raise input_error(name, expect, repr(value))
+    return x
+
+
+def check_callable(name: str, value):
+    """``value`` if it is callable (or None), else an InputError up front.
+
+    Examples
+    --------
+    >>> check_callable("callback", None) is None
+    True
+    """
+    if value is not None and not callable(value):
+        raise input_error(
+            name,
+            "None or a callable",
+            f"{value!r} of type {type(value).__name__}",
+            "Pass a function, e.g. callback=lambda iteration, loss: None.",
+        )
+    return value
+
+
+def non_negative_number(name: str, value) -> float:
+    """A finite real number >= 0 (alias of :func:`check_real` with ``low=0``)."""
+    return check_real(name, value, 0.0)
+
+
+def boolean(name: str, value) -> bool:
+    """Alias of :func:`check_bool` (kept for existing callers)."""
+    return check_bool(name, value)
+
+
+def integer(name: str, value, low: int) -> int:
+    """Alias of :func:`check_int` with a lower bound (kept for existing callers)."""
+    return check_int(name, value, low)
 
 
 def float_dtype(dtype, data_dtype: np.dtype) -> np.dtype:

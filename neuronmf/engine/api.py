@@ -223,7 +223,9 @@ def nmf(
     tol : float, default 1e-5
         Stop when the objective fell by less than ``tol`` (relative) over the
         last 10 iterations, or when the normalised projected gradient is below
-        ``10 * tol`` (checked every 10 iterations).
+        ``10 * tol`` (checked every 10 iterations). ``tol=0`` runs to
+        ``max_iter`` (unless the fit stalls exactly), without a
+        ConvergenceWarning.
     n_restarts : int, default 1
         Fits to run; the one with the lowest objective is kept. The first uses
         ``init`` (or the given factors); the others use random inits.
@@ -279,6 +281,9 @@ def nmf(
     >>> bool(res.vaf > 0.999), res.W.shape
     (True, (16, 4))
     """
+    progress = check.check_bool("progress", progress)
+    callback = check.check_callable("callback", callback)
+    resume = check.check_bool("resume", resume)
     labels = None
     if _is_dataarray(V):
         labels = _Labels.from_data(V, sample_dim)
@@ -413,6 +418,8 @@ def _check_options(
     m, n = V.shape
     rank = check.rank(rank, (m, n))
     dt = check.float_dtype(dtype, V.dtype)
+    update_W = check.check_bool("update_W", update_W)
+    update_H = check.check_bool("update_H", update_H)
     if W is not None:
         W = check.factor(W, "W", (m, rank))
     if H is not None:
@@ -427,11 +434,11 @@ def _check_options(
             )
     if not (update_W or update_H):
         raise input_error("update_W or update_H", "True", "both False")
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol > 0:
-        raise input_error("tol", "a number > 0", tol)
+    # tol = 0 runs to max_iter (as scikit-learn)
+    tol = check.check_real("tol", tol, 0.0)
     if seed is not None and not isinstance(seed, np.random.Generator):
         if (
-            isinstance(seed, bool)
+            isinstance(seed, (bool, np.bool_))
             or not isinstance(seed, (int, np.integer))
             or seed < 0
         ):
@@ -465,18 +472,20 @@ def _check_options(
         "l2_H": check.non_negative_number("l2_H", l2_H),
         "W": W,
         "H": H,
-        "update_W": bool(update_W),
-        "update_H": bool(update_H),
-        "max_iter": check.integer("max_iter", max_iter, 1),
-        "tol": float(tol),
-        "n_restarts": check.integer("n_restarts", n_restarts, 1),
-        "escape": check.boolean("escape", escape),
+        "update_W": update_W,
+        "update_H": update_H,
+        "max_iter": check.check_int("max_iter", max_iter, 1),
+        "tol": tol,
+        "n_restarts": check.check_int("n_restarts", n_restarts, 1),
+        "escape": check.check_bool("escape", escape),
         "seed": seed,
     }
 
 
 def _fit_matrix(options: dict, *, progress: bool = False, callback=None) -> NMFResult:
     """The one fit path shared by :func:`nmf` and :class:`neuronmf.NMF`."""
+    progress = check.check_bool("progress", progress)
+    callback = check.check_callable("callback", callback)
     V = options["V"]
     problem = Problem(
         V,
@@ -535,7 +544,7 @@ def _fit_restarts(
         if monitor.stopped_by_callback:
             break
     _, W, H, monitor, converged = best
-    if not converged and not monitor.stopped_by_callback:
+    if not converged and not monitor.stopped_by_callback and options["tol"] > 0:
         warnings.warn(
             f"NMF stopped at max_iter={options['max_iter']} before meeting its "
             f"stopping rule (tol={options['tol']}). Increase max_iter or tol.",
@@ -776,8 +785,6 @@ def project(
             f"{Wa.shape}",
         )
     Wa = check.factor(Wa, "W", Wa.shape)
-    if not np.any(Wa):
-        raise input_error("W", "not all zero", "an all-zero array")
     dt = check.float_dtype(None, V.dtype)
     if chunked:
         # columns of H are independent: project each block, in parallel, in memory

@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from neuronmf.engine import _validation as check
 from neuronmf.engine.api import NMFResult, nmf
-from neuronmf.errors import input_error
+from neuronmf.errors import InputError, input_error
 
 
 @dataclass
@@ -97,6 +98,7 @@ def joint_nmf(
     """
     if shared not in ("W", "H"):
         raise input_error("shared", "'W' or 'H'", repr(shared))
+    check.choice("loss", loss, ("frobenius", "kl"))
     if isinstance(matrices, np.ndarray) or len(matrices) < 1:
         raise input_error("matrices", "a list of 2-D arrays", type(matrices).__name__)
     arrays = [np.asarray(V) for V in matrices]
@@ -114,11 +116,17 @@ def joint_nmf(
     if weights is None:
         w = np.ones(len(arrays))
     else:
-        w = np.asarray(weights, dtype=np.float64)
-        if w.shape != (len(arrays),) or not np.all(np.isfinite(w)) or np.any(w <= 0):
+        wa = np.asarray(weights, dtype=object)
+        if wa.shape != (len(arrays),):
             raise input_error(
-                "weights", f"{len(arrays)} finite numbers > 0", repr(list(np.ravel(w)))
+                "weights", f"{len(arrays)} finite numbers > 0", repr(weights)
             )
+        try:  # numbers only: "2" or True are refused, not cast
+            w = np.array([check.check_real("w", x, 0.0, strict=True) for x in wa])
+        except InputError:
+            raise input_error(
+                "weights", f"{len(arrays)} finite numbers > 0", repr(list(wa))
+            ) from None
     if masks is not None and len(masks) != len(arrays):
         raise input_error("masks", f"a list of {len(arrays)} masks or None", len(masks))
     # scale of each block in the concatenation (see the module docstring)
@@ -126,14 +134,24 @@ def joint_nmf(
     blocks = []
     mask_blocks = []
     for b, V in enumerate(arrays):
-        Vb = np.asarray(V, dtype=np.result_type(V.dtype, np.float32))
         mb = None if masks is None or masks[b] is None else np.asarray(masks[b])
         if mb is not None and mb.shape != V.shape:
             raise input_error(f"masks[{b}].shape", f"{V.shape}", f"{mb.shape}")
+        if mb is not None and mb.dtype != np.bool_:
+            # never cast: a float mask of 0.5s or NaNs would silently read as True
+            raise input_error(
+                f"masks[{b}].dtype",
+                "bool (True = observed)",
+                str(mb.dtype),
+                "Build it with a comparison, e.g. ~np.isnan(V) or m > 0.5, "
+                "or convert an exact 0/1 array with m.astype(bool).",
+            )
+        check.data_matrix(V, f"matrices[{b}]", mask=mb)
+        Vb = np.asarray(V, dtype=np.result_type(V.dtype, np.float32))
         if mb is not None:
             Vb = np.where(mb, Vb, 0)
         blocks.append(Vb * Vb.dtype.type(scale[b]))
-        mask_blocks.append(np.ones(V.shape, bool) if mb is None else mb.astype(bool))
+        mask_blocks.append(np.ones(V.shape, bool) if mb is None else mb)
     V_all = np.concatenate(blocks, axis=axis)
     mask_all = None
     if masks is not None and any(m is not None for m in masks):

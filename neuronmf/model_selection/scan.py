@@ -209,7 +209,7 @@ def select_rank(
     else:
         V = np.asarray(check.data_matrix(V), dtype=np.float64)
     m, n = V.shape
-    ranks_arr = np.array(sorted({int(r) for r in ranks}), dtype=int)
+    ranks_arr = np.array(sorted({check.check_int("ranks[i]", r) for r in ranks}))
     if ranks_arr.size == 0:
         raise input_error("ranks", "a non-empty collection of integers", "an empty one")
     if ranks_arr[0] < 1 or ranks_arr[-1] > min(m, n):

@@ -342,7 +342,9 @@ def _checkpointer(options: dict, path, every, resume: bool):
             options["n_restarts"],
             "Run each restart with its own checkpoint file.",
         )
-    every = check.integer("checkpoint_every", every, 1)
+    from neuronmf.engine.checkpoint import data_digest
+
+    every = check.check_int("checkpoint_every", every, 1)
     V = options["V"]
     fingerprint = {
         "shape": list(V.shape),
@@ -355,8 +357,9 @@ def _checkpointer(options: dict, path, every, resume: bool):
         "masked": options["mask"] is not None,
         "update": [options["update_W"], options["update_H"]],
         "tol": options["tol"],
+        "data": data_digest(V, options["mask"]),
     }
-    return Checkpointer(path, every, fingerprint, bool(resume))
+    return Checkpointer(path, every, fingerprint, resume, options["max_iter"])
 
 
 def _is_dataarray(obj) -> bool:

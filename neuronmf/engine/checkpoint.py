@@ -2,14 +2,20 @@
 
 A checkpoint is an ``.npz`` file holding every array and scalar a solver needs to
 continue exactly where it stopped (factors, extrapolation state, history), plus
-a fingerprint of the problem (shape, rank, loss, solver, penalties) so that a
-checkpoint is never resumed into a different fit. Files are written to a
-temporary name in the same folder and renamed, so a crash while saving leaves
-the previous checkpoint intact.
+a fingerprint of the problem (shape, rank, loss, solver, penalties, and a digest
+of the data, see :func:`data_digest`) so that a checkpoint is never resumed into
+a different fit or different data. Files are written to a temporary name in the
+same folder and renamed, so a crash while saving leaves the previous checkpoint
+intact.
+
+A finished checkpoint resumed with a larger ``max_iter`` goes on to the new
+``max_iter`` unless the saved fit had converged; one saved past a smaller
+``max_iter`` is refused (an iteration cannot be undone).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -20,14 +26,61 @@ import numpy as np
 from neuronmf.errors import input_error
 
 
+def data_digest(V, mask=None) -> str:
+    """A deterministic digest of the data a fit sees: shape, dtype and bytes.
+
+    In memory: SHA-256 of the C-ordered bytes of ``V`` (and of ``mask``), with
+    the shape and dtype, one pass at memory speed. A dask array is hashed block
+    by block in parallel (one extra read of the data, only when a checkpoint is
+    used) and the block digests, with the chunking, are hashed together, so no
+    block is ever gathered with another. Equal data give equal digests; any
+    changed byte changes it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.arange(6.0).reshape(2, 3)
+    >>> data_digest(a) == data_digest(a.copy()), data_digest(a) == data_digest(a + 1)
+    (True, False)
+    """
+    h = hashlib.sha256()
+    h.update(repr((tuple(V.shape), str(V.dtype))).encode())
+    if type(V).__module__.split(".")[0] == "dask":
+        import dask
+
+        h.update(repr(V.chunks).encode())
+        parts = [dask.delayed(_block_digest)(b) for b in V.to_delayed().ravel()]
+        for part in dask.compute(*parts):
+            h.update(part)
+    else:
+        h.update(_block_digest(V))
+    if mask is not None:
+        h.update(b"mask")
+        h.update(_block_digest(np.asarray(mask)))
+    return h.hexdigest()
+
+
+def _block_digest(block) -> bytes:
+    arr = np.ascontiguousarray(block)
+    return hashlib.sha256(memoryview(arr).cast("B")).digest()
+
+
 class Checkpointer:
     """Saves a solver's state every ``every`` iterations; loads it to resume."""
 
-    def __init__(self, path, every: int, fingerprint: dict, resume: bool) -> None:
+    def __init__(
+        self,
+        path,
+        every: int,
+        fingerprint: dict,
+        resume: bool,
+        max_iter: int | None = None,
+    ) -> None:
         self.path = Path(path)
         self.every = every
         self.fingerprint = fingerprint
         self.resume = resume
+        self.max_iter = max_iter
         if not self.path.parent.exists():
             raise input_error(
                 "checkpoint",
@@ -42,14 +95,51 @@ class Checkpointer:
             return None
         with np.load(self.path, allow_pickle=False) as data:
             saved = json.loads(str(data["__fingerprint__"]))
-            if saved != self.fingerprint:
-                raise input_error(
-                    "the checkpoint",
-                    "from the same problem and options",
-                    f"{self.path} saved for {saved}",
-                    "Delete it, or resume with the options it was saved with.",
-                )
-            return {k: data[k] for k in data.files if k != "__fingerprint__"}
+            self._check_fingerprint(saved)
+            state = {k: data[k] for k in data.files if k != "__fingerprint__"}
+        self._check_budget(state)
+        return state
+
+    def _check_fingerprint(self, saved: dict) -> None:
+        now = self.fingerprint
+        differ = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+        if not differ:
+            return
+        if differ == ["data"]:
+            raise input_error(
+                "the checkpoint",
+                "from the same problem and data",
+                f"{self.path}, saved for other data (same shape and options, "
+                "different values)",
+                "Resume with the data it was saved with, or delete the file "
+                "(or pass resume=False) to start afresh.",
+            )
+        shown = "; ".join(f"{k}={saved.get(k)!r} (now {now.get(k)!r})" for k in differ)
+        raise input_error(
+            "the checkpoint",
+            "from the same problem and options",
+            f"{self.path} saved with {shown}",
+            "Delete it, or resume with the data and options it was saved with.",
+        )
+
+    def _check_budget(self, state: dict) -> None:
+        """Let a finished, unconverged fit go on to a larger ``max_iter``."""
+        if self.max_iter is None or "n_iter" not in state:
+            return
+        n_iter = int(state["n_iter"])
+        if n_iter > self.max_iter:
+            raise input_error(
+                "max_iter",
+                f">= the {n_iter} iterations already run in the checkpoint {self.path}",
+                self.max_iter,
+                f"Pass max_iter={n_iter} or more, or delete the file to start afresh.",
+            )
+        if (
+            bool(state.get("finished", False))
+            and not bool(state.get("converged", False))
+            and n_iter < self.max_iter
+        ):
+            state["finished"] = np.bool_(False)
 
     def due(self, n_iter: int) -> bool:
         return n_iter % self.every == 0

@@ -10,3 +10,8 @@ causation.
 from neuronmf.decoding._core import DecodingResult, blocked_folds, decode, lagged
 
 __all__ = ["DecodingResult", "blocked_folds", "decode", "lagged"]
+
+# Bayesian position decoder (tag bayes)
+from neuronmf.decoding.bayes import BayesianPositionDecoder, median_position_error
+
+__all__ += ["BayesianPositionDecoder", "median_position_error"]

@@ -11,6 +11,8 @@ linear interpolation onto a given time base.
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,14 +93,20 @@ def load_activity(
     t_start: float | None = None,
     t_stop: float | None = None,
     rate: float | None = None,
+    variable: str | None = None,
+    time_axis: int | None = None,
+    align: Any = None,
+    window: Sequence[float] | None = None,
+    align_to: str = "start_time",
 ) -> xr.DataArray:
-    """Load neural activity as a (time, neuron) DataArray.
+    """Load neural activity as a (time, neuron) DataArray, or aligned to trials.
 
     Parameters
     ----------
     path : str or path-like
         NWB file (``Units`` table or ``RoiResponseSeries``), ``.npz`` (with
-        ``spike_times`` and ``spike_unit``, or a 2-D array), HDF5 or ``.npy``.
+        ``spike_times`` and ``spike_unit``, or a 2-D array), MATLAB ``.mat`` (v5
+        or v7.3), HDF5 or ``.npy``.
     series : str, optional
         NWB series/table name or path (``"RoiResponseSeries"``, ``"units"``), or the
         array name in an npz/HDF5 file. None takes the only candidate.
@@ -108,13 +116,48 @@ def load_activity(
         Binning range in seconds (default: from the first to the last spike).
     rate : float, optional
         Sampling rate (Hz) of array data that does not store one.
+    variable : str, optional
+        MATLAB files: the variable (or ``"struct.field"``). A cell array or struct
+        (nested as deep as needed) of spike-time vectors in seconds, one per unit
+        (struct fields ``time``/``times``/``spike_times``/``ts`` are taken as the
+        times; empty vectors are skipped and counted in the attribute
+        ``empty_skipped``), or a numeric (neuron, time) / (time, neuron) matrix.
+        None takes the only candidate.
+    time_axis : {0, 1}, optional
+        MATLAB matrices: which axis is time (0 = rows, 1 = columns). By default
+        the longer axis is time (recordings have more samples than neurons); a
+        square matrix needs ``time_axis``. The axis used is recorded in the
+        attribute ``time_axis``.
+    align : DataArray, DataFrame or array-like, optional
+        Trials to align spikes to: the trial table from
+        ``load_behavior(path, table="trials", column=...)`` (its ``align_to``
+        coordinate gives the event times and all its ``trial`` coordinates are
+        kept), a DataFrame with an ``align_to`` column (e.g. pynwb's
+        ``nwbfile.trials.to_dataframe()``), or a 1-D array of event times (s).
+        Needs ``window``; spike-time sources only.
+    window : (float, float), optional
+        ``(t0, t1)`` in seconds relative to each event: spikes in
+        ``[event + t0, event + t1)`` are counted.
+    align_to : str
+        The trial-table column/coordinate giving the event times
+        (``"start_time"``, ``"stop_time"`` or any other time column).
 
     Returns
     -------
     xarray.DataArray
         Dims ``(time, neuron)``; coords ``time`` (s; bin centres for spikes) and
-        ``neuron`` (unit ids / ROI ids); attrs ``rate``, ``units`` (``"spikes"``
-        for counts), ``bin_width`` when binned, ``source``, ``source_path``.
+        ``neuron`` (unit ids / ROI ids / MATLAB cell indices such as ``"3.2"``)
+        plus, for NWB units, per-unit metadata on ``neuron`` (``location``,
+        ``quality``, ``electrode_group``, ``electrode_location``, ...); attrs
+        ``rate``, ``units`` (``"spikes"`` for counts), ``bin_width`` when binned,
+        ``source``, ``source_path``.
+
+        With ``align``: dims ``(trial, neuron)`` (spike counts over the whole
+        window) when ``bin_width`` is None, or ``(trial, time, neuron)`` with
+        ``time`` = bin centres relative to the event when ``bin_width`` is given
+        (``t1 - t0`` must be a whole number of bins); the trial table's
+        coordinates are on ``trial``; attrs ``window_start``, ``window_stop``,
+        ``align_to``.
 
     Examples
     --------
@@ -125,12 +168,33 @@ def load_activity(
     >>> a = load_activity(p, bin_width=0.5)
     >>> a.dims, a.values.tolist(), a.attrs["rate"]
     (('time', 'neuron'), [[1, 1], [1, 0]], 2.0)
+    >>> trials = load_activity(p, align=[0.1, 0.2], window=(0.0, 0.5))
+    >>> trials.dims, trials.values.tolist()
+    (('trial', 'neuron'), [[1, 1], [0, 1]])
     """
     p = as_path(path)
     rate = check_rate(rate)
+    aligned = _check_align(align, window, align_to, bin_width, t_start, t_stop)
     fmt = detect_format(p)
+    if fmt != "matlab" and (variable is not None or time_axis is not None):
+        raise input_error(
+            "variable" if variable is not None else "time_axis",
+            "used with MATLAB .mat files only",
+            f"a {fmt} file",
+            "Use series= to choose what to read from this file.",
+        )
+    if fmt == "matlab":
+        if series is not None:
+            raise input_error(
+                "series", "None for a MATLAB file", series, "Pass variable= instead."
+            )
+        return _activity_mat(
+            p, variable, bin_width, t_start, t_stop, rate, time_axis, aligned
+        )
+    if aligned is not None and fmt not in ("nwb", "npz"):
+        raise _align_refused(f"a {fmt} array")
     if fmt == "nwb":
-        return _activity_nwb(p, series, bin_width, t_start, t_stop)
+        return _activity_nwb(p, series, bin_width, t_start, t_stop, aligned=aligned)
     if fmt == "npz":
         with np.load(p, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
@@ -143,7 +207,10 @@ def load_activity(
                 bin_width,
                 t_start,
                 t_stop,
+                aligned,
             )
+        if aligned is not None:
+            raise _align_refused("a 2-D array (not spike times)")
         cands = [k for k, a in arrays.items() if a.ndim == 2]
         key = choose(
             cands,
@@ -195,8 +262,7 @@ def _matrix(p: Path, key: str, data: np.ndarray, rate: float | None) -> xr.DataA
     )
 
 
-def _binned(p, key, st, su, bin_width, t_start, t_stop) -> xr.DataArray:
-    bw = _check_bin_width(bin_width)
+def _binned(p, key, st, su, bin_width, t_start, t_stop, aligned=None):
     st = np.asarray(st, dtype=float).ravel()
     su = np.asarray(su).ravel()
     if st.size != su.size:
@@ -205,6 +271,13 @@ def _binned(p, key, st, su, bin_width, t_start, t_stop) -> xr.DataArray:
             f"one label per spike ({st.size} spike times)",
             f"{su.size} labels",
         )
+    if aligned is not None:
+        units = np.unique(su)
+        order = np.argsort(su, kind="stable")
+        bounds = np.searchsorted(su[order], units, side="right")
+        trains = np.split(st[order], bounds[:-1])
+        return _aligned(p, key, trains, units, aligned, {})
+    bw = _check_bin_width(bin_width)
     counts, centres, units = bin_spikes(st, su, bw, t_start=t_start, t_stop=t_stop)
     return _counts(p, key, counts, centres, units, bw)
 
@@ -220,10 +293,16 @@ def _counts(p, key, counts, centres, units, bw) -> xr.DataArray:
     )
 
 
-def _activity_nwb(p, series, bin_width, t_start, t_stop) -> xr.DataArray:
+def _activity_nwb(p, series, bin_width, t_start, t_stop, aligned=None):
     import pynwb
 
-    from neuronmf.io.nwb import object_paths, open_nwb, series_times, to_values
+    from neuronmf.io.nwb import (
+        object_paths,
+        open_nwb,
+        series_times,
+        to_values,
+        unit_coords,
+    )
 
     with open_nwb(p) as nwb:
         every = object_paths(nwb, pynwb.base.TimeSeries)
@@ -240,10 +319,14 @@ def _activity_nwb(p, series, bin_width, t_start, t_stop) -> xr.DataArray:
         )
         if key in tables:
             u = tables[key]
-            bw = _check_bin_width(bin_width)
             ids = np.asarray(u.id.data[:])
             flat = np.asarray(u.spike_times.data[:], dtype=float)
             ends = np.asarray(u.spike_times_index.data[:])
+            meta = unit_coords(u)
+            if aligned is not None:
+                trains = np.split(flat, ends[:-1])
+                return _aligned(p, key, trains, ids, aligned, meta)
+            bw = _check_bin_width(bin_width)
             labels = np.repeat(ids, np.diff(np.concatenate([[0], ends])))
             order = np.argsort(ids)
             counts, centres, _ = bin_spikes(
@@ -252,7 +335,9 @@ def _activity_nwb(p, series, bin_width, t_start, t_stop) -> xr.DataArray:
             counts = counts[:, np.argsort(order)]  # back to table order
             da = _counts(p, key, counts, centres, ids, bw)
             da.attrs["activity_kind"] = "counts"  # read by assemblies.detect
-            return da
+            return da.assign_coords({k: ("neuron", v) for k, v in meta.items()})
+        if aligned is not None:
+            raise _align_refused(f"a {type(every[key]).__name__} (not spike times)")
         s = every[key]
         data = np.asarray(s.data[:])
         check_ndim(
@@ -289,6 +374,247 @@ def _activity_nwb(p, series, bin_width, t_start, t_stop) -> xr.DataArray:
         return xr.DataArray(
             data, dims=("time", "neuron"), coords=coords, name="activity", attrs=attrs
         )
+
+
+# ------------------------------------------------------ trial alignment
+def _check_align(align, window, align_to, bin_width, t_start, t_stop):
+    """Validate ``align``/``window`` before any file is read.
+
+    Returns None or ``(events, trial coords, t0, t1, bin_width, align_to)``.
+    """
+    if align is None:
+        if window is not None:
+            raise input_error(
+                "window",
+                "given together with align=",
+                window,
+                "Pass align=<trial table or event times>, or drop window.",
+            )
+        return None
+    if t_start is not None or t_stop is not None:
+        raise input_error(
+            "t_start/t_stop",
+            "None when align= is given (the window sets the range)",
+            (t_start, t_stop),
+        )
+    try:
+        t0, t1 = (float(v) for v in window)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise input_error(
+            "window",
+            "two numbers (t0, t1) in seconds relative to each event",
+            window,
+            "Pass e.g. window=(-0.5, 1.0).",
+        ) from None
+    if not (np.isfinite(t0) and np.isfinite(t1) and t1 > t0):
+        raise input_error("window", "(t0, t1) with finite t0 < t1", window)
+    bw = None
+    if bin_width is not None:
+        bw = check_rate(bin_width, name="bin_width")
+        n = (t1 - t0) / bw
+        if abs(n - round(n)) > 1e-6 * max(1.0, n) or round(n) < 1:
+            raise input_error(
+                "bin_width",
+                f"a divisor of the window length ({t1 - t0:g} s)",
+                bin_width,
+                "Choose a window that holds a whole number of bins.",
+            )
+    coords: dict[str, Any] = {}
+    if isinstance(align, str):
+        raise input_error(
+            "align",
+            "a trial table (from load_behavior(path, table=..., column=...)), "
+            "a DataFrame or an array of event times in seconds",
+            align,
+            f"Use trials = load_behavior(path, table={align!r}, column=...), then "
+            "align=trials.",
+        )
+    if isinstance(align, xr.DataArray | xr.Dataset):
+        dim = "trial" if "trial" in align.dims else (align.dims or ("trial",))[0]
+        if align_to not in align.coords and align_to not in getattr(
+            align, "data_vars", {}
+        ):
+            raise input_error(
+                f"align_to={align_to!r}",
+                "a coordinate of the align table",
+                f"coordinates {', '.join(map(str, align.coords)) or 'none'}",
+                "Pass align_to=<one of them>, e.g. align_to='start_time'.",
+            )
+        events = np.asarray(align[align_to].values, dtype=float)
+        for name, c in align.coords.items():
+            if c.dims == (dim,):
+                coords[str(name)] = np.asarray(c.values)
+        if dim in coords:
+            coords["trial"] = coords.pop(dim)
+        if isinstance(align, xr.DataArray) and align.name and align.ndim == 1:
+            coords.setdefault(str(align.name), np.asarray(align.values))
+    elif hasattr(align, "columns") and hasattr(align, "index"):  # a DataFrame
+        if align_to not in align.columns:
+            raise input_error(
+                f"align_to={align_to!r}",
+                "a column of the align table",
+                f"columns {', '.join(map(str, align.columns))}",
+            )
+        events = np.asarray(align[align_to], dtype=float)
+        coords["trial"] = np.asarray(align.index)
+        for name in align.columns:
+            col = np.asarray(align[name])
+            if col.ndim == 1 and (col.dtype.kind in "biufUS" or name == align_to):
+                coords[str(name)] = col
+    else:
+        try:
+            events = np.asarray(align, dtype=float)
+        except (TypeError, ValueError):
+            raise input_error(
+                "align",
+                "a trial table, a DataFrame or an array of event times (s)",
+                type(align).__name__,
+            ) from None
+    events = np.atleast_1d(events)
+    if events.ndim != 1 or events.size == 0 or not np.all(np.isfinite(events)):
+        raise input_error(
+            f"align event times ({align_to})",
+            "a non-empty 1-D array of finite times in seconds",
+            f"shape {events.shape}"
+            + ("" if np.all(np.isfinite(events)) else " with NaN/Inf"),
+        )
+    coords.setdefault("trial", np.arange(events.size))
+    coords.setdefault(align_to, events)
+    return events, coords, t0, t1, bw, str(align_to)
+
+
+def _align_refused(what: str):
+    return input_error(
+        "align",
+        "used with spike times (NWB Units, npz spike_times/spike_unit, MATLAB "
+        "cells of spike-time vectors)",
+        f"{what}",
+        "For continuous traces, select the window from the (time, neuron) array "
+        "with xarray, e.g. act.sel(time=slice(t + t0, t + t1)).",
+    )
+
+
+def _aligned(p, key, trains, units, aligned, meta) -> xr.DataArray:
+    """Count each unit's spikes in ``[event + t0, event + t1)`` (per bin)."""
+    events, coords, t0, t1, bw, align_to = aligned
+    n_bins = 1 if bw is None else round((t1 - t0) / bw)
+    step = (t1 - t0) / n_bins
+    edges = events[:, None] + t0 + step * np.arange(n_bins + 1)[None, :]
+    counts = np.zeros((events.size, n_bins, len(trains)), dtype=np.int64)
+    lo, hi = np.inf, -np.inf
+    for j, st in enumerate(trains):
+        st = np.sort(np.asarray(st, dtype=float))
+        if st.size:
+            lo, hi = min(lo, st[0]), max(hi, st[-1])
+        idx = np.searchsorted(st, edges, side="left")
+        counts[:, :, j] = np.diff(idx, axis=1)
+    outside = (edges[:, 0] < lo) | (edges[:, -1] > hi)
+    if np.any(outside) and np.isfinite(lo):
+        warnings.warn(
+            f"{int(outside.sum())} of {events.size} trial windows reach outside the "
+            f"spikes' time range [{lo:g}, {hi:g}] s (trials "
+            f"{', '.join(map(str, np.asarray(coords['trial'])[outside][:5]))}"
+            f"{', ...' if outside.sum() > 5 else ''}); counts there are 0 "
+            "whether or not the neurons fired. Check the window and the clocks.",
+            UserWarning,
+            stacklevel=4,
+        )
+    attrs = base_attrs(
+        p,
+        key,
+        units="spikes",
+        window_start=t0,
+        window_stop=t1,
+        align_to=align_to,
+        activity_kind="counts",
+    )
+    trial_coords = {
+        k: ("trial", np.asarray(v)) for k, v in coords.items() if k != "trial"
+    }
+    neuron_coords = {k: ("neuron", np.asarray(v)) for k, v in meta.items()}
+    base = {"trial": np.asarray(coords["trial"]), "neuron": np.asarray(units)}
+    if bw is None:
+        return xr.DataArray(
+            counts[:, 0, :],
+            dims=("trial", "neuron"),
+            coords={**base, **trial_coords, **neuron_coords},
+            name="activity",
+            attrs=attrs,
+        )
+    attrs.update(rate=1.0 / bw, bin_width=bw)
+    attrs["time_reference"] = f"relative to each trial's {attrs['align_to']} (s)"
+    centres = t0 + (np.arange(n_bins) + 0.5) * step
+    return xr.DataArray(
+        counts,
+        dims=("trial", "time", "neuron"),
+        coords={**base, "time": centres, **trial_coords, **neuron_coords},
+        name="activity",
+        attrs=attrs,
+    )
+
+
+# --------------------------------------------------------------- MATLAB
+def _activity_mat(p, variable, bin_width, t_start, t_stop, rate, time_axis, aligned):
+    from neuronmf.io.matlab import (
+        oriented,
+        pick_variable,
+        read_mat_variable,
+        spike_trains,
+    )
+
+    def fits(name, shape, dtype):
+        return dtype in ("cell", "struct") or (
+            len(shape) == 2 and min(shape) > 1 and dtype not in ("char",)
+        )
+
+    var = pick_variable(
+        p,
+        variable,
+        what="cell/struct of spike times or 2-D matrix",
+        fits=fits,
+    )
+    value = read_mat_variable(p, var)
+    if value.dtype == object:
+        labels, trains, n_empty = spike_trains(value, what=f"'{var}' in '{p}'")
+        if not trains:
+            raise input_error(
+                f"variable '{var}' in '{p}'",
+                "a cell/struct holding at least one spike-time vector",
+                f"{n_empty} empty vectors and nothing else",
+            )
+        units = np.array(labels)
+        if aligned is not None:
+            da = _aligned(p, var, trains, units, aligned, {})
+        else:
+            bw = _check_bin_width(bin_width)
+            flat = np.concatenate(trains)
+            su = np.repeat(np.arange(len(trains)), [t.size for t in trains])
+            counts, centres, _ = bin_spikes(
+                flat,
+                su,
+                bw,
+                units=np.arange(len(trains)),
+                t_start=t_start,
+                t_stop=t_stop,
+            )
+            da = _counts(p, var, counts, centres, units, bw)
+            da.attrs["activity_kind"] = "counts"
+        da.attrs["empty_skipped"] = int(n_empty)
+        return da
+    if aligned is not None:
+        raise _align_refused(f"the numeric matrix '{var}'")
+    if bin_width is not None:
+        raise input_error(
+            "bin_width",
+            "None for a matrix (it applies to spike times)",
+            bin_width,
+            f"'{var}' is a {'×'.join(map(str, value.shape))} matrix; pass rate= "
+            "(Hz) for its time axis instead.",
+        )
+    data, axis = oriented(value, time_axis=time_axis, what=f"variable '{var}' in '{p}'")
+    da = _matrix(p, var, data, rate)
+    da.attrs["time_axis"] = int(axis)
+    return da
 
 
 # --------------------------------------------------------------- behaviour

@@ -480,3 +480,78 @@ def _walk(value: Any, path: tuple[str, ...], what: str) -> Iterator[tuple[str, A
             "Remove NaN padding before saving, or store one vector per unit in a cell.",
         )
     yield ".".join(path) or "1", times
+
+
+# ------------------------------------------------------- loader helpers
+def pick_variable(
+    p: Path,
+    variable: str | None,
+    *,
+    what: str,
+    fits: Any,
+) -> str:
+    """The variable to load: ``variable`` if given (checked), else the only one
+    whose ``(name, shape, dtype)`` ``fits``; raises listing the variables."""
+    listed = mat_variables(p)
+    shown = ", ".join(f"{n} ({'×'.join(map(str, s))} {d})" for n, s, d in listed)
+    if variable is not None:
+        if not isinstance(variable, str) or variable.split(".")[0] not in {
+            n for n, _, _ in listed
+        }:
+            raise input_error(
+                f"variable={variable!r}",
+                f"a variable of '{p}'",
+                f"no such variable; the file holds: {shown or 'nothing'}",
+                "Pass one of those names (or 'struct.field').",
+            )
+        return variable
+    cands = [n for n, s, d in listed if fits(n, s, d)]
+    if len(cands) == 1:
+        return cands[0]
+    raise input_error(
+        "variable",
+        f"given when '{p}' does not hold exactly one {what}",
+        f"variable=None; the file holds: {shown or 'nothing'}",
+        "Pass variable=<name>, e.g. variable="
+        f"{(cands or [n for n, _, _ in listed] or ['x'])[0]!r}.",
+    )
+
+
+def oriented(
+    data: np.ndarray, *, time_axis: int | None, what: str
+) -> tuple[np.ndarray, int]:
+    """A 2-D (or 1-D) MATLAB array as (time, other), and the MATLAB time axis.
+
+    The time axis is ``time_axis`` when given (0 = rows, 1 = columns), else the
+    longer axis (recordings have more samples than neurons/channels); a square
+    matrix without ``time_axis`` is refused.
+    """
+    data = np.asarray(data)
+    if data.dtype == object or not (
+        np.issubdtype(data.dtype, np.number) or data.dtype == bool
+    ):
+        raise input_error(
+            what,
+            "a numeric matrix",
+            f"a {'×'.join(map(str, data.shape))} {_describe(data)}",
+            "Pass the name of a numeric variable (see `neuronmf info FILE`).",
+        )
+    if data.ndim == 1:
+        data = data[:, None]
+    if data.ndim != 2:
+        raise input_error(
+            what, "a 1-D or 2-D numeric array", f"shape {tuple(data.shape)}"
+        )
+    if time_axis is not None and time_axis not in (0, 1):
+        raise input_error("time_axis", "0 (rows) or 1 (columns)", time_axis)
+    if time_axis is None:
+        rows, cols = data.shape
+        if rows == cols and rows > 1:
+            raise input_error(
+                what,
+                "a matrix whose time axis can be told from its shape",
+                f"a square {rows}×{cols} matrix",
+                "Pass time_axis=0 if rows are time points, time_axis=1 if columns.",
+            )
+        time_axis = 0 if rows >= cols else 1
+    return (data if time_axis == 0 else data.T), time_axis

@@ -116,3 +116,125 @@ def to_values(series: Any, data: Any) -> Any:
     if chan is not None:
         out = out * np.asarray(chan[:], dtype=np.float64)
     return out + offset if offset else out
+
+
+#: Units columns that are not per-unit labels (spike data, waveforms).
+_NOT_LABELS = {
+    "spike_times",
+    "obs_intervals",
+    "waveform_mean",
+    "waveform_sd",
+    "waveforms",
+    "spike_amplitudes",
+}
+
+
+def _text(values: Any) -> np.ndarray:
+    return np.array([v.decode() if isinstance(v, bytes) else str(v) for v in values])
+
+
+def _labels(values: Any, n: int) -> np.ndarray | None:
+    """A 1-D column of scalars as a NetCDF-safe array, or None."""
+    arr = np.asarray(values[:] if hasattr(values, "__getitem__") else values)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        return None
+    if arr.dtype.kind in "biuf":
+        return arr
+    if arr.dtype.kind in "SUO":
+        if arr.dtype.kind == "O" and not all(
+            isinstance(v, str | bytes | int | float | np.generic) for v in arr
+        ):
+            return None
+        return _text(arr)
+    return None
+
+
+def unit_coords(units: Any) -> dict[str, np.ndarray]:
+    """Per-unit metadata of an NWB ``Units`` table as ``{name: (n_units,) array}``.
+
+    Kept: every 1-D column of numbers, booleans or text (``location``,
+    ``quality``, ``brain_region``, ...); ``electrode_group`` as the group names and
+    ``electrode_group_location`` (the group's ``location``, the brain region in
+    NWB); ``electrodes`` as the electrode ids of each unit joined by ``","`` and
+    ``electrode_location`` (their unique ``location`` values, joined by ``","``).
+    Ragged columns other than ``electrodes`` and waveforms are left out.
+    """
+    from hdmf.common.table import DynamicTableRegion, VectorIndex
+
+    n = len(units.id)
+    out: dict[str, np.ndarray] = {}
+    for col in units.colnames:
+        if col in _NOT_LABELS:
+            continue
+        obj = units[col]
+        if col == "electrodes":
+            if isinstance(obj, VectorIndex) and isinstance(
+                obj.target, DynamicTableRegion
+            ):
+                ends = np.asarray(obj.data[:], dtype=np.int64)
+                rows = np.asarray(obj.target.data[:], dtype=np.int64)
+                table = obj.target.table
+                starts = np.concatenate([[0], ends[:-1]])
+                per_unit = [rows[a:b] for a, b in zip(starts, ends, strict=True)]
+            elif isinstance(obj, DynamicTableRegion):
+                table = obj.table
+                per_unit = [np.array([r]) for r in np.asarray(obj.data[:])]
+            else:
+                continue
+            if len(per_unit) != n:
+                continue
+            ids = np.asarray(table.id.data[:])
+            out["electrodes"] = np.array(
+                [",".join(str(i) for i in ids[r]) for r in per_unit]
+            )
+            if "location" in table.colnames:
+                loc = _text(table["location"].data[:])
+                out["electrode_location"] = np.array(
+                    [",".join(dict.fromkeys(loc[r])) for r in per_unit]
+                )
+            continue
+        if col == "electrode_group":
+            groups = list(obj.data[:])
+            if len(groups) == n:
+                out["electrode_group"] = np.array([str(g.name) for g in groups])
+                out["electrode_group_location"] = np.array(
+                    [str(getattr(g, "location", "") or "") for g in groups]
+                )
+            continue
+        if isinstance(obj, VectorIndex):
+            continue
+        values = _labels(obj.data, n)
+        if values is not None:
+            out[col] = values
+    return out
+
+
+def interval_tables(nwbfile: Any) -> dict[str, Any]:
+    """``{path: TimeIntervals}``: trials, epochs, invalid_times, intervals/… and any
+    ``TimeIntervals`` in processing modules."""
+    import pynwb
+
+    out: dict[str, Any] = {}
+    for name, table in (getattr(nwbfile, "intervals", None) or {}).items():
+        out[f"intervals/{name}"] = table
+    seen = {id(t) for t in out.values()}
+    for path, table in object_paths(nwbfile, pynwb.epoch.TimeIntervals).items():
+        if id(table) not in seen:
+            out[path] = table
+    return out
+
+
+def table_columns(table: Any) -> dict[str, np.ndarray]:
+    """The 1-D scalar columns of a DynamicTable (ragged/reference columns left out)."""
+    from hdmf.common.table import VectorIndex
+
+    n = len(table.id)
+    out: dict[str, np.ndarray] = {}
+    for col in table.colnames:
+        obj = table[col]
+        if isinstance(obj, VectorIndex):
+            continue
+        values = _labels(obj.data, n)
+        if values is not None:
+            out[col] = values
+    return out

@@ -176,6 +176,7 @@ def choose(
     what: str,
     available: Iterable[str] | None = None,
     preferred: Sequence[str] = (),
+    arg: str = "series",
 ) -> str:
     """Pick one series path among ``candidates``.
 
@@ -196,6 +197,8 @@ def choose(
     preferred : sequence of str, optional
         When ``series`` is None and several candidates fit, a candidate whose path
         is in ``preferred`` is taken (the first one that matches).
+    arg : str, optional
+        The argument's name in messages (``"series"``, ``"table"``).
     """
     available = list(candidates if available is None else available)
     shown = ", ".join(available) if available else "nothing"
@@ -209,15 +212,15 @@ def choose(
             return hits[0]
         if len(hits) > 1:
             raise input_error(
-                f"series={series!r} in '{path}'",
-                "the name of exactly one series",
+                f"{arg}={series!r} in '{path}'",
+                f"the name of exactly one {arg}",
                 f"{len(hits)} matches: {', '.join(hits)}",
-                f"Pass the full path inside the file, e.g. series={hits[0]!r}.",
+                f"Pass the full path inside the file, e.g. {arg}={hits[0]!r}.",
             )
         raise input_error(
-            f"series={series!r}",
-            f"a series in '{path}'",
-            f"no such series; the file holds: {shown}",
+            f"{arg}={series!r}",
+            f"a {arg} in '{path}'",
+            f"no such {arg}; the file holds: {shown}",
             "Pass one of those names or paths.",
         )
     if len(candidates) == 1:
@@ -227,16 +230,16 @@ def choose(
             f"file '{path}'",
             f"a file holding {what}",
             f"none found; the file holds: {shown}",
-            "Pass series=<name or path> if one of those is what you want.",
+            f"Pass {arg}=<name or path> if one of those is what you want.",
         )
     for p in preferred:
         if p in candidates:
             return p
     raise input_error(
-        "series",
+        arg,
         f"given when '{path}' holds several candidates for {what}",
-        f"series=None with candidates {', '.join(candidates)}",
-        f"Pass series=<one of them>, e.g. series={candidates[0]!r}.",
+        f"{arg}=None with candidates {', '.join(candidates)}",
+        f"Pass {arg}=<one of them>, e.g. {arg}={candidates[0]!r}.",
     )
 
 

@@ -623,9 +623,12 @@ def load_behavior(
     *,
     series: str | None = None,
     times: Any = None,
-    time_column: str | None = None,
+    time_column: str | int | None = None,
+    variable: str | None = None,
+    table: str | None = None,
+    column: str | None = None,
 ) -> xr.DataArray:
-    """Load a behavioural variable as (time, ...), optionally resampled.
+    """Load a behavioural variable as (time, ...), or one value per trial.
 
     Parameters
     ----------
@@ -633,14 +636,26 @@ def load_behavior(
         NWB (``SpatialSeries``, ``TimeSeries`` in ``BehavioralTimeSeries`` /
         ``Position`` / ... or in a ``behavior`` module), ``.npz`` with a group of
         arrays ``<name>_t`` + ``<name>_<component>`` (e.g. ``position_t``,
-        ``position_x``, ``position_y``), or a CSV/TSV table with a time column.
+        ``position_x``, ``position_y``), a CSV/TSV table with a time column, or
+        a MATLAB ``.mat`` (v5 or v7.3).
     series : str, optional
         NWB series name/path, or the npz group name (``"position"``).
     times : array-like or DataArray, optional
         Time base in seconds (e.g. ``activity.time``) to resample onto by linear
         interpolation; times outside the recording give NaN (no extrapolation).
-    time_column : str, optional
-        CSV/TSV: the time column (default: a column named ``time``).
+    time_column : str or int, optional
+        CSV/TSV: the time column (default: a column named ``time``). MATLAB: the
+        timestamps (s), either a column index (0-based) of the variable's
+        (time, component) matrix, or the name of another variable.
+    variable : str, optional
+        MATLAB files: the numeric variable (or ``"struct.field"``); a vector or a
+        matrix whose longer axis is time. None takes the only candidate.
+    table : str, optional
+        NWB: a trial/interval table (``TimeIntervals``) by name or path:
+        ``"trials"``, ``"epochs"``, ``"intervals/<name>"`` or one in a processing
+        module. With ``table`` the result has one value per trial (no resampling).
+    column : str, optional
+        The table column to return (e.g. ``"correct"``, ``"stimulus"``).
 
     Returns
     -------
@@ -648,6 +663,11 @@ def load_behavior(
         Dims ``(time,)`` for a 1-D variable or ``(time, axis)``; coords ``time``
         (s) and ``axis`` (component names); attrs ``rate``, ``units``, ``source``,
         ``source_path`` (and ``resampled`` when ``times`` was given).
+
+        With ``table``: dims ``("trial",)``, coords ``trial`` (the table ids),
+        ``start_time``, ``stop_time`` (s) and every other 1-D column of numbers,
+        booleans or text; named after ``column``; attrs ``table``, ``column``.
+        Pass it as ``align=`` to :func:`load_activity` for trial-aligned activity.
 
     Examples
     --------
@@ -660,7 +680,22 @@ def load_behavior(
     """
     p = as_path(path)
     fmt = detect_format(p)
-    if fmt == "nwb":
+    if table is not None or column is not None:
+        return _behavior_table(p, fmt, table, column, series, times, variable)
+    if variable is not None and fmt != "matlab":
+        raise input_error(
+            "variable",
+            "used with MATLAB .mat files only",
+            f"a {fmt} file",
+            "Use series= to choose what to read from this file.",
+        )
+    if fmt == "matlab":
+        if series is not None:
+            raise input_error(
+                "series", "None for a MATLAB file", series, "Pass variable= instead."
+            )
+        t, data, axis, key, attrs = _behavior_mat(p, variable, time_column)
+    elif fmt == "nwb":
         t, data, axis, key, attrs = _behavior_nwb(p, series)
     elif fmt == "npz":
         t, data, axis, key, attrs = _behavior_npz(p, series)
@@ -673,7 +708,9 @@ def load_behavior(
         attrs = {"units": "unknown"}
     else:
         raise input_error(
-            f"behaviour file '{p}'", "NWB, NPZ or a CSV/TSV table", f"a {fmt} file"
+            f"behaviour file '{p}'",
+            "NWB, NPZ, MATLAB .mat or a CSV/TSV table",
+            f"a {fmt} file",
         )
     t = check_times(t, data.shape[0], path=p, where=key)
     attrs = base_attrs(p, key, rate=rate_from_times(t), **attrs)
@@ -782,4 +819,102 @@ def _behavior_npz(p, series):
         axis,
         name,
         {"units": "unknown"},
+    )
+
+
+def _behavior_mat(p, variable, time_column):
+    from neuronmf.io.matlab import oriented, pick_variable, read_mat_variable
+
+    def fits(name, shape, dtype):
+        return dtype not in ("cell", "struct", "char") and max(shape, default=0) > 1
+
+    var = pick_variable(p, variable, what="numeric vector or matrix", fits=fits)
+    data, axis = oriented(
+        read_mat_variable(p, var), time_axis=None, what=f"variable '{var}' in '{p}'"
+    )
+    data = np.asarray(data, dtype=float)
+    cols = list(range(data.shape[1]))
+    if isinstance(time_column, int | np.integer) and not isinstance(time_column, bool):
+        if not 0 <= time_column < data.shape[1]:
+            raise input_error(
+                "time_column",
+                f"a column index of '{var}' in [0, {data.shape[1] - 1}]",
+                time_column,
+            )
+        t = data[:, int(time_column)]
+        cols.remove(int(time_column))
+        if not cols:
+            raise input_error(
+                f"variable '{var}' in '{p}'",
+                "a matrix with values besides the time column",
+                "only the time column",
+            )
+    elif isinstance(time_column, str):
+        t = np.asarray(read_mat_variable(p, time_column), dtype=float).ravel()
+    else:
+        raise input_error(
+            "time_column",
+            "the timestamps (s) of a MATLAB behaviour variable: a column index "
+            "of it or the name of a timestamps variable",
+            time_column,
+            f"Pass e.g. time_column=0 if the first column of '{var}' is time.",
+        )
+    names = [f"{var}(:,{j + 1})" if axis == 0 else f"{var}({j + 1},:)" for j in cols]
+    return t, data[:, cols], names, var, {"units": "unknown", "time_axis": int(axis)}
+
+
+def _behavior_table(p, fmt, table, column, series, times, variable):
+    """One value per trial from an NWB ``TimeIntervals`` table."""
+    if fmt != "nwb":
+        raise input_error(
+            "table",
+            "used with NWB files (trial/interval tables)",
+            f"table={table!r} for a {fmt} file",
+        )
+    for name, value in (("series", series), ("times", times), ("variable", variable)):
+        if value is not None:
+            raise input_error(
+                name,
+                "None with table= (a trial table has one value per trial)",
+                "a value",
+                "Drop it, or load the time series without table=.",
+            )
+    from neuronmf.io.nwb import interval_tables, open_nwb, table_columns
+
+    with open_nwb(p) as nwb:
+        tables = interval_tables(nwb)
+        key = choose(
+            list(tables),
+            table,
+            path=p,
+            what="a trial/interval table (TimeIntervals)",
+            preferred=["intervals/trials"],
+            arg="table",
+        )
+        t = tables[key]
+        ids = np.asarray(t.id.data[:])
+        cols = table_columns(t)
+        every = list(t.colnames)
+    listed = ", ".join(every)
+    example = next((c for c in every if c not in ("start_time", "stop_time")), None)
+    if column is None or column not in every:
+        raise input_error(
+            f"column={column!r}",
+            f"a column of the table '{key}'",
+            f"{'no column given' if column is None else 'no such column'}; "
+            f"it has: {listed}",
+            f"Pass column=<one of them>, e.g. column={example or 'start_time'!r}.",
+        )
+    if column not in cols:
+        raise input_error(
+            f"column '{column}' of '{key}'",
+            "one number, boolean or text per trial",
+            "a ragged or reference column",
+            f"Choose one of: {', '.join(cols)}.",
+        )
+    coords: dict[str, Any] = {"trial": ids}
+    coords.update({k: ("trial", v) for k, v in cols.items() if k != column})
+    attrs = base_attrs(p, key, table=key, column=column)
+    return xr.DataArray(
+        cols[column], dims=("trial",), coords=coords, name=column, attrs=attrs
     )

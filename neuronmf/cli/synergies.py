@@ -58,12 +58,150 @@ def register(subparsers) -> None:
         action="store_true",
         help="INPUT is already an envelope: skip band-pass, rectification, low-pass",
     )
-    p.add_argument("--rate", type=float, help="sampling rate in Hz, if not in file")
+    p.add_argument(
+        "--rate",
+        type=float,
+        help="sampling rate in Hz, if not in file (checked against its times)",
+    )
     p.add_argument("--series", help="NWB/HDF5 series to read")
+    p.add_argument(
+        "--time-column",
+        help="CSV/TSV: the time column (default: 'time', 't', 'time_ms', ...)",
+    )
+    p.add_argument(
+        "--time-unit",
+        choices=("s", "ms", "us"),
+        help="CSV/TSV: unit of the time column (default: from its name, else s, "
+        "with a warning when s gives an implausible rate)",
+    )
+    p.add_argument(
+        "--channels",
+        nargs="+",
+        action="extend",
+        metavar="NAME",
+        help="use only these channels (names, space- or comma-separated)",
+    )
+    p.add_argument(
+        "--exclude",
+        nargs="+",
+        action="extend",
+        metavar="NAME",
+        help="drop these channels/columns, e.g. --exclude class trigger",
+    )
+    p.add_argument(
+        "--resample",
+        action="store_true",
+        help="put timestamps with gaps on a regular grid (gaps of up to 5 samples "
+        "interpolated, longer ones NaN and masked); without it they are refused",
+    )
     p.add_argument("--restarts", type=int, default=10, help="NMF restarts (10)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("neuronmf-synergies"))
     p.set_defaults(func=run)
+
+
+_LOAD_FLAGS = {
+    "time_column": "--time-column",
+    "time_unit": "--time-unit",
+    "channels": "--channels",
+    "exclude": "--exclude",
+    "series": "--series",
+    "rate": "--rate",
+}
+
+
+def _as_flags(message: str) -> str:
+    """Name the command-line flags, not load_emg's keywords, in a message."""
+    import re
+
+    message = message.replace("resample=True", "--resample")
+    for keyword, flag in _LOAD_FLAGS.items():
+        word = rf"(?<![\w\-]){keyword}"
+        message = re.sub(rf"{word}=None\b", f"{flag} unset", message)
+        message = re.sub(rf"{word}='([^']*)'", rf"{flag} \1", message)
+        message = re.sub(rf"{word}=\[\.\.\.\]", f"{flag} NAME ...", message)
+        message = re.sub(rf"{word}=(?=[<\w])", f"{flag} ", message)
+        message = re.sub(rf"^{keyword}(?= must\b)", flag, message)
+    return message
+
+
+def _split_names(values):
+    if not values:
+        return None
+    return [n.strip() for v in values for n in v.split(",") if n.strip()]
+
+
+def _load(args):
+    """load_emg with the command's options; errors and warnings name the flags."""
+    import warnings
+
+    from neuronmf.errors import InputError
+    from neuronmf.io import load_emg
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            raw = load_emg(
+                args.input,
+                series=args.series,
+                channels=_split_names(args.channels),
+                exclude=_split_names(args.exclude),
+                time_column=args.time_column,
+                time_unit=args.time_unit,
+                rate=args.rate,
+                resample=args.resample,
+            )
+        except InputError as exc:
+            _warn(caught)
+            raise InputError(_as_flags(str(exc))) from None
+    return raw, _warn(caught)
+
+
+def _warn(caught) -> list[str]:
+    import sys
+
+    notes = [_as_flags(str(w.message)) for w in caught]
+    for text in notes:
+        print(f"neuronmf synergies: warning: {text}", file=sys.stderr, flush=True)
+    return notes
+
+
+def _loading(raw) -> str:
+    """One line on how the input was read (rate, unit, resampling, exclusions)."""
+    a = raw.attrs
+    parts = [f"{raw.sizes['channel']} channels, {raw.sizes['time']} samples"]
+    if "rate" in a:
+        parts.append(f"{a['rate']:g} Hz")
+    t = raw["time"].values
+    if t.size:
+        parts.append(f"time {float(t[0]):g}-{float(t[-1]):g} s")
+    if a.get("time_unit"):
+        parts.append(f"time column in {a['time_unit']}")
+    if a.get("resampled"):
+        parts.append(
+            f"resampled over {a['n_gaps']} gaps ({a['n_interpolated']} samples "
+            f"interpolated, {a['n_masked']} NaN)"
+        )
+    if a.get("excluded"):
+        parts.append(f"left out: {a['excluded']}")
+    return "loaded: " + ", ".join(parts)
+
+
+def _drop_empty_samples(env, args):
+    """Leave out samples where every muscle is NaN (long gaps after --resample).
+
+    The fit masks single NaN entries but needs each sample observed somewhere.
+    """
+    import numpy as np
+
+    empty = np.isnan(env.values).all(axis=1)
+    if not empty.any():
+        return env
+    args.loaded += (
+        f"\n{int(empty.sum())} samples with every muscle missing (long gaps) "
+        "left out of the fit"
+    )
+    return env.isel(time=np.flatnonzero(~empty))
 
 
 def _read_cycles(path: Path):
@@ -98,6 +236,7 @@ def _summary(ds, env, args) -> str:
     W = ds["synergies"]
     lines = [
         f"input: {args.input}",
+        *([args.loaded] if getattr(args, "loaded", None) else []),
         f"envelope: band {env.attrs.get('band_hz')} Hz, low-pass "
         f"{env.attrs.get('lowpass_hz')} Hz, normalize {env.attrs.get('normalize')}, "
         f"{env.sizes['channel']} muscles, {env.sizes['time']} samples"
@@ -134,7 +273,6 @@ def run(args) -> int:
 
     import neuronmf as nm
     from neuronmf.errors import input_error
-    from neuronmf.io import load_emg
     from neuronmf.plotting.synergies import (
         plot_activations,
         plot_rank_curve,
@@ -150,7 +288,9 @@ def run(args) -> int:
     if not args.input.exists():
         raise input_error("INPUT", "an existing file", str(args.input))
     print(f"reading {args.input}", flush=True)
-    raw = load_emg(args.input, series=args.series, rate=args.rate)
+    raw, notes = _load(args)
+    args.loaded = "\n".join([_loading(raw), *(f"warning: {n}" for n in notes)])
+    print(args.loaded.split("\n")[0], flush=True)
     cycles = _read_cycles(args.cycles) if args.cycles else None
     print("computing the envelope", flush=True)
     env = nm.synergies.envelope(
@@ -161,6 +301,7 @@ def run(args) -> int:
         cycles=cycles,
         points_per_cycle=args.points_per_cycle,
     )
+    env = _drop_empty_samples(env, args)
     print("extracting synergies", flush=True)
     ds = nm.synergies.extract(
         env,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,9 +41,11 @@ def load_emg(
     *,
     series: str | None = None,
     channels: Sequence[str | int] | None = None,
+    exclude: Sequence[str | int] | None = None,
     time_column: str | None = None,
-    time_unit: str = "s",
+    time_unit: str | None = None,
     rate: float | None = None,
+    resample: bool = False,
 ) -> xr.DataArray:
     """Load an EMG recording as a (time, channel) DataArray.
 
@@ -56,27 +59,61 @@ def load_emg(
         dataset path. None takes the only candidate (for NWB, ``acquisition/EMG``
         when several fit).
     channels : sequence of str or int, optional
-        Keep only these channels (names or positions), in this order.
+        Keep only these channels (names or positions), in this order. Given
+        channels are taken as they are, label-like or not.
+    exclude : sequence of str or int, optional
+        Drop these channels (names or positions), e.g. ``["class", "trigger"]``.
     time_column : str, optional
-        CSV/TSV: the time column (default: a column named ``time``/``t``/...).
-    time_unit : {"s", "ms", "us", "min", "h"}
-        CSV/TSV: unit of the time column; times are returned in seconds.
+        CSV/TSV: the time column (default: a column named ``time``/``t``/
+        ``timestamp``..., or one whose name states a unit: ``time_ms``,
+        ``t (s)``, ``Time [us]``).
+    time_unit : {"s", "ms", "us"}, optional
+        CSV/TSV: unit of the time column (also ``"µs"``, ``"min"``, ``"h"``);
+        times are returned in seconds. Default: the unit in the column's name,
+        else seconds, with a warning when seconds give an implausible EMG
+        sampling rate (below 10 Hz or above 200 kHz) that names the likely unit.
+        Pass ``"s"`` to state seconds and silence that warning.
     rate : float, optional
         Sampling rate in Hz: needed for HDF5 datasets without a ``rate`` attribute
-        and for tables without a time column; otherwise checked against the file.
+        and for tables without a time column. Otherwise it is checked against the
+        file: a rate more than 1% away from the one the timestamps imply (the
+        mean step between consecutive samples, gaps left out) is refused, with the
+        time unit that would reconcile them when there is one.
+    resample : bool, default False
+        Timestamps with gaps or uneven steps (any step more than 10% away from
+        the median step) are refused unless ``resample=True``, which puts the data
+        on a regular grid at ``rate`` (or, without it, at the median step's rate)
+        from the first to the last timestamp, interpolating linearly across
+        gaps of at most :data:`MAX_INTERPOLATED` missing samples; longer gaps
+        become NaN (dropouts: :func:`neuronmf.synergies.envelope` interpolates
+        over them for filtering only and ``extract`` masks them). The counts
+        are kept in ``attrs`` (``resampled``, ``n_gaps``, ``n_interpolated``,
+        ``n_masked``).
 
     Returns
     -------
     xarray.DataArray
         Dims ``(time, channel)``; coords ``time`` (s) and ``channel`` (names);
-        attrs ``rate`` (Hz, when regularly sampled), ``units``, ``source`` (file)
-        and ``source_path`` (path inside the file, or the time column for tables).
+        attrs ``rate`` (Hz), ``units``, ``source`` (file), ``source_path``
+        (path inside the file, or the time column for tables), and for tables
+        ``time_unit`` and ``excluded`` (the columns left out, if any).
 
     Raises
     ------
     neuronmf.InputError
         Missing or unreadable file, missing or ambiguous series, wrong number of
-        dimensions, timestamps that disagree with the data, unknown channels.
+        dimensions, timestamps that disagree with the data, are not increasing,
+        have gaps (without ``resample=True``) or imply another rate than
+        ``rate``; unknown channels.
+
+    Warns
+    -----
+    UserWarning
+        Label-like table columns (non-negative integers with 2–20 distinct
+        values, such as ``class`` or ``trial``, next to continuous channels; or
+        a row counter such as ``Unnamed: 0``) are left out, by name, unless
+        named in ``channels``. A time column whose seconds give an implausible
+        EMG rate (see ``time_unit``).
 
     Examples
     --------
@@ -88,16 +125,41 @@ def load_emg(
     >>> emg = load_emg(p)
     >>> emg.dims, emg.shape, emg.channel.values.tolist(), emg.attrs["rate"]
     (('time', 'channel'), (5, 2), ['TA', 'SO'], 1000.0)
+
+    A lab's TSV: time in milliseconds with a dropped row, and a label column:
+
+    >>> q = p.with_name("lab.tsv")
+    >>> rows = [(0, 0.5, 0), (1, -0.2, 0), (3, 0.9, 1), (4, 0.1, 1)]
+    >>> _ = q.write_text("time\\tTA\\tclass\\n" + "".join(
+    ...     f"{a}\\t{b}\\t{c}\\n" for a, b, c in rows))
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     emg = load_emg(q, time_unit="ms", resample=True)
+    >>> emg.time.values.tolist(), emg.attrs["rate"], emg.channel.values.tolist()
+    ([0.0, 0.001, 0.002, 0.003, 0.004], 1000.0, ['TA'])
+    >>> print(w[0].message)  # doctest: +ELLIPSIS
+    table '...lab.tsv': left out label-like column(s) class ...
     """
     p = as_path(path)
     rate = check_rate(rate)
+    if not isinstance(resample, bool | np.bool_):
+        raise input_error("resample", "True or False", resample)
     fmt = detect_format(p)
+    if fmt == "table":
+        return _from_table(
+            p,
+            time_column=time_column,
+            time_unit=time_unit,
+            rate=rate,
+            resample=bool(resample),
+            channels=channels,
+            exclude=exclude,
+        )
     if fmt == "nwb":
         da = _from_nwb(p, series)
     elif fmt == "hdf5":
         da = _from_hdf5(p, series, rate)
-    elif fmt == "table":
-        da = _from_table(p, time_column, time_unit, rate)
     else:
         raise input_error(
             f"EMG file '{p}'",
@@ -105,9 +167,12 @@ def load_emg(
             f"a {fmt} file",
             "Save the EMG as NWB (see docs/data.md) or as a CSV with a time column.",
         )
+    if "rate" not in da.attrs and "time" in da.coords:
+        where = f"timestamps of '{da.attrs.get('source_path', '')}' in '{p}'"
+        da = _regular(da, da["time"].values, rate, bool(resample), where=where)
     if rate is not None and fmt != "hdf5":
         known = da.attrs.get("rate")
-        if known is not None and abs(known - rate) > 1e-3 * rate:
+        if known is not None and abs(known - rate) > 1e-2 * rate:
             raise input_error(
                 "rate",
                 f"consistent with the file's sampling rate ({known:g} Hz)",
@@ -115,7 +180,19 @@ def load_emg(
                 "Leave rate=None to use the file's times.",
             )
         da.attrs.setdefault("rate", rate)
-    return select_channels(da, channels, path=p)
+    da = select_channels(da, channels, path=p)
+    return drop_channels(da, exclude, path=p)
+
+
+#: resample=True interpolates across gaps of at most this many missing samples;
+#: longer gaps become NaN.
+MAX_INTERPOLATED = 5
+#: A step more than this fraction away from the median step makes sampling
+#: irregular (a gap when it is longer).
+STEP_TOLERANCE = 0.1
+#: Sampling rates (Hz) plausible for EMG, raw or envelope; outside, a time column
+#: read in seconds is probably in another unit.
+PLAUSIBLE_RATE = (10.0, 200_000.0)
 
 
 def select_channels(
@@ -144,6 +221,45 @@ def select_channels(
                 f"not found; channels are {', '.join(names)}",
             )
     return da.isel(channel=idx)
+
+
+def _positions(
+    names: list[str], wanted: Sequence[str | int], *, path: Path, flag: str
+) -> list[int]:
+    idx = []
+    for c in wanted:
+        if isinstance(c, int | np.integer) and not isinstance(c, bool):
+            if not -len(names) <= c < len(names):
+                raise input_error(
+                    f"{flag} index", f"in [0, {len(names)})", int(c), f"File: {path}."
+                )
+            idx.append(int(c) % len(names))
+        elif str(c) in names:
+            idx.append(names.index(str(c)))
+        else:
+            raise input_error(
+                f"{flag} {c!r}",
+                f"one of the channels of '{path}'",
+                f"not found; channels are {', '.join(names)}",
+            )
+    return idx
+
+
+def drop_channels(
+    da: xr.DataArray, exclude: Sequence[str | int] | None, *, path: Path
+) -> xr.DataArray:
+    """Drop the given channels (names or positions)."""
+    if exclude is None:
+        return da
+    if isinstance(exclude, str | int):
+        exclude = [exclude]
+    names = [str(c) for c in da["channel"].values]
+    gone = set(_positions(names, exclude, path=path, flag="excluded channel"))
+    if len(gone) == len(names):
+        raise input_error(
+            "exclude", "a subset of the channels", f"all of {', '.join(names)}"
+        )
+    return da.isel(channel=[i for i in range(len(names)) if i not in gone])
 
 
 def _make(
@@ -307,16 +423,27 @@ def _from_hdf5(p: Path, series: str | None, rate: float | None) -> xr.DataArray:
 
 # ------------------------------------------------------------------- table
 def _from_table(
-    p: Path, time_column: str | None, time_unit: str, rate: float | None
+    p: Path,
+    *,
+    time_column: str | None,
+    time_unit: str | None,
+    rate: float | None,
+    resample: bool,
+    channels: Sequence[str | int] | None,
+    exclude: Sequence[str | int] | None,
 ) -> xr.DataArray:
     from neuronmf.io.tabular import (
+        TIME_UNITS,
         find_time_column,
+        label_like_columns,
         numeric_columns,
         read_table,
         time_scale,
+        unit_in_name,
     )
 
-    scale = time_scale(time_unit)
+    if time_unit is not None:
+        time_scale(time_unit)  # refuse an unknown unit before reading
     df = read_table(p)
     columns = list(df.columns)
     tcol = find_time_column(columns, time_column, path=p)
@@ -325,19 +452,225 @@ def _from_table(
         raise input_error(
             f"table '{p}'", "at least one channel column besides time", columns
         )
+    excluded: list[str] = []
+    if channels is not None:
+        wanted = [channels] if isinstance(channels, str | int) else list(channels)
+        names = [names[i] for i in _positions(names, wanted, path=p, flag="channel")]
+    if exclude is not None:
+        gone = [exclude] if isinstance(exclude, str | int) else list(exclude)
+        drop = set(_positions(names, gone, path=p, flag="excluded channel"))
+        excluded = [names[i] for i in sorted(drop)]
+        names = [c for i, c in enumerate(names) if i not in drop]
+        if not names:
+            raise input_error(
+                "exclude", "a subset of the channels", f"all of {', '.join(excluded)}"
+            )
+    if channels is None:
+        labels = label_like_columns(df, names)
+        if labels and len(labels) < len(names):
+            warnings.warn(
+                f"table '{p}': left out label-like column(s) {', '.join(labels)} "
+                f"(non-negative integers with at most 20 distinct values, or a row "
+                f"counter), not EMG channels. Pass channels=[...] to keep them, or "
+                f"exclude=[...] to say which columns to drop.",
+                UserWarning,
+                stacklevel=3,
+            )
+            excluded += labels
+            names = [c for c in names if c not in labels]
     data = numeric_columns(df, names, path=p)
-    if tcol is not None:
-        times = numeric_columns(df, [tcol], path=p)[:, 0] * scale
-        times = check_times(times, data.shape[0], path=p, where=f"column {tcol}")
-        fs = rate_from_times(times)
-    elif rate is not None:
-        times, fs = time_coord(data.shape[0], rate=rate), rate
-    else:
-        raise input_error(
-            f"table '{p}'",
-            "given a time column (named 'time') or a sampling rate",
-            f"columns {', '.join(columns)}",
-            "Pass time_column=<name> or rate=<Hz>.",
+    if tcol is None:
+        if rate is None:
+            raise input_error(
+                f"table '{p}'",
+                "given a time column (named 'time') or a sampling rate",
+                f"columns {', '.join(columns)}",
+                "Pass time_column=<name> or rate=<Hz>.",
+            )
+        attrs = base_attrs(p, "", rate=rate, units="unknown")
+        if excluded:
+            attrs["excluded"] = ", ".join(excluded)
+        return _make(data, time_coord(data.shape[0], rate=rate), names, attrs)
+    named = unit_in_name(tcol)
+    unit = time_unit or named or "s"
+    if (
+        time_unit is not None
+        and named is not None
+        and TIME_UNITS[time_unit] != TIME_UNITS[named]
+    ):
+        warnings.warn(
+            f"time column '{tcol}' of '{p}' is named in {named} but time_unit="
+            f"{time_unit!r} was given; reading it in {time_unit}.",
+            UserWarning,
+            stacklevel=3,
         )
-    attrs = base_attrs(p, tcol or "", rate=fs, units="unknown")
-    return _make(data, times, names, attrs)
+    raw_t = numeric_columns(df, [tcol], path=p)[:, 0]
+    times = check_times(
+        raw_t * TIME_UNITS[unit], data.shape[0], path=p, where=f"column {tcol}"
+    )
+    attrs = base_attrs(p, tcol, units="unknown", time_unit=unit)
+    if excluded:
+        attrs["excluded"] = ", ".join(excluded)
+    da = _make(data, times, names, attrs)
+    return _regular(
+        da,
+        times,
+        rate,
+        resample,
+        where=f"time column '{tcol}' of '{p}'",
+        unit=unit,
+        stated=time_unit is not None or named is not None,
+    )
+
+
+# ---------------------------------------------------------------- sampling
+_UNIT_WORDS = {"s": "seconds", "ms": "milliseconds", "us": "microseconds"}
+
+
+def _nice_rate(fs: float) -> float:
+    nearest = round(fs)
+    if nearest > 0 and abs(fs - nearest) <= 1e-5 * fs:
+        return float(nearest)
+    return float(np.float64(f"{fs:.6g}"))
+
+
+def _other_unit(implied: float, unit: str, ok: Any) -> tuple[str, float] | None:
+    """The unit among s/ms/us whose reading gives a rate that ``ok`` accepts."""
+    from neuronmf.io.tabular import TIME_UNITS
+
+    for u in ("s", "ms", "us"):
+        if TIME_UNITS[u] == TIME_UNITS[unit]:
+            continue
+        alt = implied * TIME_UNITS[unit] / TIME_UNITS[u]
+        if ok(alt):
+            return u, alt
+    return None
+
+
+def _regular(
+    da: xr.DataArray,
+    times: np.ndarray,
+    rate: float | None,
+    resample: bool,
+    *,
+    where: str,
+    unit: str | None = None,
+    stated: bool = True,
+) -> xr.DataArray:
+    """Check the sampling implied by ``times`` (s); set ``rate`` or resample.
+
+    ``unit`` (the time column's unit, for tables) lets messages name the unit
+    that would fix a contradiction; ``stated=False`` (unit not given by the user
+    nor by the column name) warns when seconds give an implausible EMG rate.
+    """
+    t = np.asarray(times, dtype=float)
+    if t.size < 2:
+        if rate is not None:
+            da.attrs["rate"] = rate
+        return da
+    d = np.diff(t)
+    if np.any(d <= 0):
+        k = int(np.sum(d <= 0))
+        first = float(t[1:][d <= 0][0])
+        raise input_error(
+            where,
+            "strictly increasing",
+            f"{k} repeated timestamp(s), the first at {first:g} s",
+            "Write the times with more decimals, or drop the time column and "
+            "give the sampling rate.",
+        )
+    step = float(np.median(d))
+    irregular = np.abs(d - step) > STEP_TOLERANCE * step
+    gaps = d > (1 + STEP_TOLERANCE) * step
+    typical = d[~irregular] if (~irregular).any() else np.array([step])
+    implied = _nice_rate(1.0 / float(np.mean(typical)))
+    if rate is not None and abs(implied - rate) > 1e-2 * rate:
+        read = f" when read in {_UNIT_WORDS.get(unit, unit)}" if unit else ""
+        fix = "Check the rate, or leave rate=None to use the file's times."
+        if unit is not None:
+            alt = _other_unit(implied, unit, lambda fs: abs(fs - rate) <= 1e-2 * rate)
+            if alt is not None:
+                fix = (
+                    f"The column is probably in {_UNIT_WORDS[alt[0]]}: pass "
+                    f"time_unit='{alt[0]}' (it gives {alt[1]:g} Hz), or leave "
+                    "rate=None to use the file's times."
+                )
+        raise input_error(
+            "rate",
+            f"consistent with the {where} ({implied:g} Hz{read}, within 1%)",
+            rate,
+            fix,
+        )
+    lo, hi = PLAUSIBLE_RATE
+    if not stated and rate is None and not lo <= implied <= hi:
+        alt = _other_unit(implied, unit or "s", lambda fs: lo <= fs <= hi)
+        hint = (
+            f"If it is in {_UNIT_WORDS[alt[0]]}, pass time_unit='{alt[0]}' "
+            f"({alt[1]:g} Hz); if"
+            if alt is not None
+            else "If"
+        )
+        warnings.warn(
+            f"{where} read in seconds gives a sampling rate of {implied:g} Hz, "
+            f"implausible for EMG (expected {lo:g} Hz to {hi / 1000:g} kHz). "
+            f"{hint} it is in seconds (or a sample index), pass time_unit='s' to "
+            "say so.",
+            UserWarning,
+            stacklevel=4,
+        )
+    fs = rate if rate is not None else implied
+    if not irregular.any():
+        exact = rate_from_times(t)
+        da.attrs["rate"] = exact if exact is not None else fs
+        return da
+    ratio = d[gaps] / step
+    missing = np.rint(ratio).astype(int) - 1 if gaps.any() else np.zeros(0, int)
+    largest = float(d.max())
+    if not resample:
+        raise input_error(
+            where,
+            f"regularly sampled (every step within {STEP_TOLERANCE:.0%} of the "
+            f"median step, {step * 1000:g} ms)",
+            f"{int(irregular.sum())} irregular step(s), {int(gaps.sum())} of them "
+            f"gaps; the largest step is {largest * 1000:g} ms "
+            f"({largest / step:.1f} steps); {int(missing.sum())} sample(s) missing "
+            "in all",
+            f"Pass resample=True to put the data on a regular {fs:g} Hz grid (gaps "
+            f"of up to {MAX_INTERPOLATED} missing samples interpolated, longer "
+            "ones NaN), or repair the file.",
+        )
+    return _resample(da, t, fs, n_gaps=int(gaps.sum()))
+
+
+def _resample(da: xr.DataArray, t: np.ndarray, fs: float, *, n_gaps: int):
+    """Linear interpolation onto ``t[0] + k / fs``; long gaps become NaN."""
+    m = int(np.floor((t[-1] - t[0]) * fs + 1e-6)) + 1
+    grid = t[0] + np.arange(m) / fs
+    i = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, t.size - 2)
+    span = t[i + 1] - t[i]
+    frac = np.clip((grid - t[i]) / span, 0.0, 1.0)
+    eps = 1e-6
+    frac[frac < eps] = 0.0
+    frac[frac > 1 - eps] = 1.0
+    x = np.asarray(da.values, dtype=float)
+    a, b, f = x[i], x[i + 1], frac[:, None]
+    out = np.where(f == 0, a, np.where(f == 1, b, (1 - f) * a + f * b))
+    between = (frac > 0) & (frac < 1)
+    in_gap = between & (np.rint(span * fs) - 1 >= 1)
+    long_gap = between & (np.rint(span * fs) - 1 > MAX_INTERPOLATED)
+    out[long_gap] = np.nan
+    attrs = dict(da.attrs)
+    attrs.update(
+        rate=float(fs),
+        resampled=1,
+        n_gaps=n_gaps,
+        n_interpolated=int((in_gap & ~long_gap).sum()),
+        n_masked=int(long_gap.sum()),
+    )
+    return xr.DataArray(
+        out,
+        dims=("time", "channel"),
+        coords={"time": grid, "channel": da["channel"].values},
+        name=da.name,
+        attrs=attrs,
+    )

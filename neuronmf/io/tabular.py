@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,11 +11,40 @@ import numpy as np
 from neuronmf.errors import input_error
 from neuronmf.io._common import _TABLE_SUFFIXES
 
-__all__ = ["TIME_UNITS", "find_time_column", "read_table"]
+__all__ = [
+    "TIME_UNITS",
+    "find_time_column",
+    "label_like_columns",
+    "read_table",
+    "unit_in_name",
+]
 
 #: Factors that turn a time column into seconds.
 TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "min": 60.0, "h": 3600.0}
 _TIME_NAMES = ("time", "t", "time_s", "times", "timestamp", "timestamps", "time (s)")
+# "time_ms", "t [ms]", "Time (us)", "timestamp_s", "time.ms": a time column whose
+# name carries its unit.
+_UNIT_WORDS = {
+    "s": "s",
+    "sec": "s",
+    "secs": "s",
+    "seconds": "s",
+    "ms": "ms",
+    "msec": "ms",
+    "milliseconds": "ms",
+    "us": "us",
+    "µs": "us",
+    "usec": "us",
+    "microseconds": "us",
+}
+_TIMED_NAME = re.compile(
+    r"^(?:time|t|times|timestamp|timestamps)\s*[_\-.\s]?\s*[(\[]?\s*"
+    r"(" + "|".join(sorted(map(re.escape, _UNIT_WORDS), key=len, reverse=True)) + r")"
+    r"\s*[)\]]?$",
+    re.IGNORECASE,
+)
+#: Integer columns with at most this many distinct values are label-like.
+MAX_LABEL_VALUES = 20
 
 
 def _delimiter(path: Path, first_line: str) -> str:
@@ -65,7 +95,59 @@ def find_time_column(columns: list[str], time_column: str | None, *, path: Path)
     for c in columns:
         if c.lower() in _TIME_NAMES:
             return c
+    for c in columns:
+        if unit_in_name(c) is not None:
+            return c
     return None
+
+
+def unit_in_name(column: str) -> str | None:
+    """The time unit a column name states (``"time_ms"`` → ``"ms"``), or None.
+
+    Examples
+    --------
+    >>> [unit_in_name(c) for c in ("time_ms", "t (s)", "Time [us]", "time", "TA")]
+    ['ms', 's', 'us', None, None]
+    """
+    m = _TIMED_NAME.match(column.strip())
+    return None if m is None else _UNIT_WORDS[m.group(1).lower()]
+
+
+def label_like_columns(df, names: list[str]) -> list[str]:
+    """Columns of ``df`` among ``names`` that look like labels, not signals.
+
+    A column is label-like when every value is a non-negative integer and it takes
+    between 2 and :data:`MAX_LABEL_VALUES` distinct values (a class, trial, phase or
+    trigger code), or when it counts up by exactly 1 per row (a row index, e.g.
+    pandas' ``Unnamed: 0``). Integer-valued tables where every column looks like
+    this (spike counts, integer ADC values) keep their small-integer columns: those
+    are returned only next to at least one non-integer column. Constant columns are
+    not labels (a flat channel is refused later, by name).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"TA": [0.1, -2.3, 4.0, 1.5], "class": [0, 0, 1, 2]})
+    >>> label_like_columns(df, ["TA", "class"])
+    ['class']
+    """
+    counters, small, continuous = [], [], False
+    for c in names:
+        col = df[c]
+        if col.dtype == bool or not np.issubdtype(col.dtype, np.number):
+            continue
+        x = col.to_numpy(dtype=float)
+        x = x[np.isfinite(x)]
+        if x.size == 0:
+            continue
+        if not np.all(x == np.round(x)):
+            continuous = True
+        elif x.size > 2 and np.all(np.diff(x) == 1):
+            counters.append(c)
+        elif x.min() >= 0 and 2 <= np.unique(x).size <= MAX_LABEL_VALUES:
+            small.append(c)
+    keep = set(counters + (small if continuous else []))
+    return [c for c in names if c in keep]
 
 
 def numeric_columns(df, names: list[str], *, path: Path) -> np.ndarray:
@@ -76,7 +158,8 @@ def numeric_columns(df, names: list[str], *, path: Path) -> np.ndarray:
             f"columns {', '.join(bad)} of '{path}'",
             "numeric",
             "text values",
-            "Remove text columns or pass channels=[...] to select numeric ones.",
+            "Remove text columns, or pass channels=[...] to select numeric ones "
+            "or exclude=[...] to drop these.",
         )
     return df[names].to_numpy(dtype=float)
 

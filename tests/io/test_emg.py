@@ -45,10 +45,11 @@ def test_csv_without_time_needs_rate(tmp_path):
     np.testing.assert_allclose(emg.time.values, [0, 0.01])
 
 
-def test_csv_irregular_time_has_no_rate(tmp_path):
+def test_csv_irregular_time_refused_or_resampled(tmp_path):
     p = tmp_path / "e.csv"
     p.write_text("time,A\n0,1\n0.1,2\n0.5,3\n")
-    assert "rate" not in load_emg(p).attrs
+    with pytest.raises(InputError, match=r"regularly sampled.*resample=True"):
+        load_emg(p)
 
 
 def test_csv_unknown_channel(tmp_path):

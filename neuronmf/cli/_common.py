@@ -7,11 +7,90 @@ PNG figures and a plain-text ``summary.txt``.
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
 from pathlib import Path
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 NETCDF_SUFFIXES = (".nc", ".netcdf", ".nc4")
+
+#: Python keywords the commands pass under another option name (keyword -> dest).
+#: Only used when the command has that dest; everything else is read off argparse.
+KEYWORD_ALIASES = {
+    "neuron_radius": "radius",
+    "n_restarts": "restarts",
+    "n_repeats": "repeats",
+    "n_jobs": "jobs",
+    "n_surrogates": "surrogates",
+}
+
+
+def flag_names(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Python keyword -> command-line flag for every option of ``parser``.
+
+    The keyword is the option's ``dest`` (plus :data:`KEYWORD_ALIASES` where a
+    command passes it to Python under another name); the flag is its longest
+    ``--`` option string. Positional arguments and ``--help`` are left out.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> p = argparse.ArgumentParser()
+    >>> _ = p.add_argument("--bin-width", type=float)
+    >>> flag_names(p)
+    {'bin_width': '--bin-width'}
+    """
+    flags: dict[str, str] = {}
+    for action in parser._actions:
+        long = [o for o in action.option_strings if o.startswith("--")]
+        if not long or isinstance(action, argparse._HelpAction):
+            continue
+        flags[action.dest] = max(long, key=len)
+    for keyword, dest in KEYWORD_ALIASES.items():
+        if dest in flags and keyword not in flags:
+            flags[keyword] = flags[dest]
+    return flags
+
+
+_VALUE = r"""(?:'([^']*)'|"([^"]*)"|([^\s,;:)]*[^\s,;:).]))"""
+
+
+def _with_value(flag: str):
+    def replace(match: re.Match) -> str:
+        value = next(g for g in match.groups() if g is not None)
+        return f"{flag} {value}"
+
+    return replace
+
+
+def name_flags(message: str, flags: dict[str, str]) -> str:
+    """Rewrite mentions of Python keywords in an error ``message`` as flags.
+
+    ``rate=None`` becomes ``--rate unset``, ``rank=3`` becomes ``--rank 3``,
+    `` `rate` `` becomes ``--rate``; a keyword that starts the message (the house
+    pattern "<what> must be ...") or contains an underscore (``bin_width``) is
+    replaced wherever it stands as a word. Plain words elsewhere are left alone.
+
+    Examples
+    --------
+    >>> flags = {"rate": "--rate", "bin_width": "--bin-width"}
+    >>> name_flags("rate must be > 0; got 0. Leave rate=None or pass rate=1000.", flags)
+    '--rate must be > 0; got 0. Leave --rate unset or pass --rate 1000.'
+    >>> name_flags("bin_width must be a number; got 'a'. The rate is fine.", flags)
+    "--bin-width must be a number; got 'a'. The rate is fine."
+    """
+    for keyword in sorted(flags, key=len, reverse=True):
+        flag = flags[keyword]
+        word = rf"(?<![\w.\-'\"/\\]){re.escape(keyword)}"
+        message = re.sub(rf"{word}=None\b", f"{flag} unset", message)
+        message = re.sub(rf"{word}={_VALUE}", _with_value(flag), message)
+        message = re.sub(rf"`{re.escape(keyword)}`", flag, message)
+        if "_" in keyword:
+            message = re.sub(rf"{word}(?![\w\-(=/\\]|\.\w)", flag, message)
+        else:
+            message = re.sub(rf"^{re.escape(keyword)}(?= must\b| \()", flag, message)
+    return message
 
 
 def check_input(path: Path, flag: str = "INPUT") -> Path:

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 
+from neuronmf.cli._common import flag_names, name_flags
 from neuronmf.errors import InputError
 
 EXIT_OK = 0
@@ -27,6 +29,49 @@ EXIT_INTERRUPTED = 130
 
 # Command modules, in the order `neuronmf --help` lists them.
 COMMANDS = ("demo", "info", "synergies", "rank", "assemblies", "decode", "segment")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the commands' hand-wrapped descriptions and example epilogs."""
+
+
+# a help text that already states its default, e.g. "(default 20 450)"
+_STATES_DEFAULT = re.compile(r"\(default[:\s]+[^)\s]|%\(default\)")
+
+
+def _shown_default(value) -> str:
+    if isinstance(value, list | tuple):
+        return " ".join(_shown_default(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Every option's help ends with its default, and keeps the raw layout.
+
+    Options whose default is None (nothing set) and flags (``store_true`` and
+    other zero-argument actions: off unless given) are left as they are, and so
+    is help that already states it ("(default 20 450)"); a bare "(10)" at the end
+    becomes "(default: 10)".
+    """
+    parser.formatter_class = HelpFormatter
+    for action in parser._actions:
+        if (
+            action.nargs == 0
+            or action.default is None
+            or action.default is argparse.SUPPRESS
+            or action.help is argparse.SUPPRESS
+            or isinstance(action, argparse._SubParsersAction)
+        ):
+            continue
+        shown = _shown_default(action.default).replace("%", "%%")
+        text = action.help or ""
+        if _STATES_DEFAULT.search(text):
+            continue  # already says it, e.g. "band-pass in Hz (default 20 450)"
+        if text.endswith(f"({shown})"):  # "NMF restarts (10)"
+            text = text[: -len(shown) - 2].rstrip()
+        action.help = f"{text} (default: {shown})".lstrip()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(subparsers)
+    # one place for every command: defaults in --help, flags in error messages
+    _show_defaults(parser)
+    for sub in subparsers.choices.values():
+        _show_defaults(sub)
+        sub.set_defaults(option_flags=flag_names(sub))
     return parser
 
 
@@ -69,7 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         if args.debug:
             raise
-        print(f"neuronmf {args.command}: error: {exc}", file=sys.stderr)
+        message = name_flags(str(exc), getattr(args, "option_flags", {}))
+        print(f"neuronmf {args.command}: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"neuronmf {args.command}: interrupted", file=sys.stderr)

@@ -220,11 +220,15 @@ def detect(
     rank: int | str = "auto",
     rank_method: str = "mp",
     ranks=range(1, 11),
-    loss: str = "kl",
+    loss: str = "auto",
+    kind: str = "auto",
+    baseline_percentile: float = 8.0,
+    baseline_window: float = 60.0,
     bin_width: float | None = None,
     threshold: float | str = "uniform",
     n_surrogates: int = 200,
     alpha: float = 0.05,
+    max_participation: float = 0.75,
     n_restarts: int = 3,
     max_iter: int = 300,
     time_dim: str = "time",
@@ -308,20 +312,30 @@ def detect(
     >>> sorted(int(ds.n_members[k]) for k in range(2))
     [6, 6]
     """
-    if loss not in ("kl", "frobenius"):
-        raise input_error("loss", "'kl' or 'frobenius'", loss)
+    if loss not in ("auto", "kl", "frobenius"):
+        raise input_error("loss", "'auto', 'kl' or 'frobenius'", loss)
+    if kind not in ("auto", *KINDS):
+        raise input_error("kind", "'auto', " + ", ".join(repr(k) for k in KINDS), kind)
     if not (isinstance(n_surrogates, (int, np.integer)) and n_surrogates >= 0):
         raise input_error("n_surrogates", "an integer >= 0", n_surrogates)
     if threshold != "uniform" and not isinstance(threshold, (int, float)):
         raise input_error("threshold", "'uniform' or a number", threshold)
-    A = _as_counts(activity, bin_width, time_dim)
-    X = A.values
-    if not np.all(np.isfinite(X)):
-        raise input_error("activity", "finite (no NaN or Inf)", "non-finite values")
-    if np.any(X < 0):
+    if not (0 < baseline_percentile < 50):
         raise input_error(
-            "activity", "non-negative (counts or rates)", f"min {X.min():.3g}"
+            "baseline_percentile", "a number in (0, 50)", baseline_percentile
         )
+    if not (isinstance(baseline_window, (int, float)) and baseline_window > 0):
+        raise input_error(
+            "baseline_window", "a positive number of seconds", baseline_window
+        )
+    if not (0 < max_participation <= 1):
+        raise input_error("max_participation", "a number in (0, 1]", max_participation)
+    A = _as_counts(activity, bin_width, time_dim)
+    X, kind, kind_source, preprocessing = _prepare(
+        A, kind, float(baseline_percentile), float(baseline_window)
+    )
+    if loss == "auto":
+        loss = "kl" if kind in ("counts", "deconvolved") else "frobenius"
     n_t, n_n = X.shape
     if n_n < 2 or n_t < 10:
         raise input_error(
@@ -371,30 +385,42 @@ def detect(
         res = nmf(V, r, loss=loss, n_restarts=n_restarts, seed=seed, max_iter=max_iter)
     W, H = np.asarray(res.W), np.asarray(res.H)
     if threshold == "uniform":
-        thr = np.full(r, 1.0 / np.sqrt(n_n))
         rule = "W[i,k] > 1/sqrt(n_neurons)"
-    elif isinstance(threshold, (int, float)):
-        thr = W.mean(0) + threshold * W.std(0)
-        rule = f"W[i,k] > mean(W[:,k]) + {threshold:g}*SD(W[:,k])"
     else:
-        raise input_error("threshold", "'uniform' or a number", threshold)
-    members = W > thr
-    rng = np.random.default_rng(seed)
+        rule = f"W[i,k] > mean(W[:,k]) + {threshold:g}*SD(W[:,k])"
+    members, thr = _members(W, threshold)
+    n_members = members.sum(0)
+    stat = _statistics(X, members)
     p = np.full(r, np.nan)
-    for k in range(r):
-        idx = np.flatnonzero(members[:, k])
-        if idx.size < 2 or n_surrogates == 0:
-            continue
-        obs = _mean_corr(X[:, idx])
-        null = np.empty(n_surrogates)
-        for s in range(n_surrogates):
-            shifts = rng.integers(0, n_t, idx.size)
-            null[s] = _mean_corr(
-                np.stack(
-                    [np.roll(X[:, i], sh) for i, sh in zip(idx, shifts, strict=True)], 1
-                )
+    if n_surrogates > 0 and np.any(np.isfinite(stat)):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*stopped at max_iter.*")
+            null = _shift_null(
+                X,
+                r,
+                loss=loss,
+                threshold=threshold,
+                n_surrogates=int(n_surrogates),
+                rng=np.random.default_rng(seed),
+                seed=seed,
+                max_iter=max_iter,
+                progress=progress,
             )
-        p[k] = (1 + np.sum(null >= obs)) / (1 + n_surrogates)
+        ok = np.isfinite(stat)
+        p[ok] = (1 + (null[None, :] >= stat[ok, None]).sum(1)) / (1 + n_surrogates)
+    participation = _participation(W)
+    specific = participation <= max_participation
+    coactive = (p < alpha) & (n_members >= 2)
+    n_flat = int(np.sum(coactive & ~specific))
+    if n_flat:
+        warnings.warn(
+            f"assemblies.detect: {n_flat} co-active component(s) spread over "
+            f"(nearly) all neurons (participation ratio > {max_participation:g} of "
+            "N); reported as non-specific (a shared signal such as neuropil, "
+            "baseline drift or global state), not as assemblies.",
+            UserWarning,
+            stacklevel=2,
+        )
     from neuronmf import __version__
 
     ds = xr.Dataset(
@@ -402,9 +428,13 @@ def detect(
             "membership": (("neuron", "assembly"), W),
             "members": (("neuron", "assembly"), members),
             "activations": (("assembly", "time"), H),
-            "n_members": (("assembly",), members.sum(0)),
+            "n_members": (("assembly",), n_members),
+            "statistic": (("assembly",), stat),
             "p_value": (("assembly",), p),
-            "significant": (("assembly",), (p < alpha) & (members.sum(0) >= 2)),
+            "participation": (("assembly",), participation),
+            "specific": (("assembly",), specific),
+            "coactive": (("assembly",), coactive),
+            "significant": (("assembly",), coactive & specific),
             "threshold": (("assembly",), thr),
         },
         coords={
@@ -428,8 +458,16 @@ def detect(
             if rank_method == "mp"
             else "masked-CV minimum (floored Poisson deviance)",
             "member_rule": rule,
-            "significance_test": "mean pairwise correlation of members vs "
-            "independently circularly shifted members",
+            "activity_kind": kind,
+            "activity_kind_source": kind_source,
+            "preprocessing": preprocessing,
+            "significance_test": "mean pairwise correlation of members; null: "
+            "every neuron circularly shifted by its own offset, NMF refitted at "
+            "the same rank, members re-chosen, maximum over components "
+            "(family-wise over components)",
+            "specific_rule": "participation ratio (sum w)^2/sum w^2 <= "
+            f"{max_participation:g} * n_neurons",
+            "max_participation": float(max_participation),
             "n_surrogates": int(n_surrogates),
             "alpha": float(alpha),
             "n_restarts": int(n_restarts),
@@ -458,3 +496,210 @@ def _mean_corr(Y: np.ndarray) -> float:
     C = np.nan_to_num(C)
     k = C.shape[0]
     return float((C.sum() - np.trace(C)) / (k * (k - 1)))
+
+
+# ------------------------------------------------------------ input kind
+KINDS = ("counts", "fluorescence", "dff", "deconvolved")
+
+
+def _infer_kind(A: xr.DataArray) -> tuple[str, str]:
+    """The activity kind recorded by the loader, or a conservative guess.
+
+    Returns ``(kind, source)`` where source says how the kind was decided.
+    """
+    recorded = A.attrs.get("activity_kind")
+    if recorded in KINDS:
+        return str(recorded), "recorded by the loader"
+    if A.attrs.get("units") in ("spikes", "spikes per bin"):
+        return "counts", "recorded by the loader (units: spikes)"
+    X = A.values
+    finite = X[np.isfinite(X)]
+    if finite.size and np.all(finite == np.round(finite)) and finite.min() >= 0:
+        return "counts", "inferred: values are non-negative integers"
+    if finite.size and finite.min() > 0:
+        p8 = np.percentile(X, 8, axis=0)
+        sd = X.std(axis=0)
+        ratio = float(np.median(p8 / np.where(sd > 0, sd, np.inf)))
+        if ratio >= 2.5:
+            return "fluorescence", (
+                "inferred: strictly positive with a large per-neuron baseline "
+                f"(median 8th percentile / SD = {ratio:.3g} >= 2.5)"
+            )
+    if finite.size and finite.min() < 0:
+        raise input_error(
+            "activity",
+            "non-negative (counts, raw fluorescence or deconvolved activity)",
+            f"min {finite.min():.3g}",
+            "For dF/F traces pass kind='dff' (values below 0 are clipped at 0).",
+        )
+    return "deconvolved", (
+        "inferred: non-negative, non-integer, no large baseline; used as given "
+        "(deconvolved activity or rates)"
+    )
+
+
+def _bin_seconds(A: xr.DataArray) -> float | None:
+    rate = A.attrs.get("rate")
+    if isinstance(rate, (int, float)) and np.isfinite(rate) and rate > 0:
+        return 1.0 / float(rate)
+    bw = A.attrs.get("bin_width")
+    if isinstance(bw, (int, float)) and np.isfinite(bw) and bw > 0:
+        return float(bw)
+    t = np.asarray(A["time"].values)
+    if np.issubdtype(t.dtype, np.floating) and t.size > 1:
+        dt = np.diff(t)
+        if np.all(dt > 0):
+            return float(np.median(dt))
+    return None
+
+
+def _delta_f_over_f(
+    F: np.ndarray, dt: float | None, percentile: float, window: float
+) -> tuple[np.ndarray, str]:
+    """ΔF/F = (F − F0)/F0, clipped at 0, with F0 a low per-neuron percentile."""
+    from scipy.ndimage import percentile_filter
+
+    n_t = F.shape[0]
+    w = None if dt is None else round(window / dt)
+    if w is not None and n_t >= 2 * w and w >= 3:
+        F0 = percentile_filter(F, percentile, size=(w, 1), mode="nearest")
+        how = (
+            f"running {percentile:g}th percentile over {window:g} s ({w} bins) "
+            "per neuron"
+        )
+    else:
+        F0 = np.broadcast_to(np.percentile(F, percentile, axis=0), F.shape)
+        why = (
+            "no time step known"
+            if w is None
+            else f"recording shorter than 2 x {window:g} s"
+        )
+        how = f"{percentile:g}th percentile of the whole recording per neuron ({why})"
+    bad = np.flatnonzero(F0.min(axis=0) <= 0)
+    if bad.size:
+        raise input_error(
+            "fluorescence baseline (low percentile per neuron)",
+            "positive for ΔF/F",
+            f"<= 0 for {bad.size} neuron(s), e.g. index {bad[:5].tolist()}",
+            "The traces look background-subtracted or already normalised: pass "
+            "kind='dff' (baseline already removed) or kind='deconvolved'.",
+        )
+    dff = np.maximum((F - F0) / F0, 0.0)
+    return dff, f"dF/F = (F - F0)/F0 clipped at 0, F0 = {how}"
+
+
+def _prepare(A, kind, baseline_percentile, baseline_window):
+    """Resolve the kind, check the values, and return the matrix to factorise."""
+    X = A.values
+    if not np.all(np.isfinite(X)):
+        raise input_error("activity", "finite (no NaN or Inf)", "non-finite values")
+    if kind == "auto":
+        kind, source = _infer_kind(A)
+        if not source.startswith("recorded"):
+            warnings.warn(
+                f"assemblies.detect: activity kind {source} -> {kind!r}. Pass "
+                "kind='counts', 'fluorescence', 'dff' or 'deconvolved' to say so.",
+                UserWarning,
+                stacklevel=3,
+            )
+    else:
+        source = "given"
+        recorded = A.attrs.get("activity_kind")
+        if recorded in KINDS and recorded != kind:
+            warnings.warn(
+                f"assemblies.detect: kind={kind!r} overrides the file's {recorded!r}.",
+                UserWarning,
+                stacklevel=3,
+            )
+    if kind == "dff":
+        return np.maximum(X, 0.0), kind, source, "dF/F as given, clipped at 0"
+    if kind == "fluorescence":
+        if np.any(X <= 0):
+            raise input_error(
+                "fluorescence",
+                "strictly positive (raw F, for a ΔF/F baseline)",
+                f"min {X.min():.3g}",
+                "Pass kind='dff' for baseline-subtracted traces.",
+            )
+        Y, how = _delta_f_over_f(
+            X, _bin_seconds(A), baseline_percentile, baseline_window
+        )
+        return Y, kind, source, how
+    if np.any(X < 0):
+        raise input_error(
+            "activity",
+            f"non-negative for kind={kind!r} (counts or rates)",
+            f"min {X.min():.3g}",
+            "Pass kind='dff' for dF/F traces with negative values.",
+        )
+    return X, kind, source, "used as given"
+
+
+def _participation(W: np.ndarray) -> np.ndarray:
+    """Participation ratio (Σw)² / Σw² of each column, as a fraction of N."""
+    s2 = (W**2).sum(0)
+    return np.where(s2 > 0, W.sum(0) ** 2 / np.where(s2 > 0, s2, 1.0), 0.0) / W.shape[0]
+
+
+def _members(W: np.ndarray, threshold) -> tuple[np.ndarray, np.ndarray]:
+    if threshold == "uniform":
+        thr = np.full(W.shape[1], 1.0 / np.sqrt(W.shape[0]))
+    else:
+        thr = W.mean(0) + threshold * W.std(0)
+    return W > thr, thr
+
+
+def _statistics(Y: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """Mean pairwise correlation of each component's members (NaN if < 2)."""
+    out = np.full(members.shape[1], np.nan)
+    for k in range(members.shape[1]):
+        idx = np.flatnonzero(members[:, k])
+        if idx.size >= 2:
+            out[k] = _mean_corr(Y[:, idx])
+    return out
+
+
+def _unit_columns(W: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(W, axis=0)
+    return W / np.where(n > 0, n, 1.0)
+
+
+def _shift_null(
+    Y, r, *, loss, threshold, n_surrogates, rng, seed, max_iter, progress
+) -> np.ndarray:
+    """Largest member correlation over the components of each surrogate's refit.
+
+    Every neuron's series is circularly shifted by its own random offset (each
+    neuron keeps its baseline, distribution and autocorrelation; co-activation is
+    destroyed), and the whole detection (NMF at the same rank, the member rule,
+    the statistic) is run again. The maximum over components makes the p-value
+    account for the members having been chosen on the data and for testing
+    several components.
+    """
+    n_t, n_n = Y.shape
+    null = np.full(n_surrogates, -np.inf)
+    it = range(n_surrogates)
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc="assemblies: surrogates", unit="refit")
+    for s in it:
+        shifts = rng.integers(0, n_t, n_n)
+        rows = (np.arange(n_t)[:, None] - shifts[None, :]) % n_t
+        Ys = Y[rows, np.arange(n_n)[None, :]]
+        if not np.any(Ys):
+            continue
+        res = nmf(
+            Ys.T,
+            r,
+            loss=loss,
+            n_restarts=1,
+            seed=seed,
+            max_iter=min(max_iter, 150),
+            tol=1e-4,
+        )
+        Ws = _unit_columns(np.asarray(res.W))
+        stat = _statistics(Ys, _members(Ws, threshold)[0])
+        if np.any(np.isfinite(stat)):
+            null[s] = np.nanmax(stat)
+    return null

@@ -13,6 +13,13 @@ EXAMPLE = """examples:
       --behavior position --axis x --out dec
   neuronmf decode session.nc --behavior speed --model poisson --features raw
       (NetCDF Dataset with a (time, neuron) activity variable and a (time,) one)
+  neuronmf decode spikes_flat_and_position.npz --bin-width 0.05 \
+      --behavior position --axis x --min-speed 15 --out dec
+      (decode only while the animal moves at >= 15 position units per second;
+       folds are blocks of the running bins, so no test block is all rest)
+  neuronmf decode session.nwb --bin-width 0.05 --behavior position --axis x \
+      --epochs running.csv --model bayes --features raw
+      (only inside the start,stop epochs of running.csv; Bayesian decoder)
 Writes dec/decoding.nc (NetCDF), dec/decoding.nwb (processing module
 "decoding": predicted and observed behaviour as TimeSeries, per-fold and null
 scores as tables; read back with neuronmf.io.load_result), dec/predictions.png,
@@ -57,9 +64,38 @@ def register(subparsers) -> None:
         "--rate", type=float, default=None, help="sampling rate (Hz) of array input"
     )
     p.add_argument(
+        "--min-speed",
+        type=float,
+        default=None,
+        help="decode only bins where the behaviour moves at least this fast, in "
+        "behaviour units per second (speed of all its axes, 0.5 s moving average; "
+        "default: all bins)",
+    )
+    p.add_argument(
+        "--epochs",
+        type=Path,
+        default=None,
+        help="decode only inside these epochs: CSV/TSV or .npy of start,stop "
+        "seconds (one row each), or an NWB file's interval table (default: all "
+        "bins)",
+    )
+    p.add_argument(
+        "--epochs-table",
+        default=None,
+        help="interval table of an NWB --epochs file (default: its only table)",
+    )
+    p.add_argument(
         "--model",
         default="gaussian",
-        choices=["gaussian", "poisson", "bernoulli", "multinomial"],
+        choices=["gaussian", "poisson", "bernoulli", "multinomial", "bayes"],
+        help="GLM, or 'bayes' (Poisson naive-Bayes position decoder) "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--position-bins",
+        type=int,
+        default=None,
+        help="--model bayes: number of position bins (default: the decoder's)",
     )
     p.add_argument("--features", default="nmf", choices=["nmf", "raw"])
     p.add_argument("--rank", default="auto", help="NMF rank or 'auto'")
@@ -107,14 +143,79 @@ def _behavior(args, activity_path: Path):
             )
         if args.axis not in names:
             raise input_error("--axis", f"one of {names}", args.axis)
+        full = beh
         beh = beh.isel({other: names.index(args.axis)}, drop=True)
-    return beh.rename(args.behavior)
+    else:
+        full = beh
+    return beh.rename(args.behavior), full
+
+
+def _epochs(path: Path, table: str | None):
+    """(n_epochs, 2) start/stop seconds from a CSV/TSV, .npy or NWB file."""
+    import numpy as np
+
+    from neuronmf.cli._common import check_input
+    from neuronmf.errors import input_error
+
+    path = check_input(path, "--epochs")
+    suffix = path.suffix.lower()
+    if suffix == ".nwb":
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            tables = {}
+            if "intervals" in f:
+                tables.update({k: f["intervals"][k] for k in f["intervals"]})
+            names = sorted(tables)
+            if table is None and len(names) == 1:
+                table = names[0]
+            if table not in tables:
+                raise input_error(
+                    "--epochs-table",
+                    f"one of the interval tables of {path}: {names}",
+                    table,
+                )
+            g = tables[table]
+            if "start_time" not in g or "stop_time" not in g:
+                raise input_error(
+                    f"/intervals/{table} in {path}",
+                    "an interval table with start_time and stop_time",
+                    sorted(g),
+                )
+            return np.column_stack([g["start_time"][:], g["stop_time"][:]])
+    if suffix == ".npy":
+        ep = np.load(path, allow_pickle=False)
+    elif suffix in (".csv", ".tsv", ".txt"):
+        delim = "\t" if suffix == ".tsv" else ","
+        text = path.read_text().splitlines()
+        try:
+            [float(v) for v in text[0].split(delim)] if text else None
+            skip = 0
+        except ValueError:
+            skip = 1  # a header row (e.g. "start,stop")
+        ep = np.loadtxt(path, delimiter=delim, skiprows=skip, ndmin=2)
+    else:
+        raise input_error(
+            "--epochs",
+            "a .csv, .tsv, .txt, .npy or .nwb file of start,stop times",
+            str(path),
+        )
+    ep = np.asarray(ep, dtype=float)
+    if ep.ndim != 2 or ep.shape[1] < 2:
+        raise input_error(
+            f"--epochs {path}",
+            "two columns (start, stop) in seconds",
+            f"shape {ep.shape}",
+        )
+    return ep[:, :2]
 
 
 def run(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
+    import numpy as np
+
     import neuronmf as nm
     from neuronmf.cli._common import (
         load_activity,
@@ -132,10 +233,35 @@ def run(args) -> int:
         bin_width=args.bin_width,
         rate=args.rate,
     )
-    y = _behavior(args, args.input)
+    y, y_full = _behavior(args, args.input)
+    where, where_text = None, "all bins"
+    if args.min_speed is not None:
+        where = nm.decoding.min_speed(y_full, args.min_speed)
+        where_text = (
+            f"speed >= {args.min_speed:g} behaviour units/s "
+            f"({100 * float(where.mean()):.0f} % of behaviour samples)"
+        )
+    if args.epochs is not None:
+        inside = nm.decoding.in_epochs(X.time, _epochs(args.epochs, args.epochs_table))
+        if where is not None:
+            tw, t = where.time.values, X.time.values
+            pos = np.clip(np.searchsorted(tw, t), 1, tw.size - 1)
+            near = np.where(
+                np.abs(tw[pos - 1] - t) <= np.abs(tw[pos] - t), pos - 1, pos
+            )
+            where = inside & where.values[near]
+            where_text += f" and inside the epochs of {args.epochs}"
+        else:
+            where = inside
+            where_text = f"inside the epochs of {args.epochs}"
+    options = None
+    if args.model == "bayes" and args.position_bins is not None:
+        options = {"n_position_bins": args.position_bins}
     res = nm.decoding.decode(
         X,
         y,
+        where=where,
+        model_options=options,
         model=args.model,
         features=args.features,
         rank=rank,
@@ -161,15 +287,26 @@ def run(args) -> int:
         if res.null_scores.size
         else "not computed (--null 0)"
     )
+    finite = int(np.isfinite(res.scores.values).sum())
+    undefined = res.attrs.get("undefined_folds", "")
     lines = [
         "neuronmf decode",
         f"input: {args.input} ({X.sizes['time']} bins x {X.sizes['neuron']} neurons); "
         f"behaviour '{args.behavior}' from {args.behavior_file or args.input}",
+        f"scored bins: {res.attrs['n_scored']} of {res.attrs['n_samples']} "
+        f"({where_text})",
         f"model: {res.model}; features: {res.features}; rank: {res.rank}",
-        f"{res.metric}: {res.score:.3f} (mean of {res.scores.size} blocked folds: "
+        f"{res.metric}: {res.score:.3f} (mean of {finite} of {res.scores.size} "
+        "blocked folds: "
         + ", ".join(f"{v:.3f}" for v in res.scores.values)
+        + (f"; fold(s) {undefined} undefined, left out" if undefined else "")
         + ")",
         f"null: {null}",
+        *(
+            [f"median position error: {res.median_error:.3g} (behaviour units)"]
+            if res.model == "bayes"
+            else []
+        ),
         "decoding measures correlation between activity and behaviour, not causation",
         "files: " + ", ".join(p.name for p in [*files, *figs]),
     ]

@@ -185,35 +185,6 @@ def detect_ica(
     )
 
 
-def _kl_cv_scores(
-    V: np.ndarray, ranks, *, holdout: float, n_splits: int, seed, max_iter
-):
-    """Held-out Poisson deviance per rank, with the prediction floored.
-
-    KL fits can put exact zeros at held-out entries (a masked entry does not
-    pull its own rate up), which makes the deviance of a single held-out spike
-    infinite. The score floors the predicted rate at 1 % of the neuron's mean
-    rate on training entries, so one such entry costs a finite, bounded amount.
-    """
-    rng = np.random.default_rng(seed)
-    out = np.zeros((len(ranks), n_splits))
-    for s in range(n_splits):
-        train = rng.random(V.shape) >= holdout
-        rates = np.where(train, V, 0).sum(1) / np.maximum(train.sum(1), 1)
-        floor = np.maximum(0.01 * rates, 1e-6)[:, None]
-        held = ~train
-        for i, r in enumerate(ranks):
-            res = nmf(
-                V, r, loss="kl", mask=train, seed=seed, max_iter=max_iter, tol=1e-4
-            )
-            mu = np.maximum(np.asarray(res.W) @ np.asarray(res.H), floor)[held]
-            v = V[held]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                term = np.where(v > 0, v * np.log(v / mu), 0.0)
-            out[i, s] = float(np.mean(2 * (term - v + mu)))
-    return out
-
-
 def detect(
     activity,
     *,
@@ -247,17 +218,12 @@ def detect(
     rank_method : {"mp", "cv"}, default "mp"
         ``"mp"``: the Marchenko–Pastur count of the z-scored activity (the
         assembly count of Lopes-dos-Santos et al.) plus one component for
-        background firing (capped by ``max(ranks)``). ``"cv"``: scans
-        ``ranks`` by speckled masked CV (10 % of entries held out, 2 splits)
-        with KL loss, scores held-out
-        entries by Poisson deviance with the predicted rate floored at 1 % of
-        the neuron's mean rate, and takes the rank with the lowest mean score.
-        The floor keeps the score finite: KL fits can put exact zeros at
-        held-out entries, where one held-out spike would cost infinite deviance
-        and favour whichever rank happens to avoid that. On sparse real
-        counts (e.g. hc_linear_track at 100 ms) masked KL fits still degrade
-        quickly with rank (zeros, and very large rates, at held-out entries),
-        so the scan favours rank 1 there; hence ``"mp"`` is the default.
+        background firing (capped by ``max(ranks)``). ``"cv"``: exactly
+        ``neuronmf.select_rank(V, ranks, method="cv", loss=loss, seed=seed)``
+        (speckled masks, 10 % held out, 5 repeats; held-out Poisson deviance
+        of the prediction shrunk towards each neuron's rate; 1-SE rule; see
+        docs/model_selection.md), so ``neuronmf rank --method cv`` picks the
+        same rank on the same counts.
     ranks : iterable of int
         Candidates for ``rank="auto"``.
     loss : {"kl", "frobenius"}
@@ -354,26 +320,16 @@ def detect(
         cand = sorted({int(r) for r in ranks if 1 <= int(r) <= min(n_n, n_t)})
         if not cand:
             raise input_error("ranks", f"integers in [1, {min(n_n, n_t)}]", list(ranks))
-        it = cand
-        if progress:
-            from tqdm.auto import tqdm
+        # the one held-out score of neuronmf.select_rank (same masks, same
+        # shrunk Poisson deviance, same 1-SE rule): the two always agree
+        from neuronmf.model_selection import select_rank
 
-            it = tqdm(cand, desc="assemblies: rank scan", unit="rank")
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*stopped at max_iter.*")
-            scores = np.vstack(
-                [
-                    _kl_cv_scores(
-                        V, [r], holdout=0.1, n_splits=2, seed=seed, max_iter=max_iter
-                    )
-                    if loss == "kl"
-                    else _fro_cv_scores(V, [r], seed=seed, max_iter=max_iter)
-                    for r in it
-                ]
-            )
-        mean, se = scores.mean(1), scores.std(1, ddof=1) / np.sqrt(scores.shape[1])
-        r = cand[int(np.argmin(mean))]
-        scan = (cand, mean, se)
+        rank_scan = select_rank(
+            V, cand, method="cv", loss=loss, seed=seed, progress=progress
+        )
+        r = int(rank_scan.best_rank)
+        sc = rank_scan.scores
+        scan = (cand, sc["cv_mean"].values, sc["cv_se"].values)
     else:
         if not (isinstance(rank, (int, np.integer)) and 1 <= rank <= min(n_n, n_t)):
             raise input_error(
@@ -456,7 +412,7 @@ def detect(
             if rank != "auto"
             else "Marchenko-Pastur count + 1 (background)"
             if rank_method == "mp"
-            else "masked-CV minimum (floored Poisson deviance)",
+            else "select_rank(method='cv'): 1-SE rule on held-out deviance",
             "member_rule": rule,
             "activity_kind": kind,
             "activity_kind_source": kind_source,
@@ -478,17 +434,6 @@ def detect(
         }
     )
     return ds
-
-
-def _fro_cv_scores(V, ranks, *, seed, max_iter):
-    rng = np.random.default_rng(seed)
-    out = np.zeros((len(ranks), 2))
-    for s in range(2):
-        train = rng.random(V.shape) >= 0.1
-        for i, r in enumerate(ranks):
-            res = nmf(V, r, mask=train, seed=seed, max_iter=max_iter, tol=1e-4)
-            out[i, s] = res.heldout_loss(V, ~train)
-    return out
 
 
 def _mean_corr(Y: np.ndarray) -> float:

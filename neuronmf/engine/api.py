@@ -19,8 +19,13 @@ from neuronmf.engine.chunked import is_dask
 from neuronmf.engine.escape import MAX_ROUNDS, locked_components, reflect, reseed
 from neuronmf.engine.graph import Graph
 from neuronmf.engine.init import INITS, initialize
-from neuronmf.engine.losses import gram, mean_heldout_loss, squared_residual
-from neuronmf.engine.nnls import nnls_columns
+from neuronmf.engine.losses import (
+    gram,
+    heldout_deviance,
+    mean_heldout_loss,
+    squared_residual,
+)
+from neuronmf.engine.nnls import exponent, nnls_columns
 from neuronmf.engine.products import data_product_T
 from neuronmf.engine.solvers import SOLVERS, get_solver
 from neuronmf.engine.solvers.base import Monitor, Problem, blas_threads
@@ -79,13 +84,13 @@ class NMFResult:
 
         For cross-validation: fit with ``mask=train``, then score
         ``heldout_loss(V, ~train)``. Frobenius: mean squared error; KL: mean
-        Poisson deviance 2·(v log(v/μ) − v + μ), μ = (WH)_ij floored at
-        10⁻³ × mean(WH). The floor matters: KL fits set many entries of W and H
-        exactly to zero, and a held-out count v > 0 where the model predicts
-        μ = 0 has infinite deviance; with a 1e-300 floor a handful of such
-        entries (cost ≈ 1400 each) swamp the score and rank choice becomes
-        noise. With the floor each costs about 2·v·log(1000 v / mean), enough
-        to penalise the miss without letting it dominate.
+        Poisson deviance 2·(v log(v/μ) − v + μ) of the prediction shrunk
+        towards each row's mean rate on the other entries,
+        μ = 0.7·(WH)_ij + 0.3·r_i (:func:`neuronmf.engine.losses.heldout_deviance`,
+        the one held-out score of ``select_rank`` and ``assemblies.detect``).
+        KL fits set many entries of W and H exactly to zero, and a held-out
+        count v > 0 where the model predicts 0 has infinite deviance; the
+        shrinkage keeps every prediction positive on the row's own scale.
 
         Parameters
         ----------
@@ -115,12 +120,9 @@ class NMFResult:
             )
         if not entries.any():
             raise input_error("entries", "True on at least one entry", "none")
-        return mean_heldout_loss(
-            V[entries],
-            fitted[entries],
-            self.params.get("loss", "frobenius"),
-            floor=1e-3 * float(fitted.mean()),
-        )
+        if self.params.get("loss", "frobenius") == "kl":
+            return heldout_deviance(V, fitted, ~entries)
+        return mean_heldout_loss(V[entries], fitted[entries], "frobenius")
 
     def reconstruct(self):
         """W·H (as an ndarray, in the matrix orientation features × samples)."""

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from neuronmf.engine.losses import row_rates
 from neuronmf.errors import input_error
 from neuronmf.model_selection import criteria as crit
 from neuronmf.model_selection.masks import bicv_split, block_bootstrap, speckled_mask
@@ -53,6 +54,8 @@ IN_MEMORY_ONLY = ("cv", "consensus", "stability")
 COPHENETIC_TOLERANCE = 1e-3
 #: Default stopping tolerance of the fits of a scan (see ``select_rank``).
 SCAN_TOL = 1e-4
+#: l1 penalty on H of the masked KL fits of ``method="cv"`` (see cv_fit_options).
+CV_L1_H = 0.1
 
 RULES = {
     "cv": "smallest rank within one standard error of the minimum mean held-out "
@@ -386,8 +389,9 @@ def _scan_rank(V, r, plan, wanted, loss, seed, options) -> dict:
         out["rss"] = float(np.sum(out["row_rss"]))
         if "cv" in wanted:
             errors = []
+            cv_options = cv_fit_options(loss, options)
             for b, mask in enumerate(plan["cv"]):
-                fit = nmf(V, r, loss=loss, mask=mask, seed=seed + b + 1, **options)
+                fit = nmf(V, r, loss=loss, mask=mask, seed=seed + b + 1, **cv_options)
                 errors.append(fit.heldout_loss(V, ~mask))
             out["cv"] = np.array(errors)
         if "bicv" in wanted and r > plan["bicv_max_rank"]:
@@ -401,7 +405,8 @@ def _scan_rank(V, r, plan, wanted, loss, seed, options) -> dict:
                 W_A, H_A = np.asarray(fit.W), np.asarray(fit.H)
                 H_J = project(V[~rows][:, cols], W_A, loss=loss)
                 W_I = project(V[rows][:, ~cols].T, H_A.T, loss=loss).T
-                errors.append(_block_loss(V[rows][:, cols], W_I, H_J, loss, W_A, H_A))
+                rates = row_rates(V[rows][:, ~cols], np.ones((rows.sum(), 1), bool))
+                errors.append(_block_loss(V[rows][:, cols], W_I, H_J, loss, rates))
             out["bicv"] = np.array(errors)
         if "consensus" in wanted or "stability" in wanted:
             opts = {k: v for k, v in options.items() if k != "init"}
@@ -434,6 +439,32 @@ def _scan_rank(V, r, plan, wanted, loss, seed, options) -> dict:
     return out
 
 
+def cv_fit_options(loss: str, options: dict) -> dict:
+    """The options of the masked fits of ``method="cv"``.
+
+    For ``loss="kl"`` without a penalty on H, the masked fits add
+    ``l1_H = CV_L1_H`` (an exponential prior on H, with W's columns held at unit
+    norm). Without it the masked Poisson likelihood has no maximiser on sparse
+    counts: in a bin where every neuron of a component is held out, the
+    component's activation is free, and the fit uses it, through a weight ε → 0
+    on another neuron, to explain that neuron's spike (H → v/ε); the held-out
+    neuron is then predicted at thousands of spikes per bin. The penalty is
+    dimensionless for KL with unit-norm W (scaling V scales H and the penalty
+    alike), costs each activation a shrinkage of β/(β + Σ w) and bounds the
+    free activation at ~v/β.
+
+    Examples
+    --------
+    >>> cv_fit_options("kl", {"tol": 1e-4})
+    {'tol': 0.0001, 'l1_H': 0.1}
+    >>> cv_fit_options("frobenius", {"tol": 1e-4})
+    {'tol': 0.0001}
+    """
+    if loss == "kl" and not (options.get("l1_H") or options.get("l2_H")):
+        return {**options, "l1_H": CV_L1_H}
+    return dict(options)
+
+
 def _row_squared_error(V, W, H) -> np.ndarray:
     """Σ_j (V − WH)²_ij per row; block by block (one pass) for a dask V."""
     from neuronmf.engine.chunked import is_dask
@@ -446,23 +477,27 @@ def _row_squared_error(V, W, H) -> np.ndarray:
     return np.sum((V - W @ H) ** 2, axis=1)
 
 
-def _block_loss(v, W_I, H_J, loss, W_A, H_A) -> float:
+def _block_loss(v, W_I, H_J, loss, rates) -> float:
     """Mean loss of W_I·H_J as a prediction of the held-out block ``v``.
 
-    KL predictions are floored at 10⁻³ × the mean of the fitted block W_A·H_A
-    (as :meth:`NMFResult.heldout_loss`). A dask block is scored block by block.
+    KL predictions are shrunk towards each row's mean rate on the training
+    columns, ``rates`` (as :func:`neuronmf.engine.losses.heldout_deviance`).
+    A dask block is scored block by block.
     """
     from neuronmf.engine.chunked import is_dask
-    from neuronmf.engine.losses import mean_heldout_loss
+    from neuronmf.engine.losses import RATE_SHRINK, mean_heldout_loss
 
-    floor = 1e-3 * float(np.mean(W_A, axis=0) @ np.mean(H_A, axis=1))
     if not is_dask(v):
-        return mean_heldout_loss(v, W_I @ H_J, loss, floor=floor)
+        mu = W_I @ H_J
+        if loss == "kl":
+            mu = (1 - RATE_SHRINK) * mu + RATE_SHRINK * rates[:, None]
+        return mean_heldout_loss(v, mu, loss)
     import dask.array as da
 
     mu = W_I @ da.from_array(H_J, chunks=(H_J.shape[0], v.chunks[1]))
     if loss == "kl":
-        mu = da.maximum(mu, max(floor, 1e-300))
+        mu = (1 - RATE_SHRINK) * mu + RATE_SHRINK * rates[:, None]
+        mu = da.maximum(mu, 1e-300)
         log_term = da.where(v > 0, v * da.log(da.where(v > 0, v, 1.0) / mu), 0.0)
         return float((2.0 * (log_term - v + mu)).mean().compute())
     return float(((v - mu) ** 2).mean().compute())

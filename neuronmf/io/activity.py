@@ -508,14 +508,22 @@ def _aligned(p, key, trains, units, aligned, meta) -> xr.DataArray:
             lo, hi = min(lo, st[0]), max(hi, st[-1])
         idx = np.searchsorted(st, edges, side="left")
         counts[:, :, j] = np.diff(idx, axis=1)
-    outside = (edges[:, 0] < lo) | (edges[:, -1] > hi)
-    if np.any(outside) and np.isfinite(lo):
+    # a window with no spike of any unit on either side lies outside the recording
+    outside = (edges[:, -1] <= lo) | (edges[:, 0] > hi)
+    if np.all(outside):
+        raise input_error(
+            "align event times",
+            f"on the spikes' clock (spikes span [{lo:g}, {hi:g}] s)",
+            f"events {events.min():g}..{events.max():g} s whose windows hold no spike",
+            "Check that the events are in seconds on the same clock as the spikes.",
+        )
+    if np.any(outside):
         warnings.warn(
-            f"{int(outside.sum())} of {events.size} trial windows reach outside the "
-            f"spikes' time range [{lo:g}, {hi:g}] s (trials "
+            f"{int(outside.sum())} of {events.size} trial windows lie entirely "
+            f"outside the spikes' time range [{lo:g}, {hi:g}] s (trials "
             f"{', '.join(map(str, np.asarray(coords['trial'])[outside][:5]))}"
-            f"{', ...' if outside.sum() > 5 else ''}); counts there are 0 "
-            "whether or not the neurons fired. Check the window and the clocks.",
+            f"{', ...' if outside.sum() > 5 else ''}); their counts are 0 because "
+            "nothing was recorded there, not because the neurons were silent.",
             UserWarning,
             stacklevel=4,
         )

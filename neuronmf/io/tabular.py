@@ -131,10 +131,12 @@ def label_like_columns(df, names: list[str]) -> list[str]:
     >>> label_like_columns(df, ["TA", "class"])
     ['class']
     """
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
     counters, small, continuous = [], [], False
     for c in names:
         col = df[c]
-        if col.dtype == bool or not np.issubdtype(col.dtype, np.number):
+        if is_bool_dtype(col.dtype) or not is_numeric_dtype(col.dtype):
             continue
         x = col.to_numpy(dtype=float)
         x = x[np.isfinite(x)]
@@ -152,7 +154,9 @@ def label_like_columns(df, names: list[str]) -> list[str]:
 
 def numeric_columns(df, names: list[str], *, path: Path) -> np.ndarray:
     """The named columns as a float array, raising on non-numeric content."""
-    bad = [c for c in names if not np.issubdtype(df[c].dtype, np.number)]
+    from pandas.api.types import is_numeric_dtype
+
+    bad = [c for c in names if not is_numeric_dtype(df[c].dtype)]
     if bad:
         raise input_error(
             f"columns {', '.join(bad)} of '{path}'",

@@ -91,3 +91,54 @@ def test_synergies_help_has_example(capsys):
     except SystemExit:
         pass
     assert "neuronmf synergies" in capsys.readouterr().out
+
+
+def _lab_tsv(tmp_path):
+    """Simulated EMG as a lab writes it: time in ms, ~10% rows dropped, `class`."""
+    raw, _ = simulate(n_muscles=6, n_synergies=2, n_cycles=4, seed=1)
+    df = pd.DataFrame(raw.values, columns=list(raw.channel.values))
+    df.insert(0, "time", np.round(raw.time.values * 1000).astype(int))
+    df["class"] = (np.arange(len(df)) * 3) // len(df)
+    rng = np.random.default_rng(0)
+    drop = rng.choice(np.arange(1, len(df) - 1), size=len(df) // 10, replace=False)
+    path = tmp_path / "lab.tsv"
+    df.drop(index=drop).to_csv(path, sep="\t", index=False)
+    return path, raw
+
+
+def test_synergies_ms_tsv_with_gaps_flags_in_messages(tmp_path, capsys):
+    path, raw = _lab_tsv(tmp_path)
+    out = tmp_path / "o"
+    assert main(["synergies", str(path), "--rate", "1000", "--out", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert "--rate must be consistent" in err and "--time-unit ms" in err
+    assert "time_unit" not in err and "rate=" not in err
+    assert "left out label-like column(s) class" in err
+    args = ["synergies", str(path), "--rate", "1000", "--time-unit", "ms"]
+    assert main([*args, "--out", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert "regularly sampled" in err and "--resample" in err
+    assert "resample=" not in err
+    fast = ["--rank", "2", "--restarts", "1", "--out", str(out)]
+    assert main([*args, "--resample", *fast]) == 0
+    ds = xr.load_dataset(out / "synergies.nc")
+    assert "class" not in ds.muscle.values.tolist()
+    assert ds.sizes["muscle"] == 6
+    t = ds.time.values  # seconds, not milliseconds
+    assert abs(t[-1] - float(raw.time[-1])) < 0.002 and t[0] < 0.002
+    summary = (out / "summary.txt").read_text()
+    assert "1000 Hz" in summary and "resampled over" in summary
+    assert "left out: class" in summary
+
+
+def test_synergies_channels_and_exclude(tmp_path):
+    src, _ = _write(tmp_path)
+    out = tmp_path / "c"
+    fast = ["--rank", "2", "--restarts", "1", "--envelope", "--out", str(out)]
+    names = list(pd.read_csv(src, nrows=1).columns[1:])
+    code = main(["synergies", str(src), "--channels", ",".join(names[:4]), *fast])
+    assert code == 0
+    assert xr.load_dataset(out / "synergies.nc").muscle.values.tolist() == names[:4]
+    code = main(["synergies", str(src), "--exclude", names[0], names[1], *fast])
+    assert code == 0
+    assert xr.load_dataset(out / "synergies.nc").muscle.values.tolist() == names[2:]

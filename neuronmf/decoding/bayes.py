@@ -18,10 +18,11 @@ The prediction is the maximum a posteriori bin centre (``estimate="map"``, the
 default, as in pynapple) or the posterior mean (``estimate="mean"``).
 
 Non-integer, non-negative inputs (NMF activations, deconvolved activity) are
-treated as rates with the same formula (a quasi-Poisson likelihood). The MAP
-estimate does not depend on the scale of such features (multiplying a feature by
-c multiplies its tuning curve by c and adds a term constant in x); the sharpness
-of the posterior, and so the posterior mean, does.
+treated as rates with the same formula (a quasi-Poisson likelihood). Their
+scale matters: multiplying every feature by c multiplies the log-likelihood by c
+(up to a term constant in x), so the posterior gets sharper or flatter and the
+balance with the prior shifts. With ``prior="uniform"`` the MAP estimate does not
+depend on c; the posterior mean, and the MAP with the occupancy prior, do.
 """
 
 from __future__ import annotations
@@ -148,10 +149,15 @@ class BayesianPositionDecoder(RegressorMixin, BaseEstimator):
         each feature's floor to 1 % of its mean training rate, which also works
         for NMF activations of arbitrary scale. Features with no activity in the
         training bins carry no information and are left out (with a warning).
-    prior : {"uniform", "occupancy"}, default "uniform"
-        Prior over position bins: flat over visited bins, or proportional to
-        the time spent in each bin during training. Bins never visited during
-        training have prior 0 and are never predicted.
+    prior : {"occupancy", "uniform"}, default "occupancy"
+        Prior over position bins: proportional to the time spent in each bin
+        during training (Zhang et al. 1998), or flat over visited bins (as
+        pynapple's default). With a flat prior, a position bin visited only
+        briefly (a tracking excursion, the way into a rest box) whose few
+        tuning-curve samples are near zero attracts every time bin with few
+        spikes; on hc_linear_track at 50-ms bins it took 37 % of the decoded
+        bins. Bins never visited during training have prior 0 either way and
+        are never predicted.
     estimate : {"map", "mean"}, default "map"
         Decoded position: centre of the maximum a posteriori bin, or the
         posterior mean of the bin centres (lower squared error, can fall
@@ -195,7 +201,7 @@ class BayesianPositionDecoder(RegressorMixin, BaseEstimator):
         n_position_bins=None,
         smoothing: float = 1.0,
         min_rate: float | None = None,
-        prior: str = "uniform",
+        prior: str = "occupancy",
         estimate: str = "map",
     ):
         self.bin_width = bin_width

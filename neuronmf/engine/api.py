@@ -491,27 +491,168 @@ def _fit_matrix(options: dict, *, progress: bool = False, callback=None) -> NMFR
     """The one fit path shared by :func:`nmf` and :class:`neuronmf.NMF`."""
     progress = check.check_bool("progress", progress)
     callback = check.check_callable("callback", callback)
-    V = options["V"]
+    k = _scale_exponent(options)
+    fit = _rescaled(options, k) if k else options
+    V = fit["V"]
     problem = Problem(
         V,
-        options["rank"],
-        loss=options["loss"],
-        mask=options["mask"],
-        graph=options["graph"],
-        graph_weight=options["graph_weight"],
-        stats=options["stats"],
-        checkpointer=options.get("checkpointer"),
-        l1_W=options["l1_W"],
-        l1_H=options["l1_H"],
-        l2_W=options["l2_W"],
-        l2_H=options["l2_H"],
-        update_W=options["update_W"],
-        update_H=options["update_H"],
-        max_iter=options["max_iter"],
-        tol=options["tol"],
+        fit["rank"],
+        loss=fit["loss"],
+        mask=fit["mask"],
+        graph=fit["graph"],
+        graph_weight=fit["graph_weight"],
+        stats=fit["stats"],
+        checkpointer=fit.get("checkpointer"),
+        l1_W=fit["l1_W"],
+        l1_H=fit["l1_H"],
+        l2_W=fit["l2_W"],
+        l2_H=fit["l2_H"],
+        update_W=fit["update_W"],
+        update_H=fit["update_H"],
+        max_iter=fit["max_iter"],
+        tol=fit["tol"],
     )
-    with blas_threads(V.shape, options["rank"], chunked=is_dask(V)):
-        return _fit_restarts(options, problem, progress, callback)
+    _check_norm(problem.norm_V2, k)
+    with blas_threads(V.shape, fit["rank"], chunked=is_dask(V)):
+        result = _fit_restarts(fit, problem, progress, callback)
+    _check_factors(result, options, k)
+    return _unscaled(result, options, k) if k else result
+
+
+#: Data whose largest entry is not in [2**-E, 2**E] (E by working dtype) are fitted
+#: as V / 2**k, an exact power-of-two rescaling (docs/engine.md, "Scale").
+_SAFE_EXPONENT = {np.dtype(np.float64): 40, np.dtype(np.float32): 20}
+
+
+def _scale_exponent(options: dict) -> int:
+    """The even k such that the fit runs on V / 2**k (0: no rescaling).
+
+    NMF is scale-equivariant: with V = 2**k V', W = 2**a W', H = 2**b H'
+    (a + b = k) the objective is 2**(p·k) times that of (V', W', H') with the
+    penalties scaled by powers of two (p = 2 for Frobenius, 1 for KL). Powers
+    of two make the rescaling exact in floating point; k is even so that the
+    split a = b = k/2 is too.
+    """
+    V, stats = options["V"], options["stats"]
+    top = stats["max"] if stats is not None else float(V.max())
+    _, e = np.frexp(top)
+    if abs(int(e)) <= _SAFE_EXPONENT[np.dtype(V.dtype)]:
+        return 0
+    return 2 * (int(e) // 2)
+
+
+def _split(options: dict, k: int) -> tuple[int, int]:
+    """How the scale 2**k is shared between W (2**a) and H (2**b)."""
+    pen_W = bool(
+        options["l1_W"]
+        or options["l2_W"]
+        or (options["graph"] is not None and options["graph_weight"] > 0)
+    )
+    pen_H = bool(options["l1_H"] or options["l2_H"])
+    if not options["update_W"] or (pen_H and not pen_W):
+        return 0, k  # W fixed, or held at unit norm: the scale is H's
+    if not options["update_H"] or (pen_W and not pen_H):
+        return k, 0
+    return k // 2, k // 2
+
+
+def _rescaled(options: dict, k: int) -> dict:
+    """The options of the same problem on V / 2**k (see :func:`_scale_exponent`)."""
+    p = 2 if options["loss"] == "frobenius" else 1
+    a, b = _split(options, k)
+    V = options["V"]
+    fit = dict(options)
+    if is_dask(V):
+        fit["V"] = V.map_blocks(np.ldexp, -k, dtype=V.dtype)
+        st = options["stats"]
+        fit["stats"] = {
+            **st,
+            "min": float(np.ldexp(st["min"], -k)),
+            "max": float(np.ldexp(st["max"], -k)),
+            "norm2": float(np.ldexp(st["norm2"], -2 * k)),
+        }
+    else:
+        fit["V"] = np.ldexp(V, -k).astype(V.dtype, copy=False)
+    for name, e in (("W", a), ("H", b)):
+        if options[name] is not None:
+            fit[name] = np.ldexp(np.asarray(options[name], dtype=np.float64), -e)
+    fit["l1_W"] = float(np.ldexp(options["l1_W"], a - p * k))
+    fit["l2_W"] = float(np.ldexp(options["l2_W"], 2 * a - p * k))
+    fit["graph_weight"] = float(np.ldexp(options["graph_weight"], 2 * a - p * k))
+    fit["l1_H"] = float(np.ldexp(options["l1_H"], b - p * k))
+    fit["l2_H"] = float(np.ldexp(options["l2_H"], 2 * b - p * k))
+    return fit
+
+
+def _check_norm(norm2: float, k: int) -> None:
+    """Refuse data whose objective cannot be represented in float64."""
+    log2 = np.log2(norm2) + 2 * k if norm2 > 0 else -np.inf
+    if -1021 <= log2 < 1023:
+        return
+    raise input_error(
+        "|V|² (the sum of squared entries)",
+        "within float64's range, about 1e-307 to 1e307, so that the loss can "
+        "be computed and reported",
+        f"about 1e{log2 * np.log10(2):.0f}",
+        "Rescale the data, e.g. V / V.max(): the factors of c·V are those of V "
+        "with H times c.",
+    )
+
+
+def _check_factors(result: NMFResult, options: dict, k: int) -> None:
+    """Never return non-finite or all-zero factors without an error."""
+    for name in ("W", "H"):
+        F = getattr(result, name)
+        if not np.isfinite(F).all():
+            raise FloatingPointError(
+                f"the fit gave non-finite entries in {name} (data scale 2**{k} "
+                "handled by exact rescaling). Please report this with the data's "
+                "shape, dtype and options."
+            )
+        if not F.any():
+            penalties = {
+                key: options[key]
+                for key in ("l1_W", "l1_H", "l2_W", "l2_H", "graph_weight")
+                if options[key]
+            }
+            if penalties:
+                raise input_error(
+                    "the penalties",
+                    "small enough to leave a non-zero factor",
+                    f"{penalties}, which drive every entry of {name} to zero",
+                    "Reduce them (relative to the data's scale).",
+                )
+            raise FloatingPointError(
+                f"the fit gave an all-zero {name} for non-zero data. Please "
+                "report this with the data's shape, dtype and options."
+            )
+
+
+def _unscaled(result: NMFResult, options: dict, k: int) -> NMFResult:
+    """Factors, losses and params of a fit of V / 2**k, back in V's units."""
+    p = 2 if options["loss"] == "frobenius" else 1
+    dt = result.H.dtype
+    with np.errstate(over="ignore"):
+        if options["update_H"]:  # normalised: the scale is all H's
+            result.H = np.ldexp(result.H, k).astype(dt, copy=False)
+        else:
+            result.W = np.ldexp(result.W, k).astype(dt, copy=False)
+        result.loss_history = [float(np.ldexp(x, p * k)) for x in result.loss_history]
+        result.restart_losses = [
+            float(np.ldexp(x, p * k)) for x in result.restart_losses
+        ]
+        result.loss = float(np.ldexp(result.loss, p * k))
+    for name in ("W", "H"):
+        if not np.isfinite(getattr(result, name)).all():
+            raise input_error(
+                "V's scale",
+                f"within the range of the working dtype {dt} for the factors",
+                f"factors that overflow {dt} (largest entry of V about 2**{k})",
+                "Fit in float64 (dtype='float64'), or rescale the data.",
+            )
+    for key in ("l1_W", "l1_H", "l2_W", "l2_H", "graph_weight"):
+        result.params[key] = options[key]
+    return result
 
 
 def _fit_restarts(
@@ -771,6 +912,8 @@ def project(
     True
     """
     check.choice("loss", loss, LOSSES)
+    tol = check.check_real("tol", tol, 0.0)
+    max_iter = check.check_int("max_iter", max_iter, 1)
     labels = None
     if _is_dataarray(V):
         labels = _Labels.from_data(V, sample_dim)
@@ -805,11 +948,16 @@ def project(
         with blas_threads(V.shape, Wa.shape[1], chunked=True):
             H = np.concatenate(dask.compute(*parts), axis=1).astype(dt, copy=False)
         return labels.wrap_H(H) if labels is not None else H
+    # data and parts of any scale: solve on V / 2**kv and W / 2**kw (exact),
+    # then H * 2**(kv - kw)
+    kv, kw = exponent(V), exponent(Wa)
+    Vn = np.ldexp(np.asarray(V, dtype=dt), -kv) if kv else V
+    Wn = np.ldexp(np.asarray(Wa, dtype=np.float64), -kw) if kw else Wa
     with blas_threads(V.shape, Wa.shape[1]):
-        H = nnls_columns(V, Wa).astype(dt, copy=False)
-    if loss == "kl":
+        H = nnls_columns(Vn, Wn).astype(dt, copy=False)
+    if loss == "kl" and H.any():
         options = _check_options(
-            V,
+            Vn,
             Wa.shape[1],
             loss="kl",
             solver="ccd",
@@ -818,7 +966,7 @@ def project(
             l1_H=0.0,
             l2_W=0.0,
             l2_H=0.0,
-            W=Wa,
+            W=Wn,
             H=H,
             update_W=False,
             update_H=True,
@@ -831,8 +979,26 @@ def project(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             H = _fit_matrix(options).H
+    H = _unscale_projection(H, kw - kv, dt)
     if labels is not None:
         return labels.wrap_H(H)
+    return H
+
+
+def _unscale_projection(Hn, kw: int, dt) -> np.ndarray:
+    """H = Hn / 2**kw in dtype ``dt``, refused if it over- or underflows."""
+    with np.errstate(over="ignore", under="ignore"):
+        H = np.ldexp(np.asarray(Hn, dtype=np.float64), -kw).astype(dt)
+    lost = (Hn != 0) & (H == 0)
+    if not np.isfinite(H).all() or lost.any():
+        raise input_error(
+            "the activations H = argmin |V - W·H|",
+            f"representable in {np.dtype(dt)}",
+            "entries that "
+            + ("overflow" if lost.sum() == 0 else "underflow")
+            + f" (W's scale over V's is about 2**{kw})",
+            "Rescale V or W towards 1 (or pass float64 data).",
+        )
     return H
 
 

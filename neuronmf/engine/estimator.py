@@ -15,6 +15,7 @@ from sklearn.base import (
 )
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
+from neuronmf.engine import _validation as check
 from neuronmf.engine.api import _check_options, _fit_matrix, project
 from neuronmf.engine.chunked import is_dask
 
@@ -115,7 +116,10 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return tags
 
     def _options(self, X, **fixed):
-        rank = self.n_components if self.n_components is not None else min(X.shape)
+        if self.n_components is None:
+            rank = min(X.shape)
+        else:
+            rank = check.check_int("n_components", self.n_components, 1, min(X.shape))
         return _check_options(
             X.T,
             rank,

@@ -34,11 +34,38 @@ def nnls_columns(V, W) -> np.ndarray:
     from neuronmf.engine.products import data_product_T
     from neuronmf.engine.solvers import _hals_kernels
 
+    # solve for V / 2**kv and W / 2**kw (exact power-of-two scalings, so results
+    # in the usual range are unchanged bit for bit), then scale H back: data or
+    # parts near 1e±200 would otherwise overflow or underflow WᵀW and WᵀV
+    V64 = np.asarray(V, dtype=np.float64)
     W64 = np.asarray(W, dtype=np.float64)
-    B = data_product_T(np.asarray(V, dtype=np.float64), W64)
+    kv, kw = exponent(V64), exponent(W64)
+    if kv:
+        V64 = np.ldexp(V64, -kv)
+    if kw:
+        W64 = np.ldexp(W64, -kw)
+    B = data_product_T(V64, W64)
     G = np.ascontiguousarray(W64.T @ W64)
     r = G.shape[0]
     Ht = np.zeros((B.shape[0], r))
     tol = 1e-12 * max(float(np.abs(B).max(initial=0.0)), 1e-300) * max(r, 1)
     _hals_kernels.nnls_rows(Ht, B, G, 30 * r + 100, tol)
+    if kv != kw:
+        with np.errstate(over="ignore", under="ignore"):
+            Ht = np.ldexp(Ht, kv - kw)
     return Ht.T.copy()
+
+
+def exponent(X, limit: int = 40) -> int:
+    """k with max|X| / 2**k near 1, or 0 when max|X| is in [2**-limit, 2**limit].
+
+    Examples
+    --------
+    >>> exponent(np.array([3e100])), exponent(np.array([3.0])), exponent(np.zeros(2))
+    (333, 0, 0)
+    """
+    top = float(np.abs(X).max(initial=0.0))
+    if top == 0.0 or not np.isfinite(top):
+        return 0
+    _, e = np.frexp(top)
+    return int(e) if abs(int(e)) > limit else 0

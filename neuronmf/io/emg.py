@@ -46,6 +46,7 @@ def load_emg(
     time_unit: str | None = None,
     rate: float | None = None,
     resample: bool = False,
+    variable: str | None = None,
 ) -> xr.DataArray:
     """Load an EMG recording as a (time, channel) DataArray.
 
@@ -89,6 +90,9 @@ def load_emg(
         over them for filtering only and ``extract`` masks them). The counts
         are kept in ``attrs`` (``resampled``, ``n_gaps``, ``n_interpolated``,
         ``n_masked``).
+    variable : str, optional
+        MATLAB ``.mat`` (v5 or v7.3): the numeric variable (``"struct.field"``
+        reaches a field); its longer axis is time, and ``rate`` is required.
 
     Returns
     -------
@@ -160,6 +164,10 @@ def load_emg(
         da = _from_nwb(p, series)
     elif fmt == "hdf5":
         da = _from_hdf5(p, series, rate)
+    elif fmt == "matlab":  # MATLAB .mat: see neuronmf.io.matlab.mat_series
+        from neuronmf.io.matlab import mat_series
+
+        da = mat_series(p, variable, rate=rate, dim="channel")
     else:
         raise input_error(
             f"EMG file '{p}'",

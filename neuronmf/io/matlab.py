@@ -555,3 +555,63 @@ def oriented(
             )
         time_axis = 0 if rows >= cols else 1
     return (data if time_axis == 0 else data.T), time_axis
+
+
+def mat_series(
+    path: str | os.PathLike,
+    variable: str | None,
+    *,
+    rate: float | None,
+    dim: str = "channel",
+    time_axis: int | None = None,
+):
+    """A numeric MATLAB variable as a regularly sampled ``(time, dim)`` DataArray.
+
+    The longer axis is time unless ``time_axis`` says otherwise (see
+    :func:`oriented`); MAT-files store no sampling rate, so ``rate`` (Hz) is
+    required. Used by :func:`neuronmf.io.load_emg` for ``.mat`` files.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, scipy.io
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "emg.mat"
+    >>> scipy.io.savemat(p, {"emg": np.ones((4, 1000))})  # 4 muscles × 1000 samples
+    >>> da = mat_series(p, "emg", rate=1000.0)
+    >>> da.dims, da.shape, da.attrs["time_axis"]
+    (('time', 'channel'), (1000, 4), 1)
+    """
+    import xarray as xr
+
+    from neuronmf.io._common import base_attrs, check_rate, time_coord
+
+    p, _ = _check(path)
+    rate = check_rate(rate)
+
+    def fits(name, shape, dtype):
+        return dtype not in ("cell", "struct", "char") and max(shape, default=0) > 1
+
+    var = pick_variable(p, variable, what="numeric vector or matrix", fits=fits)
+    if rate is None:
+        raise input_error(
+            "rate",
+            "given for a MATLAB variable (MAT-files store no sampling rate)",
+            None,
+            "Pass rate=<Hz>, e.g. rate=1000.",
+        )
+    data, axis = oriented(
+        read_mat_variable(p, var),
+        time_axis=time_axis,
+        what=f"variable '{var}' in '{p}'",
+    )
+    return xr.DataArray(
+        data,
+        dims=("time", dim),
+        coords={
+            "time": time_coord(data.shape[0], rate=rate),
+            dim: [f"ch{i}" for i in range(data.shape[1])]
+            if dim == "channel"
+            else np.arange(data.shape[1]),
+        },
+        name=var,
+        attrs=base_attrs(p, var, rate=rate, units="unknown", time_axis=int(axis)),
+    )

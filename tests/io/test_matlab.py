@@ -210,3 +210,16 @@ def test_mat_bad_input(v5_file, tmp_path):
         inspect(broken)
     with pytest.raises(InputError, match=r"variable must be used with MATLAB"):
         load_activity(real_file(*HC_NPZ), variable="spike_times", bin_width=0.1)
+
+
+@pytest.mark.parametrize("fixture", ["v5_file", "v73_file"])
+def test_emg_from_mat(fixture, request):
+    from neuronmf.io import load_emg
+
+    p = request.getfixturevalue(fixture)
+    emg = load_emg(p, variable="rates", rate=1000.0)
+    assert emg.dims == ("time", "channel") and emg.shape == (50, 3)
+    np.testing.assert_array_equal(emg.values, RATES.T)
+    assert emg.attrs["rate"] == 1000.0 and emg.channel.values.tolist()[0] == "ch0"
+    with pytest.raises(InputError, match=r"rate must be given for a MATLAB variable"):
+        load_emg(p, variable="rates")

@@ -10,17 +10,20 @@ EXAMPLE = """examples:
   neuronmf info recording.nwb
   neuronmf info neurofinder_subset/images        (a folder of TIFF frames)
   neuronmf info emg.csv --json                   (machine-readable)
+  neuronmf info spikes.mat                       (MATLAB v5/v7.3: variables, kind)
 
-The "path" column is what loaders accept as series=, e.g.
-  neuronmf.io.load_activity("nwb_test.nwb", series="RoiResponseSeries")"""
+The "path" column is what loaders accept as series= (variable= for .mat), e.g.
+  neuronmf.io.load_activity("nwb_test.nwb", series="RoiResponseSeries")
+  neuronmf.io.load_activity("spikes.mat", variable="spikes", bin_width=0.05)"""
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "info",
         help="list what a recording file holds (series, types, shapes, rates)",
-        description="List the series/datasets of an NWB, HDF5, TIFF, Zarr, CSV/TSV "
-        "or NPZ file: path inside the file, type, shape, dtype and rate.",
+        description="List the series/datasets of an NWB, HDF5, MATLAB .mat (v5/v7.3), "
+        "TIFF, Zarr, CSV/TSV or NPZ file: path inside the file, type, shape, dtype "
+        "and rate (for .mat: each variable with a guess of what it holds).",
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

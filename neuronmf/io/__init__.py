@@ -9,6 +9,7 @@ in Hz, ``units``, ``source`` file and ``source_path`` inside it). See
 from neuronmf.io.activity import load_activity, load_behavior
 from neuronmf.io.emg import load_emg
 from neuronmf.io.inspection import FileContents, inspect
+from neuronmf.io.matlab import mat_variables, read_mat_variable
 from neuronmf.io.movie import load_movie
 from neuronmf.io.regions import load_masks, load_regions
 from neuronmf.io.writers import load_result, save_netcdf, save_nwb
@@ -23,6 +24,8 @@ __all__ = [
     "load_movie",
     "load_regions",
     "load_result",
+    "mat_variables",
+    "read_mat_variable",
     "save_netcdf",
     "save_nwb",
 ]

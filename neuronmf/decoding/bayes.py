@@ -439,8 +439,8 @@ class BayesianPositionDecoder(RegressorMixin, BaseEstimator):
         NaN with a warning when the position does not vary in ``y`` (R² is
         undefined there), never 0.
         """
-        P = _check_position(y, np.shape(X)[0] if np.ndim(X) == 2 else -1)
         pred = self.predict(X)
+        P = _check_position(y, pred.shape[0])
         pred = pred[:, None] if pred.ndim == 1 else pred
         if np.any(np.ptp(P, axis=0) == 0):
             warnings.warn(

@@ -616,7 +616,11 @@ def _shift_null(
 
     Every neuron's series is circularly shifted by its own random offset (each
     neuron keeps its baseline, distribution and autocorrelation; co-activation is
-    destroyed), and the whole detection (NMF at the same rank, the member rule,
+    destroyed). The offsets are a random permutation of the lags 0, T/N, 2T/N, …
+    (T bins, N neurons) plus a jitter of up to T/(2N), so that every pair of
+    neurons is moved at least T/(2N) bins out of register; independent uniform
+    offsets would leave some pair nearly aligned (so still co-active) in a sizeable
+    fraction of surrogates and inflate the null. Then the whole detection (NMF at the same rank, the member rule,
     the statistic) is run again. The maximum over components makes the p-value
     account for the members having been chosen on the data and for testing
     several components.
@@ -628,8 +632,16 @@ def _shift_null(
         from tqdm.auto import tqdm
 
         it = tqdm(it, desc="assemblies: surrogates", unit="refit")
+    spacing = n_t // n_n
     for s in it:
-        shifts = rng.integers(0, n_t, n_n)
+        if spacing >= 2:
+            # a random permutation of evenly spaced lags plus jitter: every pair
+            # of neurons ends up at least spacing/2 bins out of register
+            shifts = rng.permutation(n_n) * spacing + rng.integers(
+                0, spacing // 2 + 1, n_n
+            )
+        else:
+            shifts = rng.integers(0, n_t, n_n)
         rows = (np.arange(n_t)[:, None] - shifts[None, :]) % n_t
         Ys = Y[rows, np.arange(n_n)[None, :]]
         if not np.any(Ys):

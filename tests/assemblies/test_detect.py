@@ -17,7 +17,7 @@ def _simulate(**kw):
 @pytest.fixture(scope="module")
 def planted():
     counts, truth = _simulate(n_neurons=30, n_assemblies=3, n_bins=2000, seed=1)
-    ds = nm.assemblies.detect(counts, rank=4, n_surrogates=60, n_restarts=2, seed=0)
+    ds = nm.assemblies.detect(counts, rank=4, n_surrogates=20, n_restarts=2, seed=0)
     return counts, truth, ds
 
 
@@ -55,14 +55,14 @@ def test_dataset_layout_and_netcdf(planted, tmp_path):
 def test_independent_neurons_not_significant():
     rng = np.random.default_rng(3)
     X = rng.poisson(0.8, (1500, 15)).astype(float)
-    ds = nm.assemblies.detect(X, rank=2, n_surrogates=100, alpha=0.01, seed=0)
+    ds = nm.assemblies.detect(X, rank=2, n_surrogates=20, seed=0)
     assert not ds.significant.values.any()
 
 
 def test_rank_auto_scan_small():
     counts, _ = _simulate(n_neurons=20, n_assemblies=2, n_bins=1500, members=7, seed=4)
     ds = nm.assemblies.detect(
-        counts, rank="auto", rank_method="cv", ranks=range(1, 5), n_surrogates=20
+        counts, rank="auto", rank_method="cv", ranks=range(1, 5), n_surrogates=0
     )
     assert ds.attrs["rank"] in (2, 3)
     assert np.all(np.isfinite(ds.rank_scores.values))
@@ -102,6 +102,7 @@ def test_bin_spikes_and_spike_input():
     ("data", "kw", "match"),
     [
         (-np.ones((50, 5)), {}, "non-negative"),
+        (-np.ones((50, 5)), {"kind": "counts"}, "non-negative"),
         (np.full((50, 5), np.nan), {}, "finite"),
         (np.ones((50, 5)), {"rank": 9}, "rank"),
         (np.zeros((50, 5)), {"rank": 2}, "all zero"),

@@ -194,18 +194,23 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         first = not hasattr(self, "online_state_")
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=first)
         check_non_negative(X, f"{type(self).__name__} (input X)")
-        rank = self.n_components if self.n_components is not None else min(X.shape)
+        if self.n_components is None:
+            rank = min(X.shape)
+        else:
+            rank = check.check_int("n_components", self.n_components, 1)
+        b = X.shape[0]
+        memory = (
+            2.0 * b
+            if memory is None
+            else check.check_real("memory", memory, 0.0, strict=True)
+        )
+        penalties = [
+            check.check_real(k, getattr(self, k), 0.0)
+            for k in ("l1_W", "l1_H", "l2_W", "l2_H")
+        ]
         if first:
             self.online_state_ = OnlineState(initial_parts(X.T, rank, self.seed))
-        b = X.shape[0]
-        self.online_state_.update(
-            X.T,
-            2.0 * b if memory is None else float(memory),
-            self.l1_W,
-            self.l1_H,
-            self.l2_W,
-            self.l2_H,
-        )
+        self.online_state_.update(X.T, memory, *penalties)
         W = self.online_state_.W
         norms = np.linalg.norm(W, axis=0)
         self.components_ = np.ascontiguousarray((W / np.where(norms > 0, norms, 1)).T)

@@ -166,3 +166,12 @@ def test_shared_helpers():
         check.check_real("x", 0.0, 0.0, strict=True)
     with pytest.raises(nm.InputError, match="x must be None or a callable"):
         check.check_callable("x", "print")
+
+
+def test_partial_fit_options_are_not_coerced():
+    with pytest.raises(nm.InputError, match="memory must be a finite number > 0"):
+        nm.NMF(3, seed=0).partial_fit(V.T, memory="100")
+    with pytest.raises(nm.InputError, match="l1_H must be a finite number >= 0"):
+        nm.NMF(3, seed=0, l1_H="0.1").partial_fit(V.T)
+    with pytest.raises(nm.InputError, match="n_components must be an integer >= 1"):
+        nm.NMF(2.5, seed=0).partial_fit(V.T)

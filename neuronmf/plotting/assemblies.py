@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neuronmf.plotting._labels import time_label, value_label
+
 __all__ = ["plot_activations", "plot_membership"]
 
 
@@ -28,20 +30,33 @@ def plot_membership(ds, *, ax=None):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(3 + 0.4 * ds.sizes["assembly"], 5))
+        _, ax = plt.subplots(
+            figsize=(3 + 0.4 * ds.sizes["assembly"], 5), layout="constrained"
+        )
     W = ds.membership.values
     im = ax.imshow(W, aspect="auto", cmap="Greys", interpolation="nearest")
     ii, kk = np.nonzero(ds.members.values)
     ax.scatter(kk, ii, s=12, facecolors="none", edgecolors="C3", label="member")
     sig = ds.get("significant")
-    labels = [
-        f"{k}{'*' if sig is not None and bool(sig.values[k]) else ''}"
-        for k in range(W.shape[1])
-    ]
+    flat = ds.get("specific")
+    labels = []
+    for k in range(W.shape[1]):
+        mark = "*" if sig is not None and bool(sig.values[k]) else ""
+        if flat is not None and not bool(flat.values[k]):
+            mark += " ns"
+        labels.append(f"{k}{mark}")
     ax.set_xticks(range(W.shape[1]), labels)
-    ax.set_xlabel("assembly (* significant)")
+    ax.set_xlabel(
+        "component (* significant assembly"
+        + (
+            "; ns = non-specific, spread over nearly all neurons)"
+            if flat is not None
+            else ")"
+        )
+    )
     ax.set_ylabel("neuron")
-    ax.figure.colorbar(im, ax=ax, label="weight")
+    ax.legend(loc="upper right", fontsize=7, framealpha=0.7)
+    ax.figure.colorbar(im, ax=ax, label="weight (a.u.)")
     return ax.figure
 
 
@@ -68,18 +83,23 @@ def plot_activations(ds, behavior=None, *, ax=None, max_points: int = 5000):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 3))
+        _, ax = plt.subplots(figsize=(8, 3), layout="constrained")
     t = ds.time.values
     step = max(1, t.size // max_points)
     H = ds.activations.values
     offset = 1.1 * np.nanmax(H) if H.size else 1.0
     for k in range(H.shape[0]):
         ax.plot(t[::step], H[k, ::step] + k * offset, lw=0.8, label=f"assembly {k}")
-    ax.set_xlabel("time")
-    ax.set_ylabel("activation (stacked)")
+    ax.set_xlabel(time_label(ds["time"]))
+    ax.set_ylabel("activation (a.u., stacked)")
+    handles = ax.get_legend_handles_labels()[0]
     if behavior is not None:
         b = np.asarray(getattr(behavior, "values", behavior), dtype=float)
         ax2 = ax.twinx()
-        ax2.plot(t[::step], b[::step], color="k", lw=1, alpha=0.6)
-        ax2.set_ylabel("behaviour")
+        name = getattr(behavior, "name", None) or "behaviour"
+        handles += ax2.plot(
+            t[::step], b[::step], color="k", lw=1, alpha=0.6, label=str(name)
+        )
+        ax2.set_ylabel(value_label(str(name), behavior))
+    ax.legend(handles=handles, loc="upper left", fontsize=7, framealpha=0.7)
     return ax.figure

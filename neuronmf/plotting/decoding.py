@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from neuronmf.plotting._labels import time_label, value_label
+
 __all__ = ["plot_predictions", "plot_rank_scores"]
+
+
+_METRIC_NAMES = {"r2": "R²", "accuracy": "accuracy", "balanced_accuracy": "accuracy"}
 
 
 def _axes(ax, figsize=(8, 3)):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
     return ax.figure, ax
 
 
@@ -53,8 +58,9 @@ def plot_predictions(result, *, ax=None, max_points: int = 5000):
     for k, (_, test) in enumerate(result.folds):
         if k % 2 == 0 and test.size:
             ax.axvspan(t[test[0]], t[test[-1]], color="C0", alpha=0.06, lw=0)
-    ax.set_xlabel("time")
-    ax.set_ylabel(result.attrs.get("behavior_name") or "behaviour")
+    ax.set_xlabel(time_label(result.behavior["time"]))
+    name = result.attrs.get("behavior_name") or "behaviour"
+    ax.set_ylabel(value_label(name, result.behavior))
     ax.legend(loc="upper right", frameon=False, fontsize=8)
     return fig
 
@@ -101,6 +107,6 @@ def plot_rank_scores(result, *, ax=None):
             label=f"outer test, rank {result.rank}",
         )
     ax.set_xlabel("rank")
-    ax.set_ylabel(result.metric)
+    ax.set_ylabel(f"{_METRIC_NAMES.get(result.metric, result.metric)} (unitless)")
     ax.legend(frameon=False, fontsize=8)
     return fig

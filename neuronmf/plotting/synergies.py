@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neuronmf.plotting._labels import new_figure, time_label
+
 __all__ = [
     "plot_activations",
     "plot_rank_curve",
@@ -36,25 +38,25 @@ def plot_synergies(ds, *, axes=None, color: str = "C0"):
     >>> len(fig.axes)
     2
     """
-    import matplotlib.pyplot as plt
-
     W = ds["synergies"] if hasattr(ds, "data_vars") else ds
     W = W.transpose("muscle", "synergy")
     k = W.sizes["synergy"]
     muscles = [str(m) for m in W["muscle"].values]
     if axes is None:
-        fig, axes = plt.subplots(
-            k, 1, figsize=(max(4, 0.4 * len(muscles)), 1.3 * k + 0.6), sharex=True
+        fig, axes = new_figure(
+            k, 1, figsize=(max(4, 0.4 * len(muscles)), 1.3 * k + 1.2), sharex=True
         )
         axes = np.atleast_1d(axes)
     fig = axes[0].figure
     for j, ax in enumerate(axes[:k]):
         ax.bar(np.arange(len(muscles)), W.values[:, j], color=color)
         ax.set_ylim(0, max(1.0, float(W.values.max())) * 1.05)
-        ax.set_ylabel(f"syn {j}")
+        ax.set_ylabel(f"syn {j}\nweight (a.u.)")
     axes[k - 1].set_xticks(np.arange(len(muscles)), muscles, rotation=90)
+    for ax in axes[:k]:
+        ax.set_xlabel("muscle")
+        ax.xaxis.label.set_visible(ax is axes[k - 1])
     axes[0].set_title("synergy weights (unit norm)")
-    fig.tight_layout()
     return fig
 
 
@@ -82,8 +84,6 @@ def plot_activations(ds, *, axes=None, points_per_cycle: int | None = None):
     >>> ds = synergies.extract(rng.random((400, 6)), rank=2, n_restarts=1)
     >>> fig = plot_activations(ds, points_per_cycle=100)
     """
-    import matplotlib.pyplot as plt
-
     from neuronmf.synergies import cycle_average
 
     avg = None
@@ -93,7 +93,7 @@ def plot_activations(ds, *, axes=None, points_per_cycle: int | None = None):
         avg = cycle_average(ds, points_per_cycle=points_per_cycle)
     k = ds.sizes["synergy"]
     if axes is None:
-        fig, axes = plt.subplots(k, 1, figsize=(5, 1.2 * k + 0.6), sharex=True)
+        fig, axes = new_figure(k, 1, figsize=(5, 1.3 * k + 1.0), sharex=True)
         axes = np.atleast_1d(axes)
     fig = axes[0].figure
     for j, ax in enumerate(axes[:k]):
@@ -101,20 +101,23 @@ def plot_activations(ds, *, axes=None, points_per_cycle: int | None = None):
             x = 100 * avg["phase"].values
             mu = avg["mean"].isel(synergy=j).values
             sd = avg["sd"].isel(synergy=j).values
-            ax.fill_between(x, np.maximum(mu - sd, 0), mu + sd, alpha=0.3, lw=0)
-            ax.plot(x, mu, lw=1.5)
+            ax.fill_between(
+                x, np.maximum(mu - sd, 0), mu + sd, alpha=0.3, lw=0, label="± SD"
+            )
+            ax.plot(x, mu, lw=1.5, label="mean")
         else:
             H = ds["activations"]
             ax.plot(H["time"].values, H.isel(synergy=j).values, lw=0.8)
-        ax.set_ylabel(f"syn {j}")
+        ax.set_ylabel(f"syn {j}\n(a.u.)")
+        ax.set_xlabel("cycle (%)" if avg is not None else time_label(ds["time"]))
+        ax.xaxis.label.set_visible(ax is axes[k - 1])
     if avg is not None:
-        axes[k - 1].set_xlabel(
-            f"cycle (%)   mean ± SD over {avg.attrs.get('n_cycles', '?')} cycles"
+        axes[0].legend(fontsize=7, loc="upper right", frameon=False)
+        axes[0].set_title(
+            f"activations: mean ± SD over {avg.attrs.get('n_cycles', '?')} cycles"
         )
     else:
-        axes[k - 1].set_xlabel("time")
-    axes[0].set_title("activations")
-    fig.tight_layout()
+        axes[0].set_title("activations")
     return fig
 
 
@@ -139,8 +142,6 @@ def plot_rank_curve(ds, *, ax=None):
     >>> ds = synergies.extract(rng.random((300, 6)), ranks=range(1, 5), n_restarts=1)
     >>> fig = plot_rank_curve(ds)
     """
-    import matplotlib.pyplot as plt
-
     from neuronmf.errors import input_error
 
     if "scan_vaf" not in ds:
@@ -148,17 +149,16 @@ def plot_rank_curve(ds, *, ax=None):
             "ds", "a SynergySet with a rank scan (rank='auto')", "no scan_vaf"
         )
     if ax is None:
-        _, ax = plt.subplots(figsize=(4.5, 3))
+        _, ax = new_figure(figsize=(4.5, 3))
     r = ds["rank"].values
     ax.plot(r, ds["scan_vaf"].values, marker="o", label="VAF (uncentred)")
     ax.plot(r, ds["scan_r2"].values, marker="s", label="R² (centred)")
-    ax.axhline(0.9, color="grey", ls="--", lw=0.8)
+    ax.axhline(0.9, color="grey", ls="--", lw=0.8, label="0.90")
     ax.axvline(ds.attrs["rank"], color="k", ls=":", label="chosen")
     ax.set_xlabel("number of synergies")
-    ax.set_ylabel("variance accounted for")
+    ax.set_ylabel("variance accounted for (fraction)")
     ax.set_title(f"rank {ds.attrs['rank']} ({ds.attrs.get('criterion', '')})")
     ax.legend(fontsize=8)
-    ax.figure.tight_layout()
     return ax.figure
 
 
@@ -182,8 +182,7 @@ def plot_similarity(matrix, *, ax=None, labels=None, title: str | None = None):
     >>> import numpy as np
     >>> fig = plot_similarity(np.eye(3), labels=(["a", "b", "c"], ["a", "b", "c"]))
     """
-    import matplotlib.pyplot as plt
-
+    xlabel, ylabel = "synergy (columns)", "synergy (rows)"
     if hasattr(matrix, "data_vars"):
         order = matrix["match"].values
         S = matrix["matrix"].values[:, order]
@@ -193,10 +192,11 @@ def plot_similarity(matrix, *, ax=None, labels=None, title: str | None = None):
         )
         if labels is None:
             labels = (list(range(S.shape[0])), [str(o) for o in order])
+        xlabel, ylabel = "second set: synergy (matched order)", "first set: synergy"
     else:
         S = np.asarray(getattr(matrix, "values", matrix), dtype=float)
     if ax is None:
-        _, ax = plt.subplots(
+        _, ax = new_figure(
             figsize=(max(3.5, 1.5 + 0.45 * S.shape[1]), max(3.0, 1 + 0.45 * S.shape[0]))
         )
     im = ax.imshow(S, vmin=0, vmax=1, cmap="viridis", interpolation="nearest")
@@ -216,6 +216,7 @@ def plot_similarity(matrix, *, ax=None, labels=None, title: str | None = None):
         ax.set_xticks(range(S.shape[1]), [str(x) for x in labels[1]], rotation=90)
     if title:
         ax.set_title(title, fontsize=9)
-    ax.figure.colorbar(im, ax=ax, label="cosine similarity")
-    ax.figure.tight_layout()
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.figure.colorbar(im, ax=ax, label="cosine similarity (0–1)")
     return ax.figure

@@ -41,7 +41,8 @@ def test_weight_bars_one_panel_per_synergy(synergy_set):
 def test_activations_over_the_cycle(synergy_set):
     ds, _ = synergy_set
     fig = plot_activations(ds)
-    assert "4 cycles" in fig.axes[-1].get_xlabel()
+    assert "4 cycles" in fig.axes[0].get_title()
+    assert fig.axes[-1].get_xlabel() == "cycle (%)"
     plt.close(fig)
     fig = plot_activations(cycle_average(ds))
     plt.close(fig)

@@ -65,7 +65,9 @@ def plot_rank_scan(scan, *, axes=None):
                     ax.axvline(
                         scan.choices[name], color=line[0].get_color(), ls=":", lw=1
                     )
-            ax.set_ylabel("held-out error")
+            ax.set_ylabel(_error_label(s.attrs.get("loss", "frobenius")))
+            if _spans_decades(s):
+                ax.set_yscale("log")
         elif panel == "vaf":
             ax.plot(ranks, s["vaf"], marker="o", label="VAF (uncentred)")
             ax.plot(ranks, s["r2"], marker="s", label="R² (centred)")
@@ -85,6 +87,25 @@ def plot_rank_scan(scan, *, axes=None):
     fig.suptitle(f"chosen rank {scan.best_rank} ({scan.method})")
     fig.tight_layout()
     return fig
+
+
+def _error_label(loss: str) -> str:
+    if loss == "kl":
+        return "held-out Poisson deviance per entry"
+    return "held-out squared error per entry (data units²)"
+
+
+def _spans_decades(s) -> bool:
+    """True when the plotted error bands span a factor of 10 or more."""
+    values = []
+    for name in ("cv", "bicv"):
+        if f"{name}_mean" in s:
+            mean = np.asarray(s[f"{name}_mean"], float)
+            se = np.nan_to_num(np.asarray(s[f"{name}_se"], float))
+            values += [mean - se, mean + se]
+    v = np.concatenate(values) if values else np.array([])
+    v = v[np.isfinite(v) & (v > 0)]
+    return v.size > 1 and v.max() >= 10 * v.min()
 
 
 def plot_component_intervals(scan, rank: int, *, ax=None, labels=None):

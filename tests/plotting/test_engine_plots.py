@@ -25,3 +25,30 @@ def test_plots_return_figures_with_one_row_per_component():
     assert labels == list("abcdef")
     fig2 = plot_loss(res)
     assert len(fig2.axes[0].lines[0].get_xdata()) == res.n_iter
+
+
+def test_rank_scan_error_axis_is_log_when_values_span_decades_and_has_units():
+    import xarray as xr
+
+    from neuronmf.model_selection import RankScan
+    from neuronmf.plotting.rank import plot_rank_scan
+
+    ranks = np.arange(1, 5)
+    scores = xr.Dataset(
+        {
+            "cv_mean": ("rank", [0.4, 0.5, 8.7, 536.0]),
+            "cv_se": ("rank", [0.01, 0.02, 0.3, 525.0]),
+            "vaf": ("rank", [0.5, 0.6, 0.7, 0.8]),
+            "r2": ("rank", [0.1, 0.2, 0.3, 0.4]),
+        },
+        coords={"rank": ranks},
+        attrs={"loss": "kl"},
+    )
+    scan = RankScan(scores, 1, "cv", "rule", {"cv": 1})
+    fig = plot_rank_scan(scan)
+    assert fig.axes[0].get_yscale() == "log"
+    assert "Poisson deviance" in fig.axes[0].get_ylabel()
+    flat = scores.assign(cv_mean=("rank", [0.4, 0.41, 0.42, 0.43]))
+    flat = flat.assign(cv_se=("rank", [0.01] * 4))
+    fig2 = plot_rank_scan(RankScan(flat, 1, "cv", "rule", {"cv": 1}))
+    assert fig2.axes[0].get_yscale() == "linear"

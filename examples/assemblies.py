@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     sim = nm.datasets.simulate_assemblies(
         n_neurons=30, n_assemblies=3, n_bins=2000, seed=1
     )
-    ds = nm.assemblies.detect(sim.data, rank=4, n_surrogates=100, seed=0)
+    ds = nm.assemblies.detect(sim.data, rank=4, n_surrogates=40, seed=0)
     m = match_components(sim.truth["membership"].values, ds.membership.values)
     print(
         f"NMF: {ds.attrs['rank']} components, "

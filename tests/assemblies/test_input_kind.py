@@ -38,7 +38,7 @@ def test_independent_fluorescence_no_assembly_in_19_of_20_seeds():
     hits = 0
     for seed in range(20):
         ds = nm.assemblies.detect(
-            _independent(seed, n_neurons=6, n_bins=240),
+            _independent(seed, n_neurons=12, n_bins=600),
             kind="fluorescence",
             n_surrogates=39,
             seed=seed,

@@ -58,3 +58,31 @@ def test_assemblies_help_has_example(capsys):
     except SystemExit:
         pass
     assert "neuronmf assemblies" in capsys.readouterr().out
+
+
+def test_assemblies_command_fluorescence_shared_signal_is_non_specific(
+    tmp_path, capsys
+):
+    # raw fluorescence: big per-neuron baselines and one shared slow signal (as
+    # neuropil in 1p data). Before issue 20 this was "significant assemblies".
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(1)
+    shared = lfilter([1.0], [1.0, -0.9], rng.poisson(0.1, 300).astype(float))
+    base = rng.uniform(300, 600, 10)
+    F = base * (1 + 0.2 * shared[:, None]) + rng.normal(0, 0.01, (300, 10)) * base
+    import xarray as xr
+
+    arr = xr.DataArray(
+        F, dims=("time", "neuron"), coords={"time": np.arange(300) / 10.0}
+    )
+    nc = tmp_path / "f.nc"
+    nm.io.save_netcdf(arr, nc)
+    out = tmp_path / "o"
+    args = ["--kind", "fluorescence", "--rank", "1", "--surrogates", "39"]
+    assert main(["assemblies", str(nc), *args, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "0 significant assemblies, 1 non-specific" in printed
+    summary = (out / "summary.txt").read_text()
+    assert "activity: fluorescence (given); dF/F" in summary
+    assert "NOT counted as assemblies" in summary

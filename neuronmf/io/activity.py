@@ -28,8 +28,11 @@ from neuronmf.io._common import (
     check_times,
     choose,
     detect_format,
+    load_npy,
+    numeric_data,
     open_hdf5,
     rate_from_times,
+    read_npz,
     time_coord,
 )
 
@@ -196,8 +199,7 @@ def load_activity(
     if fmt == "nwb":
         return _activity_nwb(p, series, bin_width, t_start, t_stop, aligned=aligned)
     if fmt == "npz":
-        with np.load(p, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+        arrays = read_npz(p)
         if series is None and {"spike_times", "spike_unit"} <= set(arrays):
             return _binned(
                 p,
@@ -238,11 +240,18 @@ def load_activity(
                 what="a 2-D (time, neuron) dataset",
                 available=list(every),
             )
+            numeric_data(every[key].dtype, what=f"dataset '{key}' in '{p}'")
+            check_ndim(
+                every[key].shape,
+                (2,),
+                what=f"dataset '{key}' in '{p}'",
+                expect="(time, neuron) matrix",
+            )
             data = np.asarray(every[key][()])
             attr = every[key].attrs.get("rate")
         return _matrix(p, key, data, rate or (None if attr is None else float(attr)))
     if fmt == "npy":
-        return _matrix(p, "", np.load(p), rate)
+        return _matrix(p, "", np.asarray(load_npy(p)), rate)
     raise input_error(f"activity file '{p}'", "NWB, NPZ, HDF5 or .npy", f"a {fmt} file")
 
 
@@ -802,8 +811,7 @@ def _behavior_nwb(p, series):
 
 
 def _behavior_npz(p, series):
-    with np.load(p, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
+    arrays = read_npz(p)
     groups = sorted(k[:-2] for k in arrays if k.endswith("_t"))
     name = choose(
         groups,

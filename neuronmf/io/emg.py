@@ -28,6 +28,7 @@ from neuronmf.io._common import (
     check_times,
     choose,
     detect_format,
+    numeric_data,
     open_hdf5,
     rate_from_times,
     time_coord,
@@ -312,6 +313,9 @@ def _from_nwb(p: Path, series: str | None) -> xr.DataArray:
             preferred=("acquisition/EMG",),
         )
         s = every[key]
+        numeric_data(
+            getattr(s.data, "dtype", np.float64), what=f"EMG series '{key}' in '{p}'"
+        )
         data = _as_2d(np.asarray(s.data[:]), what=f"EMG series '{key}' in '{p}'")
         data = np.asarray(to_values(s, data))
         times, fs = series_times(s, data.shape[0], path=p, where=key)
@@ -402,28 +406,30 @@ def _from_hdf5(p: Path, series: str | None, rate: float | None) -> xr.DataArray:
             available=list(every),
         )
         ds = every[key]
-        data = _as_2d(np.asarray(ds[()]), what=f"dataset '{key}' in '{p}'")
+        numeric_data(ds.dtype, what=f"dataset '{key}' in '{p}'")
+        # every check on metadata before a single sample is read
         file_rate = _attr_rate(ds)
+        if rate is not None and file_rate is not None and abs(file_rate - rate) > 1e-3:
+            raise input_error(
+                "rate",
+                f"consistent with the dataset's rate attribute ({file_rate:g} Hz)",
+                rate,
+            )
+        fs = rate if rate is not None else file_rate
+        if fs is None:
+            raise input_error(
+                "rate",
+                f"given for HDF5 dataset '{key}' in '{p}' (it has no rate attribute)",
+                None,
+                "Pass rate=<sampling rate in Hz>.",
+            )
+        data = _as_2d(np.asarray(ds[()]), what=f"dataset '{key}' in '{p}'")
         names = None
         for attr in ("channels", "channel_names", "muscles"):
             if attr in ds.attrs:
                 names = _unique(np.atleast_1d(ds.attrs[attr]).tolist(), data.shape[1])
         units = ds.attrs.get("units", ds.attrs.get("unit", "unknown"))
         units = units.decode() if isinstance(units, bytes) else str(units)
-    if rate is not None and file_rate is not None and abs(file_rate - rate) > 1e-3:
-        raise input_error(
-            "rate",
-            f"consistent with the dataset's rate attribute ({file_rate:g} Hz)",
-            rate,
-        )
-    fs = rate if rate is not None else file_rate
-    if fs is None:
-        raise input_error(
-            "rate",
-            f"given for HDF5 dataset '{key}' in '{p}' (it has no rate attribute)",
-            None,
-            "Pass rate=<sampling rate in Hz>.",
-        )
     names = names or [f"ch{i}" for i in range(data.shape[1])]
     attrs = base_attrs(p, key, rate=fs, units=units)
     return _make(data, time_coord(data.shape[0], rate=fs), names, attrs)

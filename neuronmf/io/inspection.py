@@ -8,11 +8,16 @@ from typing import Any
 
 import numpy as np
 
+from neuronmf.errors import InputError, input_error
 from neuronmf.io._common import (
     as_path,
     detect_format,
+    load_npy,
     open_hdf5,
+    open_tiff,
+    open_zarr,
     rate_from_times,
+    read_npz,
     tiff_files,
 )
 
@@ -92,7 +97,7 @@ def inspect(path: str | os.PathLike) -> FileContents:
     """
     p = as_path(path)
     fmt = detect_format(p)
-    items = {
+    reader = {
         "nwb": _nwb,
         "hdf5": _hdf5,
         "tiff": _tiff,
@@ -102,7 +107,19 @@ def inspect(path: str | os.PathLike) -> FileContents:
         "npz": _npz,
         "npy": _npy,
         "matlab": _matlab,
-    }[fmt](p)
+    }[fmt]
+    try:
+        items = reader(p)
+    except InputError:
+        raise
+    except (OSError, ValueError, TypeError, KeyError, IndexError, RuntimeError) as exc:
+        # the format libraries' own errors on a corrupt or crafted file
+        raise input_error(
+            f"file '{p}'",
+            f"a readable {fmt.upper()} file",
+            f"an error ({type(exc).__name__}: {exc})",
+            "The file is probably truncated or corrupt; copy it again.",
+        ) from None
     return FileContents(items, source=str(p), fmt=fmt.upper())
 
 
@@ -177,9 +194,8 @@ def _hdf5(p: Path) -> list[dict[str, Any]]:
 
 
 def _tiff(p: Path) -> list[dict[str, Any]]:
-    import tifffile
 
-    with tifffile.TiffFile(p) as tf:
+    with open_tiff(p) as tf:
         return [
             _item(f"series {i}", "tiff", s.shape, s.dtype, axes=s.axes)
             for i, s in enumerate(tf.series)
@@ -187,11 +203,10 @@ def _tiff(p: Path) -> list[dict[str, Any]]:
 
 
 def _tiff_folder(p: Path) -> list[dict[str, Any]]:
-    import tifffile
 
     files = tiff_files(p)
-    with tifffile.TiffFile(files[0]) as tf:
-        page = tf.pages[0]
+    with open_tiff(files[0]) as tf:
+        page = tf.pages.first
         shape, dtype = page.shape, page.dtype
     return [
         _item(
@@ -208,7 +223,7 @@ def _tiff_folder(p: Path) -> list[dict[str, Any]]:
 def _zarr(p: Path) -> list[dict[str, Any]]:
     import zarr
 
-    root = zarr.open(str(p), mode="r")
+    root = open_zarr(p)
     if isinstance(root, zarr.Array):
         return [_item("", "zarr array", root.shape, root.dtype, root.attrs.get("rate"))]
     out = []
@@ -243,16 +258,14 @@ def _table(p: Path) -> list[dict[str, Any]]:
 
 def _npz(p: Path) -> list[dict[str, Any]]:
     out = []
-    with np.load(p, allow_pickle=False) as z:
-        for k in z.files:
-            a = z[k]
-            rate = rate_from_times(a) if k.endswith("_t") and a.ndim == 1 else None
-            out.append(_item(k, "array", a.shape, a.dtype, rate))
+    for k, a in read_npz(p).items():
+        rate = rate_from_times(a) if k.endswith("_t") and a.ndim == 1 else None
+        out.append(_item(k, "array", a.shape, a.dtype, rate))
     return out
 
 
 def _npy(p: Path) -> list[dict[str, Any]]:
-    a = np.load(p, mmap_mode="r")
+    a = load_npy(p)
     return [_item("", "array", a.shape, a.dtype)]
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neuronmf.errors import input_error
+from neuronmf.errors import InputError, input_error
 from neuronmf.io._common import (
     CHUNK_BYTES,
     LAZY_THRESHOLD_BYTES,
@@ -26,7 +26,11 @@ from neuronmf.io._common import (
     check_rate,
     choose,
     detect_format,
+    load_npy,
+    numeric_data,
     open_hdf5,
+    open_tiff,
+    open_zarr,
     tiff_files,
     time_coord,
 )
@@ -103,6 +107,7 @@ def load_movie(
             f"a {fmt} file",
         )
     data, times, file_rate, source_path, extra = readers[fmt](p, series)
+    numeric_data(data.dtype, what=f"movie '{source_path or p.name}' in '{p}'")
     if rate is not None and file_rate is not None and abs(rate - file_rate) > 1e-3:
         raise input_error(
             "rate", f"consistent with the file's frame rate ({file_rate:g} Hz)", rate
@@ -112,7 +117,7 @@ def load_movie(
         times = time_coord(data.shape[0], rate=fs)
     nbytes = int(np.prod(data.shape)) * np.dtype(data.dtype).itemsize
     use_lazy = nbytes > LAZY_THRESHOLD_BYTES if lazy is None else lazy
-    data = _lazy(data) if use_lazy else _eager(data)
+    data = _lazy(data) if use_lazy else _eager(data, p)
     coords: dict[str, Any] = {
         "y": np.arange(data.shape[1]),
         "x": np.arange(data.shape[2]),
@@ -142,12 +147,22 @@ def _lazy(data: Any):
     return da.from_array(data, chunks=(chunks, -1, -1), asarray=False, meta=meta)
 
 
-def _eager(data: Any) -> np.ndarray:
+def _eager(data: Any, p: Path | None = None) -> np.ndarray:
     import dask.array as da
 
-    if isinstance(data, da.Array):
-        return data.compute()
-    return np.asarray(data[()]) if hasattr(data, "shape") else np.asarray(data)
+    try:
+        if isinstance(data, da.Array):
+            return data.compute()
+        return np.asarray(data[()]) if hasattr(data, "shape") else np.asarray(data)
+    except (OSError, ValueError, RuntimeError, KeyError, IndexError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise input_error(
+            f"pixels of '{p}'",
+            "readable",
+            f"an error ({type(exc).__name__}: {exc})",
+            "The file is probably corrupt; copy it again.",
+        ) from None
 
 
 class _Transposed:
@@ -286,18 +301,18 @@ def _from_tiff(p: Path, series: str | None):
     import dask.array as da
     import tifffile
 
+    with open_tiff(p) as tf:
+        shape = tf.series[0].shape
+    if len(shape) == 2:
+        shape = (1, *shape)
+    check_ndim(shape, (3,), what=f"TIFF '{p}'", expect="(frames, y, x) stack")
     try:
-        with tifffile.TiffFile(p) as tf:
-            shape = tf.series[0].shape
+        store = tifffile.imread(p, aszarr=True)
+        arr = da.from_zarr(store)
     except Exception as exc:
         raise input_error(
             f"file '{p}'", "a readable TIFF file", f"an error ({exc})"
         ) from None
-    if len(shape) == 2:
-        shape = (1, *shape)
-    check_ndim(shape, (3,), what=f"TIFF '{p}'", expect="(frames, y, x) stack")
-    store = tifffile.imread(p, aszarr=True)
-    arr = da.from_zarr(store)
     if arr.ndim == 2:
         arr = arr[None]
     n = _time_chunk(arr.shape, arr.dtype.itemsize)
@@ -313,21 +328,15 @@ def _read_frames(files: list[Path]) -> np.ndarray:
 def _from_tiff_folder(p: Path, series: str | None):
     import dask
     import dask.array as da
-    import tifffile
 
     files = tiff_files(p)
     shapes = {}
     dtype = None
     for f in files:  # headers only: catches odd frames before any pixel is read
-        try:
-            with tifffile.TiffFile(f) as tf:
-                page = tf.pages[0]
-                shapes.setdefault(tuple(page.shape), f)
-                dtype = dtype or page.dtype
-        except Exception as exc:
-            raise input_error(
-                f"TIFF frame '{f}'", "a readable TIFF file", f"an error ({exc})"
-            ) from None
+        with open_tiff(f) as tf:
+            page = tf.pages.first
+            shapes.setdefault(tuple(page.shape), f)
+            dtype = dtype or page.dtype
     if len(shapes) > 1:
         raise input_error(
             f"TIFF frames in '{p}'",
@@ -354,7 +363,7 @@ def _from_zarr(p: Path, series: str | None):
     import dask.array as da
     import zarr
 
-    root = zarr.open(str(p), mode="r")
+    root = open_zarr(p)
     if isinstance(root, zarr.Array):
         key, arr = "", root
     else:
@@ -376,6 +385,6 @@ def _from_zarr(p: Path, series: str | None):
 
 
 def _from_npy(p: Path, series: str | None):
-    arr = np.load(p, mmap_mode="r")
+    arr = load_npy(p)
     check_ndim(arr.shape, (3,), what=f"array in '{p}'", expect="(time, y, x)")
     return arr, None, None, "", {}

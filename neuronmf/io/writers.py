@@ -1325,7 +1325,9 @@ def load_result(path: str | os.PathLike, *, name: str | None = None) -> xr.Datas
             "a file that is not HDF5",
             "Pass a file written by save_netcdf or save_nwb.",
         )
-    with h5py.File(path, "r") as f:
+    from neuronmf.io._common import open_hdf5  # refuses links/storage outside
+
+    with open_hdf5(path) as f:
         is_nwb = "nwb_version" in f.attrs or "general" in f
     if path.suffix.lower() == ".nc" or not is_nwb:
         return _load_netcdf(path)

@@ -461,6 +461,20 @@ def _from_table(
     df = read_table(p)
     columns = list(df.columns)
     tcol = find_time_column(columns, time_column, path=p)
+    if tcol is None and df.attrs.get("headerless") and len(columns) > 1:
+        first = df[columns[0]].to_numpy()
+        if (
+            first.dtype.kind in "iuf"
+            and first.size > 2
+            and np.all(np.isfinite(first))
+            and np.all(np.diff(first) > 0)
+        ):
+            raise input_error(
+                f"table '{p}'",
+                "headed by a row of column names (e.g. time,TA,GM)",
+                "no header row, and a first column increasing on every row like time",
+                "Add a header row, or pass time_column='ch0' if that column is time.",
+            )
     names = [c for c in columns if c != tcol]
     if not names:
         raise input_error(

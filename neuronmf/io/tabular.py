@@ -58,7 +58,13 @@ def _delimiter(path: Path, first_line: str) -> str:
 
 
 def read_table(path: Path):
-    """Read a delimited text table with a header row into a pandas DataFrame."""
+    """Read a delimited text table into a pandas DataFrame.
+
+    The first row is the header unless every field of it is a number: then the
+    table has no header, the row is kept as data and the columns are named
+    ``ch0``, ``ch1``, … (``df.attrs["headerless"]`` is True). Repeated column
+    names are refused (pandas would rename them silently).
+    """
     import pandas as pd
 
     with open(path, encoding="utf-8", errors="replace") as fh:
@@ -68,18 +74,46 @@ def read_table(path: Path):
             f"file '{path}'", "a table with a header row", "an empty first line"
         )
     sep = _delimiter(path, first)
+    fields = [f.strip() for f in next(csv.reader([first], delimiter=sep), [])]
+    headerless = bool(fields) and all(_is_number(f) for f in fields)
+    if not headerless:
+        seen: dict[str, int] = {}
+        for f in fields:
+            seen[f] = seen.get(f, 0) + 1
+        dups = [f for f, n in seen.items() if n > 1]
+        if dups:
+            raise input_error(
+                f"column names of '{path}'",
+                "unique",
+                f"{', '.join(repr(d) for d in dups)} more than once",
+                "Rename the repeated columns in the header row.",
+            )
     try:
-        df = pd.read_csv(path, sep=sep)
+        if headerless:  # no header row: keep the first row as data
+            df = pd.read_csv(path, sep=sep, header=None)
+            df.columns = [f"ch{i}" for i in range(df.shape[1])]
+        else:
+            df = pd.read_csv(path, sep=sep)
     except Exception as exc:
         raise input_error(
             f"file '{path}'",
             "a readable CSV/TSV table with a header row",
-            f"a parse error ({exc})",
+            f"a parse error ({type(exc).__name__}: {exc})",
         ) from None
     if df.shape[0] == 0 or df.shape[1] == 0:
         raise input_error(f"table '{path}'", "non-empty", f"shape {df.shape}")
-    df.columns = [str(c).strip() for c in df.columns]
+    if not headerless:
+        df.columns = [str(c).strip() for c in df.columns]
+    df.attrs["headerless"] = headerless
     return df
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def find_time_column(columns: list[str], time_column: str | None, *, path: Path):

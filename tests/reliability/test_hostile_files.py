@@ -112,7 +112,7 @@ def test_zarr_link_out_of_store_refused(tmp_path, secret):
     z[:] = 1
     # replace one chunk file by a link to a file outside the store
     chunks = [f for f in store.rglob("*") if f.is_file() and not f.name.startswith(".")]
-    chunk = [f for f in chunks if f.name not in ("zarr.json",)][0]
+    chunk = next(f for f in chunks if f.name != "zarr.json")
     chunk.unlink()
     chunk.symlink_to(secret)
     refused(store, load_movie, match="link to", rate=10.0)

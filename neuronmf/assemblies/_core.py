@@ -226,8 +226,26 @@ def detect(
         same rank on the same counts.
     ranks : iterable of int
         Candidates for ``rank="auto"``.
-    loss : {"kl", "frobenius"}
-        KL (Poisson) for counts; Frobenius for rates or calcium activity.
+    loss : {"auto", "kl", "frobenius"}, default "auto"
+        KL (Poisson) for counts and deconvolved activity, Frobenius for ΔF/F
+        (``"auto"`` chooses by ``kind``).
+    kind : {"auto", "counts", "fluorescence", "dff", "deconvolved"}, default "auto"
+        What the activity is. ``"auto"`` uses the ``activity_kind`` attribute the
+        loader records (NWB Units → counts; RoiResponseSeries in ``Fluorescence``
+        → fluorescence, in ``DfOverF`` → dff; a series named like Deconvolved /
+        spikes → deconvolved; ``units`` "spikes" → counts); otherwise it infers
+        conservatively and warns: non-negative integers → counts; strictly
+        positive with median over neurons of (8th percentile / SD) ≥ 2.5 →
+        fluorescence; negative values → refused (pass ``"dff"``); else
+        deconvolved (used as given). ``"fluorescence"`` is converted to ΔF/F =
+        (F − F0)/F0 clipped at 0, F0 a running ``baseline_percentile``
+        percentile over ``baseline_window`` seconds per neuron
+        (``scipy.ndimage.percentile_filter``), or the whole recording's
+        percentile per neuron when it is shorter than two windows or has no
+        time step; refused if any F0 ≤ 0. ``"dff"`` is clipped at 0.
+    baseline_percentile : float, default 8
+    baseline_window : float, default 60
+        Seconds; see ``kind``.
     bin_width : float, optional
         Bin width (s) when ``activity`` is spike times.
     threshold : "uniform" or float, default "uniform"
@@ -237,14 +255,21 @@ def detect(
         W[i, k] > mean(W[:, k]) + t · SD(W[:, k]) (the rule used for ICA
         patterns by Lopes-dos-Santos et al.).
     n_surrogates : int, default 200
-        Circularly shifted surrogates for the significance test: the
-        statistic is the mean pairwise Pearson correlation of the members'
-        binned activity; each surrogate shifts every member's series by an
-        independent random offset (destroying co-firing, keeping each neuron's
-        rate and autocorrelation). p = (1 + #{surrogate ≥ observed}) /
-        (1 + n_surrogates); an assembly is significant if p < ``alpha`` and it
-        has at least two members.
+        Surrogates for the significance test. The statistic is the mean
+        pairwise Pearson correlation of a component's members. Each surrogate
+        circularly shifts every neuron by its own offset (keeping each neuron's
+        baseline, distribution and autocorrelation, destroying co-activation;
+        every pair at least T/(2N) bins out of register), refits NMF at the
+        same rank, re-chooses members and keeps the largest statistic over
+        components. p_k = (1 + #{surrogate max ≥ observed_k}) / (1 +
+        n_surrogates): family-wise over components, and the choice of members
+        is inside the null. Costs one NMF fit per surrogate.
     alpha : float, default 0.05
+        A component is ``coactive`` if p < alpha and it has ≥ 2 members.
+    max_participation : float, default 0.75
+        A component whose participation ratio (Σw)²/Σw², as a fraction of the
+        number of neurons, exceeds this is non-specific (spread over nearly all
+        neurons: a shared signal, not an assembly) and is not ``significant``.
     n_restarts, max_iter
         NMF restarts and iteration budget.
     time_dim : str
@@ -257,15 +282,20 @@ def detect(
     xarray.Dataset
         ``membership`` (neuron, assembly) unit-norm weights; ``members``
         (neuron, assembly) bool; ``activations`` (assembly, time);
-        ``n_members``, ``p_value``, ``significant`` (assembly); with
-        ``rank="auto"`` also ``rank_scores`` (rank) and ``rank_scores_se``.
-        Attributes record the rules and options (NetCDF-safe).
+        ``n_members``, ``statistic``, ``p_value``, ``participation``,
+        ``specific``, ``coactive`` and ``significant`` (= coactive and
+        specific) (assembly); with ``rank="auto"`` also ``rank_scores`` (rank)
+        and ``rank_scores_se``. Attributes record the rules and options,
+        ``activity_kind``, ``activity_kind_source`` and ``preprocessing``
+        (NetCDF-safe).
 
     Notes
     -----
     NMF cannot take z-scores (the PCA/ICA method's input); it models the raw
     counts with a Poisson likelihood, so weights are non-negative and an
-    assembly is a set of neurons whose rates rise together.
+    assembly is a set of neurons whose rates rise together. Raw fluorescence
+    must not be factorised as it is: its per-neuron baselines dominate and
+    come out as a component spread over every neuron.
 
     Examples
     --------
@@ -274,9 +304,11 @@ def detect(
     >>> H = (rng.random((2, 3000)) < 0.05) * 4.0
     >>> W = np.zeros((20, 2)); W[:6, 0] = 1; W[10:16, 1] = 1
     >>> X = rng.poisson(W @ H + 0.2).T
-    >>> ds = nm.assemblies.detect(X, rank=2, n_surrogates=50)
+    >>> ds = nm.assemblies.detect(X, rank=2, n_surrogates=20, kind="counts")
     >>> sorted(int(ds.n_members[k]) for k in range(2))
     [6, 6]
+    >>> ds.attrs["activity_kind"], bool(ds.significant.all())
+    ('counts', True)
     """
     if loss not in ("auto", "kl", "frobenius"):
         raise input_error("loss", "'auto', 'kl' or 'frobenius'", loss)
@@ -620,10 +652,10 @@ def _shift_null(
     (T bins, N neurons) plus a jitter of up to T/(2N), so that every pair of
     neurons is moved at least T/(2N) bins out of register; independent uniform
     offsets would leave some pair nearly aligned (so still co-active) in a sizeable
-    fraction of surrogates and inflate the null. Then the whole detection (NMF at the same rank, the member rule,
-    the statistic) is run again. The maximum over components makes the p-value
-    account for the members having been chosen on the data and for testing
-    several components.
+    fraction of surrogates and inflate the null. Then the whole detection (NMF
+    at the same rank, the member rule, the statistic) is run again. The maximum
+    over components makes the p-value account for the members having been
+    chosen on the data and for testing several components.
     """
     n_t, n_n = Y.shape
     null = np.full(n_surrogates, -np.inf)

@@ -22,6 +22,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+# numba.njit with a cache that falls back instead of failing (numba + stdlib only)
+from ._numba_cache import njit
+
 _FLOAT_TYPES = ("float32", "float64")
 
 
@@ -33,7 +36,7 @@ def _sigs(template: str) -> list[str]:
     return [template.replace("T", t) for t in _FLOAT_TYPES]
 
 
-@nb.njit(
+@njit(
     _sigs("float64(T[::1], T[::1], T[:, ::1], float64, float64, int64, float64)"),
     cache=True,
     nogil=True,
@@ -78,7 +81,7 @@ def _cd_row(f, b, G, l1, l2, max_sweeps, delta):
 ROW_BLOCK = 128
 
 
-@nb.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _sweep_block(X, Bt, G, l1, l2, max_sweeps, d2, size, acc, moved, first, live):
     """HALS sweeps on one transposed block ``X`` (r, ROW_BLOCK), in place.
 
@@ -125,7 +128,7 @@ def _sweep_block(X, Bt, G, l1, l2, max_sweeps, d2, size, acc, moved, first, live
             break
 
 
-@nb.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _block_buffers(F, r):
     """One worker's block buffers for F's rows: X, Bt, acc, moved, first, live."""
     return (
@@ -138,7 +141,7 @@ def _block_buffers(F, r):
     )
 
 
-@nb.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _load_block(F, i0, size, X, Bt, first, live):
     """Rows i0 … i0+size of ``F`` into X, transposed; pad X and Bt with zeros.
 
@@ -168,7 +171,7 @@ def update_rows(F, B, G, l1, l2, max_sweeps, delta):
     _update_row_blocks(F, B, G, l1, l2, max_sweeps, delta, n_workers)
 
 
-@nb.njit(
+@njit(
     _sigs(
         "void(T[:, ::1], T[:, ::1], T[:, ::1], float64, float64, int64, float64, int64)"
     ),
@@ -247,7 +250,7 @@ def fused_h_step(V, W, Hy, G, l1, l2, max_sweeps, delta):
     return H_new, P, Q_parts.sum(axis=0)
 
 
-@nb.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _block_data_product(V, W, j0, size, Bt):
     """Bt[:, :size] = (V[:, j0:j0+size])ᵀ·W, transposed: one row of V at a time.
 
@@ -266,7 +269,7 @@ def _block_data_product(V, W, j0, size, Bt):
                 b[i] += w * v[i]
 
 
-@nb.njit(fastmath=_DOT, cache=True, nogil=True)
+@njit(fastmath=_DOT, cache=True, nogil=True)
 def _block_products(V, j0, size, X, P, Q):
     """Add V[:, j0:j0+size]·Xᵀ to P and X·Xᵀ to Q (float64 accumulators)."""
     m = V.shape[0]
@@ -291,7 +294,7 @@ def _block_products(V, j0, size, X, P, Q):
                 Q[q, k] += acc
 
 
-@nb.njit(
+@njit(
     _sigs(
         "void(T[:, ::1], T[:, ::1], T[:, ::1], T[:, ::1], T[:, ::1], float64, float64,"
         " int64, float64, float64[:, :, ::1], float64[:, :, ::1])"
@@ -353,7 +356,7 @@ def projected_gradient_sq_rows(V, W, Ht, G, l1, l2, scale):
     return float(parts.sum())
 
 
-@nb.njit(
+@njit(
     _sigs(
         "void(T[:, ::1], T[:, ::1], T[:, ::1], T[:, ::1], float64, float64,"
         " float64[::1], float64[::1])"
@@ -389,7 +392,7 @@ def _projected_gradient_blocks(V, W, Ht, G, l1, l2, scale, parts):
         parts[worker] = total
 
 
-@nb.njit(
+@njit(
     _sigs("T[:, ::1](T[:, ::1], T[:, ::1], float64)"),
     parallel=True,
     cache=True,
@@ -406,7 +409,7 @@ def extrapolate(X, X_prev, beta):
     return Y
 
 
-@nb.njit(
+@njit(
     _sigs("void(T[:, ::1], T[:, ::1], T[:, ::1], int64)"),
     cache=True,
     nogil=True,
@@ -446,7 +449,7 @@ def update_columns_unit_norm(F, B, G, n_sweeps):
                 F[best, k] = 1.0
 
 
-@nb.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _lstsq_passive(G, b, idx, q, out):
     """Minimum-norm least squares on G[idx, idx] (the fallback when singular)."""
     Gp = np.empty((q, q))
@@ -460,7 +463,7 @@ def _lstsq_passive(G, b, idx, q, out):
         out[s] = sol[s]
 
 
-@nb.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _solve_passive(G, b, idx, q, L, out):
     """Solve G[idx, idx] s = b[idx] into ``out[:q]``.
 
@@ -497,7 +500,7 @@ def _solve_passive(G, b, idx, q, L, out):
         out[s] = acc / L[s, s]
 
 
-@nb.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _nnls_row(x, b, G, max_iter, tol, passive, idx, L, s_p, w):
     """Lawson–Hanson active set for one row, warm-started from CD sweeps.
 
@@ -574,7 +577,7 @@ def _nnls_row(x, b, G, max_iter, tol, passive, idx, L, s_p, w):
                     passive[k] = False
 
 
-@nb.njit(
+@njit(
     ["void(float64[:, ::1], float64[:, ::1], float64[:, ::1], int64, float64)"],
     parallel=True,
     cache=True,
@@ -602,7 +605,7 @@ def nnls_rows(F, B, G, max_iter, tol):
         _nnls_row(F[i], B[i], G, max_iter, tol, passive, idx, L, s_p, w)
 
 
-@nb.njit(
+@njit(
     _sigs(
         "void(T[:, ::1], T[:, ::1], T[:, ::1], float64, float64, int64, float64,"
         " float64, int64[::1], int64[::1], float64[::1], int64[::1], int64[::1],"
@@ -655,7 +658,7 @@ def update_rows_graph(
             _cd_row(F[i], b, G, l1, l2 + 2.0 * lam * degree, max_sweeps, delta)
 
 
-@nb.njit(
+@njit(
     _sigs("void(T[:, ::1], int64[::1], int64[::1], T[:, ::1], T[:, ::1])"),
     parallel=True,
     cache=True,
@@ -674,7 +677,7 @@ def fill_entries(X, rows, cols, W, Ht):
         X[i, j] = acc
 
 
-@nb.njit(
+@njit(
     _sigs("float64[::1](T[:, ::1], int64[::1], int64[::1], T[:, ::1], T[:, ::1])"),
     parallel=True,
     cache=True,
@@ -702,7 +705,7 @@ def entries_squares(X, rows, cols, W, Ht):
     return out
 
 
-@nb.njit("int64[::1](int64[::1], int64[::1])", cache=True, nogil=True)
+@njit("int64[::1](int64[::1], int64[::1])", cache=True, nogil=True)
 def greedy_colouring(indptr, indices):
     """Colour the nodes of a CSR graph greedily in index order (smallest free colour).
 
@@ -724,7 +727,7 @@ def greedy_colouring(indptr, indices):
     return colours
 
 
-@nb.njit(
+@njit(
     _sigs("void(T[:, ::1], int64[::1], int64[::1], T[:, ::1], T[:, ::1], T[:, ::1])"),
     parallel=True,
     cache=True,

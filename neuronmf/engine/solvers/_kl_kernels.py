@@ -34,6 +34,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+# numba.njit with a cache that falls back instead of failing (numba + stdlib only)
+from ._numba_cache import njit
+
 _FLOAT_TYPES = ("float32", "float64")
 
 
@@ -46,7 +49,7 @@ def _sigs(template: str) -> list[str]:
 _FAST = {"reassoc", "contract", "arcp"}
 
 
-@nb.njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def _curvature_at(x, o, u, s):
     """Σ x o² / (u + o s)² over the row's active entries; inf outside the domain."""
     hess = 0.0
@@ -62,7 +65,7 @@ def _curvature_at(x, o, u, s):
     return hess
 
 
-@nb.njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def _kl_row(f, x, Oloc, u, base, l1, l2, graph_grad, max_sweeps, newton_steps):
     """Coordinate descent on one row over its active entries.
 
@@ -146,7 +149,7 @@ def _kl_row(f, x, Oloc, u, base, l1, l2, graph_grad, max_sweeps, newton_steps):
             u[t] += pending * op[t]
 
 
-@nb.njit(
+@njit(
     _sigs(
         "float64(T[:, ::1], int64[::1], int64[::1], T[::1], T[:, ::1], T[:, ::1],"
         " float64, float64, int64, int64, float64, int64[::1], int64[::1],"
@@ -235,7 +238,7 @@ def kl_update_rows(
     return out
 
 
-@nb.njit(
+@njit(
     _sigs("float64(T[:, ::1], T[:, ::1], T[:, ::1], uint8[:, ::1], boolean)"),
     parallel=True,
     cache=True,
@@ -265,7 +268,7 @@ def kl_data_loss(X, F, O, M, use_mask):
     return out
 
 
-@nb.njit(
+@njit(
     [
         f"Tuple((int64[::1], int64[::1], {t}[::1]))({t}[:, :], uint8[:, :], boolean)"
         for t in _FLOAT_TYPES

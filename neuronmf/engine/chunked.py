@@ -20,6 +20,8 @@ for any chunking.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 
 from neuronmf.engine.losses import gram
@@ -118,6 +120,100 @@ def _product_block(V_block, Ht_block):
 
 def _product_T_block(V_block, W):
     return data_product_T(np.asarray(V_block, dtype=W.dtype), W)
+
+
+#: Largest number of rows for which the initial SVD of a dask array forms the Gram
+#: matrix V·Vᵀ (1024² float64 = 8 MB per block's partial sum); above it, and when
+#: the Gram matrix is too ill-conditioned, randomized subspace iteration is used.
+GRAM_ROWS = 1024
+
+
+def _blocks(V):
+    V = prepare(V)
+    edges = _edges(V)
+    slices = [slice(a, b) for a, b in pairwise(edges)]
+    return V.to_delayed().ravel().tolist(), slices
+
+
+def _gram_block(V_block):
+    V_block = np.asarray(V_block, dtype=np.float64)
+    return V_block @ V_block.T
+
+
+def _times_block(V_block, X_block):
+    return np.asarray(V_block, dtype=np.float64) @ X_block
+
+
+def _times_T_block(V_block, Y):
+    return np.asarray(V_block, dtype=np.float64).T @ Y
+
+
+def _pass_gram(V):
+    """V·Vᵀ (m × m, float64) in one pass, block by block."""
+    import dask
+
+    blocks, _ = _blocks(V)
+    step = dask.delayed(_gram_block, pure=True)
+    return dask.compute(_tree_sum([step(b) for b in blocks]))[0]
+
+
+def _pass_times(V, X):
+    """V·X (m × k, float64) for X (n × k) in one pass."""
+    import dask
+
+    blocks, slices = _blocks(V)
+    step = dask.delayed(_times_block, pure=True)
+    parts = [step(b, X[s]) for b, s in zip(blocks, slices, strict=True)]
+    return dask.compute(_tree_sum(parts))[0]
+
+
+def _pass_times_T(V, Y):
+    """Vᵀ·Y (n × k, float64) for Y (m × k) in one pass."""
+    import dask
+
+    blocks, _ = _blocks(V)
+    Y_d = dask.delayed(Y)
+    step = dask.delayed(_times_T_block, pure=True)
+    return np.concatenate(dask.compute(*[step(b, Y_d) for b in blocks]), axis=0)
+
+
+def truncated_svd(V, rank: int, rng, power_iterations: int = 2, oversample: int = 10):
+    """Leading ``rank`` singular triplets ``(U, S, Vt)`` of a dask array, out of core.
+
+    Every pass over V is its own computation, so each block is read, used and
+    released: memory beyond one block per worker is O((m + n)·rank) plus, for
+    m ≤ :data:`GRAM_ROWS`, the m × m Gram matrix. With at most ``GRAM_ROWS``
+    rows, two passes: V·Vᵀ summed block by block, its leading eigenvectors (the
+    left singular vectors, as in the in-memory path's ``_gram_svd``), then
+    Vᵀ·U / S. Otherwise (or when a requested singular value is below 1e-6 of the
+    largest, where squaring loses it) randomized subspace iteration (Halko,
+    Martinsson & Tropp 2011) with ``power_iterations`` and ``rank + oversample``
+    columns: 2 + 2·``power_iterations`` passes.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> V = da.from_array(np.random.default_rng(0).random((5, 40)), chunks=(5, 10))
+    >>> U, S, Vt = truncated_svd(V, 2, np.random.default_rng(0))
+    >>> U.shape, S.shape, Vt.shape
+    ((5, 2), (2,), (2, 40))
+    """
+    m, n = V.shape
+    if m <= GRAM_ROWS:
+        evals, evecs = np.linalg.eigh(_pass_gram(V))
+        order = np.argsort(evals)[::-1][:rank]
+        S = np.sqrt(np.maximum(evals[order], 0.0))
+        if S[0] > 0 and S[-1] >= 1e-6 * S[0]:
+            U = evecs[:, order]
+            Vt = (_pass_times_T(V, U) / S).T
+            return U, S, Vt
+    k = min(rank + oversample, m, n)
+    Q, _ = np.linalg.qr(_pass_times(V, rng.standard_normal((n, k))))
+    for _ in range(power_iterations):
+        Z, _ = np.linalg.qr(_pass_times_T(V, Q))
+        Q, _ = np.linalg.qr(_pass_times(V, Z))
+    Ub, S, Vt = np.linalg.svd(_pass_times_T(V, Q).T, full_matrices=False)
+    return Q @ Ub[:, :rank], S[:rank], Vt[:rank]
 
 
 class ChunkedData:

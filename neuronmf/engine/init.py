@@ -73,14 +73,10 @@ def _is_dask(V) -> bool:
 def _truncated_svd(V, rank, rng):
     m, n = V.shape
     if _is_dask(V):
-        import dask
-        import dask.array as da
+        # a few bounded passes, never the whole matrix in memory
+        from neuronmf.engine.chunked import truncated_svd
 
-        seed = int(rng.integers(2**31 - 1))
-        U, S, Vt = da.linalg.svd_compressed(
-            V.astype(np.float64), rank, n_power_iter=2, seed=seed
-        )
-        return dask.compute(U, S, Vt)
+        return truncated_svd(V, rank, rng)
     if min(m, n) <= 600 and max(m, n) >= 4 * min(m, n):
         triplets = _gram_svd(V, rank)
         if triplets is not None:

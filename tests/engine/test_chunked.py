@@ -132,3 +132,31 @@ def test_estimator_fits_and_transforms_dask(problem):
     np.testing.assert_allclose(est.components_, ref.components_, atol=1e-6)
     Z = est.transform(X[:50])
     np.testing.assert_allclose(Z, ref.transform(V.T[:50]), atol=1e-6)
+
+
+@pytest.mark.parametrize("init", ["nndsvd", "nndsvda"])
+@pytest.mark.parametrize("gram_rows", [1024, 0])  # Gram path; randomized path
+def test_chunked_nndsvd_equals_in_memory(problem, init, gram_rows, monkeypatch):
+    from neuronmf.engine import chunked
+
+    monkeypatch.setattr(chunked, "GRAM_ROWS", gram_rows)
+    V, _, _ = problem
+    Wa, Ha = initialize(V, 4, init, np.random.default_rng(0))
+    Wb, Hb = initialize(
+        da.from_array(V, chunks=(30, 77)), 4, init, np.random.default_rng(0)
+    )
+    # Gram path: the in-memory computation to rounding; randomized subspace
+    # iteration (2 power iterations, noisy planted rank-4 data): an approximation
+    tol = 1e-10 if gram_rows else 1e-4
+    np.testing.assert_allclose(Wb, Wa, rtol=0, atol=tol * np.abs(Wa).max())
+    np.testing.assert_allclose(Hb, Ha, rtol=0, atol=tol * np.abs(Ha).max())
+
+
+def test_chunked_nndsvd_reads_v_in_a_few_passes(problem):
+    V, _, _ = problem
+    reader = CountingReader(V)
+    dV = da.from_array(reader, chunks=(30, 100), asarray=True, lock=False)
+    before = reader.reads  # dask reads an empty slice for the array's metadata
+    initialize(dV, 4, "nndsvda", np.random.default_rng(0))
+    # Gram, Vᵀ·U, the mean (for the zero fill) and the rescaling: 4 passes of 5 blocks
+    assert reader.reads - before == 4 * 5

@@ -187,3 +187,28 @@ def test_fluorescence_baseline_not_positive_refused():
     da = xr.DataArray(F, dims=("time", "neuron"))
     out = nm.assemblies.detect(da, kind="dff", rank=1, n_surrogates=0)
     assert out.attrs["preprocessing"].startswith("dF/F as given")
+
+
+def test_long_fluorescence_gets_running_baseline():
+    # slow bleaching shared by every neuron: a running 8th percentile removes it,
+    # so the dF/F has no shared drift left
+    rng = np.random.default_rng(2)
+    t = np.arange(3000) / 10.0  # 300 s at 10 Hz
+    bleach = np.exp(-t / 200.0)[:, None]
+    spikes = rng.poisson(0.02, (3000, 6)).astype(float)
+    ca = lfilter([1.0], [1.0, -np.exp(-1 / 5.0)], spikes, axis=0)
+    base = rng.uniform(200, 500, 6)
+    F = base * bleach * (1 + 0.5 * ca) + rng.normal(0, 0.02, (3000, 6)) * base
+    da = xr.DataArray(F, dims=("time", "neuron"), coords={"time": t})
+    ds = nm.assemblies.detect(da, kind="fluorescence", rank=2, n_surrogates=0)
+    assert "running 8th percentile over 60 s (600 bins)" in ds.attrs["preprocessing"]
+    from neuronmf.assemblies._core import _prepare
+
+    Y = _prepare(da, "fluorescence", 8.0, 60.0)[0]
+    # near baseline at both ends (a whole-recording F0 would put the start at
+    # dF/F > 1: the bleaching takes F from 1 to 0.22 of its initial value)
+    assert np.all(np.percentile(Y[:300], 10, axis=0) < 0.25)
+    assert np.all(np.percentile(Y[-300:], 10, axis=0) < 0.25)
+    whole = _prepare(da, "fluorescence", 8.0, 1000.0)  # window > half the recording
+    assert "whole recording" in whole[3]
+    assert np.all(np.percentile(whole[0][:300], 10, axis=0) > 1.0)

@@ -311,11 +311,15 @@ def test_valid_seconds_files_unchanged(tmp_path):
         np.testing.assert_allclose(reg.values, x, atol=1e-6)
         assert load_emg(p, rate=1000, resample=True).shape == x.shape
     assert emg.shape == (7618, 13) and emg.attrs["rate"] == 1000.0
-    # headerless: as before, the first row is taken as the header
+    # headerless (issue 21): the first row is data, never a header; a first
+    # column increasing like time must be named
     q = tmp_path / "nohdr.csv"
     q.write_text("0.1,0.2,0.3\n0.4,0.5,0.6\n0.7,0.8,0.9\n1.0,1.2,1.3\n")
-    old = load_emg(q, rate=100)
-    assert old.shape == (3, 3) and old.attrs["rate"] == 100.0
+    with pytest.raises(InputError, match="header row"):
+        load_emg(q, rate=100)
+    q.write_text("0.1,0.2,0.3\n0.4,0.1,0.6\n0.7,0.8,0.2\n1.0,1.2,1.3\n")
+    emg = load_emg(q, time_column="ch0", time_unit="ms")
+    assert emg.shape == (4, 2) and list(emg.channel.values) == ["ch1", "ch2"]
 
 
 def test_jittered_timestamps_are_regular(tmp_path):

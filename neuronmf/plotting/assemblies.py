@@ -49,7 +49,7 @@ def plot_membership(ds, *, ax=None):
     ax.set_xlabel(
         "component (* significant assembly"
         + (
-            "; ns = non-specific, spread over nearly all neurons)"
+            ";\nns = non-specific, spread over\nnearly all neurons)"
             if flat is not None
             else ")"
         )

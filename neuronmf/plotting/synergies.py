@@ -112,7 +112,7 @@ def plot_activations(ds, *, axes=None, points_per_cycle: int | None = None):
         ax.set_xlabel("cycle (%)" if avg is not None else time_label(ds["time"]))
         ax.xaxis.label.set_visible(ax is axes[k - 1])
     if avg is not None:
-        axes[0].legend(fontsize=7, loc="upper right", frameon=False)
+        axes[0].legend(fontsize=7, loc="best", frameon=False)
         axes[0].set_title(
             f"activations: mean ± SD over {avg.attrs.get('n_cycles', '?')} cycles"
         )

@@ -12,6 +12,8 @@ sparse Gaussian footprints with activity and noise, then
 Run:  python benchmarks/bench_out_of_core.py [--frames 32000] [--iters 4] [--path FILE]
       python benchmarks/bench_out_of_core.py --quick      (small, for a smoke test)
       python benchmarks/bench_out_of_core.py --cold   (every pass reads from disk)
+      python benchmarks/bench_out_of_core.py --side 64 --frames 50000 --rank 6 \
+          --dtype f8 --init nndsvda --iters 2   (issue 21: 1.6 GB float64, default init)
 Results go to benchmarks/results/out_of_core.json (out_of_core_cold.json).
 """
 
@@ -33,7 +35,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def write_movie(path: Path, side: int, frames: int, rank: int, block: int, seed=0):
+def write_movie(
+    path: Path, side: int, frames: int, rank: int, block: int, seed=0, dtype="f4"
+):
     import h5py
 
     rng = np.random.default_rng(seed)
@@ -51,7 +55,7 @@ def write_movie(path: Path, side: int, frames: int, rank: int, block: int, seed=
         ds = f.create_dataset(
             "movie",
             shape=(frames, side, side),
-            dtype="f4",
+            dtype=dtype,
             chunks=(min(block, frames), side, side),
         )
         for start in range(0, frames, block):
@@ -114,6 +118,8 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=4)
     parser.add_argument("--path", type=Path, default=Path("/tmp/neuronmf_ooc_movie.h5"))
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--init", default="random", help="initialisation of the fit")
+    parser.add_argument("--dtype", default="f4", choices=["f4", "f8"])
     parser.add_argument(
         "--cold",
         action="store_true",
@@ -132,7 +138,9 @@ def main() -> None:
 
     if not args.path.exists() or args.quick:
         t0 = time.perf_counter()
-        write_movie(args.path, args.side, args.frames, args.rank, args.block)
+        write_movie(
+            args.path, args.side, args.frames, args.rank, args.block, dtype=args.dtype
+        )
         print(
             f"wrote {args.path} ({args.path.stat().st_size / 1e9:.2f} GB) in "
             f"{time.perf_counter() - t0:.0f} s"
@@ -173,7 +181,7 @@ def main() -> None:
             res = nm.nmf(
                 V,
                 args.rank,
-                init="random",
+                init=args.init,
                 seed=0,
                 max_iter=args.iters,
                 tol=1e-12,
@@ -193,6 +201,8 @@ def main() -> None:
         "cold": args.cold,
         "shape": [args.frames, args.side, args.side],
         "rank": args.rank,
+        "init": args.init,
+        "dtype": args.dtype,
         "block_frames": args.block,
         "sequential_read_s": read_s,
         "sequential_read_after_fit_s": read_after_s if args.cold else None,
@@ -212,6 +222,8 @@ def main() -> None:
     results = Path(__file__).parent / "results"
     results.mkdir(exist_ok=True)
     name = "out_of_core_quick.json" if args.quick else "out_of_core.json"
+    if args.init != "random" or args.dtype != "f4":
+        name = name.replace(".json", f"_{args.init}_{args.dtype}.json")
     if args.cold:
         name = name.replace(".json", "_cold.json")
     (results / name).write_text(json.dumps(out, indent=2) + "\n")

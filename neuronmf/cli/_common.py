@@ -8,7 +8,6 @@ PNG figures and a plain-text ``summary.txt``.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from pathlib import Path
 
@@ -215,10 +214,13 @@ def save_figure(fig, path: Path) -> Path:
     return path
 
 
-def write_summary(out: Path, lines: list[str]) -> Path:
-    """``out/summary.txt`` (atomic), one finding per line."""
-    path = out / "summary.txt"
-    tmp = out / ".summary.txt.tmp"
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+def write_summary(out: Path, lines: list[str], *, sep: str = "\n") -> Path:
+    """``out/summary.txt``, one finding per line (``sep`` between entries).
+
+    Written through a uniquely named temporary file (the one atomic helper,
+    :func:`neuronmf.io._atomic.write_atomic`): concurrent runs into the same
+    folder never collide, and a reader always sees one complete summary.
+    """
+    from neuronmf.io._atomic import write_atomic
+
+    return write_atomic(Path(out) / "summary.txt", sep.join(lines) + "\n")

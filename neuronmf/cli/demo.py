@@ -413,11 +413,9 @@ def write_report(out: Path, stages: list[Stage], title: str) -> Path:
         for fig in stage.figures:
             parts.append(f"<p><img src='{fig.name}' alt='{fig.stem}'></p>")
     parts.append("</body></html>")
-    path = out / "report.html"
-    tmp = out / ".report.html.tmp"
-    tmp.write_text("\n".join(parts), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    from neuronmf.io._atomic import write_atomic  # unique temp: no race
+
+    return write_atomic(out / "report.html", "\n".join(parts))
 
 
 STAGES: dict[bool, list[Callable[[dict], Stage]]] = {
@@ -465,8 +463,8 @@ def run(args) -> int:
         f"# {stage.title}\n" + "\n".join(m.text() for m in stage.metrics)
         for stage in stages
     ]
-    tmp = out / ".summary.txt.tmp"
-    tmp.write_text("\n\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(out / "summary.txt")
+    from neuronmf.cli._common import write_summary  # unique temp: no race
+
+    write_summary(out, lines, sep="\n\n")
     print(f"neuronmf demo: done in {time.perf_counter() - start:.0f} s; open {report}")
     return 0

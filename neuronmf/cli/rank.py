@@ -139,9 +139,9 @@ def run(args) -> int:
         f"best rank: {scan.best_rank} ({scan.method}: {scan.rule})",
         "rank by criterion: " + ", ".join(f"{k}={v}" for k, v in scan.choices.items()),
     ]
-    tmp = args.out / ".summary.txt.tmp"
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(args.out / "summary.txt")
+    from neuronmf.cli._common import write_summary  # unique temp: no race
+
+    write_summary(args.out, lines)
     print("\n".join(lines))
     print(f"results in {args.out}")
     return 0

@@ -337,7 +337,9 @@ def run(args) -> int:
         except (NotImplementedError, TypeError) as exc:
             note = f"NWB output skipped: {exc}"
     text += note + "\n"
-    (args.out / "summary.txt").write_text(text, encoding="utf-8")
+    from neuronmf.io._atomic import write_atomic  # unique temp: no torn summary
+
+    write_atomic(args.out / "summary.txt", text)
     print(text, end="")
     print(f"results in {args.out}")
     return 0

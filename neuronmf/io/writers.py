@@ -63,7 +63,7 @@ import numpy as np
 import xarray as xr
 
 from neuronmf.errors import input_error
-from neuronmf.io._atomic import atomic_path
+from neuronmf.io._atomic import atomic_path, file_lock, write_atomic
 
 __all__ = ["load_result", "save_netcdf", "save_nwb"]
 
@@ -81,6 +81,12 @@ DENSE_IMAGE_MASK_MAX_BYTES = 256 << 20
 DENSE_FOOTPRINTS_READ_MAX_BYTES = 1 << 30
 _PIXEL_FLUSH_BYTES = 8 << 20  # pixel-mask rows buffered before each HDF5 write
 _PIXEL_CHUNK_ROWS = 1 << 16  # HDF5 chunk of the pixel_mask dataset (rows)
+#: :func:`save_netcdf` builds the file in memory and writes its bytes itself (so a
+#: full disk is an ordinary error, never a crash inside HDF5) for results up to
+#: this size (bytes as held in memory) or half the free memory, whichever is
+#: larger; larger results are written by HDF5 directly, after a free-space check.
+NETCDF_IN_MEMORY_MAX_BYTES = 1 << 30
+_NETCDF_CHUNK_BYTES = 4 << 20  # compressed NetCDF variables: chunks up to 4 MiB
 
 
 # --------------------------------------------------------------------------- utils
@@ -152,13 +158,16 @@ def _map_all_attrs(ds: xr.Dataset, fn: Callable[[dict], dict]) -> xr.Dataset:
     return ds
 
 
-def _atomic_target(path: Path, *, copy_existing: bool = False):
+def _atomic_target(
+    path: Path, *, copy_existing: bool = False, size_hint: int | None = None
+):
     """Yield a temporary path beside ``path``; move it over ``path`` on success.
 
     See :func:`neuronmf.io._atomic.atomic_path` (the one atomic-write helper: a new
-    file ends with the user's umask mode, ``0o666 & ~umask``).
+    file ends with the user's umask mode, ``0o666 & ~umask``; extending a file
+    holds a lock across copy, extend and rename; free space is checked).
     """
-    return atomic_path(path, copy_existing=copy_existing)
+    return atomic_path(path, copy_existing=copy_existing, size_hint=size_hint)
 
 
 def _check_result(result: Any) -> xr.Dataset:
@@ -209,9 +218,62 @@ def save_netcdf(result: xr.Dataset | xr.DataArray, path: str | os.PathLike) -> P
     """
     ds = _map_all_attrs(_check_result(result), _encode_attrs)
     path = Path(path)
-    with _atomic_target(path) as tmp:
-        ds.to_netcdf(tmp, engine="h5netcdf")
+    encoding = _netcdf_encoding(ds)
+    if ds.nbytes <= max(NETCDF_IN_MEMORY_MAX_BYTES, _free_memory() // 2):
+        # Build the whole file in memory, then write its bytes: HDF5 never sees a
+        # failing disk (when a write failed, HDF5/h5netcdf crashed the process
+        # with SIGSEGV while closing the file). Costs the compressed file's size.
+        data = ds.to_netcdf(engine="h5netcdf", encoding=encoding)
+        write_atomic(path, data)
+        return path
+    # Larger than half the free memory: HDF5 writes the file itself, after a
+    # check that the uncompressed size (an upper bound) fits on the disk.
+    with _atomic_target(path, size_hint=ds.nbytes) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
     return path
+
+
+def _free_memory() -> int:
+    """Bytes of memory available now (0 where it cannot be told)."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # psutil is optional
+        try:
+            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            return 0
+
+
+def _chunk_shape(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
+    """Chunks of at most :data:`_NETCDF_CHUNK_BYTES`, trailing axes kept whole."""
+    chunks = list(shape)
+    for axis in range(len(chunks)):
+        if int(np.prod(chunks)) * itemsize <= _NETCDF_CHUNK_BYTES:
+            break
+        rest = int(np.prod(chunks[axis + 1 :])) * itemsize
+        chunks[axis] = max(1, min(shape[axis], _NETCDF_CHUNK_BYTES // max(rest, 1)))
+    return tuple(chunks)
+
+
+def _netcdf_encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
+    """zlib (level 4, byte shuffle) with bounded chunks for every numeric array.
+
+    Lossless: values, dtypes and attributes round-trip exactly. Mostly-zero arrays
+    (segmentation footprints) shrink to little more than their non-zero values.
+    """
+    encoding: dict[str, dict[str, Any]] = {}
+    for name, var in ds.variables.items():
+        if var.ndim == 0 or var.dtype.kind not in "biuf" or var.nbytes < 4096:
+            continue
+        encoding[str(name)] = {
+            "zlib": True,
+            "complevel": 4,
+            "shuffle": True,
+            "chunksizes": _chunk_shape(var.shape, var.dtype.itemsize),
+        }
+    return encoding
 
 
 def _load_netcdf(path: Path) -> xr.Dataset | xr.DataArray:
@@ -360,6 +422,7 @@ def write_nwb_atomic(
     identifier: str | None = None,
     session_start_time: datetime | None = None,
     overwrite: bool = False,
+    size_hint: int | None = None,
     **nwbfile_kwargs: Any,
 ) -> Path:
     """Create or extend an NWB file atomically; ``add(nwbfile)`` adds the content.
@@ -374,10 +437,40 @@ def write_nwb_atomic(
     written and closed the file, with the (still temporary) file open in h5py
     mode ``"r+"``, to fill datasets too large to build in memory (the pixel masks
     of a large segmentation are streamed this way).
+
+    The whole update (existence check, copy, extension, rename) holds an
+    exclusive lock on ``path`` (:func:`neuronmf.io._atomic.file_lock`): a second
+    process adding to the same file waits, then extends the first one's result,
+    so neither is lost. ``size_hint`` (bytes about to be added) is checked
+    against the free space before anything is written.
     """
+    path = Path(path)
+    with file_lock(path):  # held from the existence check to the rename
+        return _write_nwb_locked(
+            path,
+            add,
+            session_description=session_description,
+            identifier=identifier,
+            session_start_time=session_start_time,
+            overwrite=overwrite,
+            size_hint=size_hint,
+            **nwbfile_kwargs,
+        )
+
+
+def _write_nwb_locked(
+    path: Path,
+    add: Callable[[Any], Callable[[Any], None] | None],
+    *,
+    session_description: str,
+    identifier: str | None,
+    session_start_time: datetime | None,
+    overwrite: bool,
+    size_hint: int | None,
+    **nwbfile_kwargs: Any,
+) -> Path:
     from pynwb import NWBHDF5IO
 
-    path = Path(path)
     append = path.exists() and not overwrite
     if append:
         import h5py
@@ -389,7 +482,7 @@ def write_nwb_atomic(
                 "a file that is not HDF5",
                 "Choose another path, or pass overwrite=True to replace it.",
             )
-    with _atomic_target(path, copy_existing=append) as tmp:
+    with _atomic_target(path, copy_existing=append, size_hint=size_hint) as tmp:
         if append:
             with NWBHDF5IO(str(tmp), mode="a") as io:
                 nwbfile = io.read()
@@ -1030,9 +1123,22 @@ def save_nwb(
         identifier=identifier,
         session_start_time=session_start_time,
         overwrite=overwrite,
+        size_hint=_nwb_size_hint(ds),
         subject=subject,
         **nwbfile_kwargs,
     )
+
+
+def _nwb_size_hint(ds: xr.Dataset) -> int:
+    """Bytes an NWB write of ``ds`` needs at least (its data as stored)."""
+    if _kind(ds) != "segmentation":
+        return sum(int(v.nbytes) for v in ds.data_vars.values())
+    others = sum(int(v.nbytes) for k, v in ds.data_vars.items() if k != "footprints")
+    fp = ds["footprints"]
+    dense = fp.chunks is None and fp.size * 8 <= DENSE_IMAGE_MASK_MAX_BYTES
+    # a dense image_mask is float64; a pixel mask (12 bytes per non-zero pixel)
+    # is streamed and its size unknown until written
+    return others + (fp.size * 8 if dense else 0)
 
 
 # ------------------------------------------------------------------------- reading

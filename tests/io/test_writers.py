@@ -138,11 +138,13 @@ def test_netcdf_write_is_atomic(tmp_path, monkeypatch):
     save_netcdf(synergy_result(0), p)
     before = sha256(p)
 
-    def crash(self, *args, **kwargs):
-        Path(args[0]).write_bytes(b"half")  # a partial write, then a crash
+    real_write = os.write
+
+    def crash(fd, data):
+        real_write(fd, bytes(data)[: len(data) // 2])  # a partial write, then a crash
         raise OSError("disk full")
 
-    monkeypatch.setattr(xr.Dataset, "to_netcdf", crash)
+    monkeypatch.setattr(os, "write", crash)
     with pytest.raises(OSError, match="disk full"):
         save_netcdf(synergy_result(1), p)
     assert sha256(p) == before

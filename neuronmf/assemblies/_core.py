@@ -197,7 +197,7 @@ def detect(
     baseline_window: float = 60.0,
     bin_width: float | None = None,
     threshold: float | str = "uniform",
-    n_surrogates: int = 200,
+    n_surrogates: int = 100,
     alpha: float = 0.05,
     max_participation: float = 0.75,
     n_restarts: int = 3,
@@ -254,7 +254,7 @@ def detect(
         unit-norm pattern were spread evenly over all N neurons). A number t:
         W[i, k] > mean(W[:, k]) + t · SD(W[:, k]) (the rule used for ICA
         patterns by Lopes-dos-Santos et al.).
-    n_surrogates : int, default 200
+    n_surrogates : int, default 100
         Surrogates for the significance test. The statistic is the mean
         pairwise Pearson correlation of a component's members. Each surrogate
         circularly shifts every neuron by its own offset (keeping each neuron's
@@ -684,7 +684,7 @@ def _shift_null(
             loss=loss,
             n_restarts=1,
             seed=seed,
-            max_iter=min(max_iter, 150),
+            max_iter=min(max_iter, 100),
             tol=1e-4,
         )
         Ws = _unit_columns(np.asarray(res.W))

@@ -43,7 +43,10 @@ def register(subparsers) -> None:
     )
     p.add_argument("--bin-width", type=float, default=None, help="bin width (s)")
     p.add_argument(
-        "--surrogates", type=int, default=200, help="surrogates (default 200)"
+        "--surrogates",
+        type=int,
+        default=100,
+        help="surrogates, each an NMF refit (default 100; 0 skips the test)",
     )
     p.add_argument(
         "--kind",

@@ -28,19 +28,45 @@ from importlib.metadata import PackageNotFoundError, version
 # value already set by the user is kept. See docs/engine.md, "Threads".
 os.environ.setdefault("GOMP_SPINCOUNT", "0")
 
-from neuronmf.engine import (
-    NMF,
-    JointNMFResult,
-    NMFResult,
-    grid_graph,
-    joint_nmf,
-    knn_graph,
-    nmf,
-    online_nmf,
-    project,
-)
+from typing import TYPE_CHECKING
+
 from neuronmf.errors import ConvergenceWarning, InputError
-from neuronmf.model_selection import RankScan, select_rank
+
+# The engine (Numba, scikit-learn, SciPy: seconds to import) is loaded on first
+# use, like the subpackages: `import neuronmf` and the `neuronmf` command start in
+# a fraction of a second, and a Ctrl-C during the command's start-up reaches its
+# handler (one line, exit code 130) instead of printing an import traceback.
+_LAZY = {
+    **dict.fromkeys(
+        (
+            "NMF",
+            "JointNMFResult",
+            "NMFResult",
+            "grid_graph",
+            "joint_nmf",
+            "knn_graph",
+            "nmf",
+            "online_nmf",
+            "project",
+        ),
+        "neuronmf.engine",
+    ),
+    "RankScan": "neuronmf.model_selection",
+    "select_rank": "neuronmf.model_selection",
+}
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from neuronmf.engine import (
+        NMF,
+        JointNMFResult,
+        NMFResult,
+        grid_graph,
+        joint_nmf,
+        knn_graph,
+        nmf,
+        online_nmf,
+        project,
+    )
+    from neuronmf.model_selection import RankScan, select_rank
 
 try:
     __version__ = version("neuronmf")
@@ -80,6 +106,14 @@ __all__ = [
 def __getattr__(name: str):
     # Subpackages are imported on first use so that `import neuronmf` stays fast
     # and does not pull in pynwb, dask or matplotlib for a plain engine call.
-    if name in _SUBPACKAGES:
+    if name in _SUBPACKAGES or name == "engine":
         return importlib.import_module(f"neuronmf.{name}")
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # once: later lookups skip __getattr__
+        return value
     raise AttributeError(f"module 'neuronmf' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1195,6 +1195,8 @@ def decode(
             if classes_model and np.unique(ytr).size < 2:
                 return nan, None, bva, "one class only in the training bins"
             if model == "bayes":
+                if np.ptp(ytr) == 0:  # no tuning curve can be fitted
+                    return nan, None, bva, "behaviour constant in the training bins"
                 p = bayes_factory().fit(Dtr, ytr).predict(Dva)
                 preds = [np.asarray(p, dtype=float).reshape(len(Dva))] * len(alpha_list)
             else:

@@ -331,7 +331,9 @@ def min_speed(
     Returns
     -------
     xarray.DataArray (time,) of bool
-        True where the speed is at least ``threshold`` (False where it is NaN).
+        True where the speed is at least ``threshold`` (False where it is NaN),
+        on the behaviour's own times (a repeated timestamp gets the speed of
+        its first sample).
 
     Examples
     --------
@@ -360,17 +362,22 @@ def min_speed(
         raise input_error("smooth", "a duration >= 0 in seconds", smooth)
     b = behavior.transpose(time_dim, ...)
     t = np.asarray(b[time_dim].values, dtype=float)
-    if t.size < 2 or np.any(np.diff(t) <= 0):
+    # Real trackers repeat a timestamp now and then: the speed is computed on
+    # the unique, sorted times (first sample kept) and mapped back to every sample.
+    order = np.argsort(t, kind="stable")
+    tu, first, inverse = np.unique(t[order], return_index=True, return_inverse=True)
+    if tu.size < 2 or not np.all(np.isfinite(tu)):
         raise input_error(
-            f"behavior {time_dim}", "at least two strictly increasing times", t[:5]
+            f"behavior {time_dim}", "at least two distinct finite times", t[:5]
         )
-    v = np.asarray(b.values, dtype=float).reshape(t.size, -1)
-    k = round(smooth / float(np.median(np.diff(t)))) if smooth else 0
+    v = np.asarray(b.values, dtype=float).reshape(t.size, -1)[order][first]
+    k = round(smooth / float(np.median(np.diff(tu)))) if smooth else 0
     if k > 1:
         v = uniform_filter1d(v, k, axis=0, mode="nearest")
     with np.errstate(invalid="ignore"):
-        speed = np.sqrt((np.gradient(v, t, axis=0) ** 2).sum(axis=1))
-        ok = speed >= threshold
+        speed_u = np.sqrt((np.gradient(v, tu, axis=0) ** 2).sum(axis=1))
+        ok = np.empty(t.size, dtype=bool)
+        ok[order] = (speed_u >= threshold)[inverse]
     return xr.DataArray(
         ok,
         dims=(time_dim,),

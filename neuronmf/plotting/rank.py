@@ -32,7 +32,7 @@ def plot_rank_scan(scan, *, axes=None):
     >>> len(fig.axes)
     2
     """
-    import matplotlib.pyplot as plt
+    from neuronmf.plotting._labels import new_figure
 
     s = scan.scores
     ranks = s["rank"].values
@@ -43,7 +43,7 @@ def plot_rank_scan(scan, *, axes=None):
     if "cophenetic" in s or "instability" in s:
         panels.append("agreement")
     if axes is None:
-        fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2))
+        fig, axes = new_figure(1, len(panels), figsize=(4 * len(panels), 3.4))
     axes = np.atleast_1d(axes)
     if len(axes) != len(panels):
         from neuronmf.errors import input_error
@@ -71,9 +71,9 @@ def plot_rank_scan(scan, *, axes=None):
         elif panel == "vaf":
             ax.plot(ranks, s["vaf"], marker="o", label="VAF (uncentred)")
             ax.plot(ranks, s["r2"], marker="s", label="R² (centred)")
-            ax.axhline(0.9, color="grey", ls="--", lw=0.8)
+            ax.axhline(0.9, color="grey", ls="--", lw=0.8, label="0.9 (common cut-off)")
             ax.set_ylim(min(0.0, float(np.min(s["r2"]))), 1.02)
-            ax.set_ylabel("variance accounted for")
+            ax.set_ylabel("variance accounted for (fraction)")
         else:
             if "cophenetic" in s:
                 ax.plot(ranks, s["cophenetic"], marker="o", label="cophenetic")
@@ -81,18 +81,17 @@ def plot_rank_scan(scan, *, axes=None):
                 ax.plot(
                     ranks, 1 - s["instability"], marker="s", label="1 − instability"
                 )
-            ax.set_ylabel("agreement across fits")
+            ax.set_ylabel("agreement across fits (correlation)")
         ax.set_xlabel("rank")
         ax.legend(fontsize=8)
     fig.suptitle(f"chosen rank {scan.best_rank} ({scan.method})")
-    fig.tight_layout()
     return fig
 
 
 def _error_label(loss: str) -> str:
     if loss == "kl":
-        return "held-out Poisson deviance per entry"
-    return "held-out squared error per entry (data units²)"
+        return "held-out Poisson deviance\n(per entry)"
+    return "held-out squared error\n(data units² per entry)"
 
 
 def _spans_decades(s) -> bool:
@@ -127,9 +126,8 @@ def plot_component_intervals(scan, rank: int, *, ax=None, labels=None):
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
-
     from neuronmf.errors import input_error
+    from neuronmf.plotting._labels import new_figure
 
     s = scan.scores
     if "W_unit" not in s:
@@ -145,7 +143,7 @@ def plot_component_intervals(scan, rank: int, *, ax=None, labels=None):
     W, lo, hi = (sel[k].values for k in ("W_unit", "W_low", "W_high"))
     m = W.shape[0]
     if ax is None:
-        fig, ax = plt.subplots(figsize=(max(4, 0.3 * m * rank / 2), 3))
+        fig, ax = new_figure(figsize=(max(4, 0.3 * m * rank / 2), 3))
     fig = ax.figure
     width = 0.8 / rank
     x = np.arange(m)
@@ -163,8 +161,10 @@ def plot_component_intervals(scan, rank: int, *, ax=None, labels=None):
     names = labels if labels is not None else s["feature"].values
     if m <= 40:
         ax.set_xticks(x, [str(v) for v in names], rotation=90, fontsize=7)
+        ax.set_xlabel("feature")
+    else:
+        ax.set_xlabel(f"feature (index; {m} features, names not shown)")
     ax.set_ylabel("weight (unit norm)")
     ax.set_title(f"rank {rank}: W with 95 % bootstrap intervals")
     ax.legend(fontsize=7)
-    fig.tight_layout()
     return fig

@@ -103,7 +103,7 @@ FIGURES = {
 }
 # plotting/rank.py belongs to the rank-selection work (issue 20, item 3): its
 # labels without units are reported there, not fixed here.
-NOT_YET = {"rank.plot_rank_scan", "rank.plot_component_intervals"}
+NOT_YET: set[str] = set()
 # figures that show part of the data, and the note they must carry
 SUBSETS = {
     "engine.plot_components": "showing 100 of 300 samples",

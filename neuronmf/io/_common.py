@@ -400,16 +400,22 @@ def time_coord(
     return start + np.arange(n, dtype=float) / float(rate)
 
 
-def check_rate(rate: Any, *, name: str = "rate") -> float | None:
-    """Validate a user-given sampling rate (Hz)."""
+def check_rate(
+    rate: Any, *, name: str = "rate", unit: str = "Hz"
+) -> float | None:
+    """Validate a user-given positive quantity: a sampling rate (Hz) by default.
+
+    ``unit`` names the unit in the message (``"s"`` for a bin width).
+    """
     if rate is None:
         return None
+    expect = f"a positive number in {unit}"
     try:
         value = float(rate)
     except (TypeError, ValueError):
-        raise input_error(name, "a positive number in Hz", rate) from None
+        raise input_error(name, expect, rate) from None
     if not np.isfinite(value) or value <= 0:
-        raise input_error(name, "a positive number in Hz", rate)
+        raise input_error(name, expect, rate)
     return value
 
 

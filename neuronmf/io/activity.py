@@ -85,7 +85,7 @@ def _check_bin_width(bin_width: Any) -> float:
             None,
             "Pass e.g. bin_width=0.05 (50 ms bins).",
         )
-    return check_rate(bin_width, name="bin_width")  # positive finite float
+    return check_rate(bin_width, name="bin_width", unit="s")  # positive finite float
 
 
 def load_activity(
@@ -419,7 +419,7 @@ def _check_align(align, window, align_to, bin_width, t_start, t_stop):
         raise input_error("window", "(t0, t1) with finite t0 < t1", window)
     bw = None
     if bin_width is not None:
-        bw = check_rate(bin_width, name="bin_width")
+        bw = check_rate(bin_width, name="bin_width", unit="s")
         n = (t1 - t0) / bw
         if abs(n - round(n)) > 1e-6 * max(1.0, n) or round(n) < 1:
             raise input_error(

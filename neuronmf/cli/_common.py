@@ -8,6 +8,7 @@ PNG figures and a plain-text ``summary.txt``.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from pathlib import Path
 
@@ -100,7 +101,116 @@ def check_input(path: Path, flag: str = "INPUT") -> Path:
         raise input_error(
             flag, "an existing file or folder", str(path), "Check the path."
         )
+    if not os.access(path, os.R_OK):
+        raise input_error(
+            flag,
+            "a readable file or folder",
+            f"'{path}' (permission denied)",
+            "Check its permissions (ls -l) or copy it somewhere you can read.",
+        )
     return Path(path)
+
+
+#: The result files each command writes into ``--out`` (replaced on a re-run).
+RESULT_FILES = {
+    "synergies": ("synergies.nc", "synergies.nwb"),
+    "segment": ("segmentation.nc", "segmentation.nwb"),
+    "assemblies": ("assemblies.nc", "assemblies.nwb"),
+    "decode": ("decoding.nc", "decoding.nwb"),
+    "rank": ("rank_scan.nc",),
+    "demo": (
+        "synergies.nc",
+        "synergies.nwb",
+        "segmentation.nc",
+        "segmentation.nwb",
+        "assemblies.nc",
+        "assemblies.nwb",
+        "decoding.nc",
+    ),
+}
+
+#: First bytes of the files a result may be replaced over: HDF5 (NWB, NetCDF-4)
+#: and NetCDF classic/64-bit offset.
+_RESULT_SIGNATURES = (b"\x89HDF\r\n\x1a\n", b"CDF\x01", b"CDF\x02")
+
+
+def check_outputs(out: Path, files: tuple[str, ...] = (), flag: str = "--out") -> Path:
+    """Refuse an output folder that cannot take the results, before any work.
+
+    Called by :func:`neuronmf.cli.main.main` right after parsing, for every
+    command with ``--out``: ``out`` must be a folder (or not exist yet, under a
+    folder), writable, and each of the command's result ``files`` already in it
+    must be a file neuronmf can replace (an HDF5/NetCDF file, e.g. an earlier
+    run's result), never a folder or a foreign file. Nothing is created.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> check_outputs(d / "new" / "out", ("result.nc",)) == d / "new" / "out"
+    True
+    >>> (d / "file").write_text("x")
+    1
+    >>> check_outputs(d / "file")
+    Traceback (most recent call last):
+    ...
+    neuronmf.errors.InputError: --out must be a folder (created if missing); got ...
+    """
+    from neuronmf.errors import input_error
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise input_error(
+            flag,
+            "a folder (created if missing)",
+            f"'{out}', an existing file",
+            f"Choose a folder for the results, e.g. {flag} {out.with_suffix('')}-out.",
+        )
+    base = out
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        raise input_error(
+            flag,
+            "a path whose existing part is a folder",
+            f"'{out}' under the file '{base}'",
+            "Choose another output folder.",
+        )
+    try:  # a real probe: permissions, read-only mounts, /proc-like folders
+        import tempfile
+
+        fd, probe = tempfile.mkstemp(dir=base, prefix=".neuronmf-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        where = "" if base == out else f" (its folder '{base}' exists)"
+        raise input_error(
+            flag,
+            "a folder you can write to",
+            f"'{out}'{where}: {exc.strerror or exc}",
+            "Choose another output folder, or change its permissions.",
+        ) from None
+    for name in files if out.is_dir() else ():
+        target = out / name
+        if not (target.exists() or target.is_symlink()):
+            continue
+        head = b""
+        if target.is_file():
+            try:
+                with open(target, "rb") as fh:
+                    head = fh.read(8)
+            except OSError:
+                head = b""
+        if not head.startswith(_RESULT_SIGNATURES):
+            kind = "a folder" if target.is_dir() else "a file that is not NWB/NetCDF"
+            raise input_error(
+                f"'{target}'",
+                "absent or an earlier neuronmf result (it is replaced)",
+                kind,
+                f"Move it away or choose another {flag}; neuronmf replaces only "
+                "its own results.",
+            )
+    return out
 
 
 def parse_rank(value: str):

@@ -7,7 +7,9 @@ parsed arguments, returning an exit code).
 Exit codes
 ----------
 0 success · 1 unexpected error (a bug: please report it) · 2 usage error ·
-3 bad input (data, file or argument values) · 130 interrupted.
+3 bad input or environment (data, file or argument values; a missing, unreadable
+or read-only path, a full disk, not enough memory) · 130 interrupted (Ctrl-C).
+Documented in docs/cli.md; :func:`main` is the one place that maps them.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import importlib
 import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from neuronmf.cli._common import flag_names, name_flags
+from neuronmf.cli._common import RESULT_FILES, check_outputs, flag_names, name_flags
 from neuronmf.errors import InputError
 
 EXIT_OK = 0
@@ -81,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neuronmf",
         description="Non-negative matrix factorisation for neural and biosignal data.",
-        epilog="Exit codes: 0 ok, 2 usage, 3 bad input, 1 unexpected error, "
-        "130 interrupted. Add --debug for a full traceback.",
+        epilog="Exit codes: 0 ok, 2 usage, 3 bad input or environment (file, "
+        "disk, memory), 1 unexpected error, 130 interrupted. Add --debug for a "
+        "full traceback.",
     )
     parser.add_argument(
         "--version", action="version", version=f"neuronmf {__version__}"
@@ -107,33 +111,111 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line and return its exit code."""
+def _interrupt_handler(state: dict):
+    """SIGINT handler: remember the interrupt, then raise KeyboardInterrupt.
+
+    Remembering it makes the exit code 130 even when a library swallows the
+    KeyboardInterrupt (a finalizer or callback reports it as "Exception
+    ignored" and carries on).
+    """
+
+    def handler(signum, frame):
+        state["interrupted"] = True
+        raise KeyboardInterrupt
+
+    return handler
+
+
+def _os_error_message(exc: OSError) -> str:
+    """One line for an error of the environment (file system, permissions)."""
+    import errno
+
+    where = f" '{exc.filename}'" if getattr(exc, "filename", None) else ""
+    what = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        fix = "Free some space or choose another --out."
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = "Check the permissions, or choose files and folders you can use."
+    else:
+        fix = "Check the path and the file system."
+    return f"{what}{where}. {fix}"
+
+
+def _run(argv: Sequence[str] | None, state: dict) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    state["args"] = args
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    if isinstance(getattr(args, "out", None), Path):  # before any work
+        check_outputs(args.out, RESULT_FILES.get(args.command, ()))
+    return int(args.func(args) or EXIT_OK)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit code.
+
+    Exit codes: 0 success, 1 unexpected error (a bug), 2 usage error (argparse),
+    3 bad input or environment (:class:`~neuronmf.errors.InputError`, an
+    ``OSError`` such as a missing, unreadable or full disk, ``MemoryError``),
+    130 interrupted (Ctrl-C: one line on stderr, never a traceback). Parsing,
+    the checks of ``--out`` and the command's imports all run inside the
+    handlers, so a Ctrl-C or bad input at start-up is reported the same way.
+    """
+    import signal
+    import threading
+
+    state: dict = {"interrupted": False, "args": None}
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, _interrupt_handler(state))
+    argv_list = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv_list
+    code = EXIT_BUG
+    message = ""
     try:
-        return int(args.func(args) or EXIT_OK)
-    except InputError as exc:
-        if args.debug:
-            raise
-        message = name_flags(str(exc), getattr(args, "option_flags", {}))
-        print(f"neuronmf {args.command}: error: {message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        code = _run(argv_list, state)
     except KeyboardInterrupt:
-        print(f"neuronmf {args.command}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as exc:
-        if args.debug:
+        state["interrupted"] = True
+    except InputError as exc:
+        if debug:
             raise
-        print(
-            f"neuronmf {args.command}: unexpected error: {type(exc).__name__}: {exc} "
-            "(run again with --debug for the traceback)",
-            file=sys.stderr,
+        flags = getattr(state["args"], "option_flags", {})
+        code, message = EXIT_BAD_INPUT, f"error: {name_flags(str(exc), flags)}"
+    except OSError as exc:
+        if debug:
+            raise
+        code, message = EXIT_BAD_INPUT, f"error: {_os_error_message(exc)}"
+    except MemoryError as exc:
+        if debug:
+            raise
+        code, message = (
+            EXIT_BAD_INPUT,
+            f"error: not enough memory ({exc or 'MemoryError'}). Use a smaller "
+            "input or options that need less memory.",
         )
-        return EXIT_BUG
+    except Exception as exc:
+        if debug:
+            raise
+        code, message = (
+            EXIT_BUG,
+            f"unexpected error: {type(exc).__name__}: {exc} "
+            "(run again with --debug for the traceback)",
+        )
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    command = getattr(state["args"], "command", None) or ""
+    prefix = f"neuronmf {command}".rstrip()
+    if state["interrupted"]:
+        code, message = EXIT_INTERRUPTED, "interrupted"
+    if message:
+        try:
+            print(f"{prefix}: {message}", file=sys.stderr, flush=True)
+        except (OSError, ValueError):  # stderr closed: the code still says it
+            pass
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -60,14 +60,16 @@ def bin_spikes(
     >>> c.tolist(), t.tolist(), u.tolist()
     ([[1, 1], [1, 0]], [0.25, 0.75], [0, 1])
     """
-    st = np.asarray(spike_times, dtype=float)
+    st = _finite_spike_times(spike_times)
     su = np.asarray(spike_unit)
     if units is None:
         units = np.unique(su)
     lo = float(np.floor(st.min() / bin_width) * bin_width) if st.size else 0.0
     t0 = lo if t_start is None else float(t_start)
     t1 = (float(st.max()) if st.size else t0) if t_stop is None else float(t_stop)
-    n_bins = max(1, int(np.floor((t1 - t0) / bin_width)) + (t_stop is None))
+    n_bins = max(1.0, np.floor((t1 - t0) / bin_width) + (t_stop is None))
+    _check_count_size(n_bins, len(units), bin_width, t1 - t0)
+    n_bins = int(n_bins)
     keep = (st >= t0) & (st < t0 + n_bins * bin_width)
     b = np.minimum(((st[keep] - t0) / bin_width).astype(np.int64), n_bins - 1)
     col = np.searchsorted(units, su[keep])
@@ -75,6 +77,78 @@ def bin_spikes(
     np.add.at(counts, (b, col), 1)
     centres = t0 + (np.arange(n_bins) + 0.5) * bin_width
     return counts, centres, np.asarray(units)
+
+
+def _finite_spike_times(spike_times: Any, what: str = "spike_times") -> np.ndarray:
+    """Spike times as floats, refusing NaN and infinite values (before binning)."""
+    st = np.asarray(spike_times, dtype=float)
+    bad = ~np.isfinite(st)
+    if bad.any():
+        first = int(np.flatnonzero(bad.ravel())[0])
+        raise input_error(
+            what,
+            "finite times in seconds",
+            f"{int(bad.sum())} NaN or infinite value(s) of {st.size}, the first "
+            f"at index {first} ({st.ravel()[first]})",
+            "Drop the missing spikes before binning, e.g. "
+            "times[np.isfinite(times)] with their unit labels.",
+        )
+    return st
+
+
+#: Spike-count arrays are refused above this fraction of the free memory.
+MAX_COUNTS_MEMORY_FRACTION = 0.5
+#: ... and above this many bytes where the free memory cannot be told.
+MAX_COUNTS_BYTES = 16 * 2**30
+
+
+def _available_memory() -> int:
+    """Bytes of memory available now (0 where it cannot be told)."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # psutil is optional
+        try:
+            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            return 0
+
+
+def _check_count_size(
+    n_bins: float, n_units: int, bin_width: float, span: float, n_trials: int = 1
+) -> None:
+    """Refuse a spike-count array that cannot fit in memory, before allocating.
+
+    ``n_trials × n_bins × n_units`` int64 counts must take at most
+    :data:`MAX_COUNTS_MEMORY_FRACTION` of the available memory (or
+    :data:`MAX_COUNTS_BYTES` where that cannot be told), e.g. ``bin_width=1e-9``
+    over a 10-minute recording asks for 600 billion bins.
+    """
+    nbytes = float(n_trials) * float(n_bins) * max(int(n_units), 1) * 8
+    free = _available_memory()
+    limit = MAX_COUNTS_MEMORY_FRACTION * free if free > 0 else MAX_COUNTS_BYTES
+    if np.isfinite(nbytes) and nbytes <= limit:
+        return
+    per_bin = float(n_trials) * max(int(n_units), 1) * 8
+    wider = span * per_bin / limit if span > 0 and limit > 0 else float("nan")
+    raise input_error(
+        "bin_width",
+        f"wide enough for the spike counts to fit in memory (at most "
+        f"{_size(limit)}, {'half the free memory' if free > 0 else 'the cap'})",
+        f"{bin_width:g} s: {n_bins:.4g} bins x {int(n_units)} units"
+        + (f" x {n_trials} trials" if n_trials > 1 else "")
+        + f" x 8 bytes = {_size(nbytes)}",
+        f"Use bin_width >= {wider:.3g} s, or t_start/t_stop to bin a shorter range.",
+    )
+
+
+def _size(nbytes: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if nbytes < 1024 or unit == "PiB":
+            return f"{nbytes:.3g} {unit}"
+        nbytes /= 1024
+    return f"{nbytes:.3g} PiB"  # pragma: no cover
 
 
 def _check_bin_width(bin_width: Any) -> float:
@@ -507,6 +581,8 @@ def _aligned(p, key, trains, units, aligned, meta) -> xr.DataArray:
     """Count each unit's spikes in ``[event + t0, event + t1)`` (per bin)."""
     events, coords, t0, t1, bw, align_to = aligned
     n_bins = 1 if bw is None else round((t1 - t0) / bw)
+    _check_count_size(n_bins, len(trains), bw or t1 - t0, t1 - t0, events.size)
+    trains = [_finite_spike_times(st) for st in trains]
     step = (t1 - t0) / n_bins
     edges = events[:, None] + t0 + step * np.arange(n_bins + 1)[None, :]
     counts = np.zeros((events.size, n_bins, len(trains)), dtype=np.int64)

@@ -65,3 +65,88 @@ def test_decode_command_bad_input_exit_3(nwb_session, tmp_path, capsys):
     args = ["--bin-width", "0.025", "--behavior", "nope", "--out", str(tmp_path)]
     assert main(["decode", str(src), *args]) == 3
     assert "nope" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------- epochs (issue 20)
+@pytest.fixture(scope="module")
+def track_nc(tmp_path_factory):
+    """Counts and position (time,) of a run session followed by rest, as NetCDF."""
+    rng = np.random.default_rng(0)
+    n_run, n_rest, m, dt = 900, 600, 16, 0.05
+    phase = np.cumsum(np.abs(rng.normal(1.0, 0.6, n_run))) / 60.0 * np.pi
+    pos = np.r_[50 - 45 * np.cos(phase), np.full(n_rest, 50 - 45 * np.cos(phase[-1]))]
+    rate = 12 * np.exp(-((pos[:, None] - np.linspace(0, 100, m)) ** 2) / 98) + 0.5
+    t = np.arange(pos.size) * dt
+    ds = xr.Dataset(
+        {
+            "counts": (("time", "neuron"), rng.poisson(rate * dt * 4).astype(float)),
+            "x": ("time", pos),
+        },
+        coords={"time": t},
+    )
+    path = tmp_path_factory.mktemp("track") / "track.nc"
+    nm.io.save_netcdf(ds, path)
+    return path, n_run
+
+
+FAST = ["--features", "raw", "--cv", "5", "--null", "2"]
+
+
+def test_decode_rest_blocks_undefined_then_min_speed(track_nc, tmp_path, capsys):
+    src, n_run = track_nc
+    out = tmp_path / "plain"
+    with pytest.warns(UserWarning, match="fold 4"):
+        code = main(["decode", str(src), "--behavior", "x", "--out", str(out), *FAST])
+    assert code == 0, capsys.readouterr().err
+    summary = (out / "summary.txt").read_text()
+    assert "mean of 3 of 5 blocked folds" in summary and "nan" in summary
+    assert "fold(s) 3,4 undefined, left out" in summary
+    ds = nm.io.load_result(out / "decoding.nc")
+    assert np.isnan(ds.scores.values[3:]).all()
+    # --min-speed: only running bins, every fold defined
+    out = tmp_path / "run"
+    args = ["--behavior", "x", "--min-speed", "5", "--out", str(out), *FAST]
+    assert main(["decode", str(src), *args]) == 0, capsys.readouterr().err
+    ds = nm.io.load_result(out / "decoding.nc")
+    assert np.isfinite(ds.scores.values).all() and ds.attrs["score"] > 0.5
+    assert ds.attrs["n_scored"] <= n_run + 10
+    assert "speed >= 5 behaviour units/s" in (out / "summary.txt").read_text()
+
+
+def test_decode_epochs_csv_npy_and_bad(track_nc, tmp_path, capsys):
+    src, _n_run = track_nc
+    csv = tmp_path / "run.csv"
+    csv.write_text("start,stop\n0,20\n22.5,44\n")
+    out = tmp_path / "ep"
+    args = ["--behavior", "x", "--epochs", str(csv), "--out", str(out), *FAST]
+    assert main(["decode", str(src), *args]) == 0, capsys.readouterr().err
+    ds = nm.io.load_result(out / "decoding.nc")
+    t = ds.behavior.time.values
+    assert ds.attrs["n_scored"] == int(
+        nm.decoding.in_epochs(t, [[0, 20], [22.5, 44]]).sum()
+    )
+    assert np.isnan(ds.predictions.values[(t >= 20) & (t < 22.5)]).all()
+    npy = tmp_path / "run.npy"
+    np.save(npy, np.array([[0.0, 44.0]]))
+    out = tmp_path / "ep2"
+    args = ["--behavior", "x", "--epochs", str(npy), "--out", str(out), *FAST]
+    assert main(["decode", str(src), *args]) == 0, capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("10,5\n")
+    args = ["--behavior", "x", "--epochs", str(bad), "--out", str(tmp_path / "b")]
+    assert main(["decode", str(src), *args, *FAST]) == 3
+    assert "--epochs must be finite (start, stop) pairs" in capsys.readouterr().err
+
+
+def test_decode_model_bayes_cli(track_nc, tmp_path, capsys):
+    pytest.importorskip("neuronmf.decoding.bayes")
+    src, _ = track_nc
+    out = tmp_path / "bayes"
+    args = ["--behavior", "x", "--min-speed", "5", "--model", "bayes"]
+    assert main(["decode", str(src), *args, "--out", str(out), *FAST]) == 0, (
+        capsys.readouterr().err
+    )
+    ds = nm.io.load_result(out / "decoding.nc")
+    assert ds.attrs["model"] == "bayes" and ds.attrs["score"] > 0.5
+    assert np.isfinite(ds.median_errors.values).all()
+    assert "median position error" in (out / "summary.txt").read_text()

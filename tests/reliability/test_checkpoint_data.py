@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import neuronmf as nm
-from neuronmf.engine.checkpoint import data_digest
 from tests.conftest import planted
 
 
@@ -118,6 +117,8 @@ def test_converged_checkpoint_stays_finished(tmp_path):
 
 
 def test_digest_is_deterministic_and_chunking_independent_of_values():
+    from neuronmf.engine.checkpoint import data_digest
+
     da = pytest.importorskip("dask.array")
     V1, V2 = _data()
     assert data_digest(V1) == data_digest(V1.copy())

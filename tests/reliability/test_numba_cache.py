@@ -182,7 +182,7 @@ def test_read_only_install_imports_kernels_with_one_warning(tmp_path):
     assert neuronmf.__file__.startswith(SITE), neuronmf.__file__
     X = np.ascontiguousarray(np.arange(6.0).reshape(2, 3))
     indptr, indices, values = K.active_rows(X, np.ones((1, 1), np.uint8), False)
-    print("RESULT", list(indptr), list(values))
+    print("RESULT", indptr.tolist(), values.tolist())
     """.replace("SITE", repr(str(site)))
     out = _run(code, tmp_path, env)  # was: RuntimeError ... no locator available
     assert out.returncode == 0, out.stderr

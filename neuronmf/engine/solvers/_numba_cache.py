@@ -41,11 +41,11 @@ class NumbaCacheWarning(RuntimeWarning):
 _WARNED: set[str] = set()
 
 
-def _warn_once(kind: str, message: str) -> None:
+def _warn_once(kind: str, message: str, stacklevel: int = 3) -> None:
     if kind in _WARNED:
         return
     _WARNED.add(kind)
-    warnings.warn(message, NumbaCacheWarning, stacklevel=3)
+    warnings.warn(message, NumbaCacheWarning, stacklevel=stacklevel)
 
 
 class _GuardedCache(FunctionCache):
@@ -94,6 +94,7 @@ def cache_for(py_func) -> FunctionCache | NullCache:
             f"{exc}); the kernels are compiled without a cache, in every new "
             "process. Set NUMBA_CACHE_DIR to a writable directory you trust to "
             "keep them.",
+            stacklevel=5,  # the kernel's decorator line
         )
         return NullCache()
 

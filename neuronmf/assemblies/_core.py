@@ -97,6 +97,17 @@ def _as_counts(activity, bin_width, time_dim: str) -> xr.DataArray:
     )
 
 
+def _axis_coords(A: xr.DataArray) -> dict:
+    """The ``neuron`` and ``time`` coordinates of ``A``, with any extra coordinate
+    along one of them (unit ``location``, ``electrodes``, ``quality``, ...), so
+    that unit metadata reaches the result."""
+    coords: dict = {"neuron": A["neuron"].values, "time": A["time"].values}
+    for name, c in A.coords.items():
+        if name not in coords and c.ndim == 1 and c.dims[0] in ("neuron", "time"):
+            coords[name] = (c.dims[0], c.values, dict(c.attrs))
+    return coords
+
+
 def marchenko_pastur_count(counts) -> int:
     """Number of correlation-matrix eigenvalues above (1 + √(N/B))².
 
@@ -174,9 +185,8 @@ def detect_ica(
             "activations": (("assembly", "time"), (Z @ patterns).T),
         },
         coords={
-            "neuron": A["neuron"].values,
+            **_axis_coords(A),
             "assembly": np.arange(k),
-            "time": A["time"].values,
         },
         attrs={
             "method": "pca-ica (Lopes-dos-Santos et al. 2013)",
@@ -426,9 +436,8 @@ def detect(
             "threshold": (("assembly",), thr),
         },
         coords={
-            "neuron": A["neuron"].values,
+            **_axis_coords(A),
             "assembly": np.arange(r),
-            "time": A["time"].values,
         },
     )
     if scan is not None:

@@ -113,3 +113,24 @@ def test_bin_spikes_and_spike_input():
 def test_bad_input(data, kw, match):
     with pytest.raises(nm.InputError, match=match):
         nm.assemblies.detect(data, **kw)
+
+
+def test_unit_metadata_reaches_the_result(tmp_path):
+    """Coordinates along ``neuron`` (NWB unit location, electrodes, ...) are kept."""
+    sim = nm.datasets.simulate_assemblies(
+        n_neurons=12, n_assemblies=2, n_bins=400, seed=0
+    )
+    location = np.array(["CA1"] * 6 + ["CA3"] * 6)
+    A = sim.data.assign_coords(location=("neuron", location))
+    for method in ("nmf", "pca-ica"):
+        if method == "nmf":
+            ds = nm.assemblies.detect(A, rank=2, n_surrogates=0)
+        else:
+            ds = nm.assemblies.detect_ica(A)
+        np.testing.assert_array_equal(ds["location"].values, location)
+        assert ds["location"].dims == ("neuron",)
+    out = tmp_path / "asm.nc"
+    nm.io.save_netcdf(ds, out)
+    np.testing.assert_array_equal(
+        nm.io.load_result(out)["location"].values, location
+    )

@@ -43,25 +43,54 @@ def plot_predictions(result, *, ax=None, max_points: int = 5000):
     >>> fig = plot_predictions(res)
     """
     fig, ax = _axes(ax)
-    t = result.behavior["time"].values
-    step = max(1, t.size // max_points)
+    dim = result.behavior.dims[0]
+    t = result.behavior[dim].values
+    trials = dim != "time"
+    step = 1 if trials else max(1, t.size // max_points)
+    style = {"marker": "o", "ms": 3, "ls": "none"} if trials else {"lw": 1}
+    finite = int(np.isfinite(result.scores.values).sum())
+    over = (
+        ""
+        if finite == result.scores.size
+        else f" over {finite} of {result.scores.size} folds"
+    )
     ax.plot(
-        t[::step], result.behavior.values[::step], color="0.5", lw=1, label="behaviour"
+        t[::step],
+        result.behavior.values[::step],
+        color="0.5",
+        label="behaviour (scored bins)",
+        **style,
     )
     ax.plot(
         t[::step],
         result.predictions.values[::step],
         color="C1",
-        lw=1,
-        label=f"decoded ({result.metric} = {result.score:.2f})",
+        label=f"decoded ({result.metric} = {result.score:.2f}{over})",
+        **style,
     )
-    for k, (_, test) in enumerate(result.folds):
-        if k % 2 == 0 and test.size:
-            ax.axvspan(t[test[0]], t[test[-1]], color="C0", alpha=0.06, lw=0)
-    ax.set_xlabel(time_label(result.behavior["time"]))
+    if not trials:
+        for k, (_, test) in enumerate(result.folds):
+            if k % 2 == 0 and test.size:
+                ax.axvspan(t[test[0]], t[test[-1]], color="C0", alpha=0.06, lw=0)
+            if test.size and not np.isfinite(result.scores.values[k]):
+                ax.annotate(
+                    f"fold {k}: score undefined",
+                    ((t[test[0]] + t[test[-1]]) / 2, 0.02),
+                    xycoords=("data", "axes fraction"),
+                    ha="center",
+                    fontsize=7,
+                    color="C3",
+                )
+    ax.set_xlabel(f"{dim} (id)" if trials else time_label(result.behavior["time"]))
     name = result.attrs.get("behavior_name") or "behaviour"
-    ax.set_ylabel(value_label(name, result.behavior))
+    ax.set_ylabel(
+        f"{name} (class code)"
+        if result.attrs.get("classes")
+        else value_label(name, result.behavior)
+    )
     ax.legend(loc="upper right", frameon=False, fontsize=8)
+    if not trials:
+        ax.set_title("test blocks alternate shading; gaps = not scored", fontsize=8)
     return fig
 
 
@@ -95,7 +124,7 @@ def plot_rank_scores(result, *, ax=None):
         label="inner CV (training data)",
     )
     if result.null_scores.size:
-        lo, hi = np.percentile(result.null_scores.values, [2.5, 97.5])
+        lo, hi = np.nanpercentile(result.null_scores.values, [2.5, 97.5])
         ax.axhspan(lo, hi, color="0.7", alpha=0.5, label="null (shifted behaviour)")
     if result.rank is not None:
         ax.plot(

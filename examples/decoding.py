@@ -6,8 +6,10 @@ with a circularly shifted null, and save results and figures.
 
 ``--real``: the hc_linear_track recording (31 tetrode units, position at 60 Hz;
 found through NEURONMF_DATA_DIR, default /work/shared/data): decode position
-during running (speed > 5 cm/s equivalent in pixels, see below) from NMF
-activations and raw binned counts. This made the table in docs/decoding.md:
+during running only (``where=nm.decoding.min_speed(position, 15.0)``: speed of
+the 0.5 s-smoothed position >= 15 pixels/s) from NMF activations and raw binned
+counts, over the whole session (run, then rest). This made the table in
+docs/decoding.md:
 
     python examples/decoding.py --real --out results/hc
 
@@ -23,42 +25,34 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from scipy.ndimage import uniform_filter1d
 
 import neuronmf as nm
 
 
-def load_hc_linear_track(bin_width: float = 0.1):
-    """(counts (time, neuron), position x during running with NaN elsewhere)."""
+def load_hc_linear_track(bin_width: float = 0.1, min_speed: float = 15.0):
+    """(counts (time, neuron), position x (time), running mask (time))."""
     root = Path(os.environ.get("NEURONMF_DATA_DIR", "/work/shared/data"))
     d = np.load(root / "hc_linear_track" / "spikes_flat_and_position.npz")
     spikes = [d["spike_times"][d["spike_unit"] == u] for u in range(31)]
-    tp, x = d["position_t"], d["position_x"].astype(float)
+    tp = d["position_t"]
     start, stop = max(tp[0], min(s.min() for s in spikes)), tp[-1]
     counts = nm.assemblies.bin_spikes(spikes, bin_width, start=start, stop=stop)
     t = counts.time.values
-    xb = np.interp(t, tp, x)
-    # Speed from position smoothed over ~0.5 s, in pixels per second.
-    k = max(1, round(0.5 / bin_width))
-    xs = uniform_filter1d(xb, k, mode="nearest")
-    speed = np.abs(np.gradient(xs, bin_width))
-    running = speed > 15.0
-    # The recording is a run session then a rest session: keep the run session
-    # (up to the last running bin) so that every test block has running bins.
-    last = int(np.flatnonzero(running)[-1]) + 1
-    counts, t, xb, running = (
-        counts.isel(time=slice(0, last)),
-        t[:last],
-        xb[:last],
-        running[:last],
+    xy = xr.DataArray(
+        np.c_[d["position_x"], d["position_y"]].astype(float),
+        dims=("time", "axis"),
+        coords={"time": tp, "axis": ["x", "y"]},
     )
+    # Running: speed of the 0.5 s-smoothed 2-D position >= min_speed pixels/s,
+    # on the 60 Hz position clock; decode() takes it onto the bins (nearest).
+    running = nm.decoding.min_speed(xy, min_speed, smooth=0.5)
     y = xr.DataArray(
-        np.where(running, xb, np.nan),
+        np.interp(t, tp, d["position_x"].astype(float)),
         dims=("time",),
         coords={"time": t},
         name="position_x",
     )
-    return counts, y, float(running.mean())
+    return counts, y, running
 
 
 def main(argv=None) -> int:
@@ -73,12 +67,14 @@ def main(argv=None) -> int:
     from neuronmf.plotting.decoding import plot_predictions, plot_rank_scores
 
     if args.real:
-        X, y, frac = load_hc_linear_track()
+        X, y, running = load_hc_linear_track()
         print(
             f"hc_linear_track: {X.sizes['time']} bins × {X.sizes['neuron']} units, "
-            f"running {100 * frac:.0f} % of bins"
+            f"running {100 * float(running.mean()):.0f} % of position samples"
         )
-        kw = dict(cv=5, inner_cv=3, lags=2, n_null=10, seed=0, progress=True)
+        kw = dict(
+            cv=5, inner_cv=3, lags=2, n_null=10, seed=0, progress=True, where=running
+        )
         ranks = range(1, 16)
     else:
         sim = nm.datasets.simulate_assemblies(
@@ -102,6 +98,18 @@ def main(argv=None) -> int:
         res.to_dataset().to_netcdf(args.out / f"decoding_{features}.nc")
         plot_predictions(res).savefig(args.out / f"predictions_{features}.png", dpi=100)
     plot_rank_scores(rows[0][1]).savefig(args.out / "rank_scores.png", dpi=100)
+    # The field's standard for place cells: Poisson naive Bayes on the raw counts
+    # (tuning curves fitted on the training folds only), R² and median error.
+    t0 = time.perf_counter()
+    bayes = nm.decoding.decode(
+        X, y, model="bayes", features="raw", **{**kw, "lags": 0, "n_null": 0}
+    )
+    print(
+        f"bayes: R² = {bayes.score:.3f} (folds {np.round(bayes.scores.values, 3)}), "
+        f"median error {bayes.median_error:.3g} "
+        f"({np.round(bayes.median_errors.values, 1)}), "
+        f"{time.perf_counter() - t0:.0f} s"
+    )
     print(f"results and figures in {args.out}")
     return 0
 

@@ -1171,6 +1171,7 @@ def decode(
     def outer_features(k: int, r: int):
         return outer_cache[(k, r)]
 
+    decoder_notes: set[str] = set()  # the Bayesian decoder's warnings, once each
     with warnings.catch_warnings():
         designs: dict = {}
 
@@ -1204,7 +1205,10 @@ def decode(
             if model == "bayes":
                 if np.ptp(ytr) == 0:  # no tuning curve can be fitted
                     return nan, None, bva, "behaviour constant in the training bins"
-                p = bayes_factory().fit(Dtr, ytr).predict(Dva)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    p = bayes_factory().fit(Dtr, ytr).predict(Dva)
+                decoder_notes.update(str(w.message) for w in caught)
                 preds = [np.asarray(p, dtype=float).reshape(len(Dva))] * len(alpha_list)
             else:
                 scaler = StandardScaler().fit(Dtr)
@@ -1326,6 +1330,16 @@ def decode(
             + "; ".join(f"fold {k} ({where_is(k)}): {w}" for k, w in bad)
             + ". Restrict decoding to epochs where the behaviour varies (where=, "
             "e.g. nm.decoding.min_speed).",
+            UserWarning,
+            stacklevel=2,
+        )
+    if decoder_notes:
+        notes = sorted(decoder_notes)
+        warnings.warn(
+            f"decode: the Bayesian decoder warned in some fits ({len(notes)} distinct "
+            "message(s)): "
+            + " | ".join(notes[:3])
+            + (" | ..." if len(notes) > 3 else ""),
             UserWarning,
             stacklevel=2,
         )

@@ -434,6 +434,10 @@ def run(args) -> int:
 
     matplotlib.use("Agg")
 
+    from neuronmf.errors import input_error
+
+    if args.seed < 0:  # before any work: every simulator needs a seed >= 0
+        raise input_error("--seed", "an integer >= 0", args.seed, "Pass e.g. --seed 0.")
     out: Path = args.out
     ctx: dict = {"seed": args.seed, "out": out, "session": out / "session"}
     if args.real:

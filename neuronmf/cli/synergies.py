@@ -285,8 +285,9 @@ def run(args) -> int:
             rank = int(rank)
         except ValueError:
             raise input_error("--rank", "an integer or 'auto'", rank) from None
-    if not args.input.exists():
-        raise input_error("INPUT", "an existing file", str(args.input))
+    from neuronmf.cli._common import check_input
+
+    check_input(args.input)  # exists and is readable
     print(f"reading {args.input}", flush=True)
     raw, notes = _load(args)
     args.loaded = "\n".join([_loading(raw), *(f"warning: {n}" for n in notes)])
@@ -327,16 +328,13 @@ def run(args) -> int:
         fig.savefig(args.out / name, dpi=100)
         plt.close(fig)
     text = _summary(ds, env, args)
-    save_nwb = getattr(nm.io, "save_nwb", None)
-    if save_nwb is None:
-        note = "NWB output skipped: neuronmf.io.save_nwb is not available yet."
-    else:
-        try:
-            save_nwb(ds, args.out / "synergies.nwb")
-            note = f"NWB: {args.out / 'synergies.nwb'}"
-        except (NotImplementedError, TypeError) as exc:
-            note = f"NWB output skipped: {exc}"
-    text += note + "\n"
+    # Like every command: a re-run replaces its own result in --out (never adds
+    # synergies_2, synergies_3 to it); a foreign file at that path was refused
+    # before any work (cli._common.check_outputs).
+    nm.io.save_nwb(
+        ds, args.out / "synergies.nwb", source=str(args.input), overwrite=True
+    )
+    text += f"NWB: {args.out / 'synergies.nwb'}\n"
     from neuronmf.io._atomic import write_atomic  # unique temp: no torn summary
 
     write_atomic(args.out / "summary.txt", text)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -145,20 +144,17 @@ class Checkpointer:
         return n_iter % self.every == 0
 
     def save(self, state: dict) -> None:
-        """Write ``state`` (arrays and scalars) atomically."""
-        fd, tmp = tempfile.mkstemp(
-            prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent
-        )
-        os.close(fd)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; use the usual mode
-        try:
+        """Write ``state`` (arrays and scalars) atomically.
+
+        Through the one atomic-write helper (:func:`neuronmf.io._atomic.atomic_path`):
+        a unique temporary name carrying the pid (a killed run's leftover is
+        removed by the next write into the folder), the umask's file mode, and a
+        full disk reported as an ``InputError`` with the previous checkpoint intact.
+        """
+        from neuronmf.io._atomic import atomic_path
+
+        with atomic_path(self.path) as tmp:
             with open(tmp, "wb") as handle:
                 np.savez(handle, __fingerprint__=json.dumps(self.fingerprint), **state)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)

@@ -64,6 +64,25 @@ def _block_digest(block) -> bytes:
     return hashlib.sha256(memoryview(arr).cast("B")).digest()
 
 
+def _corrupt(path: Path, why: str):
+    return input_error(
+        f"the checkpoint {path}",
+        "a complete checkpoint written by neuronmf",
+        f"an unreadable file ({why[:300]})",
+        "It is truncated, corrupt or not a checkpoint: delete it (or pass "
+        "resume=False) to start afresh.",
+    )
+
+
+class _SavedState(dict):
+    """A loaded checkpoint: a missing entry is bad input naming the file."""
+
+    path: Path = Path("checkpoint")
+
+    def __missing__(self, key):
+        raise _corrupt(self.path, f"no entry '{key}'")
+
+
 class Checkpointer:
     """Saves a solver's state every ``every`` iterations; loads it to resume."""
 
@@ -92,10 +111,33 @@ class Checkpointer:
         """The saved state, or None when not resuming or nothing was saved yet."""
         if not (self.resume and self.path.exists()):
             return None
-        with np.load(self.path, allow_pickle=False) as data:
-            saved = json.loads(str(data["__fingerprint__"]))
-            self._check_fingerprint(saved)
-            state = {k: data[k] for k in data.files if k != "__fingerprint__"}
+        try:  # a truncated, garbled or crafted file is bad input, never a crash
+            with np.load(self.path, allow_pickle=False) as data:
+                if not hasattr(data, "files"):
+                    raise ValueError("a single array, not an npz archive")
+                if "__fingerprint__" not in data.files:
+                    raise ValueError("no '__fingerprint__' entry")
+                saved = json.loads(str(data["__fingerprint__"]))
+                if not isinstance(saved, dict):
+                    raise ValueError("a fingerprint that is not a JSON object")
+                state = _SavedState(
+                    {k: data[k] for k in data.files if k != "__fingerprint__"}
+                )
+        except (
+            OSError,
+            EOFError,
+            ValueError,
+            KeyError,
+            TypeError,
+            RecursionError,
+        ) as exc:
+            raise _corrupt(self.path, f"{type(exc).__name__}: {exc}") from None
+        except Exception as exc:  # zipfile.BadZipFile, zlib.error, ...
+            if type(exc).__module__ not in ("zipfile", "zlib", "json"):
+                raise
+            raise _corrupt(self.path, f"{type(exc).__name__}: {exc}") from None
+        state.path = self.path
+        self._check_fingerprint(saved)
         self._check_budget(state)
         return state
 

@@ -1435,6 +1435,26 @@ def load_result(path: str | os.PathLike, *, name: str | None = None) -> xr.Datas
 
     with open_hdf5(path) as f:
         is_nwb = "nwb_version" in f.attrs or "general" in f
-    if path.suffix.lower() == ".nc" or not is_nwb:
-        return _load_netcdf(path)
-    return _load_nwb(path, name)
+    from neuronmf.errors import InputError as _InputError
+
+    try:
+        if path.suffix.lower() == ".nc" or not is_nwb:
+            return _load_netcdf(path)
+        return _load_nwb(path, name)
+    except _InputError:
+        raise
+    except (
+        KeyError,
+        ValueError,  # json.JSONDecodeError, conflicting sizes
+        TypeError,
+        AttributeError,
+        IndexError,
+        RecursionError,  # deeply nested JSON in an attribute
+    ) as exc:  # a crafted or altered file: its metadata do not decode
+        raise input_error(
+            f"file {path}",
+            "a result written by neuronmf.io.save_netcdf or save_nwb",
+            f"malformed neuronmf metadata or a missing variable "
+            f"({type(exc).__name__}: {str(exc)[:200]})",
+            "The file was altered or not written by neuronmf; write it again.",
+        ) from None

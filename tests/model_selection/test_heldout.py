@@ -9,6 +9,7 @@ on planted structure and its deviance exploded with rank, and
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -17,69 +18,108 @@ import pytest
 import neuronmf as nm
 from neuronmf.engine.losses import heldout_deviance, row_rates
 
-PLANTED = 4
-RANKS = range(1, 2 * PLANTED + 1)
+PLANTED = 3
+RANKS = range(1, 2 * PLANTED + 1)  # up to twice the planted rank
+SEEDS = range(10)
+# a rate-only prediction of planted_counts scores ≈ 0.8–0.9 per entry; the old
+# fits reached 10²–10⁴ at ranks above the planted one
+SENSIBLE = 1.5
 
 
-def planted_counts(seed: int, m: int = 24, n: int = 800) -> np.ndarray:
-    """Poisson counts of rank PLANTED (plus a background), mean ≈ 0.28 per bin."""
+def planted_counts(
+    seed: int, m: int = 20, n: int = 400, mean: float = 0.25, overlap: bool = False
+) -> np.ndarray:
+    """Poisson counts of rank PLANTED (plus a background of 0.03 per bin).
+
+    Disjoint assemblies (every neuron in one), or with ``overlap`` a third of
+    the neurons also in a second assembly.
+    """
     rng = np.random.default_rng(seed)
-    W = np.zeros((m, PLANTED))  # disjoint assemblies, every neuron in one
+    W = np.zeros((m, PLANTED))
     W[rng.permutation(m), np.arange(m) % PLANTED] = rng.uniform(0.5, 1.5, m)
+    if overlap:
+        for i in rng.choice(m, m // 3, replace=False):
+            W[i, rng.choice(np.flatnonzero(W[i] == 0))] = rng.uniform(0.5, 1.5)
     H = rng.gamma(0.5, 1.0, (PLANTED, n))
     rate = W @ H
-    rate *= 0.25 / rate.mean()
+    rate *= mean / rate.mean()
     return rng.poisson(rate + 0.03).astype(float)
 
 
-def null_counts(seed: int, m: int = 30, n: int = 1000) -> np.ndarray:
+def null_counts(seed: int, m: int = 20, n: int = 400) -> np.ndarray:
     """Independent Poisson neurons, each with its own rate in [0.05, 0.5]."""
     rng = np.random.default_rng(seed)
     rate = rng.uniform(0.05, 0.5, (m, 1))
     return rng.poisson(np.broadcast_to(rate, (m, n))).astype(float)
 
 
-def scan(V, seed):
+def scan(V, seed, ranks=RANKS):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return nm.select_rank(
-            V, RANKS, method="cv", loss="kl", n_repeats=3, seed=seed, max_iter=200
+            V, ranks, method="cv", loss="kl", n_repeats=2, seed=seed, max_iter=100
         )
 
 
-def test_planted_rank_found_and_deviance_finite_at_every_rank():
-    picks = []
-    for seed in range(10):
-        V = planted_counts(seed)
-        assert 0.05 <= V.mean() <= 0.5
-        s = scan(V, seed)
-        err = s.scores["cv_error"].values
-        assert np.all(np.isfinite(err))
-        # sensible: a rate-only prediction of these counts scores ≈ 0.8; no rank
-        # may be worse than twice that (the old fits reached 10²–10⁴)
-        assert err.max() < 1.6, err.mean(axis=1)
-        picks.append(s.best_rank)
-    assert sum(p == PLANTED for p in picks) >= 8, picks
+@functools.cache
+def planted_scan(seed: int):
+    return scan(planted_counts(seed), seed)
 
 
-def test_null_counts_choose_rank_one():
-    for seed in range(3):
-        s = scan(null_counts(seed), seed)
-        assert s.best_rank == 1
-        mean = s.scores["cv_mean"].values
-        assert np.all(np.diff(mean) > 0)  # every extra component only overfits
+@pytest.mark.parametrize("seed", SEEDS)
+def test_planted_deviance_finite_and_sensible_at_every_rank(seed):
+    V = planted_counts(seed)
+    assert 0.05 <= V.mean() <= 0.5
+    s = planted_scan(seed)
+    err = s.scores["cv_error"].values
+    assert np.all(np.isfinite(err))
+    assert err.max() < SENSIBLE, s.scores["cv_mean"].values
+    # the planted rank predicts held-out counts better than the rate alone
+    mean = s.scores["cv_mean"].sel(rank=PLANTED).item()
+    assert mean < s.scores["cv_mean"].sel(rank=1).item()
+
+
+def test_planted_rank_chosen_in_8_of_10_seeds():
+    picks = {seed: planted_scan(seed).best_rank for seed in SEEDS}
+    assert sum(p == PLANTED for p in picks.values()) >= 8, picks
+
+
+@pytest.mark.parametrize("mean", [0.05, 0.5])
+def test_deviance_finite_at_both_ends_of_the_sparse_range(mean):
+    V = planted_counts(0, mean=mean - 0.03)
+    assert V.mean() == pytest.approx(mean, rel=0.25)
+    err = scan(V, 0).scores["cv_error"].values
+    assert np.all(np.isfinite(err)) and err.max() < SENSIBLE, err
+
+
+def test_overlapping_assemblies_never_overcounted():
+    # overlapping assemblies are found less reliably (docs/model_selection.md:
+    # 8 of 10 seeds at 20 x 400, the misses choose fewer); the scan must never
+    # report more components than were planted
+    picks = [scan(planted_counts(s, overlap=True), s).best_rank for s in range(5)]
+    assert max(picks) <= PLANTED and picks.count(PLANTED) >= 3, picks
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_null_counts_choose_rank_one(seed):
+    s = scan(null_counts(seed), seed)
+    assert s.best_rank == 1
+    mean = s.scores["cv_mean"].values
+    # no extra component predicts a held-out count better than the rates alone
+    # (strictly rising with rank is too much to ask of 2 masks: 0.962 → 0.961)
+    assert np.all(mean[1:] > mean[0]), mean
 
 
 def test_select_rank_and_assemblies_agree():
     V = planted_counts(11)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        s = nm.select_rank(V, range(1, 7), method="cv", loss="kl", seed=3)
+        s = nm.select_rank(V, RANKS, method="cv", loss="kl", seed=3)
         ds = nm.assemblies.detect(
             V.T,
             rank="auto",
             rank_method="cv",
-            ranks=range(1, 7),
+            ranks=RANKS,
             seed=3,
             n_surrogates=0,
             n_restarts=1,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib
 import os
-from importlib.metadata import PackageNotFoundError, version
 
 # Numba's OpenMP worker threads spin after every parallel kernel (GOMP's default
 # spin count) and take the cores that OpenBLAS's threads need for the next data
@@ -68,10 +67,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from neuronmf.model_selection import RankScan, select_rank
 
-try:
-    __version__ = version("neuronmf")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
 
 _SUBPACKAGES = {
     "io",
@@ -106,6 +101,15 @@ __all__ = [
 def __getattr__(name: str):
     # Subpackages are imported on first use so that `import neuronmf` stays fast
     # and does not pull in pynwb, dask or matplotlib for a plain engine call.
+    if name == "__version__":  # importlib.metadata costs ~50 ms: on first use
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("neuronmf")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            value = "0.0.0+unknown"
+        globals()[name] = value
+        return value
     if name in _SUBPACKAGES or name == "engine":
         return importlib.import_module(f"neuronmf.{name}")
     if name in _LAZY:

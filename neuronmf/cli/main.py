@@ -121,9 +121,31 @@ def _interrupt_handler(state: dict):
 
     def handler(signum, frame):
         state["interrupted"] = True
-        raise KeyboardInterrupt
+        if not state.get("done"):
+            raise KeyboardInterrupt
 
     return handler
+
+
+def _unraisable_hook(state: dict, previous):
+    """Re-deliver a KeyboardInterrupt that a finalizer or callback swallowed.
+
+    A Ctrl-C that lands while Python runs a weakref callback or ``__del__``
+    is only reported ("Exception ignored in ...", a traceback) and the work
+    goes on. Here it is remembered, not printed, and raised again in the main
+    thread at the next opportunity, so the command stops with exit code 130.
+    """
+
+    def hook(unraisable):
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            state["interrupted"] = True
+            import _thread
+
+            _thread.interrupt_main()
+            return
+        previous(unraisable)
+
+    return hook
 
 
 def _os_error_message(exc: OSError) -> str:
@@ -153,6 +175,40 @@ def _run(argv: Sequence[str] | None, state: dict) -> int:
     return int(args.func(args) or EXIT_OK)
 
 
+def _guarded(argv: list[str], state: dict, debug: bool) -> tuple[int, str]:
+    """Run the command; map every outcome to (exit code, message)."""
+    try:
+        return _run(argv, state), ""
+    except KeyboardInterrupt:
+        state["interrupted"] = True
+        return EXIT_INTERRUPTED, ""
+    except InputError as exc:
+        if debug:
+            raise
+        flags = getattr(state["args"], "option_flags", {})
+        return EXIT_BAD_INPUT, f"error: {name_flags(str(exc), flags)}"
+    except OSError as exc:
+        if debug:
+            raise
+        return EXIT_BAD_INPUT, f"error: {_os_error_message(exc)}"
+    except MemoryError as exc:
+        if debug:
+            raise
+        return (
+            EXIT_BAD_INPUT,
+            f"error: not enough memory ({exc or 'MemoryError'}). Use a smaller "
+            "input or options that need less memory.",
+        )
+    except Exception as exc:
+        if debug:
+            raise
+        return (
+            EXIT_BUG,
+            f"unexpected error: {type(exc).__name__}: {exc} "
+            "(run again with --debug for the traceback)",
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code.
 
@@ -162,50 +218,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     130 interrupted (Ctrl-C: one line on stderr, never a traceback). Parsing,
     the checks of ``--out`` and the command's imports all run inside the
     handlers, so a Ctrl-C or bad input at start-up is reported the same way.
+
+    Called without ``argv`` (the ``neuronmf`` program), a Ctrl-C that comes
+    after the command has finished is ignored: the exit code is the finished
+    command's. Called with ``argv`` (in-process), the caller's SIGINT handler
+    is restored on return.
     """
     import signal
     import threading
 
-    state: dict = {"interrupted": False, "args": None}
+    state: dict = {"interrupted": False, "args": None, "done": False}
     previous = None
+    unraisable = sys.unraisablehook
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGINT, _interrupt_handler(state))
+        sys.unraisablehook = _unraisable_hook(state, unraisable)
     argv_list = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv_list
-    code = EXIT_BUG
-    message = ""
+    code, message = EXIT_BUG, ""
     try:
-        code = _run(argv_list, state)
-    except KeyboardInterrupt:
+        try:
+            code, message = _guarded(argv_list, state, debug)
+        finally:
+            state["done"] = True  # from here a Ctrl-C is only remembered
+    except KeyboardInterrupt:  # landed between two handlers
         state["interrupted"] = True
-    except InputError as exc:
-        if debug:
-            raise
-        flags = getattr(state["args"], "option_flags", {})
-        code, message = EXIT_BAD_INPUT, f"error: {name_flags(str(exc), flags)}"
-    except OSError as exc:
-        if debug:
-            raise
-        code, message = EXIT_BAD_INPUT, f"error: {_os_error_message(exc)}"
-    except MemoryError as exc:
-        if debug:
-            raise
-        code, message = (
-            EXIT_BAD_INPUT,
-            f"error: not enough memory ({exc or 'MemoryError'}). Use a smaller "
-            "input or options that need less memory.",
-        )
-    except Exception as exc:
-        if debug:
-            raise
-        code, message = (
-            EXIT_BUG,
-            f"unexpected error: {type(exc).__name__}: {exc} "
-            "(run again with --debug for the traceback)",
-        )
     finally:
         if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+            done = signal.SIG_IGN if argv is None else previous
+            signal.signal(signal.SIGINT, done)
+            sys.unraisablehook = unraisable
     command = getattr(state["args"], "command", None) or ""
     prefix = f"neuronmf {command}".rstrip()
     if state["interrupted"]:

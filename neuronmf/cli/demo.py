@@ -119,11 +119,9 @@ class Stage:
 
 
 def _save(fig, path: Path, stage: Stage) -> None:
-    import matplotlib.pyplot as plt
+    from neuronmf.cli._common import save_figure  # atomic; closes the figure
 
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    stage.figures.append(path)
+    stage.figures.append(save_figure(fig, path))
 
 
 def _write_results(ds, out: Path, name: str, stage: Stage, source=None) -> None:

@@ -133,7 +133,9 @@ def run(args) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     scores = scan.scores.assign_attrs(input_file=str(args.input))
     save_netcdf(scores, args.out / "rank_scan.nc")
-    scan.plot().savefig(args.out / "rank_scan.png", dpi=100)
+    from neuronmf.cli._common import save_figure  # atomic; closes the figure
+
+    save_figure(scan.plot(), args.out / "rank_scan.png")
     lines = [
         f"input: {args.input} ({dict(data.sizes)})",
         f"best rank: {scan.best_rank} ({scan.method}: {scan.rule})",

@@ -224,10 +224,11 @@ def _read_cycles(path: Path):
 
 
 def _save_atomic(ds, target: Path) -> None:
-    from neuronmf.io._atomic import atomic_path  # one helper: the user's umask
+    # one helper (the user's umask); the file is built in memory and its bytes
+    # written by the helper, so a full disk is an InputError, never an HDF5 crash
+    from neuronmf.io._atomic import write_atomic
 
-    with atomic_path(target) as tmp:
-        ds.to_netcdf(tmp)
+    write_atomic(target, ds.to_netcdf(engine="h5netcdf"))
 
 
 def _summary(ds, env, args) -> str:
@@ -269,7 +270,6 @@ def run(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     import neuronmf as nm
     from neuronmf.errors import input_error
@@ -285,7 +285,7 @@ def run(args) -> int:
             rank = int(rank)
         except ValueError:
             raise input_error("--rank", "an integer or 'auto'", rank) from None
-    from neuronmf.cli._common import check_input
+    from neuronmf.cli._common import check_input, save_figure
 
     check_input(args.input)  # exists and is readable
     print(f"reading {args.input}", flush=True)
@@ -325,8 +325,7 @@ def run(args) -> int:
     if "scan_vaf" in ds:
         figures["rank.png"] = plot_rank_curve(ds)
     for name, fig in figures.items():
-        fig.savefig(args.out / name, dpi=100)
-        plt.close(fig)
+        save_figure(fig, args.out / name)  # atomic; closes the figure
     text = _summary(ds, env, args)
     # Like every command: a re-run replaces its own result in --out (never adds
     # synergies_2, synergies_3 to it); a foreign file at that path was refused

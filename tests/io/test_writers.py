@@ -151,6 +151,26 @@ def test_netcdf_write_is_atomic(tmp_path, monkeypatch):
     assert sorted(q.name for q in tmp_path.iterdir()) == ["res.nc"]
 
 
+def test_netcdf_is_compressed_losslessly(tmp_path):
+    # issue 21, 11(c): dense uncompressed footprints made segmentation.nc 429 MB
+    # (4x the movie) where the NWB was 4.5 MB
+    rng = np.random.default_rng(0)
+    n, ny, nx = 100, 128, 128
+    footprints = np.zeros((n, ny, nx), np.float32)
+    for i in range(n):  # a 9 x 9 blob per neuron, like real footprints
+        y, x = rng.integers(0, ny - 9), rng.integers(0, nx - 9)
+        footprints[i, y : y + 9, x : x + 9] = rng.random((9, 9), np.float32)
+    ds = segmentation_result(n=n, ny=ny, nx=nx, T=200).assign(
+        footprints=(("neuron", "y", "x"), footprints)
+    )
+    p = save_netcdf(ds, tmp_path / "seg.nc")
+    assert p.stat().st_size < 0.1 * footprints.nbytes  # 6.5 MB dense
+    back = load_result(p)
+    xr.testing.assert_identical(back, ds)
+    assert back["footprints"].dtype == np.float32
+    np.testing.assert_array_equal(back["footprints"].values, footprints)
+
+
 def test_load_result_bad_inputs(tmp_path):
     with pytest.raises(InputError, match="existing file"):
         load_result(tmp_path / "missing.nc")

@@ -140,6 +140,7 @@ def run(args) -> int:
         f"input: {args.input} ({dict(data.sizes)})",
         f"best rank: {scan.best_rank} ({scan.method}: {scan.rule})",
         "rank by criterion: " + ", ".join(f"{k}={v}" for k, v in scan.choices.items()),
+        *score_lines(scan.scores, args.loss),
     ]
     from neuronmf.cli._common import write_summary  # unique temp: no race
 
@@ -147,3 +148,37 @@ def run(args) -> int:
     print("\n".join(lines))
     print(f"results in {args.out}")
     return 0
+
+
+def score_lines(scores, loss: str) -> list[str]:
+    """The held-out scores by rank, named by what they are (mean ± SE over repeats).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"cv_mean": ("rank", [0.5, 0.4]),
+    ...                  "cv_se": ("rank", [0.01, 0.02])}, coords={"rank": [1, 2]})
+    >>> print(score_lines(ds, "kl")[0].replace("by rank: ", "by rank:\\n"))
+    cv score (held-out Poisson deviance per entry, mean ± SE) by rank:
+    1: 0.5 ± 0.01, 2: 0.4 ± 0.02
+    """
+    unit = (
+        "held-out Poisson deviance per entry"
+        if loss == "kl"
+        else "held-out squared error per entry"
+    )
+    lines = []
+    for name in ("cv", "bicv"):
+        if f"{name}_mean" not in scores:
+            continue
+        pairs = ", ".join(
+            f"{int(r)}: {m:.4g} ± {e:.2g}"
+            for r, m, e in zip(
+                scores["rank"].values,
+                scores[f"{name}_mean"].values,
+                scores[f"{name}_se"].values,
+                strict=True,
+            )
+        )
+        lines.append(f"{name} score ({unit}, mean ± SE) by rank: {pairs}")
+    return lines

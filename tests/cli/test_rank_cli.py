@@ -35,3 +35,19 @@ def test_rank_command_bad_input_exit_code(tmp_path, capsys):
     assert code == 3
     assert "missing.csv" in capsys.readouterr().err
     assert main(["rank", str(tmp_path / "x.csv"), "--ranks", "a-b"]) == 3
+
+
+def test_rank_command_names_the_kl_score(tmp_path, capsys):
+    # issue 20 (What was seen 3): for counts the printout says what the score is
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(0.3, (200, 6)).astype(float)
+    da = xr.DataArray(counts, dims=("time", "neuron"))
+    da.to_netcdf(tmp_path / "counts.nc")
+    out = tmp_path / "scan"
+    args = ["rank", str(tmp_path / "counts.nc"), "--ranks", "1-2", "--loss", "kl"]
+    code = main([*args, "--repeats", "2", "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "cv score (held-out Poisson deviance per entry, mean ± SE) by rank: 1:" in (
+        printed
+    )

@@ -344,3 +344,43 @@ def dask_matrix(V):
     if not stats["any"]:
         raise input_error("V", "not all zero", f"an all-zero array of shape {V.shape}")
     return prepare(V), stats
+
+
+def check_seed(name: str, value):
+    """``value`` if it is None, an integer >= 0 or a numpy Generator.
+
+    Strings, floats and bools are refused up front (numpy would raise a raw
+    TypeError deep inside the fit, or accept ``True`` as 1).
+
+    Examples
+    --------
+    >>> check_seed("seed", np.int64(3))
+    3
+    """
+    if value is None or isinstance(value, np.random.Generator):
+        return value
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, numbers.Integral)
+        or value < 0
+    ):
+        raise input_error(
+            name,
+            "None, an integer >= 0 or a numpy Generator",
+            repr(value),
+            "Pass e.g. seed=0.",
+        )
+    return int(value)
+
+
+def check_str(name: str, value) -> str:
+    """``value`` if it is a str (e.g. a dimension name), else an InputError.
+
+    Examples
+    --------
+    >>> check_str("sample_dim", "time")
+    'time'
+    """
+    if not isinstance(value, str):
+        raise input_error(name, "a string (a dimension name)", repr(value))
+    return value

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from neuronmf.engine import _validation as check
+from neuronmf.engine._scale import scale_exponent, scaled_penalties
 from neuronmf.engine.chunked import is_dask
 from neuronmf.engine.escape import MAX_ROUNDS, locked_components, reflect, reseed
 from neuronmf.engine.graph import Graph
@@ -441,15 +442,7 @@ def _check_options(
         raise input_error("update_W or update_H", "True", "both False")
     # tol = 0 runs to max_iter (as scikit-learn)
     tol = check.check_real("tol", tol, 0.0)
-    if seed is not None and not isinstance(seed, np.random.Generator):
-        if (
-            isinstance(seed, (bool, np.bool_))
-            or not isinstance(seed, (int, np.integer))
-            or seed < 0
-        ):
-            raise input_error(
-                "seed", "None, an integer >= 0 or a numpy Generator", seed
-            )
+    seed = check.check_seed("seed", seed)
     graph_weight = check.non_negative_number("graph_weight", graph_weight)
     graph = None
     if graph_W is not None:
@@ -519,15 +512,11 @@ def _fit_matrix(options: dict, *, progress: bool = False, callback=None) -> NMFR
     return _unscaled(result, options, k) if k else result
 
 
-#: Data whose largest entry is not in [2**-E, 2**E] (E by working dtype) are fitted
-#: as V / 2**k, an exact power-of-two rescaling (docs/engine.md, "Scale").
-_SAFE_EXPONENT = {np.dtype(np.float64): 40, np.dtype(np.float32): 20}
-
-
 def _scale_exponent(options: dict) -> int:
     """The even k such that the fit runs on V / 2**k (0: no rescaling).
 
-    NMF is scale-equivariant: with V = 2**k V', W = 2**a W', H = 2**b H'
+    See :mod:`neuronmf.engine._scale`. NMF is scale-equivariant: with
+    V = 2**k V', W = 2**a W', H = 2**b H'
     (a + b = k) the objective is 2**(p·k) times that of (V', W', H') with the
     penalties scaled by powers of two (p = 2 for Frobenius, 1 for KL). Powers
     of two make the rescaling exact in floating point; k is even so that the
@@ -535,10 +524,7 @@ def _scale_exponent(options: dict) -> int:
     """
     V, stats = options["V"], options["stats"]
     top = stats["max"] if stats is not None else float(V.max())
-    _, e = np.frexp(top)
-    if abs(int(e)) <= _SAFE_EXPONENT[np.dtype(V.dtype)]:
-        return 0
-    return 2 * (int(e) // 2)
+    return scale_exponent(top, V.dtype)
 
 
 def _split(options: dict, k: int) -> tuple[int, int]:
@@ -576,11 +562,8 @@ def _rescaled(options: dict, k: int) -> dict:
     for name, e in (("W", a), ("H", b)):
         if options[name] is not None:
             fit[name] = np.ldexp(np.asarray(options[name], dtype=np.float64), -e)
-    fit["l1_W"] = float(np.ldexp(options["l1_W"], a - p * k))
-    fit["l2_W"] = float(np.ldexp(options["l2_W"], 2 * a - p * k))
-    fit["graph_weight"] = float(np.ldexp(options["graph_weight"], 2 * a - p * k))
-    fit["l1_H"] = float(np.ldexp(options["l1_H"], b - p * k))
-    fit["l2_H"] = float(np.ldexp(options["l2_H"], 2 * b - p * k))
+    names = ("l1_W", "l2_W", "graph_weight", "l1_H", "l2_H")
+    fit.update(scaled_penalties({n: options[n] for n in names}, k, a, b, p))
     return fit
 
 

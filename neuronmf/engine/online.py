@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 
+from neuronmf.engine._scale import scale_exponent, scaled_penalties
 from neuronmf.engine.nnls import nnls_columns
 from neuronmf.errors import input_error
 
@@ -35,39 +36,98 @@ DELTA = 1e-3
 
 
 class OnlineState:
-    """Parts and sufficient statistics of an online fit."""
+    """Parts and sufficient statistics of an online fit.
 
-    def __init__(self, W: np.ndarray) -> None:
+    Data at extreme scales are handled as in :func:`neuronmf.nmf`: the first
+    batch fixes an even exponent k (:func:`neuronmf.engine._scale.scale_exponent`)
+    and every batch is fitted as V / 2**k with W / 2**(k/2) and H / 2**(k/2),
+    penalties scaled to match (exact powers of two, so nothing changes for data
+    in the usual range). ``W``, ``A`` and ``B`` are held in those units; the
+    methods take and return the caller's units.
+    """
+
+    def __init__(self, W: np.ndarray, k: int | None = None) -> None:
         m, r = W.shape
         self.W = np.ascontiguousarray(W)
         self.A = np.zeros((r, r), dtype=W.dtype)
         self.B = np.zeros((m, r), dtype=W.dtype)
         self.n_seen = 0
+        # the scale exponent: given (from the whole data), or fixed by the first batch
+        self.k = None
+        if k is not None:
+            self._set_scale(k)
+
+    def _set_scale(self, k: int) -> None:
+        self.k = int(k)
+        if self.k:
+            self.W = np.ldexp(self.W, -(self.k // 2)).astype(self.W.dtype)
+
+    def scaled(self, V_batch) -> np.ndarray:
+        """The batch as V / 2**k in the working dtype (the first call fixes k)."""
+        V_batch = np.ascontiguousarray(V_batch, dtype=self.W.dtype)
+        if self.k is None:
+            self._set_scale(
+                scale_exponent(float(V_batch.max(initial=0.0)), self.W.dtype)
+            )
+        if self.k:
+            V_batch = np.ldexp(V_batch, -self.k).astype(self.W.dtype, copy=False)
+        return V_batch
+
+    def penalties(self, **penalties) -> dict:
+        """The penalties of the problem in the state's units (see the class notes)."""
+        if not self.k:
+            return penalties
+        return scaled_penalties(penalties, self.k, self.k // 2, self.k // 2)
 
     def activations(self, V_batch, l1_H: float = 0.0, l2_H: float = 0.0) -> np.ndarray:
-        """H for a batch with the parts held fixed (r × b)."""
-        V_batch = np.ascontiguousarray(V_batch, dtype=self.W.dtype)
+        """H for a batch with the parts held fixed (r × b), in the caller's units."""
+        Vs = self.scaled(V_batch)
+        pen = self.penalties(l1_H=l1_H, l2_H=l2_H)
+        Hs = self.scaled_activations(Vs, pen["l1_H"], pen["l2_H"])
+        return self.unscaled(Hs, self.k // 2 if self.k else 0)
+
+    def unscaled(self, F, e: int) -> np.ndarray:
+        """F · 2**e in the working dtype, refused if it overflows."""
+        if not e:
+            return F
+        with np.errstate(over="ignore"):
+            out = np.ldexp(F, e).astype(self.W.dtype, copy=False)
+        if not np.isfinite(out).all():
+            raise input_error(
+                "the data's scale",
+                f"within the range of the working dtype {self.W.dtype} for the factors",
+                f"factors that overflow it (largest entry about 2**{self.k})",
+                "Pass float64 data, or rescale the data.",
+            )
+        return out
+
+    def scaled_activations(self, Vs, l1_H: float = 0.0, l2_H: float = 0.0):
+        """H for a batch already in the state's units (penalties too)."""
         if not (l1_H or l2_H):
-            return nnls_columns(V_batch, self.W).astype(self.W.dtype)
+            return nnls_columns(Vs, self.W).astype(self.W.dtype)
         from neuronmf.engine.solvers import _hals_kernels as K
 
         G = np.ascontiguousarray(self.W.T @ self.W)
-        Ht = np.ascontiguousarray(nnls_columns(V_batch, self.W).T, dtype=self.W.dtype)
+        Ht = np.ascontiguousarray(nnls_columns(Vs, self.W).T, dtype=self.W.dtype)
         K.update_rows(
-            Ht, np.ascontiguousarray(V_batch.T @ self.W), G, l1_H, l2_H, H_SWEEPS, DELTA
+            Ht, np.ascontiguousarray(Vs.T @ self.W), G, l1_H, l2_H, H_SWEEPS, DELTA
         )
         return np.ascontiguousarray(Ht.T)
 
     def update(self, V_batch, memory: float, l1_W=0.0, l1_H=0.0, l2_W=0.0, l2_H=0.0):
-        """Take one batch: fit its H, update A, B and W. Returns (H, batch loss)."""
-        V_batch = np.ascontiguousarray(V_batch, dtype=self.W.dtype)
-        H = self.activations(V_batch, l1_H, l2_H)
-        b = V_batch.shape[1]
+        """Take one batch: fit its H, update A, B and W. Returns (H, batch loss).
+
+        H and the loss (½|V_t − W H|², no penalties) are in the caller's units.
+        """
+        Vs = self.scaled(V_batch)
+        pen = self.penalties(l1_W=l1_W, l1_H=l1_H, l2_W=l2_W, l2_H=l2_H)
+        H = self.scaled_activations(Vs, pen["l1_H"], pen["l2_H"])
+        b = Vs.shape[1]
         rho = self.W.dtype.type(math.exp(-b / memory)) if self.n_seen else 0
         self.A = rho * self.A + H @ H.T
-        self.B = rho * self.B + V_batch @ H.T
+        self.B = rho * self.B + Vs @ H.T
         self.n_seen += b
-        R = V_batch - self.W @ H
+        R = Vs - self.W @ H
         loss = 0.5 * float(np.sum(np.square(R, dtype=np.float64)))
         from neuronmf.engine.solvers import _hals_kernels as K
 
@@ -75,22 +135,31 @@ class OnlineState:
             self.W,
             np.ascontiguousarray(self.B),
             np.ascontiguousarray(self.A),
-            l1_W,
-            l2_W,
+            pen["l1_W"],
+            pen["l2_W"],
             W_SWEEPS,
             DELTA,
         )
-        return H, loss
+        k = self.k or 0
+        return self.unscaled(H, k // 2), float(np.ldexp(loss, 2 * k))
 
 
-def initial_parts(V_batch, rank: int, seed) -> np.ndarray:
-    """Parts from the first batch (NNDSVDa of the batch, scaled)."""
+def initial_parts(V_batch, rank: int, seed, k: int | None = None) -> np.ndarray:
+    """Parts from the first batch (NNDSVDa of the batch, scaled).
+
+    Computed on V / 2**k at extreme scales (NNDSVDa's W scales as 2**(k/2));
+    ``k`` defaults to the batch's own :func:`~neuronmf.engine._scale.scale_exponent`.
+    """
     from neuronmf.engine.init import initialize
 
-    W, _ = initialize(
-        np.ascontiguousarray(V_batch), rank, "nndsvda", np.random.default_rng(seed)
-    )
-    return W
+    V_batch = np.ascontiguousarray(V_batch)
+    if k is None:
+        dt = V_batch.dtype if V_batch.dtype == np.float32 else np.dtype(np.float64)
+        k = scale_exponent(float(V_batch.max(initial=0.0)), dt)
+    if k:
+        V_batch = np.ldexp(V_batch, -k).astype(V_batch.dtype, copy=False)
+    W, _ = initialize(V_batch, rank, "nndsvda", np.random.default_rng(seed))
+    return np.ldexp(W, k // 2).astype(W.dtype, copy=False) if k else W
 
 
 def batches(n: int, batch_size: int):
@@ -155,16 +224,21 @@ def online_nmf(
     True
     """
     from neuronmf.engine import _validation as check
-    from neuronmf.engine.api import NMFResult, _normalise
+    from neuronmf.engine.api import NMFResult, _check_factors, _check_norm, _normalise
     from neuronmf.engine.chunked import is_dask
 
+    progress = check.check_bool("progress", progress)
+    tol = check.check_real("tol", tol, 0.0)
+    seed = check.check_seed("seed", seed)
     if is_dask(V):
-        V, _ = check.dask_matrix(V)
+        V, stats = check.dask_matrix(V)
         dt = check.float_dtype(None, V.dtype)
+        top = stats["max"]
     else:
         V = check.data_matrix(V)
         dt = check.float_dtype(None, V.dtype)
         V = np.ascontiguousarray(V, dtype=dt)
+        top = float(V.max())
     m, n = V.shape
     rank = check.rank(rank, (m, n))
     batch_size = check.integer("batch_size", batch_size, rank)
@@ -186,7 +260,8 @@ def online_nmf(
         block = V[:, s]
         return np.asarray(block.compute() if is_dask(block) else block, dtype=dt)
 
-    state = OnlineState(initial_parts(batch(slices[0]), rank, seed).astype(dt))
+    k = scale_exponent(top, dt)
+    state = OnlineState(initial_parts(batch(slices[0]), rank, seed, k).astype(dt), k)
     history: list[float] = []
     converged = False
     bar = None
@@ -213,10 +288,16 @@ def online_nmf(
             break
     if bar is not None:
         bar.close()
+    # the final (W, H), residual and objective in the state's units (V / 2**k,
+    # see OnlineState), then H and the objective back in the caller's units
+    k = state.k or 0
+    pen_s = state.penalties(**penalties)
     W = state.W
     H = np.concatenate(
         [
-            state.activations(batch(s), penalties["l1_H"], penalties["l2_H"])
+            state.scaled_activations(
+                state.scaled(batch(s)), pen_s["l1_H"], pen_s["l2_H"]
+            )
             for s in slices
         ],
         axis=1,
@@ -225,23 +306,26 @@ def online_nmf(
     res2 = 0.0
     norm2 = 0.0
     for s in slices:
-        Vb = batch(s).astype(np.float64)
+        Vb = state.scaled(batch(s)).astype(np.float64)
         res2 += float(np.sum((Vb - W @ H[:, s]) ** 2))
         norm2 += float(np.sum(Vb**2))
-    pen = sum(penalties[k] * float(np.sum(F)) for k, F in (("l1_W", W), ("l1_H", H)))
+    _check_norm(norm2, k)
+    pen = sum(pen_s[key] * float(np.sum(F)) for key, F in (("l1_W", W), ("l1_H", H)))
     pen += sum(
-        0.5 * penalties[k] * float(np.sum(F**2)) for k, F in (("l2_W", W), ("l2_H", H))
+        0.5 * pen_s[key] * float(np.sum(F**2)) for key, F in (("l2_W", W), ("l2_H", H))
     )
-    return NMFResult(
+    H = state.unscaled(H, k)  # W has unit columns: the scale is all H's
+    loss = float(np.ldexp(0.5 * res2 + pen, 2 * k))
+    result = NMFResult(
         W=W,
         H=H,
         loss_history=history,
         n_iter=len(history),
         converged=converged,
-        loss=0.5 * res2 + pen,
+        loss=loss,
         relative_error=float(np.sqrt(res2 / norm2)),
         vaf=float(1 - res2 / norm2),
-        restart_losses=[0.5 * res2 + pen],
+        restart_losses=[loss],
         params={
             "loss": "frobenius",
             "solver": "online",
@@ -256,3 +340,5 @@ def online_nmf(
             "dtype": str(dt),
         },
     )
+    _check_factors(result, {**penalties, "graph_weight": 0.0}, k)
+    return result

@@ -121,8 +121,10 @@ def _interrupt_handler(state: dict):
 
     def handler(signum, frame):
         state["interrupted"] = True
-        if not state.get("done"):
-            raise KeyboardInterrupt
+        if state.get("done") or state.get("in_hook"):
+            return  # remembered: the exit code is 130, or redelivered later
+        state["delivered"] = True
+        raise KeyboardInterrupt
 
     return handler
 
@@ -136,12 +138,25 @@ def _unraisable_hook(state: dict, previous):
     thread at the next opportunity, so the command stops with exit code 130.
     """
 
+    def redeliver():
+        import _thread
+        import time
+
+        while not (state["delivered"] or state["done"]):
+            _thread.interrupt_main()  # the handler raises it in the main thread
+            time.sleep(0.02)
+
     def hook(unraisable):
         if isinstance(unraisable.exc_value, KeyboardInterrupt):
-            state["interrupted"] = True
-            import _thread
+            import threading
 
-            _thread.interrupt_main()
+            state["interrupted"] = True
+            state["in_hook"] = True  # the handler must not raise in here
+            try:
+                state["delivered"] = False
+                threading.Thread(target=redeliver, daemon=True).start()
+            finally:
+                state["in_hook"] = False
             return
         previous(unraisable)
 
@@ -248,7 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             done = signal.SIG_IGN if argv is None else previous
             signal.signal(signal.SIGINT, done)
             sys.unraisablehook = unraisable
-    command = getattr(state["args"], "command", None) or ""
+    command = getattr(state["args"], "command", None)
+    if command is None:  # stopped before parsing ended: the first command word
+        command = next((a for a in argv_list if a in COMMANDS), "")
     prefix = f"neuronmf {command}".rstrip()
     if state["interrupted"]:
         code, message = EXIT_INTERRUPTED, "interrupted"

@@ -150,3 +150,32 @@ def test_decode_model_bayes_cli(track_nc, tmp_path, capsys):
     assert ds.attrs["model"] == "bayes" and ds.attrs["score"] > 0.5
     assert np.isfinite(ds.median_errors.values).all()
     assert "median position error" in (out / "summary.txt").read_text()
+
+
+def test_decode_epochs_from_nwb_interval_table(track_nc, tmp_path, capsys):
+    from datetime import UTC, datetime
+
+    import pynwb
+
+    src, _ = track_nc
+    nwbfile = pynwb.NWBFile(
+        session_description="epochs",
+        identifier="ep",
+        session_start_time=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    nwbfile.add_epoch(start_time=0.0, stop_time=20.0)
+    nwbfile.add_epoch(start_time=22.5, stop_time=44.0)
+    path = tmp_path / "epochs.nwb"
+    with pynwb.NWBHDF5IO(str(path), "w") as io:
+        io.write(nwbfile)
+    out = tmp_path / "nwb_ep"
+    args = ["--behavior", "x", "--epochs", str(path), "--out", str(out), *FAST]
+    assert main(["decode", str(src), *args]) == 0, capsys.readouterr().err
+    ds = nm.io.load_result(out / "decoding.nc")
+    t = ds.behavior.time.values
+    assert ds.attrs["n_scored"] == int(
+        nm.decoding.in_epochs(t, [[0, 20], [22.5, 44]]).sum()
+    )
+    args = ["--behavior", "x", "--epochs", str(path), "--epochs-table", "trials"]
+    assert main(["decode", str(src), *args, "--out", str(tmp_path / "x")]) == 3
+    assert "--epochs-table must be one of" in capsys.readouterr().err

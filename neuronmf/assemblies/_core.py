@@ -320,6 +320,23 @@ def detect(
     >>> ds.attrs["activity_kind"], bool(ds.significant.all())
     ('counts', True)
     """
+    from neuronmf.engine import _validation as check
+
+    # plain options first, refused rather than coerced (issue 21 defect 7)
+    time_dim = check.check_str("time_dim", time_dim)
+    progress = check.check_bool("progress", progress)
+    seed = check.check_seed("seed", seed)
+    if not 0 < check.check_real("alpha", alpha) < 1:
+        raise input_error("alpha", "a significance level in (0, 1)", repr(alpha))
+    baseline_percentile = check.check_real("baseline_percentile", baseline_percentile)
+    baseline_window = check.check_real("baseline_window", baseline_window)
+    max_participation = check.check_real("max_participation", max_participation)
+    if bin_width is not None:
+        bin_width = check.check_real("bin_width", bin_width, 0.0, strict=True)
+    if not isinstance(threshold, str):
+        threshold = check.check_real("threshold", threshold)
+    if not isinstance(rank, str):
+        rank = check.check_int("rank", rank, 1)
     if loss not in ("auto", "kl", "frobenius"):
         raise input_error("loss", "'auto', 'kl' or 'frobenius'", loss)
     if kind not in ("auto", *KINDS):

@@ -41,6 +41,20 @@ def initialize(V, rank: int, init: str, rng: np.random.Generator):
     >>> W.shape, H.shape, bool((W >= 0).all() and (H >= 0).all())
     ((6, 2), (2, 8), True)
     """
+    if not _is_dask(V):
+        # extreme scales (callers outside the fit path, e.g. decoding's rank
+        # chain): initialise V / 2**k and scale W, H by 2**(k/2), exact
+        from neuronmf.engine._scale import scale_exponent
+
+        dt = np.float32 if V.dtype == np.float32 else np.float64
+        k = scale_exponent(float(np.max(V, initial=0.0)), dt)
+        if k:
+            Vs = np.ldexp(V, -k).astype(V.dtype, copy=False)
+            W, H = initialize(Vs, rank, init, rng)
+            return (
+                np.ldexp(W, k // 2).astype(W.dtype, copy=False),
+                np.ldexp(H, k // 2).astype(H.dtype, copy=False),
+            )
     if init == "random":
         W, H = _random(V, rank, rng)
     elif init == "spa":

@@ -198,6 +198,25 @@ def select_rank(
 
     from neuronmf.engine import _validation as check
 
+    # plain options first (issue 21 defect 7): refused, never coerced
+    sample_dim = check.check_str("sample_dim", sample_dim)
+    progress = check.check_bool("progress", progress)
+    seed = check.check_seed("seed", seed)
+    holdout = check.check_real("holdout", holdout, 0.0, strict=True)
+    for name, value in (
+        ("vaf_threshold", vaf_threshold),
+        ("local_vaf_threshold", local_vaf_threshold),
+    ):
+        if not 0 < check.check_real(name, value) <= 1:
+            raise input_error(name, "a fraction in (0, 1]", repr(value))
+    if criteria is not None and not isinstance(criteria, str):
+        criteria = tuple(criteria) if isinstance(criteria, Iterable) else criteria
+        if not isinstance(criteria, tuple) or not all(
+            isinstance(c, str) for c in criteria
+        ):
+            raise input_error(
+                "criteria", '"all" or a list of method names', repr(criteria)
+            )
     labels = None
     if isinstance(V, xr.DataArray):
         from neuronmf.engine.api import _Labels

@@ -125,6 +125,20 @@ def _check_channels(x: np.ndarray, names: list[str], saturation: float) -> None:
         )
 
 
+def _is_real_pair(value) -> bool:
+    """Two real numbers (numpy scalars too); strings and bools are not numbers."""
+    import numbers
+
+    try:
+        items = list(value)
+    except TypeError:
+        return False
+    return len(items) == 2 and all(
+        isinstance(b, numbers.Real) and not isinstance(b, (bool, np.bool_))
+        for b in items
+    )
+
+
 def _check_band(band, lowpass, rate: float | None, order) -> tuple:
     if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
         raise input_error("order", "an integer >= 1", order)
@@ -138,10 +152,9 @@ def _check_band(band, lowpass, rate: float | None, order) -> tuple:
         )
     nyq = None if rate is None else rate / 2
     if band is not None:
-        try:
-            lo, hi = (float(b) for b in band)
-        except (TypeError, ValueError):
-            raise input_error("band", "a pair (low, high) in Hz", band) from None
+        if isinstance(band, (str, bytes)) or not _is_real_pair(band):
+            raise input_error("band", "a pair of numbers (low, high) in Hz", band)
+        lo, hi = (float(b) for b in band)
         if not 0 < lo < hi:
             raise input_error("band", "(low, high) with 0 < low < high", band)
         if hi >= nyq:
@@ -395,6 +408,13 @@ def envelope(
     """
     from scipy.signal import butter
 
+    from neuronmf.engine import _validation as check
+
+    time_dim = check.check_str("time_dim", time_dim)
+    saturation = check.check_real("saturation", saturation)
+    points_per_cycle = check.check_int("points_per_cycle", points_per_cycle, 2)
+    if rate is not None:
+        rate = check.check_real("rate", rate, 0.0, strict=True)
     da = as_emg(raw, rate=rate, time_dim=time_dim)
     fs = da.attrs.get("rate")
     names = [str(c) for c in da["channel"].values]

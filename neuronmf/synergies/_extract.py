@@ -168,7 +168,20 @@ def extract(
     (3, ('muscle', 'synergy'), True)
     """
     import neuronmf
+    from neuronmf.engine import _validation as check
 
+    # plain options first, refused rather than coerced (issue 21 defect 7)
+    time_dim = check.check_str("time_dim", time_dim)
+    progress = check.check_bool("progress", progress)
+    seed = check.check_seed("seed", seed)
+    if not isinstance(criterion, str):
+        raise input_error("criterion", "a method name (a string)", repr(criterion))
+    for name, value in (
+        ("vaf_threshold", vaf_threshold),
+        ("local_vaf_threshold", local_vaf_threshold),
+    ):
+        if not 0 < check.check_real(name, value) <= 1:
+            raise input_error(name, "a fraction in (0, 1]", repr(value))
     da = _as_envelope(envelope, time_dim)
     V = np.ascontiguousarray(da.values.T)  # (muscle, time)
     m, n = V.shape

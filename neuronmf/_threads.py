@@ -1,0 +1,96 @@
+"""One thread for small problems: BLAS/OpenMP thread pools chosen by problem size.
+
+Many tiny BLAS calls (an L-BFGS fit of a 90 × 35 design calls ``ddot`` and
+``dgemv`` thousands of times) pay for waking, spinning and joining the BLAS
+threads on every call: on 2 cores a 90 × 35 multinomial decode took 6.4 s with
+the default BLAS threads and 0.8 s with one (issue 21, 11(d)); on a loaded machine
+the gap is larger. :func:`blas_threads_for` runs such work on one thread and
+leaves larger problems alone.
+
+The user's own settings always win: nothing is changed when any of
+``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``,
+``BLIS_NUM_THREADS``, ``VECLIB_MAXIMUM_THREADS`` or ``NEURONMF_NUM_THREADS`` is
+set, nor when the BLAS libraries already run on fewer threads than their
+default (e.g. inside the user's own ``threadpoolctl.threadpool_limits``).
+
+The engine's own per-fit rule (``neuronmf.engine.solvers.base.blas_threads``,
+data products under 2·10⁸ flops on one BLAS thread) is separate: it decides per
+factorisation; this helper is for entry points that run many small fits of
+other libraries (scikit-learn's GLMs in :func:`neuronmf.decoding.decode`).
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+
+__all__ = ["SMALL_PROBLEM_ELEMENTS", "blas_threads_for", "user_set_threads"]
+
+#: Problems with fewer elements than this (e.g. n_samples × n_features of a
+#: design matrix) run on one BLAS/OpenMP thread. Measured on 2 cores: a
+#: 90 × 35 decode was 3-5× faster on one thread; see docs/benchmarks.md.
+SMALL_PROBLEM_ELEMENTS = 1_000_000
+
+#: Environment variables that fix the thread count; when any is set, it wins.
+THREAD_ENV_VARS = (
+    "NEURONMF_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+
+
+def _default_threads() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+def user_set_threads() -> bool:
+    """True if the user fixed the thread count (environment or threadpoolctl).
+
+    Examples
+    --------
+    >>> isinstance(user_set_threads(), bool)
+    True
+    """
+    if any(os.environ.get(name, "").strip() for name in THREAD_ENV_VARS):
+        return True
+    from threadpoolctl import threadpool_info
+
+    default = _default_threads()
+    blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+    return any(p.get("num_threads", default) < default for p in blas)
+
+
+@contextmanager
+def blas_threads_for(n_elements: float):
+    """Run the block on one BLAS/OpenMP thread if the problem is small.
+
+    Parameters
+    ----------
+    n_elements : float
+        Size of the problem, e.g. n_samples × n_features of the largest design
+        matrix fitted inside the block. Below :data:`SMALL_PROBLEM_ELEMENTS`
+        the thread pools are limited to one thread (and restored on exit);
+        otherwise, or when the user set the thread count
+        (:func:`user_set_threads`), nothing changes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> with blas_threads_for(90 * 35):
+    ...     g = np.ones((90, 35)).T @ np.ones((90, 35))
+    >>> g.shape
+    (35, 35)
+    """
+    if n_elements >= SMALL_PROBLEM_ELEMENTS or user_set_threads():
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield

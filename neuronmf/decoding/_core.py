@@ -1172,7 +1172,9 @@ def decode(
         return outer_cache[(k, r)]
 
     decoder_notes: set[str] = set()  # the Bayesian decoder's warnings, once each
-    with warnings.catch_warnings():
+    from neuronmf._threads import blas_threads_for  # many tiny GLM fits: 1 thread
+
+    with warnings.catch_warnings(), blas_threads_for(Xv.size * len(offsets)):
         designs: dict = {}
 
         def design(key, Ftr, itr, Fva, iva):

@@ -191,7 +191,7 @@ def select_rank(
     >>> rng = np.random.default_rng(0)
     >>> V = rng.random((30, 3)) @ rng.random((3, 200)) + 0.01 * rng.random((30, 200))
     >>> scan = nm.select_rank(V, range(1, 6), n_repeats=2)
-    >>> scan.best_rank, scan.choices["vaf"]
+    >>> scan.best_rank, scan.choices["bic"]
     (3, 3)
     """
     import xarray as xr
@@ -337,6 +337,9 @@ def select_rank(
         vaf_threshold=vaf_threshold,
         local_vaf_threshold=local_vaf_threshold,
     )
+    if method == "cv":  # name the score (issue 20): what "error" means for counts
+        score = "Poisson deviance" if loss == "kl" else "squared error"
+        rule = rule.replace("held-out error", f"held-out {score} per entry")
     scan.scores.attrs.update({"best_rank": best, "rule": rule})
     return RankScan(
         scores=scan.scores,

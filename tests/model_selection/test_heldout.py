@@ -82,6 +82,7 @@ def test_planted_deviance_finite_and_sensible_at_every_rank(seed):
 def test_planted_rank_chosen_in_8_of_10_seeds():
     picks = {seed: planted_scan(seed).best_rank for seed in SEEDS}
     assert sum(p == PLANTED for p in picks.values()) >= 8, picks
+    assert "held-out Poisson deviance per entry" in planted_scan(0).rule
 
 
 @pytest.mark.parametrize("mean", [0.05, 0.5])

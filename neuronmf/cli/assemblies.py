@@ -39,6 +39,15 @@ def register(subparsers) -> None:
     )
     p.add_argument("--rank", default="auto", help="number of assemblies or 'auto'")
     p.add_argument(
+        "--rank-method",
+        default="mp",
+        choices=["mp", "cv"],
+        help="how --rank auto chooses: mp = Marchenko-Pastur count of the z-scored "
+        "activity + 1 (pairwise correlations above chance); cv = the held-out "
+        "Poisson deviance of `neuronmf rank --method cv` (same masks and score, so "
+        "the two commands agree)",
+    )
+    p.add_argument(
         "--max-rank", type=int, default=10, help="largest rank scanned by auto"
     )
     p.add_argument("--bin-width", type=float, default=None, help="bin width (s)")
@@ -88,6 +97,7 @@ def run(args) -> int:
     ds = nm.assemblies.detect(
         X,
         rank=rank,
+        rank_method=args.rank_method,
         ranks=range(1, args.max_rank + 1),
         n_surrogates=args.surrogates,
         kind=args.kind,

@@ -86,3 +86,62 @@ def test_assemblies_command_fluorescence_shared_signal_is_non_specific(
     summary = (out / "summary.txt").read_text()
     assert "activity: fluorescence (given); dF/F" in summary
     assert "NOT counted as assemblies" in summary
+
+
+def test_assemblies_and_rank_commands_agree_with_rank_method_cv(tmp_path, capsys):
+    # issue 20 (What was seen 3): `neuronmf rank --method cv` and
+    # `neuronmf assemblies --rank-method cv` score ranks the same way
+    rng = np.random.default_rng(3)
+    n, t, k = 16, 600, 2
+    W = np.zeros((n, k))
+    W[:8, 0] = 1.0
+    W[8:, 1] = 1.0
+    H = rng.gamma(0.5, 0.6, (k, t))
+    counts = rng.poisson(W @ H + 0.02).T.astype(float)  # (time, neuron)
+    nc = tmp_path / "counts.nc"
+    nm.io.save_netcdf(_as_activity(counts), nc)
+    code = main(
+        [
+            "rank",
+            str(nc),
+            "--ranks",
+            "1-4",
+            "--loss",
+            "kl",
+            "--method",
+            "cv",
+            "--out",
+            str(tmp_path / "r"),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    rank_summary = (tmp_path / "r" / "summary.txt").read_text()
+    code = main(
+        [
+            "assemblies",
+            str(nc),
+            "--rank-method",
+            "cv",
+            "--max-rank",
+            "4",
+            "--surrogates",
+            "0",
+            "--out",
+            str(tmp_path / "a"),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    ds = nm.io.load_result(tmp_path / "a" / "assemblies.nc")
+    assert f"best rank: {ds.attrs['rank']}" in rank_summary
+    assert ds.attrs["rank"] == 2
+
+
+def _as_activity(counts):
+    import xarray as xr
+
+    return xr.DataArray(
+        counts,
+        dims=("time", "neuron"),
+        coords={"time": np.arange(len(counts)) / 20.0},
+        attrs={"units": "spikes"},
+    )

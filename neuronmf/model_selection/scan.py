@@ -202,7 +202,7 @@ def select_rank(
     sample_dim = check.check_str("sample_dim", sample_dim)
     progress = check.check_bool("progress", progress)
     seed = check.check_seed("seed", seed)
-    holdout = check.check_real("holdout", holdout, 0.0, strict=True)
+    holdout = check.check_real("holdout", holdout)
     for name, value in (
         ("vaf_threshold", vaf_threshold),
         ("local_vaf_threshold", local_vaf_threshold),

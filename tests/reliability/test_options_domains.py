@@ -27,7 +27,7 @@ CALLS = {
 }
 
 CASES = [
-    ("select_rank", "holdout", "x", "holdout must be a finite number > 0"),
+    ("select_rank", "holdout", "x", "holdout must be a finite number"),
     ("select_rank", "seed", "a", "seed must be None, an integer >= 0"),
     ("select_rank", "seed", -1, "seed must be None, an integer >= 0"),
     ("select_rank", "criteria", 5, "criteria must be"),

@@ -277,7 +277,22 @@ def load_activity(
     if suffix in TABLE_SUFFIXES:
         tab = nio.load_emg(path, rate=rate)
         return tab.rename({"channel": "neuron"})
-    return nio.load_activity(path, series=series, bin_width=bin_width, rate=rate)
+    return nio.load_activity(
+        path, **series_or_variable(path, series), bin_width=bin_width, rate=rate
+    )
+
+
+def series_or_variable(path: Path, series: str | None) -> dict:
+    """``--series`` as the loaders' keyword: ``variable=`` for MATLAB files.
+
+    ``--series`` names the NWB series, the HDF5/NPZ array, or the MATLAB variable;
+    the Python loaders take MATLAB variables as ``variable=``.
+    """
+    from neuronmf.io._common import detect_format
+
+    if series is not None and detect_format(path) == "matlab":
+        return {"variable": series}
+    return {"series": series}
 
 
 def _as_time_neuron(da):

@@ -83,6 +83,7 @@ def read_input(
     import xarray as xr
 
     import neuronmf.io as nio
+    from neuronmf.cli._common import series_or_variable
     from neuronmf.errors import input_error
 
     if path.suffix.lower() in (".nc", ".netcdf"):
@@ -101,9 +102,10 @@ def read_input(
                 )
             obj = obj[names[0]]
         return obj
+    source = series_or_variable(path, series)
     if kind == "emg":
-        return nio.load_emg(path, series=series, rate=rate)
-    return nio.load_activity(path, series=series, bin_width=bin_width, rate=rate)
+        return nio.load_emg(path, **source, rate=rate)
+    return nio.load_activity(path, **source, bin_width=bin_width, rate=rate)
 
 
 def run(args) -> int:

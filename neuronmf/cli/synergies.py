@@ -63,7 +63,9 @@ def register(subparsers) -> None:
         type=float,
         help="sampling rate in Hz, if not in file (checked against its times)",
     )
-    p.add_argument("--series", help="NWB/HDF5 series to read")
+    p.add_argument(
+        "--series", help="NWB/HDF5 series, NPZ array or MATLAB variable to read"
+    )
     p.add_argument(
         "--time-column",
         help="CSV/TSV: the time column (default: 'time', 't', 'time_ms', ...)",
@@ -135,6 +137,7 @@ def _load(args):
     """load_emg with the command's options; errors and warnings name the flags."""
     import warnings
 
+    from neuronmf.cli._common import series_or_variable
     from neuronmf.errors import InputError
     from neuronmf.io import load_emg
 
@@ -143,7 +146,7 @@ def _load(args):
         try:
             raw = load_emg(
                 args.input,
-                series=args.series,
+                **series_or_variable(args.input, args.series),
                 channels=_split_names(args.channels),
                 exclude=_split_names(args.exclude),
                 time_column=args.time_column,

@@ -145,3 +145,19 @@ def _as_activity(counts):
         coords={"time": np.arange(len(counts)) / 20.0},
         attrs={"units": "spikes"},
     )
+
+
+def test_series_names_a_matlab_variable(tmp_path, capsys):
+    # `--series` names the NWB series, the NPZ array or the MATLAB variable
+    from scipy.io import savemat
+
+    sim = nm.datasets.simulate_assemblies(n_neurons=12, n_assemblies=2, n_bins=300)
+    src = tmp_path / "lab.mat"
+    savemat(src, {"counts": sim.data.values.T, "other": np.zeros((3, 3))})
+    out = tmp_path / "a"
+    args = ["--series", "counts", "--rate", "40", "--rank", "2", "--surrogates", "0"]
+    assert main(["assemblies", str(src), *args, "--out", str(out)]) == 0, (
+        capsys.readouterr().err
+    )
+    ds = nm.io.load_result(out / "assemblies.nc")
+    assert ds.sizes["neuron"] == 12 and ds.sizes["time"] == 300

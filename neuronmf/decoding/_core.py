@@ -29,7 +29,9 @@ continuous behaviour, StratifiedKFold for classes).
 from __future__ import annotations
 
 import itertools
+import numbers
 import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +42,13 @@ from sklearn.metrics import balanced_accuracy_score, mean_poisson_deviance, r2_s
 from sklearn.preprocessing import StandardScaler
 
 from neuronmf.engine import nmf, project
+from neuronmf.engine._validation import (
+    check_bool,
+    check_int,
+    check_real,
+    check_seed,
+    check_str,
+)
 from neuronmf.engine.init import initialize
 from neuronmf.errors import input_error
 
@@ -931,19 +940,60 @@ def decode(
     (True, 3)
     """
     # ---------------------------------------------------------------- validation
+    # Every option's type and range, before any data is read: refused, never
+    # coerced (issue 21, defect 7: "no" is truthy, int(1.5) is 1, int("2") is 2).
+    check_str("time_dim", time_dim)
+    check_str("trial_dim", trial_dim)
+    check_bool("progress", progress)
+    check_seed("seed", seed)
+    check_int("max_iter", max_iter, 1)
+    check_real("tol", tol, 0.0)
+    if isinstance(n_jobs, (bool, np.bool_)):
+        raise input_error("n_jobs", "a positive integer, or -1 for every core", n_jobs)
+    if gap is not None:
+        check_int("gap", gap, 0)
+    if not (isinstance(rank, str) and rank == "auto"):
+        if isinstance(rank, (bool, np.bool_)) or not isinstance(rank, numbers.Integral):
+            raise input_error("rank", "an integer >= 1 or 'auto'", repr(rank))
+    if isinstance(ranks, (str, bytes)) or not isinstance(ranks, Iterable):
+        raise input_error(
+            "ranks", "an iterable of integers >= 1", repr(ranks), "e.g. range(1, 9)."
+        )
+    ranks = [check_int(f"ranks[{i}]", r, 1) for i, r in enumerate(ranks)]
+    if isinstance(lags, (tuple, list)) and len(lags) == 2:
+        for i, v in enumerate(lags):
+            check_int(f"lags[{i}]", v, 0)
+    if alphas is not None:
+        if isinstance(alphas, (str, bytes)) or not isinstance(alphas, Iterable):
+            raise input_error(
+                "alphas",
+                "a sequence of finite numbers > 0",
+                repr(alphas),
+                "Pass a list, e.g. alphas=[1.0].",
+            )
+        alphas = [
+            check_real(f"alphas[{i}]", a, 0.0, strict=True)
+            for i, a in enumerate(alphas)
+        ]
+    if model_options is not None and not isinstance(model_options, Mapping):
+        raise input_error(
+            "model_options",
+            "None or a dict of decoder arguments",
+            repr(model_options),
+            "e.g. model_options={'n_position_bins': 50}.",
+        )
+    for name, val, lo in (
+        ("cv", cv, 2),
+        ("inner_cv", inner_cv, 2),
+        ("n_null", n_null, 0),
+    ):
+        check_int(name, val, lo)
     if model not in MODELS:
         raise input_error("model", f"one of {MODELS}", model)
     if features not in ("nmf", "raw"):
         raise input_error("features", "'nmf' or 'raw'", features)
     if loss not in ("frobenius", "kl"):
         raise input_error("loss", "'frobenius' or 'kl'", loss)
-    for name, val, lo in (
-        ("cv", cv, 2),
-        ("inner_cv", inner_cv, 2),
-        ("n_null", n_null, 0),
-    ):
-        if not isinstance(val, (int, np.integer)) or isinstance(val, bool) or val < lo:
-            raise input_error(name, f"an integer >= {lo}", val)
     offsets = _offsets(lags)
     max_lag = max(abs(o) for o in offsets)
     trial_mode = (isinstance(X, xr.DataArray) and trial_dim in X.dims) or (

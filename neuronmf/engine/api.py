@@ -287,6 +287,7 @@ def nmf(
     progress = check.check_bool("progress", progress)
     callback = check.check_callable("callback", callback)
     resume = check.check_bool("resume", resume)
+    sample_dim = check.check_str("sample_dim", sample_dim)
     labels = None
     if _is_dataarray(V):
         labels = _Labels.from_data(V, sample_dim)
@@ -897,6 +898,7 @@ def project(
     check.choice("loss", loss, LOSSES)
     tol = check.check_real("tol", tol, 0.0)
     max_iter = check.check_int("max_iter", max_iter, 1)
+    sample_dim = check.check_str("sample_dim", sample_dim)
     labels = None
     if _is_dataarray(V):
         labels = _Labels.from_data(V, sample_dim)

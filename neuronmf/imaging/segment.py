@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -9,6 +10,7 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
+from neuronmf.engine._validation import check_bool, check_int, check_real
 from neuronmf.engine.chunked import is_dask
 from neuronmf.errors import input_error
 from neuronmf.imaging.anatomy import (
@@ -982,8 +984,38 @@ def segment(
     >>> seg.sizes["neuron"] >= 6
     True
     """
-    if refine not in ("traces", "full", False):
-        raise input_error("refine", "'traces', 'full' or False", refine)
+    # Every option's type and range before any work: refused, never coerced
+    # (issue 21, defect 7: "no" is truthy, int(64.5) is 64, float("0.1") parses).
+    if not (
+        (isinstance(refine, str) and refine in ("traces", "full"))
+        or (isinstance(refine, (bool, np.bool_)) and not refine)
+    ):
+        raise input_error("refine", "'traces', 'full' or False", repr(refine))
+    refine = refine if isinstance(refine, str) else False
+    check_bool("progress", progress)
+    if isinstance(neuron_radius, (bool, np.bool_)) or not isinstance(
+        neuron_radius, numbers.Real
+    ):
+        raise input_error(
+            "neuron_radius", "a positive number of pixels", repr(neuron_radius)
+        )
+    if not (isinstance(n_neurons, str) and n_neurons == "auto"):
+        if isinstance(n_neurons, (bool, np.bool_)) or not isinstance(
+            n_neurons, numbers.Integral
+        ):
+            raise input_error(
+                "n_neurons", "'auto' or a positive integer", repr(n_neurons)
+            )
+    background_rank = check_int("background_rank", background_rank, 1)
+    n_jobs = check_int("n_jobs", n_jobs, 1)
+    if smoothness is not None:
+        smoothness = check_real("smoothness", smoothness, 0.0)
+    if sparsity is not None:
+        sparsity = check_real("sparsity", sparsity, 0.0)
+    if patch is not None:
+        patch = check_int("patch", patch, 1)
+    if overlap is not None:
+        overlap = check_int("overlap", overlap, 0)
     if seeds not in SEEDS:
         raise input_error("seeds", " or ".join(repr(s) for s in SEEDS), seeds)
     mov = _as_movie(movie)
@@ -1000,15 +1032,34 @@ def segment(
             r,
             "Give the radius in pixels, not micrometres.",
         )
-    if not (n_neurons == "auto" or (isinstance(n_neurons, int) and n_neurons >= 1)):
+    if n_neurons != "auto" and n_neurons < 1:
         raise input_error("n_neurons", "'auto' or a positive integer", n_neurons)
-    if not isinstance(background_rank, int) or background_rank < 1:
-        raise input_error("background_rank", "a positive integer", background_rank)
     p = default_parameters(r)
     unknown = set(options) - set(p)
     if unknown:
         raise input_error("options", f"among {sorted(p)}", sorted(unknown))
     p.update(options)
+    for key in ("min_corr", "min_pnr", "min_snr", "min_trace_corr", "merge_threshold"):
+        p[key] = check_real(key, p[key])
+    for key in ("smoothness", "sparsity"):
+        p[key] = check_real(key, p[key], 0.0)
+    for key, low in (
+        ("min_area", 0),
+        ("max_area", 0),
+        ("merge_dilation", 0),
+        ("support_dilation", 0),
+        ("refine_iter", 1),
+        ("patch", 1),
+        ("overlap", 0),
+    ):
+        p[key] = check_int(key, p[key], low)
+    for key, high in (("baseline_percentile", 100.0), ("footprint_threshold", 1.0)):
+        value = check_real(key, p[key], 0.0)
+        if value > high:
+            raise input_error(key, f"a number in [0, {high:g}]", repr(p[key]))
+        p[key] = value
+    for key in ("anatomy_threshold", "anatomy_activity_weight"):
+        p[key] = check_real(key, p[key])
     if smoothness is not None:
         p["smoothness"] = float(smoothness)
     if sparsity is not None:

@@ -330,9 +330,11 @@ def refit(envelope, synergies, *, time_dim: str = "time") -> xr.Dataset:
     (True, 1.0)
     """
     import neuronmf
+    from neuronmf.engine import _validation as check
     from neuronmf.engine.api import project
     from neuronmf.synergies._extract import _as_envelope, vaf_scores
 
+    time_dim = check.check_str("time_dim", time_dim)
     W, names = _weights(synergies, "synergies")
     da = _as_envelope(envelope, time_dim)
     env_names = [str(c) for c in da["channel"].values]

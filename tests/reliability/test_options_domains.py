@@ -168,3 +168,10 @@ def test_sample_dim_must_name_a_dim_of_labelled_input():
         nm.nmf(da, 2, sample_dim="frame", max_iter=5)
     with pytest.raises(nm.InputError, match="sample_dim must be a string"):
         nm.nmf(da, 2, sample_dim=("time",), max_iter=5)
+
+
+def test_refit_time_dim_must_be_a_string():
+    rng = np.random.default_rng(0)
+    syn = nm.synergies.extract(rng.random((200, 5)), rank=2, n_restarts=1, seed=0)
+    with pytest.raises(nm.InputError, match="time_dim"):
+        nm.synergies.refit(rng.random((200, 5)), syn, time_dim=5)

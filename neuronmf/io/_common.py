@@ -400,9 +400,7 @@ def time_coord(
     return start + np.arange(n, dtype=float) / float(rate)
 
 
-def check_rate(
-    rate: Any, *, name: str = "rate", unit: str = "Hz"
-) -> float | None:
+def check_rate(rate: Any, *, name: str = "rate", unit: str = "Hz") -> float | None:
     """Validate a user-given positive quantity: a sampling rate (Hz) by default.
 
     ``unit`` names the unit in the message (``"s"`` for a bin width).

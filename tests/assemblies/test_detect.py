@@ -131,6 +131,4 @@ def test_unit_metadata_reaches_the_result(tmp_path):
         assert ds["location"].dims == ("neuron",)
     out = tmp_path / "asm.nc"
     nm.io.save_netcdf(ds, out)
-    np.testing.assert_array_equal(
-        nm.io.load_result(out)["location"].values, location
-    )
+    np.testing.assert_array_equal(nm.io.load_result(out)["location"].values, location)

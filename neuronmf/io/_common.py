@@ -43,6 +43,19 @@ FORMATS = (
 )
 
 
+def available_memory() -> int:
+    """Bytes of memory available now (0 where it cannot be told)."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # psutil is optional
+        try:
+            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            return 0
+
+
 def as_path(path: str | os.PathLike) -> Path:
     """Return ``path`` as a :class:`Path`, raising if it does not exist."""
     if not isinstance(path, str | os.PathLike):

@@ -22,6 +22,7 @@ import xarray as xr
 from neuronmf.errors import input_error
 from neuronmf.io._common import (
     as_path,
+    available_memory,
     base_attrs,
     check_ndim,
     check_rate,
@@ -102,19 +103,6 @@ MAX_COUNTS_MEMORY_FRACTION = 0.5
 MAX_COUNTS_BYTES = 16 * 2**30
 
 
-def _available_memory() -> int:
-    """Bytes of memory available now (0 where it cannot be told)."""
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except Exception:  # psutil is optional
-        try:
-            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-        except (ValueError, OSError, AttributeError):
-            return 0
-
-
 def _check_count_size(
     n_bins: float, n_units: int, bin_width: float, span: float, n_trials: int = 1
 ) -> None:
@@ -126,7 +114,7 @@ def _check_count_size(
     over a 10-minute recording asks for 600 billion bins.
     """
     nbytes = float(n_trials) * float(n_bins) * max(int(n_units), 1) * 8
-    free = _available_memory()
+    free = available_memory()
     limit = MAX_COUNTS_MEMORY_FRACTION * free if free > 0 else MAX_COUNTS_BYTES
     if np.isfinite(nbytes) and nbytes <= limit:
         return

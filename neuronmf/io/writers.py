@@ -235,15 +235,9 @@ def save_netcdf(result: xr.Dataset | xr.DataArray, path: str | os.PathLike) -> P
 
 def _free_memory() -> int:
     """Bytes of memory available now (0 where it cannot be told)."""
-    try:
-        import psutil
+    from neuronmf.io._common import available_memory
 
-        return int(psutil.virtual_memory().available)
-    except Exception:  # psutil is optional
-        try:
-            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-        except (ValueError, OSError, AttributeError):
-            return 0
+    return available_memory()
 
 
 def _chunk_shape(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:

@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted, check_non_negative, valida
 from neuronmf.engine import _validation as check
 from neuronmf.engine.api import _check_options, _fit_matrix, project
 from neuronmf.engine.chunked import is_dask
+from neuronmf.errors import input_error
 
 
 def result_norm2(X) -> float:
@@ -115,6 +116,10 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
+    def _loss(self) -> str:
+        """The loss to fit."""
+        return self.loss
+
     def _options(self, X, **fixed):
         if self.n_components is None:
             rank = min(X.shape)
@@ -123,7 +128,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return _check_options(
             X.T,
             rank,
-            loss=self.loss,
+            loss=self._loss(),
             solver=self.solver,
             init=self.init,
             l1_W=self.l1_W,
@@ -164,17 +169,31 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.fit_transform(X)
         return self
 
+    def _fitted_loss(self) -> str:
+        """The loss of the fit (the one ``transform`` must minimise too)."""
+        result = getattr(self, "result_", None)
+        if result is not None:
+            return result.params["loss"]
+        return "frobenius"  # partial_fit: online NMF is Frobenius only
+
     def transform(self, X):
-        """Activations of X on the fitted parts, by exact non-negative least squares."""
+        """Activations of X on the fitted parts, under the fitted loss.
+
+        Frobenius: exact non-negative least squares; KL: the Poisson
+        maximum-likelihood activations (see :func:`neuronmf.project`), so
+        ``transform(X)`` agrees with ``fit_transform(X)`` at convergence.
+        """
         check_is_fitted(self)
+        loss = self._fitted_loss()
         if is_dask(X):
-            return np.ascontiguousarray(project(X.T, self.components_.T).T)
+            return np.ascontiguousarray(project(X.T, self.components_.T, loss=loss).T)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         check_non_negative(X, f"{type(self).__name__} (input X)")
         W = self.components_.T
         if not X.any():
             return np.zeros((X.shape[0], self.n_components_), dtype=X.dtype)
-        return np.ascontiguousarray(project(X.T, W).T).astype(X.dtype, copy=False)
+        H = project(X.T, W, loss=loss)
+        return np.ascontiguousarray(H.T).astype(X.dtype, copy=False)
 
     def partial_fit(self, X, y=None, *, memory: float | None = None):
         """Update the parts with one batch of samples (online NMF, Frobenius).
@@ -191,6 +210,13 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """
         from neuronmf.engine.online import OnlineState, initial_parts
 
+        if self._loss() != "frobenius":
+            raise input_error(
+                "loss for partial_fit",
+                '"frobenius" (online NMF minimises the squared error only)',
+                self._loss(),
+                'Use fit() for a KL fit, or loss="frobenius" to stream batches.',
+            )
         first = not hasattr(self, "online_state_")
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=first)
         check_non_negative(X, f"{type(self).__name__} (input X)")

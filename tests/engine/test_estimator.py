@@ -1,5 +1,7 @@
 """neuronmf.NMF as a scikit-learn estimator."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -55,3 +57,27 @@ def test_pipeline_and_grid_search():
     assert search.best_score_ > 0.9
     twin = clone(nm.NMF(n_components=4, l1_H=0.1))
     assert twin.get_params()["n_components"] == 4 and twin.get_params()["l1_H"] == 0.1
+
+
+def _poisson(seed=0, n=300, m=40, k=3):
+    rng = np.random.default_rng(seed)
+    rate = rng.gamma(1.0, 1.0, (n, k)) @ rng.gamma(1.0, 2.0, (k, m))
+    return rng.poisson(rate).astype(float)
+
+
+@pytest.mark.parametrize("loss", ["frobenius", "kl"])
+def test_transform_minimises_the_fitted_loss(loss):
+    # issue 22: transform of a KL fit solved Frobenius NNLS (off by up to 4.25)
+    X = _poisson()
+    est = nm.NMF(3, loss=loss, seed=0, tol=1e-10, max_iter=5000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nm.ConvergenceWarning)
+        Z = est.fit_transform(X)
+    T = est.transform(X)
+    assert np.abs(T - Z).max() < 1e-5 * Z.max()
+
+
+def test_partial_fit_refuses_kl():
+    X = _poisson(n=50)
+    with pytest.raises(nm.InputError, match="loss for partial_fit"):
+        nm.NMF(3, loss="kl", seed=0).partial_fit(X)

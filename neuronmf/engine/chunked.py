@@ -24,7 +24,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from neuronmf.engine.losses import gram
+from neuronmf.engine.losses import gram, kl_divergence
 from neuronmf.engine.products import (
     data_product_T,
     product_is_transposed,
@@ -274,8 +274,6 @@ class ChunkedData:
 
 def _kl_block(V_block, W, H_block, denom_H, floor, l1_H, l2_H, update_H, eps):
     """One block of a KL multiplicative-update iteration (see ``mu.solve``)."""
-    from neuronmf.engine.solvers.mu import kl_divergence
-
     dt = W.dtype
     V_block = np.asarray(V_block, dtype=dt)
     WH = W @ H_block

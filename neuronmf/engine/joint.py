@@ -185,7 +185,7 @@ def joint_nmf(
 
 def _data_loss(V, WH, mask, loss: str) -> float:
     if loss == "kl":
-        from neuronmf.engine.solvers.mu import kl_divergence
+        from neuronmf.engine.losses import kl_divergence
 
         return kl_divergence(V, WH, mask)
     R = np.where(mask, V - WH, 0.0)

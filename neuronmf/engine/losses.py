@@ -78,6 +78,31 @@ def vaf(squared_residual_value: float, norm_V2: float) -> float:
     return 1.0 - squared_residual_value / norm_V2
 
 
+def kl_divergence(V, WH, mask=None) -> float:
+    """Σ M ⊙ (V log(V / WH) − V + WH) in float64, with 0·log 0 = 0.
+
+    The generalised Kullback–Leibler divergence D(V‖WH) over the entries where
+    ``mask`` is True (all entries without a mask).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> kl_divergence(np.array([[1.0, 0.0]]), np.array([[1.0, 2.0]]))
+    2.0
+    """
+    V = np.asarray(V, np.float64)
+    WH = np.asarray(WH, np.float64)
+    positive = V > 0
+    if mask is not None:
+        positive &= mask
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_term = np.where(positive, V * np.log(np.where(positive, V / WH, 1.0)), 0.0)
+    terms = log_term - V + WH
+    if mask is not None:
+        terms = np.where(mask, terms, 0.0)
+    return float(np.sum(terms))
+
+
 def mean_heldout_loss(v, mu, loss: str, floor: float = 0.0) -> float:
     """Mean loss of predictions ``mu`` for values ``v`` (e.g. held-out entries).
 
@@ -114,15 +139,15 @@ def row_rates(V, train) -> np.ndarray:
     """Each row's mean over its training entries, never 0.
 
     A row with no training count (a silent neuron, or every entry held out)
-    gets 1 % of the mean rate of all rows, so a prediction shrunk towards it
-    stays positive.
+    gets 1 % of the mean over all training entries, so a prediction shrunk
+    towards it stays positive.
 
     Examples
     --------
     >>> import numpy as np
     >>> V = np.array([[0.0, 2.0, 4.0], [0.0, 0.0, 0.0]])
     >>> row_rates(V, np.array([[True, True, False], [True, True, True]])).tolist()
-    [1.0, 0.005]
+    [1.0, 0.004]
     """
     V = np.asarray(V, dtype=np.float64)
     train = np.asarray(train, dtype=bool)

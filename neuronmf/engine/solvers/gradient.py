@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neuronmf.engine.losses import kl_divergence
 from neuronmf.engine.solvers.base import Monitor, Problem
-from neuronmf.engine.solvers.mu import kl_divergence
 
 
 def objective_and_gradients(problem: Problem, W, H):

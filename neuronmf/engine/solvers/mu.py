@@ -19,24 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 from neuronmf.engine.chunked import is_dask, kl_mu_pass
+from neuronmf.engine.losses import kl_divergence  # also re-exported from here
 from neuronmf.engine.solvers.base import Monitor, Problem, projected_gradient_norm
 
 EPS = 1e-16
-
-
-def kl_divergence(V, WH, mask=None) -> float:
-    """Σ M ⊙ (V log(V / WH) − V + WH) in float64, with 0·log 0 = 0."""
-    V = np.asarray(V, np.float64)
-    WH = np.asarray(WH, np.float64)
-    positive = V > 0
-    if mask is not None:
-        positive &= mask
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_term = np.where(positive, V * np.log(np.where(positive, V / WH, 1.0)), 0.0)
-    terms = log_term - V + WH
-    if mask is not None:
-        terms = np.where(mask, terms, 0.0)
-    return float(np.sum(terms))
 
 
 def _frobenius_data(V, W, H, mask):

@@ -17,12 +17,29 @@ import xarray as xr
 
 from neuronmf.engine import nmf
 from neuronmf.errors import input_error
+from neuronmf.io.activity import bin_spikes as _io_bin_spikes
 
 __all__ = ["bin_spikes", "detect", "detect_ica", "marchenko_pastur_count"]
 
 
 def bin_spikes(spike_times, bin_width: float, *, start=None, stop=None) -> xr.DataArray:
     """Bin spike trains into a (time, neuron) count DataArray.
+
+    .. deprecated::
+        Kept for compatibility; the one implementation is
+        :func:`neuronmf.io.activity.bin_spikes` (flat spike times with unit labels,
+        returning ``(counts, bin centres, units)``), which this function calls.
+
+    This alias keeps its own anchoring: by default the first bin starts at the
+    first spike (``start``) and the bins cover ``[start, stop]`` with a partial
+    last bin kept and a spike at exactly the last edge counted in the last bin.
+    :func:`neuronmf.io.activity.bin_spikes` instead anchors bins on multiples of
+    ``bin_width`` by default (so bins line up across recordings, the better
+    choice for new code) and drops a partial last bin when ``t_stop`` is given.
+    With ``start`` and ``stop`` a whole number of bins apart the two give the
+    same counts; a spike lying exactly on an inner bin edge may fall one bin
+    apart from the earlier ``np.histogram`` version (floating-point rounding of
+    the edge, either side is as right).
 
     Parameters
     ----------
@@ -46,15 +63,27 @@ def bin_spikes(spike_times, bin_width: float, *, start=None, stop=None) -> xr.Da
     trains = [np.asarray(s, dtype=float).ravel() for s in spike_times]
     if not trains or not any(t.size for t in trains):
         raise input_error("spike_times", "at least one spike", "no spikes")
-    lo = min(t.min() for t in trains if t.size) if start is None else float(start)
-    hi = max(t.max() for t in trains if t.size) if stop is None else float(stop)
+    times = np.concatenate(trains)
+    labels = np.repeat(np.arange(len(trains)), [t.size for t in trains])
+    finite = times[np.isfinite(times)]
+    lo = float(finite.min()) if start is None else float(start)
+    hi = float(finite.max()) if stop is None else float(stop)
     n = max(1, int(np.ceil((hi - lo) / bin_width - 1e-9)))
-    edges = lo + bin_width * np.arange(n + 1)
-    counts = np.stack([np.histogram(t, edges)[0] for t in trains], axis=1)
+    # The old histogram's last edge was closed: a spike exactly on it is counted
+    # in the last bin (moved to that bin's centre before the half-open binning).
+    times = np.where(times == lo + bin_width * n, lo + bin_width * (n - 0.5), times)
+    counts, centres, _ = _io_bin_spikes(
+        times,
+        labels,
+        float(bin_width),
+        units=np.arange(len(trains)),
+        t_start=lo,
+        t_stop=lo + (n + 0.5) * bin_width,  # exactly n bins, whatever the rounding
+    )
     return xr.DataArray(
         counts.astype(float),
         dims=("time", "neuron"),
-        coords={"time": edges[:-1] + bin_width / 2, "neuron": np.arange(len(trains))},
+        coords={"time": centres, "neuron": np.arange(len(trains))},
         attrs={"bin_width": float(bin_width), "units": "spikes per bin"},
     )
 

@@ -1,0 +1,202 @@
+"""The import graph of ``neuronmf/``: no cycle, and no import against the flow.
+
+The flow (DESIGN.md) runs one way: the base (``errors``, ``_threads``) → io →
+engine → model_selection → the domains (synergies, imaging, assemblies,
+decoding) → plotting and the CLI; ``datasets`` sits beside model_selection (it
+may use io and the engine). The package's own ``__init__`` (the public API)
+sits with the CLI, which calls it. The graph is read from the source with
+:mod:`ast` (nothing is imported), counting module-level and function-level
+imports alike, so a lazy import inside a function cannot hide a cycle or a
+backwards edge.
+
+Known violations are listed by name in :data:`KNOWN_CYCLES` and
+:data:`KNOWN_BACKWARD`, each with the issue-22 item that removes it; the test
+fails on any new one, and on a listed one that has gone (so the list shrinks).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import neuronmf
+
+PACKAGE_DIR = Path(neuronmf.__file__).resolve().parent
+ROOT = "neuronmf"
+
+#: Layer of each top-level part of the package; an import may go to the same
+#: layer or a lower one, never a higher one.
+LAYERS: dict[str, int] = {
+    "errors": 0,
+    "_threads": 0,
+    "io": 1,
+    "engine": 2,
+    "model_selection": 3,
+    "datasets": 3,
+    "synergies": 4,
+    "imaging": 4,
+    "assemblies": 4,
+    "decoding": 4,
+    "plotting": 5,
+    "cli": 5,
+    # neuronmf/__init__.py, the public API: the CLI calls it (issue 22 item 7)
+    "": 5,
+}
+
+#: Cycles known today (as sorted tuples of module names), with what removes them.
+KNOWN_CYCLES: dict[tuple[str, ...], str] = {
+    # issue 22, item 4 (io: one format table, one dispatch table per loader):
+    # io/_common.py asks matlab.mat_version to dispatch .mat files.
+    ("neuronmf.io._common", "neuronmf.io.matlab"): "issue 22 item 4",
+}
+
+#: Imports from a lower layer to a higher one known today, with what removes them.
+KNOWN_BACKWARD: dict[tuple[str, str], str] = {
+    # Domains reading ``neuronmf.__version__`` through the public facade: issue 22
+    # item 3 (one helper writes the result attrs, neuronmf_version included).
+    ("neuronmf.assemblies._core", "neuronmf"): "issue 22 item 3",
+    ("neuronmf.decoding._core", "neuronmf"): "issue 22 item 3",
+    ("neuronmf.synergies._extract", "neuronmf"): "issue 22 item 3",
+    ("neuronmf.synergies._compare", "neuronmf"): "issue 22 item 3",
+    # segment() calls nm.nmf, nm.project, nm.grid_graph, nm.datasets and reads
+    # nm.__version__ through the facade: issue 22 item 5 (split segment along its
+    # seams, importing the engine directly) and item 3 (the version).
+    ("neuronmf.imaging.segment", "neuronmf"): "issue 22 items 3 and 5",
+    # RankScan.plot / plot_intervals import the plotting module lazily: issue 22
+    # item 3 (RankScan keeps its API; the plot call has to move above this layer).
+    ("neuronmf.model_selection.scan", "neuronmf.plotting.rank"): "issue 22 item 3",
+}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in sorted(PACKAGE_DIR.rglob("*.py"))}
+
+
+def _is_package(name: str, modules: dict[str, Path]) -> bool:
+    return modules[name].name == "__init__.py"
+
+
+def _resolve(name: str, modules: dict[str, Path]) -> str | None:
+    """The longest prefix of a dotted name that is one of the package's modules."""
+    parts = name.split(".")
+    while parts:
+        candidate = ".".join(parts)
+        if candidate in modules:
+            return candidate
+        parts.pop()
+    return None
+
+
+def _imports(name: str, modules: dict[str, Path]) -> set[str]:
+    """The package modules that module ``name`` imports (anywhere in its body)."""
+    tree = ast.parse(modules[name].read_text(encoding="utf-8"))
+    package = name if _is_package(name, modules) else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                base_name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                base_name = node.module or ""
+            # `from pkg import sub` imports the module pkg.sub if there is one
+            targets = [f"{base_name}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            if target.split(".")[0] != ROOT:
+                continue
+            resolved = _resolve(target, modules)
+            if resolved is not None and resolved != name:
+                found.add(resolved)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module → the package modules it imports."""
+    modules = _modules()
+    return {name: _imports(name, modules) for name in modules}
+
+
+def find_cycles(graph: dict[str, set[str]]) -> list[tuple[str, ...]]:
+    """Every elementary cycle found by depth-first search, as sorted module tuples."""
+    cycles: set[tuple[str, ...]] = set()
+    state: dict[str, int] = {}  # 1 on the stack, 2 done
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                cycles.add(tuple(sorted(stack[stack.index(nxt) :])))
+            elif nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+    return sorted(cycles)
+
+
+def layer(module: str) -> int:
+    parts = module.split(".")
+    return LAYERS[parts[1] if len(parts) > 1 else ""]
+
+
+def backward_imports(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    return sorted(
+        (src, dst)
+        for src, targets in graph.items()
+        for dst in targets
+        if layer(dst) > layer(src)
+    )
+
+
+def test_every_part_of_the_package_has_a_layer():
+    missing = {m.split(".")[1] for m in _modules() if "." in m} - set(LAYERS)
+    assert not missing, f"add these parts of neuronmf to LAYERS: {sorted(missing)}"
+
+
+def test_the_graph_sees_lazy_and_relative_imports():
+    graph = import_graph()
+    # module level
+    assert "neuronmf.engine.losses" in graph["neuronmf.engine.chunked"]
+    # inside a function (the root package imports its engine lazily)
+    assert "neuronmf.engine" in graph["neuronmf"]
+    # the finder reports a planted cycle and a planted backward edge
+    planted = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}
+    assert find_cycles(planted) == [("a", "b", "c")]
+    assert backward_imports(
+        {"neuronmf.io.x": {"neuronmf.cli.y"}, "neuronmf.cli.y": set()}
+    ) == [("neuronmf.io.x", "neuronmf.cli.y")]
+
+
+def test_no_import_cycle():
+    cycles = find_cycles(import_graph())
+    new = [c for c in cycles if c not in KNOWN_CYCLES]
+    assert not new, "import cycles: " + "; ".join(" <-> ".join(c) for c in new)
+    gone = [c for c in KNOWN_CYCLES if c not in cycles]
+    assert not gone, f"remove from KNOWN_CYCLES (fixed): {gone}"
+
+
+def test_no_import_from_a_lower_layer_to_a_higher_one():
+    edges = backward_imports(import_graph())
+    new = [e for e in edges if e not in KNOWN_BACKWARD]
+    assert not new, "imports against the flow: " + "; ".join(
+        f"{a} -> {b}" for a, b in new
+    )
+    gone = [e for e in KNOWN_BACKWARD if e not in edges]
+    assert not gone, f"remove from KNOWN_BACKWARD (fixed): {gone}"

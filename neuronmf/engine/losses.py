@@ -73,11 +73,6 @@ def frobenius_objective(V, W, H, l1_W=0.0, l1_H=0.0, l2_W=0.0, l2_H=0.0) -> floa
     return 0.5 * float(np.sum(R * R)) + penalty(W, H, l1_W, l1_H, l2_W, l2_H)
 
 
-def vaf(squared_residual_value: float, norm_V2: float) -> float:
-    """Variance accounted for (uncentred): 1 − |V − WH|² / |V|²."""
-    return 1.0 - squared_residual_value / norm_V2
-
-
 def kl_divergence(V, WH, mask=None) -> float:
     """Σ M ⊙ (V log(V / WH) − V + WH) in float64, with 0·log 0 = 0.
 

@@ -51,19 +51,6 @@ def _peak_to_noise(Rf: np.ndarray):
     return (Rf.max(0) - np.median(Rf, 0)) / sn, sn
 
 
-def summary_images(R: np.ndarray, neuron_radius: float):
-    """Filtered residual, correlation image, peak-to-noise image and filtered noise.
-
-    ``R`` is the baseline-subtracted movie (time, y, x); the spatial filter is a
-    Gaussian of σ = radius / 2 minus its local mean (σ = 2·radius), which flattens
-    neuropil; the correlation image is computed on the unsmoothed movie minus that
-    local mean (smoothing would correlate every pixel with its neighbours).
-    """
-    Rf, Z = _spatial_filters(R, neuron_radius)
-    pnr, sn = _peak_to_noise(Rf)
-    return Rf, correlation_image(Z), pnr, sn
-
-
 def _subtract_filtered(Rf, Z, c, a, corner, neuron_radius: float) -> None:
     """Update the outputs of :func:`_spatial_filters` for ``R -= c ⊗ a``.
 

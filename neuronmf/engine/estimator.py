@@ -28,6 +28,31 @@ def result_norm2(X) -> float:
     return float(np.sum(np.square(X, dtype=np.float64)))
 
 
+_BETA_LOSSES = {
+    "frobenius": "frobenius",
+    2.0: "frobenius",
+    "kullback-leibler": "kl",
+    1.0: "kl",
+}
+
+
+def _number(x):
+    """A real number as float (for the numeric spellings of beta_loss), else x."""
+    if isinstance(x, bool):
+        return x
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return x
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # e.g. two Generators, or arrays
+        return a is b
+
+
 class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Non-negative matrix factorisation X ≈ transform(X) · components_.
 
@@ -35,7 +60,8 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     ----------
     n_components : int or None, default None
         Number of components; None uses min(n_samples, n_features).
-    loss : {"frobenius"}, default "frobenius"
+    loss : {"frobenius", "kl"}, default "frobenius"
+        The data-fit term; ``transform`` minimises the same one.
     solver : {"auto", "hals", "mu"}, default "auto"
     init : {"nndsvda", "nndsvd", "nndsvdar", "random", "spa"}, default "nndsvda"
     l1_W, l2_W : float, default 0
@@ -50,6 +76,20 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         minimum and resume (see :func:`neuronmf.nmf`).
     seed : int or None, default None
     progress : bool, default False
+    random_state : int or None, default None
+        scikit-learn's name for ``seed`` (giving both with different values
+        is an error).
+    beta_loss : {"frobenius", 2, "kullback-leibler", 1} or None, default None
+        scikit-learn's name for ``loss``; None defers to ``loss``. Other
+        β-divergences are refused.
+    alpha_W, alpha_H, l1_ratio : float, default 0, "same", 0
+        scikit-learn's penalties, with its meaning: alpha_W on the
+        activations scaled by n_features, alpha_H (``"same"``: alpha_W) on
+        ``components_`` scaled by n_samples, split by l1_ratio. They set
+        l1_H = alpha_W·l1_ratio·n_features, l2_H = alpha_W·(1 − l1_ratio)·
+        n_features, l1_W = alpha_H·l1_ratio·n_samples and l2_W =
+        alpha_H·(1 − l1_ratio)·n_samples (docs/engine.md); an l1_*/l2_* also
+        given must agree.
 
     Attributes
     ----------
@@ -94,6 +134,11 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         escape: bool = True,
         seed: int | None = None,
         progress: bool = False,
+        random_state: int | None = None,
+        beta_loss: str | float | None = None,
+        alpha_W: float = 0.0,
+        alpha_H: float | str = "same",
+        l1_ratio: float = 0.0,
     ) -> None:
         self.n_components = n_components
         self.loss = loss
@@ -109,6 +154,11 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.escape = escape
         self.seed = seed
         self.progress = progress
+        self.random_state = random_state
+        self.beta_loss = beta_loss
+        self.alpha_W = alpha_W
+        self.alpha_H = alpha_H
+        self.l1_ratio = l1_ratio
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -117,8 +167,91 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return tags
 
     def _loss(self) -> str:
-        """The loss to fit."""
-        return self.loss
+        """The loss to fit: ``loss``, or scikit-learn's ``beta_loss`` when given."""
+        if self.beta_loss is None:
+            return self.loss
+        name = _BETA_LOSSES.get(
+            self.beta_loss
+            if isinstance(self.beta_loss, str)
+            else _number(self.beta_loss)
+        )
+        if name is None:
+            raise input_error(
+                "beta_loss",
+                '"frobenius" (or 2) or "kullback-leibler" (or 1); other '
+                "β-divergences are not supported yet",
+                self.beta_loss,
+                'Pass beta_loss="frobenius" or "kullback-leibler" (or loss=...).',
+            )
+        if self.loss != "frobenius" and self.loss != name:
+            raise input_error(
+                "loss and beta_loss",
+                "the same loss when both are given",
+                f"loss={self.loss!r}, beta_loss={self.beta_loss!r}",
+                "Give one of them.",
+            )
+        return name
+
+    def _seed(self):
+        """``seed``, or scikit-learn's ``random_state`` when given."""
+        if self.random_state is None:
+            return self.seed
+        if self.seed is not None and not _same(self.seed, self.random_state):
+            raise input_error(
+                "seed and random_state",
+                "the same value when both are given",
+                f"seed={self.seed!r}, random_state={self.random_state!r}",
+                "Give one of them (random_state is scikit-learn's name for seed).",
+            )
+        return self.random_state
+
+    def _penalties(self, n_samples: int, n_features: int) -> dict:
+        """Engine penalties from l1_*/l2_* or from scikit-learn's alpha_*/l1_ratio.
+
+        scikit-learn's W is our H.T (activations) and its H is our W.T
+        (``components_``); it scales alpha_W by n_features and alpha_H by
+        n_samples, and both objectives carry ½ on the squared terms.
+        """
+        own = {k: getattr(self, k) for k in ("l1_W", "l1_H", "l2_W", "l2_H")}
+        alpha_W = check.non_negative_number("alpha_W", self.alpha_W)
+        if isinstance(self.alpha_H, str) and self.alpha_H == "same":
+            alpha_H = alpha_W
+        else:
+            if isinstance(self.alpha_H, str):
+                raise input_error(
+                    "alpha_H",
+                    'a number >= 0 or "same"',
+                    self.alpha_H,
+                    'Pass alpha_H="same" to use alpha_W.',
+                )
+            alpha_H = check.non_negative_number("alpha_H", self.alpha_H)
+        ratio = check.check_real("l1_ratio", self.l1_ratio, 0.0)
+        if ratio > 1.0:
+            raise input_error(
+                "l1_ratio",
+                "a number in [0, 1]",
+                self.l1_ratio,
+                "Pass 0 <= l1_ratio <= 1.",
+            )
+        if not (alpha_W or alpha_H):
+            return own
+        mapped = {
+            "l1_H": alpha_W * ratio * n_features,
+            "l2_H": alpha_W * (1.0 - ratio) * n_features,
+            "l1_W": alpha_H * ratio * n_samples,
+            "l2_W": alpha_H * (1.0 - ratio) * n_samples,
+        }
+        for key, value in own.items():
+            value = check.non_negative_number(key, value)
+            if value and not np.isclose(value, mapped[key], rtol=1e-12, atol=0.0):
+                raise input_error(
+                    f"{key} and alpha_W/alpha_H/l1_ratio",
+                    "the same penalty when both spellings are given",
+                    f"{key}={value!r}, which alpha_W/alpha_H/l1_ratio make "
+                    f"{mapped[key]!r}",
+                    "Give the penalties one way (docs/engine.md, scikit-learn names).",
+                )
+        return mapped
 
     def _options(self, X, **fixed):
         if self.n_components is None:
@@ -131,10 +264,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             loss=self._loss(),
             solver=self.solver,
             init=self.init,
-            l1_W=self.l1_W,
-            l1_H=self.l1_H,
-            l2_W=self.l2_W,
-            l2_H=self.l2_H,
+            **self._penalties(*X.shape),
             W=fixed.get("W"),
             H=None,
             update_W=fixed.get("W") is None,
@@ -143,7 +273,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             tol=self.tol,
             n_restarts=self.n_restarts,
             escape=self.escape,
-            seed=self.seed,
+            seed=self._seed(),
             dtype=None,
         )
 
@@ -230,13 +360,12 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             if memory is None
             else check.check_real("memory", memory, 0.0, strict=True)
         )
-        penalties = [
-            check.check_real(k, getattr(self, k), 0.0)
-            for k in ("l1_W", "l1_H", "l2_W", "l2_H")
-        ]
+        penalties = {
+            k: check.check_real(k, v, 0.0) for k, v in self._penalties(*X.shape).items()
+        }
         if first:
-            self.online_state_ = OnlineState(initial_parts(X.T, rank, self.seed))
-        self.online_state_.update(X.T, memory, *penalties)
+            self.online_state_ = OnlineState(initial_parts(X.T, rank, self._seed()))
+        self.online_state_.update(X.T, memory, **penalties)
         W = self.online_state_.W
         norms = np.linalg.norm(W, axis=0)
         self.components_ = np.ascontiguousarray((W / np.where(norms > 0, norms, 1)).T)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import neuronmf as nm
-from neuronmf.cli.demo import simulate_synergy_envelopes
+from neuronmf.datasets import simulate_synergy_envelopes
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("NEURONMF_DATA_DIR", REPO.parent / "shared" / "data"))

@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 import xarray as xr
 
 import neuronmf as nm
-from neuronmf.cli.demo import simulate_synergy_envelopes
+from neuronmf.datasets import simulate_synergy_envelopes
 
 
 def main(out: Path) -> None:

@@ -26,6 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+# Moved to neuronmf.datasets; re-exported here for compatibility.
+from neuronmf.datasets.simulate import simulate_synergy_envelopes  # noqa: F401
+
 EXAMPLE = """examples:
   neuronmf demo                       # simulated session into ./neuronmf-demo
   neuronmf demo --out /tmp/demo --seed 1
@@ -56,39 +59,6 @@ def register(subparsers) -> None:
         help="use the real recordings found through NEURONMF_DATA_DIR",
     )
     parser.set_defaults(func=run)
-
-
-def simulate_synergy_envelopes(
-    n_muscles=16, n_synergies=5, n_cycles=20, points_per_cycle=200, seed=0
-):
-    """Planted synergies × cycle-locked activations plus envelope-like noise.
-
-    Each muscle has one main synergy (weight 0.5–1) and weak loadings (< 0.3) on
-    about 40 % of the others, as in recorded lower-limb synergies. Returns
-    ``(V, W, H)`` with V of shape (muscles, cycles × points).
-    """
-    rng = np.random.default_rng(seed)
-    primary = rng.permutation(np.arange(n_muscles) % n_synergies)
-    W = (
-        0.3
-        * rng.random((n_muscles, n_synergies)) ** 2
-        * (rng.random((n_muscles, n_synergies)) < 0.4)
-    )
-    W[np.arange(n_muscles), primary] += 0.5 + 0.5 * rng.random(n_muscles)
-    W /= np.linalg.norm(W, axis=0)
-    phase = np.linspace(0, 1, points_per_cycle, endpoint=False)
-    centres = (np.arange(n_synergies) + 0.5) / n_synergies
-    H = []
-    for _ in range(n_cycles):
-        jitter = centres + 0.02 * rng.standard_normal(n_synergies)
-        amp = 1 + 0.2 * rng.standard_normal(n_synergies)
-        d = (phase[None, :] - jitter[:, None] + 0.5) % 1 - 0.5
-        H.append(np.abs(amp)[:, None] * np.exp(-0.5 * (d / 0.06) ** 2))
-    H = np.concatenate(H, axis=1)
-    clean = W @ H
-    noise = 0.05 * clean.std() * rng.standard_normal(clean.shape)
-    V = np.maximum(clean + noise, 0) + 0.01
-    return V, W, H
 
 
 @dataclass

@@ -6,6 +6,7 @@ from neuronmf.datasets.simulate import (
     simulate_assemblies,
     simulate_emg,
     simulate_movie,
+    simulate_synergy_envelopes,
 )
 
 __all__ = [
@@ -15,4 +16,5 @@ __all__ = [
     "simulate_assemblies",
     "simulate_emg",
     "simulate_movie",
+    "simulate_synergy_envelopes",
 ]

@@ -7,7 +7,7 @@ from neuronmf.cli.main import main
 
 
 def test_rank_command_writes_scores_figure_and_summary(tmp_path, capsys):
-    from neuronmf.cli.demo import simulate_synergy_envelopes
+    from neuronmf.datasets import simulate_synergy_envelopes
 
     V, _, _ = simulate_synergy_envelopes(n_muscles=8, n_synergies=3, n_cycles=5)
     table = tmp_path / "envelope.csv"

@@ -53,7 +53,7 @@ def test_bicv_recovers_the_planted_rank():
 
 
 def test_emg_rules_on_16_muscles_with_5_synergies():
-    from neuronmf.cli.demo import simulate_synergy_envelopes
+    from neuronmf.datasets import simulate_synergy_envelopes
 
     V, _, _ = simulate_synergy_envelopes(
         n_muscles=16, n_synergies=5, n_cycles=20, points_per_cycle=200, seed=0

@@ -12,8 +12,18 @@ import os
 import re
 from pathlib import Path
 
-TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
-NETCDF_SUFFIXES = (".nc", ".netcdf", ".nc4")
+
+def __getattr__(name: str):
+    """``TABLE_SUFFIXES`` and ``NETCDF_SUFFIXES`` come from io's one format table.
+
+    Looked up lazily so that ``neuronmf --help`` does not import xarray.
+    """
+    if name in ("TABLE_SUFFIXES", "NETCDF_SUFFIXES"):
+        from neuronmf.io import _common as io_common
+
+        return getattr(io_common, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: Python keywords the commands pass under another option name (keyword -> dest).
 #: Only used when the command has that dest; everything else is read off argparse.
@@ -266,6 +276,7 @@ def load_activity(
     import xarray as xr
 
     import neuronmf.io as nio
+    from neuronmf.io._common import NETCDF_SUFFIXES, TABLE_SUFFIXES
 
     path = check_input(path)
     suffix = path.suffix.lower()

@@ -18,6 +18,8 @@ from neuronmf.errors import InputError, input_error
 
 __all__ = [
     "LAZY_THRESHOLD_BYTES",
+    "NETCDF_SUFFIXES",
+    "TABLE_SUFFIXES",
     "as_path",
     "check_hdf5_contained",
     "choose",
@@ -38,6 +40,10 @@ CHUNK_BYTES = 32 << 20
 _HDF5_SUFFIXES = {".h5", ".hdf5", ".hdf", ".he5", ".nwb", ".mat"}
 _TIFF_SUFFIXES = {".tif", ".tiff", ".ome.tif", ".btf", ".tf8"}
 _TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": None}
+#: Text-table suffixes (the keys of the separator table above); the CLI uses these.
+TABLE_SUFFIXES = tuple(_TABLE_SUFFIXES)
+#: NetCDF result files (written by ``save_netcdf``, read by ``load_result``).
+NETCDF_SUFFIXES = (".nc", ".netcdf", ".nc4")
 FORMATS = (
     "NWB, HDF5, MATLAB .mat (v5/v7.3), TIFF (file or folder), Zarr, CSV/TSV, NPZ/NPY"
 )

@@ -148,3 +148,14 @@ def test_cli_errors_name_flags(inputs, tmp_path, capsys, argv, flag, keyword):
     assert flag in err, err
     assert keyword not in err.replace(flag, ""), err
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_cli_uses_io_suffix_table():
+    """One format table: the CLI's suffixes are io's, without importing xarray early."""
+    import neuronmf.cli._common as cli_common
+    from neuronmf.io import _common as io_common
+
+    assert cli_common.TABLE_SUFFIXES is io_common.TABLE_SUFFIXES
+    assert cli_common.NETCDF_SUFFIXES is io_common.NETCDF_SUFFIXES
+    assert set(io_common.TABLE_SUFFIXES) == set(io_common._TABLE_SUFFIXES)
+    assert {".csv", ".tsv", ".txt"} <= set(cli_common.TABLE_SUFFIXES)

@@ -1,23 +1,10 @@
 """Data products shared by the solvers.
 
-The two products of an NMF iteration are V·Hᵀ and Vᵀ·W. With OpenBLAS, for a
-C-ordered V with more than a few rows, Vᵀ·W (a transposed-operand GEMM with a
-thin output) is 2-2.5x slower than computing (Wᵀ·V)ᵀ, which streams V along its
-rows: 500 × 20,000 at rank 12, 16.8 ms against 6.9 ms; 4,096 × 6,000 at rank 31,
-59 ms against 27 ms (this 2-core machine, `benchmarks/bench_engine.py` shapes).
-For very skinny V (16 rows) the opposite holds (3.1 ms against 4.8 ms).
-
-V·Hᵀ has the same choice, between V·Ht and (Htᵀ·Vᵀ)ᵀ, and there the memory
-order and the dtype decide (OpenBLAS 0.3.31, SkylakeX kernels, this machine):
-
-- F-ordered V: the transposed form, 1.25-2.1x faster for both dtypes (float32
-  4,096 × 6,000 at rank 31: 17.6 ms against 28.7 ms).
-- C-ordered float64 V with more than 128 rows: the transposed form, 1.0-1.8x
-  faster, typically 1.4x (4,096 × 6,000 at rank 31: 27-28 ms against 43-46 ms;
-  500 × 20,000 at rank 12: 6.6 ms against 8.6 ms). At 128 rows the direct
-  form is as fast or faster.
-- C-ordered float32 V: the direct form, faster in 27 of 28 shapes and ranks
-  tried, by up to 1.7x (20,000 × 10,000 at rank 20: 125 ms against 157 ms).
+The two products of an NMF iteration, V·Hᵀ and Vᵀ·W, can each be computed
+directly or as the transpose of the transposed product; which is faster depends
+on V's memory order, dtype and number of rows. The functions here pick the form
+from the thresholds below (measured on the project's benchmark machine; the
+timings are in ``docs/benchmarks.md``, "Data products V·Hᵀ and Vᵀ·W").
 """
 
 from __future__ import annotations
@@ -34,7 +21,7 @@ TRANSPOSED_PRODUCT_MAX_ROWS = 16
 FUSED_MAX_ROWS = 64
 
 #: Up to this many rows a C-ordered float64 V computes V·Ht directly; above it,
-#: as (Htᵀ·Vᵀ)ᵀ (see the module docstring).
+#: as (Htᵀ·Vᵀ)ᵀ (timings in docs/benchmarks.md, "Data products V·Hᵀ and Vᵀ·W").
 DIRECT_PRODUCT_MAX_ROWS = 128
 
 
@@ -44,7 +31,7 @@ def uses_fused_step(V) -> bool:
 
 
 def product_is_transposed(V) -> bool:
-    """Whether V·Ht is faster computed as (Htᵀ·Vᵀ)ᵀ for this V (module docstring)."""
+    """Whether V·Ht is faster computed as (Htᵀ·Vᵀ)ᵀ for this V (docs/benchmarks.md)."""
     if not V.flags.c_contiguous:
         return True
     return V.dtype == np.float64 and V.shape[0] > DIRECT_PRODUCT_MAX_ROWS

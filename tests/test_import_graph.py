@@ -200,3 +200,14 @@ def test_no_import_from_a_lower_layer_to_a_higher_one():
     )
     gone = [e for e in KNOWN_BACKWARD if e not in edges]
     assert not gone, f"remove from KNOWN_BACKWARD (fixed): {gone}"
+
+
+def test_the_dask_path_imports_losses_not_solvers():
+    # issue 22 item 1: the dask path (engine/chunked.py) takes its losses from
+    # engine.losses; before, it imported kl_divergence from solvers/mu.py, which
+    # imports chunked (the package's only engine cycle).
+    uses = import_graph()["neuronmf.engine.chunked"]
+    assert "neuronmf.engine.losses" in uses
+    solvers = {m for m in uses if m.startswith("neuronmf.engine.solvers")}
+    # the fused HALS block step is a Numba kernel (no driver, no import back)
+    assert solvers <= {"neuronmf.engine.solvers._hals_kernels"}, solvers

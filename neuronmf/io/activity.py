@@ -61,6 +61,18 @@ def bin_spikes(
     >>> c.tolist(), t.tolist(), u.tolist()
     ([[1, 1], [1, 0]], [0.25, 0.75], [0, 1])
     """
+    if not (
+        isinstance(bin_width, (int, float, np.integer, np.floating))
+        and not isinstance(bin_width, bool)
+        and np.isfinite(bin_width)
+        and bin_width > 0
+    ):
+        raise input_error(
+            "bin_width",
+            "a positive number of seconds",
+            repr(bin_width),
+            "Pass e.g. bin_width=0.05 (50 ms bins).",
+        )
     st = _finite_spike_times(spike_times)
     su = np.asarray(spike_unit)
     if units is None:

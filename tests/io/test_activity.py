@@ -97,3 +97,11 @@ def test_regions_bad_json(tmp_path):
     p.write_text('[{"id": 1}]')
     with pytest.raises(InputError, match=r"regions\.json.*coordinates"):
         load_regions(p, (4, 4))
+
+
+@pytest.mark.parametrize("bw", [0, -0.1, float("nan"), float("inf"), "0.1", True])
+def test_bin_spikes_refuses_bad_bin_width(bw):
+    from neuronmf.io.activity import bin_spikes
+
+    with pytest.raises(InputError, match="bin_width must be a positive number"):
+        bin_spikes(np.array([0.1, 0.2]), np.array([0, 1]), bw)

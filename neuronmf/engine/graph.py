@@ -35,8 +35,8 @@ def grid_graph(shape: tuple[int, ...], connectivity: int = 4) -> sp.csr_matrix:
     >>> A = grid_graph((3, 4))
     >>> A.shape, int(A.nnz)
     ((12, 12), 34)
-    >>> int(grid_graph((3, 4), connectivity=8).nnz)
-    46
+    >>> int(grid_graph((3, 4), connectivity=8).nnz)  # 17 + 12 diagonal edges, twice
+    58
     """
     if (
         not isinstance(shape, tuple | list)

@@ -62,7 +62,7 @@ def exponent(X, limit: int = 40) -> int:
     Examples
     --------
     >>> exponent(np.array([3e100])), exponent(np.array([3.0])), exponent(np.zeros(2))
-    (333, 0, 0)
+    (334, 0, 0)
     """
     top = float(np.abs(X).max(initial=0.0))
     if top == 0.0 or not np.isfinite(top):

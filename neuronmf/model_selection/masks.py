@@ -37,7 +37,7 @@ def speckled_mask(
     --------
     >>> import numpy as np
     >>> mask = speckled_mask((50, 400), 0.1, np.random.default_rng(0), block=10)
-    >>> round(1 - mask.mean(), 2)
+    >>> round(float(1 - mask.mean()), 2)
     0.1
     """
     m, n = shape

@@ -85,8 +85,9 @@ def read_input(
     import neuronmf.io as nio
     from neuronmf.cli._common import series_or_variable
     from neuronmf.errors import input_error
+    from neuronmf.io._common import NETCDF_SUFFIXES
 
-    if path.suffix.lower() in (".nc", ".netcdf"):
+    if path.suffix.lower() in NETCDF_SUFFIXES:
         if not path.exists():
             raise input_error("INPUT", "an existing file", str(path))
         obj = nio.load_result(path)

@@ -21,8 +21,8 @@ import os
 
 # Numba's OpenMP worker threads spin after every parallel kernel (GOMP's default
 # spin count) and take the cores that OpenBLAS's threads need for the next data
-# product: on 2 cores a 500 × 20,000 rank-12 HALS iteration took 34-36 ms
-# spinning and 19-20 ms with a spin count of 0 (other shapes unchanged). libgomp
+# product, which slows HALS iterations down (measured: docs/benchmarks.md,
+# "OpenMP spin count"). libgomp
 # reads this when Numba first starts its thread pool, i.e. after this import. A
 # value already set by the user is kept. See docs/engine.md, "Threads".
 os.environ.setdefault("GOMP_SPINCOUNT", "0")
@@ -101,7 +101,7 @@ __all__ = [
 def __getattr__(name: str):
     # Subpackages are imported on first use so that `import neuronmf` stays fast
     # and does not pull in pynwb, dask or matplotlib for a plain engine call.
-    if name == "__version__":  # importlib.metadata costs ~50 ms: on first use
+    if name == "__version__":  # importlib.metadata is slow to load: on first use
         from importlib.metadata import PackageNotFoundError, version
 
         try:

@@ -2,10 +2,10 @@
 
 Many tiny BLAS calls (an L-BFGS fit of a 90 × 35 design calls ``ddot`` and
 ``dgemv`` thousands of times) pay for waking, spinning and joining the BLAS
-threads on every call: on 2 cores a 90 × 35 multinomial decode took 6.4 s with
-the default BLAS threads and 0.8 s with one (issue 21, 11(d)); on a loaded machine
-the gap is larger. :func:`blas_threads_for` runs such work on one thread and
-leaves larger problems alone.
+threads on every call, which can cost several times the arithmetic itself,
+more so on a loaded machine (measurements: docs/benchmarks.md, "Measurements
+formerly in docstrings", "Threads"). :func:`blas_threads_for` runs such work on
+one thread and leaves larger problems alone.
 
 The user's own settings always win: nothing is changed when any of
 ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``,
@@ -27,8 +27,8 @@ from contextlib import contextmanager
 __all__ = ["SMALL_PROBLEM_ELEMENTS", "blas_threads_for", "user_set_threads"]
 
 #: Problems with fewer elements than this (e.g. n_samples × n_features of a
-#: design matrix) run on one BLAS/OpenMP thread. Measured on 2 cores: a
-#: 90 × 35 decode was 3-5× faster on one thread; see docs/benchmarks.md.
+#: design matrix) run on one BLAS/OpenMP thread, where waking the other threads
+#: costs more than they save (see docs/benchmarks.md, "Threads").
 SMALL_PROBLEM_ELEMENTS = 1_000_000
 
 #: Environment variables that fix the thread count; when any is set, it wins.

@@ -155,8 +155,9 @@ class BayesianPositionDecoder(RegressorMixin, BaseEstimator):
         pynapple's default). With a flat prior, a position bin visited only
         briefly (a tracking excursion, the way into a rest box) whose few
         tuning-curve samples are near zero attracts every time bin with few
-        spikes; on hc_linear_track at 50-ms bins it took 37 % of the decoded
-        bins. Bins never visited during training have prior 0 either way and
+        spikes, and can take a large share of the decoded bins (measured on
+        hc_linear_track: docs/benchmarks.md, "Flat prior of the Bayesian
+        decoder"). Bins never visited during training have prior 0 either way and
         are never predicted.
     estimate : {"map", "mean"}, default "map"
         Decoded position: centre of the maximum a posteriori bin, or the

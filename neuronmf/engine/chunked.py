@@ -102,9 +102,8 @@ def _times_T(V_block, Ht_block):
     """(V_block · Ht_block)ᵀ (r × m), in the faster form for the block.
 
     A block cut from a (time, pixels) file arrives as a transposed, Fortran-order
-    view; there Htᵀ·V_blockᵀ runs about 1.3x faster than V_block·Ht (measured with
-    OpenBLAS for 65,536 × 250 blocks at rank 30: 41 against 32 GFLOP/s); the
-    rule for every memory order and dtype is
+    view; there Htᵀ·V_blockᵀ runs faster than V_block·Ht (docs/benchmarks.md,
+    "Out-of-core block products"); the rule for every memory order and dtype is
     :func:`neuronmf.engine.products.product_is_transposed`. The partial products
     are summed transposed, and transposed back once per pass rather than once
     per block.

@@ -109,8 +109,9 @@ def _gram_svd(V, rank):
 
     For ``V`` of shape (m, n) with m ≪ n, the eigenvectors of ``V·Vᵀ`` (m, m)
     are the left singular vectors and ``Vᵀ·U / S`` the right ones; this costs one
-    product of V with itself instead of a full SVD (1.4 s → 0.07 s for
-    200 × 40,000). Squaring loses the precision of singular values below about
+    product of V with itself instead of a full SVD, many times faster for skinny
+    data (docs/benchmarks.md, "SVD of skinny data from its Gram matrix").
+    Squaring loses the precision of singular values below about
     1e-7 of the largest, so None is returned (and the caller falls back to the
     full SVD) when a requested one is that small.
     """

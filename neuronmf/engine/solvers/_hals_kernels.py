@@ -186,11 +186,11 @@ def _update_row_blocks(F, B, G, l1, l2, max_sweeps, delta, n_workers):
     to each row, but rows are processed in blocks of :data:`ROW_BLOCK`,
     transposed into a (r, block) buffer, so that each coordinate update is a
     vector operation across the rows of the block instead of an r-long scalar
-    dot product per row (3-12x faster for r = 5..31). A row that has met the
+    dot product per row (docs/benchmarks.md, "HALS row blocks"). A row that has met the
     stopping rule is frozen (its later updates are discarded by a select)
     while the other rows of its block go on; the block stops when all are.
     Each thread takes a contiguous range of blocks and allocates its buffers
-    once (allocating them per block cost a third of the time at r = 5).
+    once (allocating them per block was measurably slower at small r).
     """
     p, r = F.shape
     d2 = delta * delta

@@ -165,7 +165,8 @@ BLAS_THREADS_MIN_FLOPS = 2e8
 
 #: Problems smaller than this (flops of one data product) run the Numba kernels
 #: on one thread: their parallel loops are too short to pay for the fork/join,
-#: and on a busy machine a waiting thread can make them 20-50x slower.
+#: and on a busy machine a waiting thread slows them down many times over
+#: (see docs/benchmarks.md, "Numba threads for small problems").
 NUMBA_THREADS_MIN_FLOPS = 2e7
 
 

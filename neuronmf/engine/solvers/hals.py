@@ -17,8 +17,9 @@
   most :data:`neuronmf.engine.products.FUSED_MAX_ROWS` rows), one pass over V
   (:func:`neuronmf.engine.solvers._hals_kernels.fused_h_step`) that computes
   VᵀW, updates H and accumulates V·Hᵀ and HᵀH block by block while the block
-  is in cache (16 × 200,000 at rank 5: 6-8 ms against 15-20 ms for the BLAS
-  products, the H update and HᵀH). A further product VᵀW is computed every 10
+  is in cache, which is faster than the BLAS products, the H update and HᵀH
+  for such data (docs/benchmarks.md, "HALS fused H step"). A further product
+  VᵀW is computed every 10
   iterations for the projected-gradient stopping rule.
 """
 

@@ -84,13 +84,9 @@ def plot_activations(ds, *, axes=None, points_per_cycle: int | None = None):
     >>> ds = synergies.extract(rng.random((400, 6)), rank=2, n_restarts=1)
     >>> fig = plot_activations(ds, points_per_cycle=100)
     """
-    from neuronmf.synergies import cycle_average
+    from neuronmf.synergies._compare import _cycle_summary
 
-    avg = None
-    if "mean" in ds and "sd" in ds:
-        avg = ds
-    elif "cycle" in ds.coords or points_per_cycle is not None:
-        avg = cycle_average(ds, points_per_cycle=points_per_cycle)
+    avg = _cycle_summary(ds, points_per_cycle=points_per_cycle)
     k = ds.sizes["synergy"]
     if axes is None:
         fig, axes = new_figure(k, 1, figsize=(5, 1.3 * k + 1.0), sharex=True)

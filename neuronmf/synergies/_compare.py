@@ -456,3 +456,28 @@ def cycle_average(activations, *, points_per_cycle: int | None = None) -> xr.Dat
         coords=coords,
         attrs={"n_cycles": int(n_cyc), "points_per_cycle": points},
     )
+
+
+def _cycle_summary(ds, points_per_cycle: int | None = None) -> xr.Dataset | None:
+    """The mean ± SD over cycles that stands for ``ds``'s activations, or None.
+
+    A result of :func:`cycle_average` (``mean`` and ``sd`` variables) is returned
+    as is; activations with ``cycle`` coords, or split by ``points_per_cycle``,
+    are averaged with :func:`cycle_average`; without cycles there is no
+    summary (None) and the activations stand for themselves over time. The
+    plots call this so that they only draw.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> H = xr.DataArray(np.tile([0.0, 1.0], 3)[None], dims=("synergy", "time"))
+    >>> _cycle_summary(H) is None
+    True
+    >>> _cycle_summary(H, points_per_cycle=2).attrs["n_cycles"]
+    3
+    """
+    if isinstance(ds, xr.Dataset) and "mean" in ds and "sd" in ds:
+        return ds
+    if "cycle" in ds.coords or points_per_cycle is not None:
+        return cycle_average(ds, points_per_cycle=points_per_cycle)
+    return None

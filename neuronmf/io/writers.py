@@ -725,7 +725,8 @@ def _add_segmentation(
     else:
         # placeholders filled by ``finish`` once pynwb has written the file:
         # pynwb/hdmf would turn a compound dataset into a Python list of tuples
-        # (~170 bytes and ~12 µs per pixel), so the rows are streamed with h5py
+        # (costly in memory and time per pixel: docs/benchmarks.md, "NWB pixel
+        # masks"), so the rows are streamed with h5py
         dtype = _pixel_mask_dtype()
         pm = VectorData(
             name="pixel_mask",

@@ -134,6 +134,7 @@ def select_rank(
     sample_dim: str = "time",
     n_jobs: int = 1,
     progress: bool = False,
+    _fits: dict | None = None,
     **nmf_options,
 ) -> RankScan:
     """Fit NMF at each rank and choose one by the named criterion.
@@ -306,7 +307,13 @@ def select_rank(
         plan["bootstrap"] = [block_bootstrap(n, rng, block) for _ in range(n_repeats)]
     base_seed = 0 if seed is None else int(seed)
 
-    tasks = [(V, int(r), plan, wanted, loss, base_seed, nmf_options) for r in ranks_arr]
+    # _fits (internal): {rank: (W, H)} full fits the caller already has, with the
+    # same loss and options (synergies.extract); each rank is then fitted once
+    given = {} if _fits is None else _fits
+    tasks = [
+        (V, int(r), plan, wanted, loss, base_seed, nmf_options, given.get(int(r)))
+        for r in ranks_arr
+    ]
     # a dask V is already read in parallel, block by block
     results = _run(tasks, 1 if lazy else n_jobs, progress)
 
@@ -398,16 +405,23 @@ def _run(tasks, n_jobs: int, progress: bool) -> list[dict]:
     return results
 
 
-def _scan_rank(V, r, plan, wanted, loss, seed, options) -> dict:
-    """Every fit at one rank; returns plain arrays (so it can run in a worker)."""
+def _scan_rank(V, r, plan, wanted, loss, seed, options, given=None) -> dict:
+    """Every fit at one rank; returns plain arrays (so it can run in a worker).
+
+    ``given`` is an optional (W, H) full fit at rank ``r`` to use instead of
+    fitting one.
+    """
     from neuronmf.engine.api import nmf, project
 
     out: dict[str, Any] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        full = nmf(V, r, loss=loss, seed=seed, **options)
-        W_full = np.asarray(full.W)
-        out["row_rss"] = _row_squared_error(V, W_full, np.asarray(full.H))
+        if given is None:
+            full = nmf(V, r, loss=loss, seed=seed, **options)
+            W_full, H_full = np.asarray(full.W), np.asarray(full.H)
+        else:
+            W_full, H_full = (np.asarray(a, dtype=np.float64) for a in given)
+        out["row_rss"] = _row_squared_error(V, W_full, H_full)
         out["rss"] = float(np.sum(out["row_rss"]))
         if "cv" in wanted:
             errors = []

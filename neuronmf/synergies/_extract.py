@@ -15,6 +15,11 @@ __all__ = ["extract", "vaf_scores"]
 
 # criteria computed from one (best-of-restarts) fit per rank, here
 OWN_CRITERIA = ("curvefit", "vaf")
+# select_rank's own options; any other is an engine option (a different model)
+_SELECT_RANK_OWN = frozenset(
+    {"criteria", "loss", "n_repeats", "holdout", "block", "seed", "n_jobs"}
+    | {"vaf_threshold", "local_vaf_threshold", "sample_dim"}
+)
 
 
 def vaf_scores(V, W, H, mask=None) -> tuple[float, float, np.ndarray]:
@@ -378,6 +383,13 @@ def _scan(
     from neuronmf.model_selection.scan import select_rank
 
     select_options.setdefault("seed", options["seed"])
+    # The scan's fits above are select_rank's full fits when the model is the same
+    # (Frobenius, no extra engine options): hand them over, so no rank is fitted
+    # twice (issue 22); its cheap criteria (aic, bic ...) then use these fits.
+    if select_options.get("loss", "frobenius") == "frobenius" and not (
+        set(select_options) - _SELECT_RANK_OWN
+    ):
+        select_options["_fits"] = {r: (f.W, f.H) for r, f in fits.items()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         scan = select_rank(

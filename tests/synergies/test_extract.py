@@ -81,6 +81,31 @@ def test_delegated_criterion_stores_select_rank_scores():
     assert "aic=" in ds.attrs["rank_choices"]
 
 
+@pytest.mark.parametrize("criterion", ["curvefit", "aic", "cv"])
+def test_each_scanned_rank_is_fitted_once(monkeypatch, criterion):
+    # issue 22: extract's scan and select_rank's full fits were the same model
+    # fitted twice per rank; count every restart of a full-data, unmasked fit
+    import neuronmf.engine.api as api
+
+    engine_nmf = api.nmf
+    restarts: dict[int, int] = {}
+
+    def counting_nmf(X, rank, *args, **kwargs):
+        if kwargs.get("mask") is None and np.shape(X) == (8, 300):
+            restarts[rank] = restarts.get(rank, 0) + kwargs.get("n_restarts", 1)
+        return engine_nmf(X, rank, *args, **kwargs)
+
+    monkeypatch.setattr(api, "nmf", counting_nmf)
+    rng = np.random.default_rng(0)
+    V = rng.random((8, 3)) @ rng.random((3, 300))
+    ds = extract(V.T, criterion=criterion, ranks=range(1, 5), n_restarts=2, n_repeats=2)
+    # scan_restarts = min(n_restarts, 3) = 2: the chosen rank is not refitted
+    assert restarts == {r: 2 for r in range(1, 5)}
+    if criterion != "cv":  # held-out error on noiseless data may pick 3 or 4
+        assert ds.attrs["rank"] == 3
+    np.testing.assert_allclose(ds["scan_vaf"].values[2], 1.0, atol=1e-3)
+
+
 def test_nan_dropouts_are_masked(simulated):
     raw, truth, _ = simulated
     holed = raw.copy()

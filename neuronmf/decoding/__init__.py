@@ -18,17 +18,15 @@ from neuronmf.decoding._core import (
     lagged,
     min_speed,
 )
+from neuronmf.decoding.bayes import BayesianPositionDecoder, median_position_error
 
 __all__ = [
+    "BayesianPositionDecoder",
     "DecodingResult",
     "blocked_folds",
     "decode",
     "in_epochs",
     "lagged",
+    "median_position_error",
     "min_speed",
 ]
-
-# Bayesian position decoder (tag bayes)
-from neuronmf.decoding.bayes import BayesianPositionDecoder, median_position_error
-
-__all__ += ["BayesianPositionDecoder", "median_position_error"]

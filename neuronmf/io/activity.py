@@ -253,18 +253,8 @@ def load_activity(
     rate = check_rate(rate)
     aligned = _check_align(align, window, align_to, bin_width, t_start, t_stop)
     fmt = detect_format(p)
-    if fmt != "matlab" and (variable is not None or time_axis is not None):
-        raise input_error(
-            "variable" if variable is not None else "time_axis",
-            "used with MATLAB .mat files only",
-            f"a {fmt} file",
-            "Use series= to choose what to read from this file.",
-        )
+    _check_source(fmt, series, variable=variable, time_axis=time_axis)
     if fmt == "matlab":
-        if series is not None:
-            raise input_error(
-                "series", "None for a MATLAB file", series, "Pass variable= instead."
-            )
         return _activity_mat(
             p, variable, bin_width, t_start, t_stop, rate, time_axis, aligned
         )
@@ -460,6 +450,25 @@ def _activity_nwb(p, series, bin_width, t_start, t_stop, aligned=None):
 
 
 # ------------------------------------------------------ trial alignment
+def _check_source(fmt: str, series, *, variable=None, time_axis=None) -> None:
+    """``series=`` names what to read in NWB/HDF5/NPZ files, ``variable=`` (and
+    ``time_axis=``) in MATLAB files; refuse the one that does not fit ``fmt``."""
+    if fmt == "matlab":
+        if series is not None:
+            raise input_error(
+                "series", "None for a MATLAB file", series, "Pass variable= instead."
+            )
+        return
+    for name, value in (("variable", variable), ("time_axis", time_axis)):
+        if value is not None:
+            raise input_error(
+                name,
+                "used with MATLAB .mat files only",
+                f"a {fmt} file",
+                "Use series= to choose what to read from this file.",
+            )
+
+
 def _check_align(align, window, align_to, bin_width, t_start, t_stop):
     """Validate ``align``/``window`` before any file is read.
 
@@ -775,18 +784,8 @@ def load_behavior(
     fmt = detect_format(p)
     if table is not None or column is not None:
         return _behavior_table(p, fmt, table, column, series, times, variable)
-    if variable is not None and fmt != "matlab":
-        raise input_error(
-            "variable",
-            "used with MATLAB .mat files only",
-            f"a {fmt} file",
-            "Use series= to choose what to read from this file.",
-        )
+    _check_source(fmt, series, variable=variable)
     if fmt == "matlab":
-        if series is not None:
-            raise input_error(
-                "series", "None for a MATLAB file", series, "Pass variable= instead."
-            )
         t, data, axis, key, attrs = _behavior_mat(p, variable, time_column)
     elif fmt == "nwb":
         t, data, axis, key, attrs = _behavior_nwb(p, series)

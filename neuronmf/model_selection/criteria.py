@@ -6,6 +6,8 @@ decides which fits to run and gathers the results.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from neuronmf.model_selection.matching import cosine_similarity, match_components
@@ -14,12 +16,31 @@ from neuronmf.model_selection.matching import cosine_similarity, match_component
 def vaf_rank(vaf, vaf_local, ranks, global_threshold=0.90, local_threshold=0.75):
     """Smallest rank with global VAF >= threshold and every feature's VAF >= local.
 
-    Returns the largest rank scanned when none qualifies.
+    Returns the largest rank scanned when none qualifies, with a warning: that rank
+    is the ceiling of the scan, not a choice.
     """
     ok = (np.asarray(vaf) >= global_threshold) & (
         np.asarray(vaf_local).min(axis=1) >= local_threshold
     )
-    return int(ranks[np.argmax(ok)]) if ok.any() else int(ranks[-1])
+    if ok.any():
+        return int(ranks[np.argmax(ok)])
+    _ceiling_warning(
+        "vaf",
+        ranks,
+        f"VAF >= {global_threshold:g} with every feature's VAF >= {local_threshold:g} "
+        f"(largest VAF reached: {float(np.max(vaf)):.3f})",
+    )
+    return int(ranks[-1])
+
+
+def _ceiling_warning(rule: str, ranks, what: str) -> None:
+    warnings.warn(
+        f"rank rule {rule!r}: no scanned rank (up to {int(ranks[-1])}) reached {what}; "
+        f"rank {int(ranks[-1])} is the ceiling of the scan, not a choice. Scan "
+        "higher ranks, or use another criterion.",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def curvefit_rank(r2, ranks, mse_threshold: float = 1e-4) -> int:
@@ -42,6 +63,9 @@ def curvefit_rank(r2, ranks, mse_threshold: float = 1e-4) -> int:
         coef = np.polyfit(x, y, 1)
         if np.mean((np.polyval(coef, x) - y) ** 2) < mse_threshold:
             return int(ranks[i])
+    _ceiling_warning(
+        "curvefit", ranks, f"a straight R² tail (line MSE < {mse_threshold:g})"
+    )
     return int(ranks[-1])
 
 

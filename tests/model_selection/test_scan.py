@@ -218,3 +218,12 @@ def test_dask_input_is_scanned_block_by_block():
         )
     with pytest.raises(nm.InputError, match=r"method/criteria for a dask array"):
         nm.select_rank(da.from_array(V, chunks=(40, 150)), ranks)  # cv by default
+
+
+def test_vaf_rule_not_met_warns_that_the_rank_is_a_ceiling():
+    # structure-free data: VAF stays far below 0.9 for ranks 1..3, so the
+    # reported rank is the top of the scan, and the scan says so
+    V = np.random.default_rng(0).random((30, 200))
+    with pytest.warns(UserWarning, match="ceiling of the scan"):
+        scan = nm.select_rank(V, [1, 2, 3], method="vaf")
+    assert scan.best_rank == 3

@@ -113,6 +113,8 @@ def run(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
+    import warnings
+
     import neuronmf as nm
     from neuronmf.io import save_netcdf
 
@@ -120,7 +122,40 @@ def run(args) -> int:
     criteria = args.criteria
     if criteria and criteria != "all":
         criteria = [c.strip() for c in criteria.split(",") if c.strip()]
-    scan = nm.select_rank(
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scan = _select_rank(nm, data, args, criteria)
+    notes = [str(w.message) for w in caught if "ceiling of the scan" in str(w.message)]
+    for w in caught:  # shown as before
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    args.out.mkdir(parents=True, exist_ok=True)
+    scores = scan.scores.assign_attrs(input_file=str(args.input))
+    save_netcdf(scores, args.out / "rank_scan.nc")
+    from neuronmf.cli._common import save_figure  # atomic; closes the figure
+
+    save_figure(scan.plot(), args.out / "rank_scan.png")
+    ceiling = (
+        " — the top of the scan, not a choice (see note)"
+        if any(f"rule '{scan.method}'" in n for n in notes)
+        else ""
+    )
+    lines = [
+        f"input: {args.input} ({dict(data.sizes)})",
+        f"best rank: {scan.best_rank}{ceiling} ({scan.method}: {scan.rule})",
+        "rank by criterion: " + ", ".join(f"{k}={v}" for k, v in scan.choices.items()),
+        *score_lines(scan.scores, args.loss),
+        *(f"note: {n}" for n in notes),
+    ]
+    from neuronmf.cli._common import write_summary  # unique temp: no race
+
+    write_summary(args.out, lines)
+    print("\n".join(lines))
+    print(f"results in {args.out}")
+    return 0
+
+
+def _select_rank(nm, data, args, criteria):
+    return nm.select_rank(
         data,
         parse_ranks(args.ranks),
         method=args.method,
@@ -133,24 +168,6 @@ def run(args) -> int:
         n_jobs=args.jobs,
         progress=True,
     )
-    args.out.mkdir(parents=True, exist_ok=True)
-    scores = scan.scores.assign_attrs(input_file=str(args.input))
-    save_netcdf(scores, args.out / "rank_scan.nc")
-    from neuronmf.cli._common import save_figure  # atomic; closes the figure
-
-    save_figure(scan.plot(), args.out / "rank_scan.png")
-    lines = [
-        f"input: {args.input} ({dict(data.sizes)})",
-        f"best rank: {scan.best_rank} ({scan.method}: {scan.rule})",
-        "rank by criterion: " + ", ".join(f"{k}={v}" for k, v in scan.choices.items()),
-        *score_lines(scan.scores, args.loss),
-    ]
-    from neuronmf.cli._common import write_summary  # unique temp: no race
-
-    write_summary(args.out, lines)
-    print("\n".join(lines))
-    print(f"results in {args.out}")
-    return 0
 
 
 def score_lines(scores, loss: str) -> list[str]:

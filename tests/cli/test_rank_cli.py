@@ -51,3 +51,17 @@ def test_rank_command_names_the_kl_score(tmp_path, capsys):
     assert "cv score (held-out Poisson deviance per entry, mean ± SE) by rank: 1:" in (
         printed
     )
+
+
+def test_rank_command_says_when_the_rule_was_not_met(tmp_path, capsys):
+    # structure-free data: VAF never reaches 0.9 in ranks 1-3, so the summary must
+    # not present rank 3 as a choice
+    rng = np.random.default_rng(0)
+    da = xr.DataArray(rng.random((200, 30)), dims=("time", "neuron"))
+    da.to_netcdf(tmp_path / "noise.nc")
+    out = tmp_path / "scan"
+    args = ["rank", str(tmp_path / "noise.nc"), "--ranks", "1-3", "--method", "vaf"]
+    assert main([*args, "--out", str(out)]) == 0
+    summary = (out / "summary.txt").read_text()
+    assert "best rank: 3 — the top of the scan, not a choice" in summary
+    assert "note: rank rule 'vaf'" in summary

@@ -29,6 +29,7 @@ ROOT = "neuronmf"
 LAYERS: dict[str, int] = {
     "errors": 0,
     "_threads": 0,
+    "_provenance": 0,
     "io": 1,
     "engine": 2,
     "model_selection": 3,

@@ -69,8 +69,9 @@ def people_sets():
 
 
 def simulated_trial(seed=0):
-    raw, truth = nm.synergies.simulate(n_muscles=13, n_synergies=4, seed=seed)
-    return raw, truth["touchdowns"], truth["synergies"].values, "planted truth"
+    sim = nm.datasets.simulate_emg(13, 4, 10, variant="padded", seed=seed)
+    touchdowns = np.append(sim.truth["cycle_start"], sim.truth["cycle_stop"][-1])
+    return sim.data, touchdowns, sim.truth["synergies"].values, "planted truth"
 
 
 def main() -> None:

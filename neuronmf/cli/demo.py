@@ -26,8 +26,21 @@ from pathlib import Path
 
 import numpy as np
 
-# Moved to neuronmf.datasets; re-exported here for compatibility.
-from neuronmf.datasets.simulate import simulate_synergy_envelopes  # noqa: F401
+
+def __getattr__(name: str):
+    """``simulate_synergy_envelopes`` moved to :mod:`neuronmf.datasets` (deprecated)."""
+    if name == "simulate_synergy_envelopes":
+        warnings.warn(
+            "neuronmf.cli.demo.simulate_synergy_envelopes is deprecated; import it "
+            "from neuronmf.datasets (the same function).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from neuronmf.datasets import simulate_synergy_envelopes
+
+        return simulate_synergy_envelopes
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 EXAMPLE = """examples:
   neuronmf demo                       # simulated session into ./neuronmf-demo

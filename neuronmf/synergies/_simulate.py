@@ -1,30 +1,12 @@
-"""Simulated raw EMG with planted synergies, for tests and examples."""
+"""Deprecated: ``neuronmf.synergies.simulate`` (use ``neuronmf.datasets``)."""
 
 from __future__ import annotations
 
-import numpy as np
+import warnings
+
 import xarray as xr
 
 __all__ = ["simulate"]
-
-MUSCLES = (
-    "ME",
-    "MA",
-    "FL",
-    "RF",
-    "VM",
-    "VL",
-    "ST",
-    "BF",
-    "TA",
-    "PL",
-    "GM",
-    "GL",
-    "SO",
-    "ES",
-    "RA",
-    "TFL",
-)
 
 
 def simulate(
@@ -39,18 +21,18 @@ def simulate(
     density: float = 0.4,
     seed: int | None = 0,
 ):
-    """Raw EMG whose envelope is W·H, with gait events.
+    """Raw EMG whose envelope is W·H, with gait events (deprecated).
 
-    Each synergy's activation is a Gaussian bump per cycle at its own phase
-    (jittered from cycle to cycle); each muscle's envelope is its synergy mix
-    plus a small tonic level; the raw signal is that envelope times
-    band-limited (20–450 Hz) Gaussian noise, plus white measurement noise of
-    relative size ``noise``.
+    .. deprecated::
+        Use ``neuronmf.datasets.simulate_emg(..., variant="padded")``, the same
+        stride model as a :class:`~neuronmf.datasets.Simulation` (data in volts;
+        the touchdowns are ``truth["cycle_start"]`` and the last
+        ``truth["cycle_stop"]``). This alias returns what it always did.
 
     Returns
     -------
     raw : xarray.DataArray (time, channel)
-        With ``attrs["rate"]`` and muscle names.
+        With ``attrs["rate"]`` and muscle names (arbitrary units, "uV").
     truth : dict
         ``synergies`` (muscle, synergy) DataArray with unit-norm columns,
         ``touchdowns`` (s) of every cycle (n_cycles + 1 values), ``envelope``
@@ -58,55 +40,48 @@ def simulate(
 
     Examples
     --------
-    >>> from neuronmf.synergies import simulate
-    >>> raw, truth = simulate(n_muscles=8, n_synergies=3, n_cycles=4)
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", DeprecationWarning)
+    ...     raw, truth = simulate(n_muscles=8, n_synergies=3, n_cycles=4)
     >>> raw.dims, raw.shape, truth["synergies"].shape
     (('time', 'channel'), (6000, 8), (8, 3))
     """
-    from scipy.signal import butter, sosfiltfilt
+    import numpy as np
 
-    rng = np.random.default_rng(seed)
-    names = [MUSCLES[i] if i < len(MUSCLES) else f"M{i}" for i in range(n_muscles)]
-    W = (0.2 + 0.8 * rng.random((n_muscles, n_synergies))) * (
-        rng.random((n_muscles, n_synergies)) < density
+    from neuronmf.datasets._emg import _padded_gait
+
+    warnings.warn(
+        "neuronmf.synergies.simulate is deprecated; use "
+        "neuronmf.datasets.simulate_emg(..., variant='padded'), the same model "
+        "(data in volts, touchdowns in truth['cycle_start'] and "
+        "truth['cycle_stop']).",
+        DeprecationWarning,
+        stacklevel=2,
     )
-    W[rng.permutation(n_muscles)[:n_synergies], np.arange(n_synergies)] += 1.0
-    idle = ~W.any(axis=1)  # every muscle takes part in at least one synergy
-    W[idle, rng.integers(n_synergies, size=int(idle.sum()))] = 0.5 + 0.5 * rng.random(
-        int(idle.sum())
+    sim = _padded_gait(
+        np.random.default_rng(seed),
+        n_muscles,
+        n_synergies,
+        n_cycles,
+        rate=rate,
+        cycle_duration=cycle_duration,
+        noise=noise,
+        tonic=tonic,
+        density=density,
     )
-    W /= np.linalg.norm(W, axis=0)
-    pad = 1.0  # seconds before the first and after the last touchdown
-    total = n_cycles * cycle_duration + 2 * pad
-    n = round(total * rate)
-    t = np.arange(n) / rate
-    touchdowns = pad + cycle_duration * np.arange(n_cycles + 1)
-    centres = (np.arange(n_synergies) + 0.5) / n_synergies
-    width = 0.06 * cycle_duration
-    H = np.zeros((n_synergies, n))
-    for c in range(-1, n_cycles + 1):
-        start = pad + c * cycle_duration
-        for k in range(n_synergies):
-            mu = start + cycle_duration * (centres[k] + 0.02 * rng.standard_normal())
-            H[k] += (0.8 + 0.4 * rng.random()) * np.exp(-0.5 * ((t - mu) / width) ** 2)
-    env = (W @ H).T + tonic
-    sos = butter(
-        4, (20, min(450, 0.45 * rate)), btype="bandpass", fs=rate, output="sos"
-    )
-    carrier = sosfiltfilt(sos, rng.standard_normal((n, n_muscles)), axis=0)
-    carrier /= carrier.std(axis=0)
-    raw = env * carrier + noise * env.mean() * rng.standard_normal((n, n_muscles))
+    names = sim["names"]
     da = xr.DataArray(
-        raw * 100.0,
+        sim["values"] * 100.0,
         dims=("time", "channel"),
-        coords={"time": t, "channel": names},
+        coords={"time": sim["t"], "channel": names},
         attrs={"rate": float(rate), "units": "uV", "source": "simulated"},
     )
     truth = {
         "synergies": xr.DataArray(
-            W, dims=("muscle", "synergy"), coords={"muscle": names}
+            sim["W"], dims=("muscle", "synergy"), coords={"muscle": names}
         ),
-        "touchdowns": touchdowns,
-        "envelope": env,
+        "touchdowns": sim["touchdowns"],
+        "envelope": sim["envelope"],
     }
     return da, truth

@@ -5,17 +5,19 @@ import pandas as pd
 import xarray as xr
 
 from neuronmf.cli.main import main
-from neuronmf.synergies import simulate
+from neuronmf.datasets import simulate_emg
 
 
 def _write(tmp_path):
-    raw, truth = simulate(n_muscles=8, n_synergies=3, n_cycles=5, seed=0)
+    sim = simulate_emg(8, 3, 5, variant="padded", seed=0)
+    raw, truth = sim.data, sim.truth
     src = tmp_path / "emg.csv"
     df = pd.DataFrame(raw.values, columns=list(raw.channel.values))
     df.insert(0, "time", raw.time.values)
     df.to_csv(src, index=False)
     cycles = tmp_path / "cycles.csv"
-    pd.DataFrame({"touchdown_s": truth["touchdowns"]}).to_csv(cycles, index=False)
+    touchdowns = np.append(truth["cycle_start"], truth["cycle_stop"][-1])
+    pd.DataFrame({"touchdown_s": touchdowns}).to_csv(cycles, index=False)
     return src, cycles
 
 
@@ -95,7 +97,7 @@ def test_synergies_help_has_example(capsys):
 
 def _lab_tsv(tmp_path):
     """Simulated EMG as a lab writes it: time in ms, ~10% rows dropped, `class`."""
-    raw, _ = simulate(n_muscles=6, n_synergies=2, n_cycles=4, seed=1)
+    raw = simulate_emg(6, 2, 4, variant="padded", seed=1).data
     df = pd.DataFrame(raw.values, columns=list(raw.channel.values))
     df.insert(0, "time", np.round(raw.time.values * 1000).astype(int))
     df["class"] = (np.arange(len(df)) * 3) // len(df)

@@ -229,3 +229,76 @@ def test_simulated_nwb_passes_nwbinspector(tmp_path, kind):
         if m.importance == nwbinspector.Importance.CRITICAL
     ]
     assert critical == [], [m.message for m in critical]
+
+
+# ------------------------------------------------- one EMG simulator (issue 22 item 4)
+def test_padded_variant_is_the_deprecated_synergies_simulate():
+    from neuronmf.synergies import simulate
+
+    with pytest.warns(DeprecationWarning, match="simulate_emg"):
+        raw, truth = simulate(n_muscles=9, n_synergies=3, n_cycles=4, seed=2)
+    sim = simulate_emg(9, 3, 4, variant="padded", seed=2)
+    # same model: the alias is in its old arbitrary units (x100), the dataset in volts
+    np.testing.assert_allclose(sim.data.values * 1e6, raw.values, rtol=1e-12)
+    np.testing.assert_array_equal(sim.data["time"].values, raw["time"].values)
+    assert list(sim.data["channel"].values) == list(raw["channel"].values)
+    np.testing.assert_array_equal(sim.truth["synergies"].values, truth["synergies"])
+    touchdowns = np.append(sim.truth["cycle_start"], sim.truth["cycle_stop"][-1])
+    np.testing.assert_array_equal(touchdowns, truth["touchdowns"])
+    np.testing.assert_allclose(sim.truth["envelope"].values, 1e-4 * truth["envelope"])
+    assert sim.params["variant"] == "padded" and sim.data.attrs["units"] == "volts"
+    # one second of walking before the first and after the last touchdown
+    assert sim.data.sizes["time"] == 6000 and touchdowns[0] == 1.0
+
+
+def test_padded_variant_bad_input_and_nwb(tmp_path):
+    with pytest.raises(InputError, match="variant"):
+        simulate_emg(variant="classic")
+    with pytest.raises(InputError, match="kind"):
+        simulate_emg(kind="reach", variant="padded")
+    sim = simulate_emg(6, 2, 3, variant="padded", raw=False, rate=100.0, seed=0)
+    assert (sim.data.values >= 0).all()
+    from neuronmf.io import load_emg
+
+    path = simulate_emg(6, 2, 3, variant="padded", seed=0).to_nwb(tmp_path / "p.nwb")
+    back = load_emg(path)
+    assert back.sizes["channel"] == 6 and back.sizes["time"] == 5000
+
+
+@pytest.mark.parametrize("kind", ["gait", "reach"])
+def test_cycle_stop_ends_each_stride_or_trial(kind):
+    sim = simulate_emg(6, 2, 5, kind=kind, seed=4)
+    start, stop = sim.truth["cycle_start"].values, sim.truth["cycle_stop"].values
+    assert (stop > sim.truth["cycle_event"].values).all()
+    if kind == "gait":  # the next touchdown
+        np.testing.assert_allclose(stop[:-1], start[1:])
+    assert stop[-1] == pytest.approx(sim.data.sizes["time"] / 1000.0, abs=1e-3)
+
+
+def test_demo_simulator_is_a_deprecated_alias_of_the_datasets_one():
+    from neuronmf.cli import demo
+    from neuronmf.datasets import simulate_synergy_envelopes
+
+    with pytest.warns(DeprecationWarning, match="neuronmf.datasets"):
+        alias = demo.simulate_synergy_envelopes
+    assert alias is simulate_synergy_envelopes
+
+
+def test_tests_benchmarks_and_examples_use_the_datasets_simulators():
+    """No import of the deprecated copies (synergies.simulate, cli.demo's) is left."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    deprecated = re.compile(
+        r"synergies import (\([^)]*|[^\n]*)\bsimulate\b|synergies\.simulate\("
+        r"|cli\.demo import simulate|demo\.simulate_synergy_envelopes"
+    )
+    offenders = []
+    for folder in ("tests", "benchmarks", "examples", "docs"):
+        for path in sorted((root / folder).rglob("*.py")):
+            if path.resolve() == Path(__file__).resolve():
+                continue
+            if deprecated.search(path.read_text(encoding="utf-8")):
+                offenders.append(str(path.relative_to(root)))
+    assert offenders == []

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
+from neuronmf.datasets import simulate_emg
 from neuronmf.errors import InputError
 from neuronmf.plotting.synergies import (
     plot_activations,
@@ -15,13 +16,15 @@ from neuronmf.plotting.synergies import (
     plot_similarity,
     plot_synergies,
 )
-from neuronmf.synergies import cycle_average, envelope, extract, match, simulate
+from neuronmf.synergies import cycle_average, envelope, extract, match
 
 
 @pytest.fixture(scope="module")
 def synergy_set():
-    raw, truth = simulate(n_muscles=8, n_synergies=3, n_cycles=4, seed=0)
-    env = envelope(raw, cycles=truth["touchdowns"], points_per_cycle=100)
+    sim = simulate_emg(8, 3, 4, variant="padded", seed=0)
+    raw, truth = sim.data, sim.truth
+    touchdowns = np.append(truth["cycle_start"], truth["cycle_stop"][-1])
+    env = envelope(raw, cycles=touchdowns, points_per_cycle=100)
     return extract(env, ranks=range(1, 6), n_restarts=2), truth
 
 

@@ -48,9 +48,9 @@ def _last_line(err: str) -> str:
 
 @pytest.fixture(scope="module")
 def emg_csv(tmp_path_factory):
-    from neuronmf.synergies import simulate
+    from neuronmf.datasets import simulate_emg
 
-    raw, _ = simulate(n_muscles=6, n_synergies=2, n_cycles=3, seed=0)
+    raw = simulate_emg(6, 2, 3, variant="padded", seed=0).data
     path = tmp_path_factory.mktemp("emg") / "emg.csv"
     df = pd.DataFrame(raw.values, columns=list(raw.channel.values))
     df.insert(0, "time", raw.time.values)

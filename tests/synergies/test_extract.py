@@ -5,13 +5,17 @@ import pytest
 import xarray as xr
 
 import neuronmf as nm
+from neuronmf.datasets import simulate_emg
 from neuronmf.errors import InputError
-from neuronmf.synergies import envelope, extract, match, simulate
+from neuronmf.synergies import envelope, extract, match
 
 
 @pytest.fixture(scope="module")
 def simulated():
-    raw, truth = simulate(n_muscles=12, n_synergies=4, n_cycles=10, seed=0)
+    sim = simulate_emg(12, 4, 10, variant="padded", seed=0)
+    raw, t = sim.data, sim.truth
+    touchdowns = np.append(t["cycle_start"], t["cycle_stop"][-1])
+    truth = {"synergies": t["synergies"], "touchdowns": touchdowns}
     env = envelope(raw, cycles=truth["touchdowns"])
     return raw, truth, env
 

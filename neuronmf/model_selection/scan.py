@@ -379,30 +379,17 @@ def _criteria(method: str, criteria) -> tuple[str, ...]:
 
 
 def _run(tasks, n_jobs: int, progress: bool) -> list[dict]:
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    """Every rank's fits (:func:`_scan_rank`), through the one parallel runner."""
+    from neuronmf.model_selection.runner import run_tasks
 
-        bar = tqdm(total=len(tasks), desc="rank scan", unit="rank")
-    results = []
-    try:
-        if n_jobs == 1:
-            for task in tasks:
-                results.append(_scan_rank(*task))
-                if bar is not None:
-                    bar.update(1)
-        else:
-            from joblib import Parallel, delayed
-
-            runner = Parallel(n_jobs=n_jobs, return_as="generator")
-            for out in runner(delayed(_scan_rank)(*task) for task in tasks):
-                results.append(out)
-                if bar is not None:
-                    bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-    return results
+    return run_tasks(
+        _scan_rank,
+        tasks,
+        n_jobs=n_jobs,
+        progress=progress,
+        desc="rank scan",
+        unit="rank",
+    )
 
 
 def _scan_rank(V, r, plan, wanted, loss, seed, options, given=None) -> dict:

@@ -45,11 +45,7 @@ LAYERS: dict[str, int] = {
 }
 
 #: Cycles known today (as sorted tuples of module names), with what removes them.
-KNOWN_CYCLES: dict[tuple[str, ...], str] = {
-    # issue 22, item 4 (io: one format table, one dispatch table per loader):
-    # io/_common.py asks matlab.mat_version to dispatch .mat files.
-    ("neuronmf.io._common", "neuronmf.io.matlab"): "issue 22 item 4",
-}
+KNOWN_CYCLES: dict[tuple[str, ...], str] = {}
 
 #: Imports from a lower layer to a higher one known today, with what removes them.
 KNOWN_BACKWARD: dict[tuple[str, str], str] = {

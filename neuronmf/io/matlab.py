@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from neuronmf.errors import input_error
+from neuronmf.io._formats import is_matlab_v73, mat_version  # below io._common
 
 __all__ = [
     "SPIKE_TIME_FIELDS",
@@ -38,7 +39,6 @@ __all__ = [
 #: Struct fields taken as a unit's spike times (case-insensitive), first match wins.
 SPIKE_TIME_FIELDS = ("spike_times", "spiketimes", "times", "time", "ts", "spikes", "t")
 
-_V73_HEADER = b"MATLAB 7.3 MAT-file"
 _HIDDEN = ("#refs#", "#subsystem#")
 _NUMERIC = {
     "double": "float64",
@@ -53,39 +53,6 @@ _NUMERIC = {
     "uint64": "uint64",
     "logical": "bool",
 }
-
-
-def is_matlab_v73(path: str | os.PathLike) -> bool:
-    """True when ``path`` starts with the MATLAB 7.3 header (HDF5 user block)."""
-    with open(path, "rb") as fh:
-        return fh.read(len(_V73_HEADER)) == _V73_HEADER
-
-
-def mat_version(path: str | os.PathLike) -> str | None:
-    """``"4"``, ``"5"`` (v5/v6/v7) or ``"7.3"`` for a MAT-file; None otherwise.
-
-    The content decides, not the suffix: a v5 file starts with a 116-byte text
-    header (``"MATLAB 5.0 MAT-file"``) and an endian mark ``IM``/``MI`` at byte
-    126; v7.3 is HDF5 behind the MATLAB 7.3 header; v4 (no header) is only
-    accepted with a ``.mat`` suffix, when scipy recognises it.
-    """
-    p = Path(path)
-    with open(p, "rb") as fh:
-        head = fh.read(128)
-    if head.startswith(_V73_HEADER):
-        return "7.3"
-    if len(head) == 128 and head[126:128] in (b"IM", b"MI"):
-        return "5"
-    if p.suffix.lower() == ".mat" and len(head) >= 20:
-        from scipy.io.matlab import matfile_version
-
-        try:
-            with open(p, "rb") as fh:
-                major, _ = matfile_version(fh)
-        except Exception:
-            return None
-        return {0: "4", 1: "5", 2: "7.3"}.get(major)
-    return None
 
 
 def _check(path: str | os.PathLike) -> tuple[Path, str]:
@@ -284,7 +251,7 @@ def _from_v5(raw: Any, p: Path) -> Any:
 
 # v7.3 -----------------------------------------------------------------------
 def _open_v73(p: Path):
-    from neuronmf.io._common import open_hdf5
+    from neuronmf.io._open import open_hdf5
 
     return open_hdf5(p)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from neuronmf.errors import input_error
-from neuronmf.io._common import _TABLE_SUFFIXES
+from neuronmf.io._formats import TABLE_SEPARATORS
 
 __all__ = [
     "TIME_UNITS",
@@ -48,7 +48,7 @@ MAX_LABEL_VALUES = 20
 
 
 def _delimiter(path: Path, first_line: str) -> str:
-    sep = _TABLE_SUFFIXES.get(path.suffix.lower())
+    sep = TABLE_SEPARATORS.get(path.suffix.lower())
     if sep is not None:
         return sep
     try:

@@ -107,13 +107,10 @@ def _save(fig, path: Path, stage: Stage) -> None:
     stage.figures.append(save_figure(fig, path))
 
 
-def _write_results(ds, out: Path, name: str, stage: Stage, source=None) -> None:
-    import neuronmf.io as nio
+def _write_results(ds, out: Path, name: str, stage: Stage, nwb: bool = True) -> None:
+    from neuronmf.cli._common import write_results  # io.save_netcdf / io.save_nwb
 
-    nio.save_netcdf(ds, out / f"{name}.nc")
-    stage.files.append(out / f"{name}.nc")
-    nio.save_nwb(ds, out / f"{name}.nwb", source=source, overwrite=True)
-    stage.files.append(out / f"{name}.nwb")
+    stage.files.extend(write_results(ds, out, name, nwb=nwb))
 
 
 def _synergy_outputs(syn, ctx: dict, stage: Stage) -> Stage:
@@ -262,10 +259,7 @@ def decoding_stage(ctx: dict) -> Stage:
         ),
     ]
     out = ctx["out"]
-    import neuronmf.io as nio
-
-    nio.save_netcdf(dec.to_dataset(), out / "decoding.nc")
-    stage.files.append(out / "decoding.nc")
+    _write_results(dec.to_dataset(), out, "decoding", stage, nwb=False)
     _save(plots.plot_predictions(dec), out / "decoding_predictions.png", stage)
     _save(plots.plot_rank_scores(dec), out / "decoding_rank_scores.png", stage)
     return stage
@@ -274,19 +268,20 @@ def decoding_stage(ctx: dict) -> Stage:
 # -------------------------------------------------------------------------- real
 
 
-def _data_dir() -> Path:
-    import os
+REAL_DATASETS = ("santuz_gait_emg", "neurofinder_subset", "hc_linear_track")
 
+
+def _data_dir() -> Path:
+    """The offline mirror of the registry (``NEURONMF_DATA_DIR``), checked first."""
+    from neuronmf.datasets.registry import mirror_dir
     from neuronmf.errors import input_error
 
-    default = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    root = Path(os.environ.get("NEURONMF_DATA_DIR", default))
-    if not (root / "santuz_gait_emg").is_dir():
+    root = mirror_dir()
+    if root is None or not all((root / name).is_dir() for name in REAL_DATASETS):
         raise input_error(
             "NEURONMF_DATA_DIR",
-            "a folder holding the real recordings (santuz_gait_emg, "
-            "neurofinder_subset, hc_linear_track)",
-            str(root),
+            f"a folder holding the real recordings ({', '.join(REAL_DATASETS)})",
+            "unset" if root is None else str(root),
             "Point NEURONMF_DATA_DIR at the data mirror, or run the demo without "
             "--real.",
         )
@@ -297,11 +292,11 @@ def real_synergies_stage(ctx: dict) -> Stage:
     import neuronmf as nm
 
     stage = Stage("Muscle synergies: santuz treadmill walking, trial ID0012_TW_01")
-    folder = ctx["data"] / "santuz_gait_emg" / "csv"
+    folder = nm.datasets.fetch("santuz_gait_emg", data_dir=ctx["data"]) / "csv"
     raw = nm.io.load_emg(folder / "ID0012_TW_01_raw_emg.csv")
-    cycles = np.loadtxt(
-        folder / "ID0012_TW_01_gait_cycles.csv", delimiter=",", skiprows=1
-    )[:, 0]
+    from neuronmf.cli.synergies import _read_cycles  # what --cycles reads
+
+    cycles = _read_cycles(folder / "ID0012_TW_01_gait_cycles.csv")[:, 0]
     env = nm.synergies.envelope(raw, cycles=cycles)
     syn = nm.synergies.extract(env, rank="auto", seed=ctx["seed"])
     stage.metrics += [
@@ -316,7 +311,7 @@ def real_segmentation_stage(ctx: dict) -> Stage:
     import neuronmf as nm
 
     stage = Stage("Neurons: neurofinder two-photon movie, 256 × 256 crop")
-    folder = ctx["data"] / "neurofinder_subset"
+    folder = nm.datasets.fetch("neurofinder_subset", data_dir=ctx["data"])
     movie = nm.io.load_movie(folder / "images", lazy=True)[:, :256, :256]
     truth = nm.io.load_regions(folder / "regions" / "regions.json", (512, 512)).values
     truth = truth[:, :256, :256]
@@ -336,17 +331,15 @@ def real_assemblies_stage(ctx: dict) -> Stage:
     import neuronmf as nm
 
     stage = Stage("Assemblies: hippocampal tetrode units on a linear track")
-    path = ctx["data"] / "hc_linear_track" / "spikes_flat_and_position.npz"
+    folder = nm.datasets.fetch("hc_linear_track", data_dir=ctx["data"])
+    path = folder / "spikes_flat_and_position.npz"
     activity = nm.io.load_activity(path, bin_width=0.1)
     behavior = nm.io.load_behavior(
         path, series="position", times=activity["time"].values
     ).sel(axis="x", drop=True)
-    # decode position while the animal runs (0.5 s-smoothed speed > 15 px/s), in
+    # decode position while the animal runs (0.5 s-smoothed speed >= 15 px/s), in
     # the run session (the recording ends with rest), as in docs/decoding.md
-    from scipy.ndimage import uniform_filter1d
-
-    smooth = uniform_filter1d(behavior.values, size=5)
-    running = np.abs(np.gradient(smooth, 0.1)) > 15.0
+    running = nm.decoding.min_speed(behavior, 15.0).values
     run_session = slice(0, int(np.flatnonzero(running)[-1]) + 1)
     activity = activity.isel(time=run_session)
     behavior = behavior.isel(time=run_session).where(running[run_session])

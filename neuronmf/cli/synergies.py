@@ -226,14 +226,6 @@ def _read_cycles(path: Path):
     return np.column_stack(cols)
 
 
-def _save_atomic(ds, target: Path) -> None:
-    # one helper (the user's umask); the file is built in memory and its bytes
-    # written by the helper, so a full disk is an InputError, never an HDF5 crash
-    from neuronmf.io._atomic import write_atomic
-
-    write_atomic(target, ds.to_netcdf(engine="h5netcdf"))
-
-
 def _summary(ds, env, args) -> str:
     import numpy as np
 
@@ -288,7 +280,12 @@ def run(args) -> int:
             rank = int(rank)
         except ValueError:
             raise input_error("--rank", "an integer or 'auto'", rank) from None
-    from neuronmf.cli._common import check_input, save_figure
+    from neuronmf.cli._common import (
+        check_input,
+        save_figure,
+        write_results,
+        write_summary,
+    )
 
     check_input(args.input)  # exists and is readable
     print(f"reading {args.input}", flush=True)
@@ -319,8 +316,10 @@ def run(args) -> int:
     ds.attrs["input_file"] = str(args.input)
     if args.cycles:
         ds.attrs["cycles_file"] = str(args.cycles)
-    args.out.mkdir(parents=True, exist_ok=True)
-    _save_atomic(ds, args.out / "synergies.nc")
+    # Like every command: a re-run replaces its own result in --out (never adds
+    # synergies_2, synergies_3 to it); a foreign file at that path was refused
+    # before any work (cli._common.check_outputs).
+    files = write_results(ds, args.out, "synergies", source=args.input)
     figures = {
         "synergies.png": plot_synergies(ds),
         "activations.png": plot_activations(ds),
@@ -329,17 +328,8 @@ def run(args) -> int:
         figures["rank.png"] = plot_rank_curve(ds)
     for name, fig in figures.items():
         save_figure(fig, args.out / name)  # atomic; closes the figure
-    text = _summary(ds, env, args)
-    # Like every command: a re-run replaces its own result in --out (never adds
-    # synergies_2, synergies_3 to it); a foreign file at that path was refused
-    # before any work (cli._common.check_outputs).
-    nm.io.save_nwb(
-        ds, args.out / "synergies.nwb", source=str(args.input), overwrite=True
-    )
-    text += f"NWB: {args.out / 'synergies.nwb'}\n"
-    from neuronmf.io._atomic import write_atomic  # unique temp: no torn summary
-
-    write_atomic(args.out / "summary.txt", text)
+    text = _summary(ds, env, args) + f"NWB: {files[-1]}\n"
+    write_summary(args.out, [text.rstrip("\n")])  # unique temp: no torn summary
     print(text, end="")
     print(f"results in {args.out}")
     return 0

@@ -25,7 +25,7 @@ import yaml
 
 from neuronmf.errors import InputError, input_error
 
-__all__ = ["fetch", "list_datasets", "registry", "registry_path"]
+__all__ = ["fetch", "list_datasets", "mirror_dir", "registry", "registry_path"]
 
 _REGISTRY_FILE = Path(__file__).with_name("data_registry.yaml")
 # neuronmf/datasets/registry.py -> parents[2] is the repository root in a source tree
@@ -77,7 +77,19 @@ def list_datasets() -> list[str]:
     return sorted(_load_registry())
 
 
-def _default_mirror() -> Path | None:
+def mirror_dir() -> Path | None:
+    """The offline mirror :func:`fetch` reads first, or None when there is none.
+
+    The folder named by ``NEURONMF_DATA_DIR`` (whether or not it exists), else
+    ``../shared/data`` next to the repository when that folder exists.
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> folder = mirror_dir()
+    >>> folder is None or isinstance(folder, pathlib.Path)
+    True
+    """
     env = os.environ.get("NEURONMF_DATA_DIR")
     if env:
         return Path(env).expanduser()
@@ -154,7 +166,7 @@ def fetch(name: str, *, data_dir: str | os.PathLike | None = None) -> Path:
     """
     entry = _entry(name)
     files = entry["files"]
-    mirror = Path(data_dir).expanduser() if data_dir is not None else _default_mirror()
+    mirror = Path(data_dir).expanduser() if data_dir is not None else mirror_dir()
     if mirror is not None and (mirror / name).is_dir():
         folder = mirror / name
         _verify_mirror(name, folder, files)

@@ -454,8 +454,7 @@ def test_every_output_respects_the_umask(tmp_path, umask, mask, expected):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from neuronmf.cli._common import save_figure
-    from neuronmf.cli.synergies import _save_atomic
+    from neuronmf.cli._common import save_figure, write_results
     from neuronmf.io._atomic import atomic_path, current_umask
 
     umask(mask)
@@ -467,7 +466,7 @@ def test_every_output_respects_the_umask(tmp_path, umask, mask, expected):
         save_figure(plt.subplots()[0], tmp_path / "fig.png"),
     ]
     plain = xr.Dataset({"v": ("x", np.arange(3.0))})
-    _save_atomic(plain, tmp_path / "cli.nc")  # the synergies command's NetCDF
+    write_results(plain, tmp_path, "cli", nwb=False)  # every command's NetCDF
     written.append(tmp_path / "cli.nc")
     with atomic_path(tmp_path / "plain.txt") as tmp:
         tmp.write_text("x")

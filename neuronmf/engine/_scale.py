@@ -2,7 +2,8 @@
 
 NMF is scale-equivariant: with V = 2**k V', W = 2**a W', H = 2**b H' (a + b = k)
 the objective is 2**(p·k) times that of (V', W', H') with the penalties scaled
-by powers of two (p = 2 for Frobenius, 1 for KL). Powers of two make the
+by powers of two (p = 2 for Frobenius, 1 for KL: the loss's degree β,
+``LossSpec.scale_power``). Powers of two make the
 rescaling exact in floating point, so data in the usual range are fitted bit
 for bit as before and data near 1e±80 are fitted as if they were near 1.
 """
@@ -36,7 +37,7 @@ def scale_exponent(top: float, dtype) -> int:
     return 2 * (int(e) // 2)
 
 
-def scaled_penalties(penalties: dict, k: int, a: int, b: int, p: int = 2) -> dict:
+def scaled_penalties(penalties: dict, k: int, a: int, b: int, p: float = 2) -> dict:
     """Penalties of the problem on V / 2**k with W / 2**a and H / 2**b.
 
     Keys among ``l1_W``, ``l2_W``, ``graph_weight``, ``l1_H``, ``l2_H``; an l1
@@ -55,4 +56,22 @@ def scaled_penalties(penalties: dict, k: int, a: int, b: int, p: int = 2) -> dic
         "l1_H": b - p * k,
         "l2_H": 2 * b - p * k,
     }
-    return {key: float(np.ldexp(value, power[key])) for key, value in penalties.items()}
+    return {
+        key: times_power_of_two(value, power[key]) for key, value in penalties.items()
+    }
+
+
+def times_power_of_two(x: float, e: float) -> float:
+    """x · 2**e: exact (``ldexp``) for an integer e, else a rounded product.
+
+    The power p of a β-divergence (its degree β) need not be an integer, and
+    then p·k is not either.
+
+    Examples
+    --------
+    >>> times_power_of_two(3.0, 2), times_power_of_two(1.0, 0.5) == 2**0.5
+    (12.0, True)
+    """
+    if float(e).is_integer():
+        return float(np.ldexp(x, int(e)))
+    return float(x * 2.0**e)

@@ -15,24 +15,25 @@ from typing import Any
 import numpy as np
 
 from neuronmf.engine import _validation as check
-from neuronmf.engine._scale import scale_exponent, scaled_penalties
+from neuronmf.engine import losses
+from neuronmf.engine._scale import (
+    scale_exponent,
+    scaled_penalties,
+    times_power_of_two,
+)
 from neuronmf.engine.chunked import is_dask
 from neuronmf.engine.escape import MAX_ROUNDS, locked_components, reflect, reseed
 from neuronmf.engine.graph import Graph
 from neuronmf.engine.init import INITS, initialize
-from neuronmf.engine.losses import (
-    gram,
-    heldout_deviance,
-    mean_heldout_loss,
-    squared_residual,
-)
+from neuronmf.engine.losses import gram, squared_residual
 from neuronmf.engine.nnls import exponent, nnls_columns
 from neuronmf.engine.products import data_product_T
-from neuronmf.engine.solvers import SOLVERS, get_solver
+from neuronmf.engine.solvers import get_solver
 from neuronmf.engine.solvers.base import Monitor, Problem, blas_threads
 from neuronmf.errors import ConvergenceWarning, input_error
 
-LOSSES = tuple(SOLVERS)
+#: The registered losses' names (each also accepts aliases and its β: losses.get).
+LOSSES = losses.names()
 
 
 @dataclass
@@ -121,9 +122,8 @@ class NMFResult:
             )
         if not entries.any():
             raise input_error("entries", "True on at least one entry", "none")
-        if self.params.get("loss", "frobenius") == "kl":
-            return heldout_deviance(V, fitted, ~entries)
-        return mean_heldout_loss(V[entries], fitted[entries], "frobenius")
+        spec = losses.get(self.params.get("loss", "frobenius"))
+        return spec.heldout(V, fitted, ~entries)
 
     def reconstruct(self):
         """W·H (as an ndarray, in the matrix orientation features × samples)."""
@@ -200,11 +200,18 @@ def nmf(
         other dim is stacked into features (and unstacked again in W).
     rank : int
         Number of components, 1 ≤ rank ≤ min(m, n).
-    loss : {"frobenius"}
-        The data-fit term.
-    solver : {"auto", "hals", "mu"}
-        ``"hals"``: accelerated HALS with extrapolation (Numba), the default
-        for ``"auto"``; ``"mu"``: Lee–Seung multiplicative updates (reference).
+    loss : str or float, default "frobenius"
+        The data-fit term: ``"frobenius"`` (½|V − WH|², the formula above) or
+        ``"kl"`` (the generalised Kullback–Leibler divergence, for counts;
+        also spelled ``"kullback-leibler"``), or another registered loss
+        (:func:`neuronmf.engine.losses.names`). A number is a β of the
+        β-divergence family (2 is Frobenius, 1 is KL).
+    solver : {"auto", "hals", "ccd", "mu", "gradient"}
+        The solvers of the loss (``losses.get(loss).solvers``); ``"auto"`` picks
+        its first. Frobenius: ``"hals"`` (accelerated HALS with extrapolation,
+        Numba), ``"mu"`` (Lee–Seung multiplicative updates, the reference) or
+        ``"gradient"``; KL: ``"ccd"`` (coordinate descent), ``"mu"`` or
+        ``"gradient"``.
     init : {"nndsvda", "nndsvd", "nndsvdar", "random", "spa"}
         Initialisation when ``W``/``H`` are not given.
     mask : array-like of bool, shape of V, optional
@@ -396,12 +403,12 @@ def _check_options(
     escape=True,
 ) -> dict:
     """Validate every option; return them resolved, with V as a float matrix."""
-    loss = check.choice("loss", loss, LOSSES)
-    solvers = SOLVERS[loss]
-    solver = check.choice("solver", solver, ("auto", *solvers))
+    spec = losses.get(loss)
+    loss = spec.name
+    solver = check.choice("solver", solver, ("auto", *spec.solvers))
     auto_solver = solver == "auto"
     if auto_solver:
-        solver = next(iter(solvers))
+        solver = spec.default_solver
     init = check.choice("init", init, INITS)
     stats = None
     if is_dask(V):
@@ -413,15 +420,25 @@ def _check_options(
                 "Masks and graph penalties need V in memory: "
                 "call .compute() on a manageable piece, or drop them.",
             )
-        chunked_solvers = {"frobenius": ("hals",), "kl": ("mu",)}[loss]
+        if not spec.chunked_solvers:
+            raise input_error(
+                "V",
+                f"an in-memory array for loss={loss!r} (no solver of it runs "
+                "block by block)",
+                "a dask array",
+                "Call .compute() on a manageable piece, or use loss='frobenius' "
+                "or 'kl'.",
+            )
         if auto_solver:
-            solver = chunked_solvers[0]
-        check.choice("solver (for a dask array)", solver, chunked_solvers)
+            solver = spec.chunked_solvers[0]
+        check.choice("solver (for a dask array)", solver, spec.chunked_solvers)
         V, stats = check.dask_matrix(V)
     else:
         if mask is not None:
             mask = check.mask(mask, np.shape(V))
         V = check.data_matrix(V, mask=mask)
+    if spec.check_data is not None:
+        spec.check_data(V, mask, stats)
     m, n = V.shape
     rank = check.rank(rank, (m, n))
     dt = check.float_dtype(dtype, V.dtype)
@@ -545,7 +562,7 @@ def _split(options: dict, k: int) -> tuple[int, int]:
 
 def _rescaled(options: dict, k: int) -> dict:
     """The options of the same problem on V / 2**k (see :func:`_scale_exponent`)."""
-    p = 2 if options["loss"] == "frobenius" else 1
+    p = losses.get(options["loss"]).scale_power
     a, b = _split(options, k)
     V = options["V"]
     fit = dict(options)
@@ -614,18 +631,20 @@ def _check_factors(result: NMFResult, options: dict, k: int) -> None:
 
 def _unscaled(result: NMFResult, options: dict, k: int) -> NMFResult:
     """Factors, losses and params of a fit of V / 2**k, back in V's units."""
-    p = 2 if options["loss"] == "frobenius" else 1
+    p = losses.get(options["loss"]).scale_power
     dt = result.H.dtype
     with np.errstate(over="ignore"):
         if options["update_H"]:  # normalised: the scale is all H's
             result.H = np.ldexp(result.H, k).astype(dt, copy=False)
         else:
             result.W = np.ldexp(result.W, k).astype(dt, copy=False)
-        result.loss_history = [float(np.ldexp(x, p * k)) for x in result.loss_history]
-        result.restart_losses = [
-            float(np.ldexp(x, p * k)) for x in result.restart_losses
+        result.loss_history = [
+            times_power_of_two(x, p * k) for x in result.loss_history
         ]
-        result.loss = float(np.ldexp(result.loss, p * k))
+        result.restart_losses = [
+            times_power_of_two(x, p * k) for x in result.restart_losses
+        ]
+        result.loss = times_power_of_two(result.loss, p * k)
     for name in ("W", "H"):
         if not np.isfinite(getattr(result, name)).all():
             raise input_error(
@@ -650,8 +669,8 @@ def _fit_restarts(
     restart_losses = []
     for restart, rng in enumerate(seeds):
         W0, H0 = _initial_factors(options, restart, rng)
-        if options["loss"] == "kl":
-            W0, H0 = _kl_safe(W0, H0, options)
+        if losses.get(options["loss"]).positive_start:
+            W0, H0 = _positive_start(W0, H0, options)
         desc = f"NMF rank {options['rank']}"
         if options["n_restarts"] > 1:
             desc += f" (restart {restart + 1}/{options['n_restarts']})"
@@ -729,10 +748,9 @@ def _fit_restarts(
 
 
 def _escapes_apply(options: dict) -> bool:
-    """Escape rounds run for plain in-memory Frobenius fits by A-HALS."""
+    """Escape rounds run for plain in-memory fits by A-HALS (a Frobenius solver)."""
     return bool(
         options["escape"]
-        and options["loss"] == "frobenius"
         and options["solver"] == "hals"
         and options["mask"] is None
         and options["stats"] is None
@@ -825,11 +843,12 @@ def _initial_factors(options: dict, restart: int, rng: np.random.Generator):
     return np.array(W, dtype=dt), np.array(H, dtype=dt)
 
 
-def _kl_safe(W, H, options: dict):
+def _positive_start(W, H, options: dict):
     """Lift exact zeros of the factors being fitted to 1e-6 of their largest entry.
 
-    The KL loss is infinite where (WH)_ij = 0 < V_ij, and coordinate descent
-    needs a finite start; NNDSVD leaves exact zeros. Fixed factors are kept.
+    For losses whose spec asks (``positive_start``): KL is infinite where
+    (WH)_ij = 0 < V_ij, and coordinate descent needs a finite start; NNDSVD
+    leaves exact zeros. Fixed factors are kept.
     """
     if options["update_W"]:
         W = np.maximum(W, W.dtype.type(1e-6 * max(float(W.max()), 1e-30)))
@@ -867,8 +886,9 @@ def project(
 
     Frobenius: exact non-negative least squares per column (active set on WᵀW,
     compiled, parallel over columns); agrees with :func:`scipy.optimize.nnls`.
-    KL: the Poisson maximum-likelihood H for fixed W, by coordinate descent from
-    the NNLS solution until the objective changes by less than ``tol``.
+    Other losses (KL: the Poisson maximum-likelihood H): the loss's default
+    solver with W fixed (coordinate descent for KL), from the NNLS solution
+    until the objective changes by less than ``tol``.
     A dask ``V`` is projected block by block (columns are independent).
 
     Parameters
@@ -877,7 +897,8 @@ def project(
         New data with the same features as W.
     W : array-like of shape (m, rank), or DataArray from :func:`nmf`
         The fixed parts.
-    loss : {"frobenius", "kl"}
+    loss : str or float, default "frobenius"
+        Any loss :func:`nmf` accepts.
     sample_dim : str, default "time"
         Sample dimension of a DataArray ``V``.
     tol, max_iter
@@ -895,7 +916,7 @@ def project(
     >>> bool(np.allclose(nm.project(W @ H, W), H))
     True
     """
-    check.choice("loss", loss, LOSSES)
+    spec = losses.get(loss)
     tol = check.check_real("tol", tol, 0.0)
     max_iter = check.check_int("max_iter", max_iter, 1)
     sample_dim = check.check_str("sample_dim", sample_dim)
@@ -926,7 +947,7 @@ def project(
         blocks = V.to_delayed().ravel().tolist()
         parts = [
             dask.delayed(project, pure=True)(
-                b, Wa, loss=loss, tol=tol, max_iter=max_iter
+                b, Wa, loss=spec.name, tol=tol, max_iter=max_iter
             )
             for b in blocks
         ]
@@ -940,12 +961,13 @@ def project(
     Wn = np.ldexp(np.asarray(Wa, dtype=np.float64), -kw) if kw else Wa
     with blas_threads(V.shape, Wa.shape[1]):
         H = nnls_columns(Vn, Wn).astype(dt, copy=False)
-    if loss == "kl" and H.any():
+    if not spec.exact_projection and H.any():
+        # refine the least-squares answer under the loss, W fixed
         options = _check_options(
             Vn,
             Wa.shape[1],
-            loss="kl",
-            solver="ccd",
+            loss=spec.name,
+            solver=spec.default_solver,
             init="nndsvda",
             l1_W=0.0,
             l1_H=0.0,

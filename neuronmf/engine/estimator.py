@@ -16,9 +16,10 @@ from sklearn.base import (
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
 from neuronmf.engine import _validation as check
+from neuronmf.engine import losses
 from neuronmf.engine.api import _check_options, _fit_matrix, project
 from neuronmf.engine.chunked import is_dask
-from neuronmf.errors import input_error
+from neuronmf.errors import InputError, input_error
 
 
 def result_norm2(X) -> float:
@@ -26,24 +27,6 @@ def result_norm2(X) -> float:
     if is_dask(X):
         return float((X.astype(np.float64) ** 2).sum().compute())
     return float(np.sum(np.square(X, dtype=np.float64)))
-
-
-_BETA_LOSSES = {
-    "frobenius": "frobenius",
-    2.0: "frobenius",
-    "kullback-leibler": "kl",
-    1.0: "kl",
-}
-
-
-def _number(x):
-    """A real number as float (for the numeric spellings of beta_loss), else x."""
-    if isinstance(x, bool):
-        return x
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return x
 
 
 def _same(a, b) -> bool:
@@ -60,8 +43,10 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     ----------
     n_components : int or None, default None
         Number of components; None uses min(n_samples, n_features).
-    loss : {"frobenius", "kl"}, default "frobenius"
-        The data-fit term; ``transform`` minimises the same one.
+    loss : {"frobenius", "kl", "itakura-saito"}, float or None, default None
+        The data-fit term (a number is a β of the β-divergence family); None
+        is ``"frobenius"`` unless ``beta_loss`` is given. ``transform``
+        minimises the same one.
     solver : {"auto", "hals", "mu"}, default "auto"
     init : {"nndsvda", "nndsvd", "nndsvdar", "random", "spa"}, default "nndsvda"
     l1_W, l2_W : float, default 0
@@ -79,9 +64,10 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     random_state : int or None, default None
         scikit-learn's name for ``seed`` (giving both with different values
         is an error).
-    beta_loss : {"frobenius", 2, "kullback-leibler", 1} or None, default None
-        scikit-learn's name for ``loss``; None defers to ``loss``. Other
-        β-divergences are refused.
+    beta_loss : {"frobenius", "kullback-leibler", "itakura-saito"}, float or None
+        scikit-learn's name for ``loss`` (default None defers to ``loss``);
+        a number is β (2 Frobenius, 1 KL, 0 Itakura–Saito). Giving ``loss``
+        and ``beta_loss`` with different losses is an error.
     alpha_W, alpha_H, l1_ratio : float, default 0, "same", 0
         scikit-learn's penalties, with its meaning: alpha_W on the
         activations scaled by n_features, alpha_H (``"same"``: alpha_W) on
@@ -122,7 +108,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self,
         n_components: int | None = None,
         *,
-        loss: str = "frobenius",
+        loss: str | float | None = None,
         solver: str = "auto",
         init: str = "nndsvda",
         l1_W: float = 0.0,
@@ -168,30 +154,32 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return tags
 
     def _loss(self) -> str:
-        """The loss to fit: ``loss``, or scikit-learn's ``beta_loss`` when given."""
+        """The loss to fit: ``loss``, or scikit-learn's ``beta_loss`` when given.
+
+        Both name the same thing; giving both with different losses is an
+        error (``loss`` left at its default None defers to ``beta_loss``).
+        """
+        own = None if self.loss is None else losses.get(self.loss)
         if self.beta_loss is None:
-            return self.loss
-        name = _BETA_LOSSES.get(
-            self.beta_loss
-            if isinstance(self.beta_loss, str)
-            else _number(self.beta_loss)
-        )
-        if name is None:
+            return "frobenius" if own is None else own.name
+        try:
+            theirs = losses.get(self.beta_loss)
+        except InputError:
             raise input_error(
                 "beta_loss",
-                '"frobenius" (or 2) or "kullback-leibler" (or 1); other '
-                "β-divergences are not supported yet",
-                self.beta_loss,
-                'Pass beta_loss="frobenius" or "kullback-leibler" (or loss=...).',
-            )
-        if self.loss != "frobenius" and self.loss != name:
+                '"frobenius" (or 2), "kullback-leibler" (or 1), '
+                '"itakura-saito" (or 0) or a number β',
+                repr(self.beta_loss),
+                'Pass e.g. beta_loss="kullback-leibler" (or loss=...).',
+            ) from None
+        if own is not None and own.name != theirs.name:
             raise input_error(
                 "loss and beta_loss",
                 "the same loss when both are given",
                 f"loss={self.loss!r}, beta_loss={self.beta_loss!r}",
-                "Give one of them.",
+                "Give one of them (beta_loss is scikit-learn's name for loss).",
             )
-        return name
+        return theirs.name
 
     def _seed(self):
         """``seed``, or scikit-learn's ``random_state`` when given."""
@@ -341,12 +329,12 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """
         from neuronmf.engine.online import OnlineState, initial_parts
 
-        if self._loss() != "frobenius":
+        if not losses.get(self._loss()).online:
             raise input_error(
                 "loss for partial_fit",
                 '"frobenius" (online NMF minimises the squared error only)',
                 self._loss(),
-                'Use fit() for a KL fit, or loss="frobenius" to stream batches.',
+                'Use fit() for this loss, or loss="frobenius" to stream batches.',
             )
         first = not hasattr(self, "online_state_")
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=first)

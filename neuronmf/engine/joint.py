@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from neuronmf.engine import _validation as check
+from neuronmf.engine import losses
 from neuronmf.engine.api import NMFResult, nmf
 from neuronmf.errors import InputError, input_error
 
@@ -98,7 +99,15 @@ def joint_nmf(
     """
     if shared not in ("W", "H"):
         raise input_error("shared", "'W' or 'H'", repr(shared))
-    check.choice("loss", loss, ("frobenius", "kl"))
+    spec = losses.get(loss)
+    if spec.beta <= 0:
+        raise input_error(
+            "loss",
+            "a loss that scaling weighs (β > 0)",
+            repr(loss),
+            "A β ≤ 0 divergence (Itakura–Saito) ignores a block's scale, so "
+            "weights cannot enter by scaling; use loss='kl' or 'frobenius'.",
+        )
     if isinstance(matrices, np.ndarray) or len(matrices) < 1:
         raise input_error("matrices", "a list of 2-D arrays", type(matrices).__name__)
     arrays = [np.asarray(V) for V in matrices]
@@ -130,7 +139,8 @@ def joint_nmf(
     if masks is not None and len(masks) != len(arrays):
         raise input_error("masks", f"a list of {len(arrays)} masks or None", len(masks))
     # scale of each block in the concatenation (see the module docstring)
-    scale = np.sqrt(w) if loss == "frobenius" else w
+    # D(cV‖cWH) = c^β D(V‖WH): a block weighted by ω is scaled by ω^(1/β)
+    scale = {1.0: w, 2.0: np.sqrt(w)}.get(spec.beta, w ** (1.0 / spec.beta))
     blocks = []
     mask_blocks = []
     for b, V in enumerate(arrays):
@@ -156,7 +166,7 @@ def joint_nmf(
     mask_all = None
     if masks is not None and any(m is not None for m in masks):
         mask_all = np.concatenate(mask_blocks, axis=axis)
-    result = nmf(V_all, rank, loss=loss, mask=mask_all, **options)
+    result = nmf(V_all, rank, loss=spec.name, mask=mask_all, **options)
     edges = np.cumsum([0] + [V.shape[axis] for V in arrays])
     Ws, Hs = [], []
     for b in range(len(arrays)):
@@ -168,7 +178,7 @@ def joint_nmf(
             Ws.append(result.W[part] / result.W.dtype.type(scale[b]))
             Hs.append(result.H)
     block_losses = [
-        _data_loss(np.asarray(V, np.float64), Wb @ Hb, mask_blocks[b], loss)
+        spec.divergence(np.asarray(V, np.float64), Wb @ Hb, mask_blocks[b])
         for b, (V, Wb, Hb) in enumerate(zip(arrays, Ws, Hs, strict=True))
     ]
     return JointNMFResult(
@@ -181,12 +191,3 @@ def joint_nmf(
         block_losses=block_losses,
         params={**result.params, "shared": shared, "weights": w.tolist()},
     )
-
-
-def _data_loss(V, WH, mask, loss: str) -> float:
-    if loss == "kl":
-        from neuronmf.engine.losses import kl_divergence
-
-        return kl_divergence(V, WH, mask)
-    R = np.where(mask, V - WH, 0.0)
-    return 0.5 * float(np.sum(R * R))

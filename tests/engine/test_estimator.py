@@ -123,7 +123,10 @@ def test_sklearn_names_give_the_same_fit(sk, own):
         ({"seed": 1, "random_state": 2}, "seed and random_state"),
         ({"loss": "kl", "beta_loss": "frobenius"}, "loss and beta_loss"),
         ({"beta_loss": "itakura-saito"}, "kullback-leibler"),
-        ({"beta_loss": 0.5}, "not supported yet"),
+        ({"beta_loss": "poisson"}, "beta_loss must be"),
+        # an explicit loss that beta_loss contradicts (it used to fit KL silently)
+        ({"loss": "frobenius", "beta_loss": 1}, "loss and beta_loss"),
+        ({"loss": "frobenius", "beta_loss": "kullback-leibler"}, "loss and beta_loss"),
         ({"alpha_W": 0.1, "l1_H": 5.0, "l1_ratio": 1.0}, "l1_H and alpha_W"),
         ({"alpha_H": "other"}, "alpha_H"),
         ({"alpha_W": 0.1, "l1_ratio": 1.5}, "l1_ratio"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from neuronmf.engine.losses._penalty import penalty
+from neuronmf.engine.losses._spec import LossSpec
 
 
 def gram(F) -> np.ndarray:
@@ -62,3 +63,62 @@ def frobenius_objective(V, W, H, l1_W=0.0, l1_H=0.0, l2_W=0.0, l2_H=0.0) -> floa
         H, np.float64
     )
     return 0.5 * float(np.sum(R * R)) + penalty(W, H, l1_W, l1_H, l2_W, l2_H)
+
+
+def divergence(V, WH, mask=None) -> float:
+    """½ Σ M ⊙ (V − WH)² in float64 (all entries without a mask)."""
+    R = V - WH
+    if mask is not None:
+        R = np.where(mask, R, 0)
+    return 0.5 * float(np.sum(np.square(R, dtype=np.float64)))
+
+
+def gradient(V, WH, mask=None) -> np.ndarray:
+    """∂/∂(WH) of ½|M ⊙ (V − WH)|²: M ⊙ (WH − V)."""
+    D = WH - V
+    return D if mask is None else np.where(mask, D, 0.0)
+
+
+def mu_H(V, W, H, Mf, floor):
+    """Lee–Seung: H ← H ⊙ WᵀV / WᵀWH (weighted by the mask)."""
+    if Mf is None:
+        return W.T @ V, (W.T @ W) @ H
+    return W.T @ (V * Mf), W.T @ ((W @ H) * Mf)
+
+
+def mu_W(V, W, H, Mf, floor):
+    """Lee–Seung: W ← W ⊙ VHᵀ / WHHᵀ (weighted by the mask)."""
+    if Mf is None:
+        return V @ H.T, W @ (H @ H.T)
+    return (V * Mf) @ H.T, ((W @ H) * Mf) @ H.T
+
+
+def mean_deviance(v, mu, floor: float = 0.0) -> float:
+    """Mean squared error of predictions ``mu`` for ``v`` (no floor needed)."""
+    v = np.asarray(v, dtype=np.float64)
+    mu = np.asarray(mu, dtype=np.float64)
+    return float(np.mean((v - mu) ** 2))
+
+
+def heldout(V, fitted, train) -> float:
+    """Mean squared error on the held-out entries (where ``train`` is False)."""
+    held = ~np.asarray(train, dtype=bool)
+    return mean_deviance(np.asarray(V)[held], np.asarray(fitted)[held])
+
+
+SPEC = LossSpec(
+    name="frobenius",
+    beta=2.0,
+    divergence=divergence,
+    gradient=gradient,
+    mu_H=mu_H,
+    mu_W=mu_W,
+    heldout=heldout,
+    mean_deviance=mean_deviance,
+    solvers={"hals": "hals", "mu": "mu", "gradient": "gradient"},
+    chunked_solvers=("hals",),
+    exact_projection=True,
+    projected_gradient=True,
+    online=True,
+    score_name="squared error",
+)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neuronmf.engine.losses._spec import LossSpec
+
 
 def kl_divergence(V, WH, mask=None) -> float:
     """Σ M ⊙ (V log(V / WH) − V + WH) in float64, with 0·log 0 = 0.
@@ -93,3 +95,56 @@ def heldout_deviance(V, fitted, train, shrink: float = RATE_SHRINK) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         log_term = np.where(v > 0, v * np.log(np.where(v > 0, v, 1.0) / mu), 0.0)
     return float(np.mean(2.0 * (log_term - v + mu)))
+
+
+def gradient(V, WH, mask=None) -> np.ndarray:
+    """∂D/∂(WH) = 1 − V/WH (1 where V = 0), zero at unobserved entries."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        D = 1.0 - np.where(V > 0, V / WH, 0.0)
+    return D if mask is None else np.where(mask, D, 0.0)
+
+
+def _ratio(V, W, H, Mf, floor):
+    """M ⊙ V / WH, with WH floored where it divides V."""
+    R = V / np.maximum(W @ H, floor)
+    return R if Mf is None else R * Mf
+
+
+def mu_H(V, W, H, Mf, floor):
+    """Lee–Seung: H ← H ⊙ Wᵀ(V/WH) / Wᵀ1 (weighted by the mask)."""
+    return W.T @ _ratio(V, W, H, Mf, floor), W.T @ (
+        Mf if Mf is not None else np.ones_like(V)
+    )
+
+
+def mu_W(V, W, H, Mf, floor):
+    """Lee–Seung: W ← W ⊙ (V/WH)Hᵀ / 1Hᵀ (weighted by the mask)."""
+    return _ratio(V, W, H, Mf, floor) @ H.T, (
+        Mf if Mf is not None else np.ones_like(V)
+    ) @ H.T
+
+
+def mean_deviance(v, mu, floor: float = 0.0) -> float:
+    """Mean Poisson deviance 2·(v log(v/μ) − v + μ), μ floored at ``floor``."""
+    v = np.asarray(v, dtype=np.float64)
+    mu = np.maximum(np.asarray(mu, dtype=np.float64), max(floor, 1e-300))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_term = np.where(v > 0, v * np.log(v / mu), 0.0)
+    return float(np.mean(2.0 * (log_term - v + mu)))
+
+
+SPEC = LossSpec(
+    name="kl",
+    beta=1.0,
+    aliases=("kullback-leibler",),
+    divergence=kl_divergence,
+    gradient=gradient,
+    mu_H=mu_H,
+    mu_W=mu_W,
+    heldout=heldout_deviance,
+    mean_deviance=mean_deviance,
+    solvers={"ccd": "ccd", "mu": "mu", "gradient": "gradient"},
+    chunked_solvers=("mu",),
+    positive_start=True,
+    score_name="Poisson deviance",
+)

@@ -10,14 +10,17 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-#: Solvers by loss, as ``module:function``; the first one is what "auto" picks.
+from neuronmf.engine import losses
+
+#: Solvers by loss, as ``{name: module}``; the first one is what "auto" picks.
+#: Kept for compatibility: each loss's :class:`~neuronmf.engine.losses.LossSpec`
+#: holds its table (``losses.get(loss).solvers``).
 SOLVERS: dict[str, dict[str, str]] = {
-    "frobenius": {"hals": "hals", "mu": "mu", "gradient": "gradient"},
-    "kl": {"ccd": "ccd", "mu": "mu", "gradient": "gradient"},
+    name: losses.get(name).solvers for name in losses.names()
 }
 
 
-def get_solver(loss: str, name: str) -> Callable:
+def get_solver(loss, name: str) -> Callable:
     """The ``solve`` function of a solver (imports its module on first use)."""
-    module = importlib.import_module(f"neuronmf.engine.solvers.{SOLVERS[loss][name]}")
-    return module.solve
+    module = losses.get(loss).solvers[name]
+    return importlib.import_module(f"neuronmf.engine.solvers.{module}").solve

@@ -72,6 +72,13 @@ class Problem:
             self.graph_weight = 0.0
 
     @property
+    def spec(self):
+        """The loss's :class:`~neuronmf.engine.losses.LossSpec`."""
+        from neuronmf.engine import losses
+
+        return losses.get(self.loss)
+
+    @property
     def masked(self) -> bool:
         return self.mask is not None
 

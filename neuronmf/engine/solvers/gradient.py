@@ -13,28 +13,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuronmf.engine.losses import kl_divergence
 from neuronmf.engine.solvers.base import Monitor, Problem
 
 
 def objective_and_gradients(problem: Problem, W, H):
-    """(f, ∇_W f, ∇_H f) of the problem's objective at (W, H), in float64."""
+    """(f, ∇_W f, ∇_H f) of the problem's objective at (W, H), in float64.
+
+    The data term and its gradient with respect to WH come from the loss's spec.
+    """
     V = problem.V.astype(np.float64, copy=False)
-    mask = problem.mask
+    spec = problem.spec
     WH = W @ H
-    if problem.loss == "kl":
-        f = kl_divergence(V, WH, mask)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            D = np.where(V > 0, V / WH, 0.0)
-        D = 1.0 - D
-    else:
-        D = WH - V
-        if mask is not None:
-            D = np.where(mask, D, 0.0)
-        f = 0.5 * float(np.sum(D * D))
-    if mask is not None and problem.loss == "kl":
-        D = np.where(mask, D, 0.0)
-    f += problem.penalty(W, H)
+    f = spec.divergence(V, WH, problem.mask) + problem.penalty(W, H)
+    D = spec.gradient(V, WH, problem.mask)
     grad_W = D @ H.T + problem.l1_W + problem.l2_W * W
     grad_H = W.T @ D + problem.l1_H + problem.l2_H * H
     if problem.has_graph:

@@ -1,11 +1,13 @@
-"""Lee–Seung multiplicative updates for both losses: the reference solvers.
+"""Multiplicative updates for every loss: the reference solvers.
 
-Plain NumPy, written to be read. Entries are floored at ε = 1e-16 after each
-update (as Gillis & Glineur do) so that zeros cannot lock in. Masks enter as
-weights (weighted MU), the graph penalty as in GNMF (Cai et al. 2011):
-the Laplacian's degree part joins the denominator and its adjacency part the
-numerator. For KL, (WH) is floored at 1e-16·max(V) only where it divides V.
-A dask V (KL only) is processed block by block in one pass per iteration with
+Lee–Seung for Frobenius and KL, Févotte & Idier's for the β-divergences; the
+loss-specific parts come from the loss's spec. Plain NumPy, written to be read.
+Entries are floored at ε = 1e-16 after each update (as Gillis & Glineur do) so
+that zeros cannot lock in. Masks enter as weights (weighted MU), the graph
+penalty as in GNMF (Cai et al. 2011): the Laplacian's degree part joins the
+denominator and its adjacency part the numerator. For KL, (WH) is floored at
+1e-16·max(V) only where it divides V. A dask V (KL only) is processed block by
+block in one pass per iteration with
 the same arithmetic (:func:`neuronmf.engine.chunked.kl_mu_pass`).
 
 With a penalty on one factor only, the other factor's columns (W) or rows (H)
@@ -19,31 +21,29 @@ from __future__ import annotations
 import numpy as np
 
 from neuronmf.engine.chunked import is_dask, kl_mu_pass
-from neuronmf.engine.losses import kl_divergence  # also re-exported from here
+from neuronmf.engine.losses import kl_divergence  # noqa: F401 (re-exported here)
 from neuronmf.engine.solvers.base import Monitor, Problem, projected_gradient_norm
 
 EPS = 1e-16
 
 
-def _frobenius_data(V, W, H, mask):
-    R = V - W @ H
-    if mask is not None:
-        R = np.where(mask, R, 0)
-    return 0.5 * float(np.sum(np.square(R, dtype=np.float64)))
-
-
 def solve(problem: Problem, W0, H0, monitor: Monitor):
-    """Run multiplicative updates; return the best ``(W, H)``."""
+    """Run multiplicative updates; return the best ``(W, H)``.
+
+    The data parts of each update, and its exponent γ, come from the loss's
+    spec (:class:`neuronmf.engine.losses.LossSpec`): H ← H ⊙ (N / D)^γ with the
+    penalties added to D.
+    """
     V = problem.V
     dt = V.dtype
     eps = dt.type(EPS)
-    kl = problem.loss == "kl"
+    spec = problem.spec
+    gamma = spec.mu_exponent
     floor = dt.type(EPS * problem.max_V)
-    if is_dask(V):
+    if is_dask(V):  # the losses whose spec lists "mu" among its chunked solvers
         return _solve_kl_chunked(problem, W0, H0, monitor, floor)
     mask = problem.mask
     Mf = None if mask is None else mask.astype(dt)
-    Vm = V if mask is None else V * Mf
     l1W, l2W, l1H, l2H = problem.l1_W, problem.l2_W, problem.l1_H, problem.l2_H
     lam = problem.graph_weight if problem.has_graph else 0.0
     if lam:
@@ -52,48 +52,15 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
     W = np.array(W0, dtype=dt)
     H = np.array(H0, dtype=dt)
 
-    def data_loss(W_, H_):
-        WH = W_ @ H_
-        return kl_divergence(V, WH, mask) if kl else _frobenius_data(V, W_, H_, mask)
-
-    def ratio(W_, H_):
-        """The weighted data term the numerators use: M⊙V/WH (KL) or M⊙V."""
-        if not kl:
-            return Vm
-        WH = W_ @ H_
-        R = V / np.maximum(WH, floor)
-        return R if Mf is None else R * Mf
-
-    def denominator_H(W_, H_):
-        if kl:
-            base = W_.T @ (Mf if Mf is not None else np.ones_like(V))
-        else:
-            base = W_.T @ ((W_ @ H_) * Mf) if Mf is not None else (W_.T @ W_) @ H_
-        return base + dt.type(l1H) + dt.type(l2H) * H_
-
-    def denominator_W(W_, H_):
-        if kl:
-            base = (Mf if Mf is not None else np.ones_like(V)) @ H_.T
-        else:
-            base = ((W_ @ H_) * Mf) @ H_.T if Mf is not None else W_ @ (H_ @ H_.T)
-        base = base + dt.type(l1W) + dt.type(l2W) * W_
-        if lam:
-            base = base + dt.type(2 * lam) * degree[:, None] * W_
-        return base
-
-    def numerator_W(W_, H_):
-        num = ratio(W_, H_) @ H_.T
-        if lam:
-            # adjacency part of the Laplacian: S W = D W − L W
-            num = num + dt.type(2 * lam) * (degree[:, None] * W_ - L @ W_)
-        return num
+    def step(F, numer, denom):
+        if gamma == 1.0:
+            return np.maximum(F * numer / np.maximum(denom, eps), eps)
+        return np.maximum(F * (numer / np.maximum(denom, eps)) ** gamma, eps)
 
     def grad_norm(W_, H_):
-        if kl:
+        if not spec.projected_gradient:
             return None
-        R = W_ @ H_ - V
-        if Mf is not None:
-            R = R * Mf
+        R = spec.gradient(V, W_ @ H_, mask)
         grad_W = R @ H_.T + l1W + l2W * W_
         if lam:
             grad_W = grad_W + 2 * lam * (L @ W_)
@@ -107,18 +74,24 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
     go_on = problem.max_iter > 0
     while go_on:
         if problem.update_H:
-            numer = W.T @ ratio(W, H)
-            H = np.maximum(H * numer / np.maximum(denominator_H(W, H), eps), eps)
+            numer, denom = spec.mu_H(V, W, H, Mf, floor)
+            H = step(H, numer, denom + dt.type(l1H) + dt.type(l2H) * H)
         if problem.update_W:
-            numer = numerator_W(W, H)
-            W = np.maximum(W * numer / np.maximum(denominator_W(W, H), eps), eps)
+            numer, denom = spec.mu_W(V, W, H, Mf, floor)
+            denom = denom + dt.type(l1W) + dt.type(l2W) * W
+            if lam:
+                # the Laplacian's degree part joins the denominator and its
+                # adjacency part (S W = D W − L W) the numerator
+                denom = denom + dt.type(2 * lam) * degree[:, None] * W
+                numer = numer + dt.type(2 * lam) * (degree[:, None] * W - L @ W)
+            W = step(W, numer, denom)
         if problem.unit_norm_W:
             norms = np.linalg.norm(W, axis=0).astype(dt)
             W, H = W / norms, H * norms[:, None]
         elif problem.unit_norm_H:
             norms = np.linalg.norm(H, axis=1).astype(dt)
             W, H = W * norms, H / norms[:, None]
-        f = data_loss(W, H) + problem.penalty(W, H)
+        f = spec.divergence(V, W @ H, mask) + problem.penalty(W, H)
         if f < best[0]:
             best = (f, W, H)
         pg = grad_norm(W, H) if monitor.wants_gradient() else None

@@ -13,6 +13,78 @@ import numpy as np
 from neuronmf.model_selection.matching import cosine_similarity, match_components
 
 
+def vaf_curves(rss, row_rss, row_norm2, total, count):
+    """Uncentred VAF, centred R² and per-feature VAF from residual sums.
+
+    The one definition of the scores the ``"vaf"`` and ``"curvefit"`` rules read
+    (:func:`neuronmf.select_rank` and :func:`neuronmf.synergies.extract` alike):
+
+    - VAF = 1 − RSS / Σ v² (uncentred, Torres-Oviedo & Ting);
+    - R² = 1 − RSS / Σ (v − v̄)², with Σ (v − v̄)² = Σ v² − (Σ v)² / count
+      (centred on the grand mean, Cheung et al. 2005);
+    - VAF of feature i = 1 − RSS_i / Σ_j v²_ij.
+
+    Parameters
+    ----------
+    rss : float or array (rank,)
+        Residual sum of squares of each fit.
+    row_rss : array (m,) or (rank, m)
+        The same per feature (row).
+    row_norm2 : array (m,)
+        Σ_j v²_ij per feature, over the entries that count.
+    total : float
+        Σ v over the entries that count.
+    count : int
+        Number of entries that count (m·n, or the observed ones).
+
+    Returns
+    -------
+    vaf, r2, vaf_local
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> vaf, r2, local = vaf_curves(1.0, np.array([0.5, 0.5]), np.array([2.0, 2.0]),
+    ...                             2.0, 4)
+    >>> float(vaf), round(float(r2), 4), local.tolist()
+    (0.75, 0.6667, [0.75, 0.75])
+    """
+    rss = np.asarray(rss, dtype=np.float64)
+    row_norm2 = np.asarray(row_norm2, dtype=np.float64)
+    norm2 = float(row_norm2.sum())
+    centred = norm2 - float(total) ** 2 / max(int(count), 1)
+    vaf = 1.0 - rss / max(norm2, 1e-300)
+    r2 = 1.0 - rss / max(centred, 1e-300)
+    vaf_local = 1.0 - np.asarray(row_rss, np.float64) / np.maximum(row_norm2, 1e-300)
+    return vaf, r2, vaf_local
+
+
+def vaf_scores(V, W, H, mask=None) -> tuple[float, float, np.ndarray]:
+    """Uncentred VAF, centred R² (grand mean) and per-feature VAF of V ≈ W·H.
+
+    Only observed entries count when a ``mask`` (True = observed) is given.
+    Computed by :func:`vaf_curves`. Also public as
+    :func:`neuronmf.synergies.vaf_scores`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> W = np.eye(2); H = np.arange(10.0).reshape(2, 5)
+    >>> vaf, r2, local = vaf_scores(W @ H, W, 0.5 * H)
+    >>> round(vaf, 2), round(r2, 2), local.round(2).tolist()
+    (0.75, 0.14, [0.75, 0.75])
+    """
+    V = np.asarray(V, dtype=np.float64)
+    obs = np.ones(V.shape, bool) if mask is None else np.asarray(mask, bool)
+    Vz = np.where(obs, V, 0.0)
+    R = np.where(obs, Vz - np.asarray(W) @ np.asarray(H), 0.0)
+    row_rss = np.sum(R**2, axis=1)
+    vaf, r2, local = vaf_curves(
+        row_rss.sum(), row_rss, np.sum(Vz**2, axis=1), Vz.sum(), int(obs.sum())
+    )
+    return float(vaf), float(r2), local
+
+
 def vaf_rank(vaf, vaf_local, ranks, global_threshold=0.90, local_threshold=0.75):
     """Smallest rank with global VAF >= threshold and every feature's VAF >= local.
 

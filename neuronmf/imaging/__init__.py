@@ -5,6 +5,12 @@ matches them to ground truth (CaImAn-style IoU or neurofinder-style centroid).
 """
 
 from neuronmf.imaging.score import masks_from_footprints, score
-from neuronmf.imaging.segment import default_parameters, segment
+from neuronmf.imaging.segment import SegmentParameters, default_parameters, segment
 
-__all__ = ["default_parameters", "masks_from_footprints", "score", "segment"]
+__all__ = [
+    "SegmentParameters",
+    "default_parameters",
+    "masks_from_footprints",
+    "score",
+    "segment",
+]

@@ -200,11 +200,11 @@ def test_footprints_beyond_the_dense_limit_are_lazy(monkeypatch):
     """Large fields of view get dask-backed footprints with the same values."""
     import importlib
 
-    segment_module = importlib.import_module("neuronmf.imaging.segment")
+    assembly = importlib.import_module("neuronmf.imaging._assembly")
 
     sim = nm.datasets.simulate_movie((48, 48), 150, 8, 4.0, seed=3)
     dense = nm.imaging.segment(sim.data, neuron_radius=4.0)
-    monkeypatch.setattr(segment_module, "DENSE_FOOTPRINTS_MAX_BYTES", 0)
+    monkeypatch.setattr(assembly, "DENSE_FOOTPRINTS_MAX_BYTES", 0)
     lazy = nm.imaging.segment(sim.data, neuron_radius=4.0)
     assert isinstance(dense["footprints"].data, np.ndarray)
     assert not isinstance(lazy["footprints"].data, np.ndarray)
@@ -216,12 +216,13 @@ def test_footprints_beyond_the_dense_limit_are_lazy(monkeypatch):
 def test_lazy_frame_stats_read_block_by_block_match_numpy():
     import dask.array as da
 
-    segment_module = __import__("importlib").import_module("neuronmf.imaging.segment")
+    from neuronmf.imaging._out_of_core import _lazy_frame_stats
+
     rng = np.random.default_rng(0)
     movie = rng.random((30, 20, 18)).astype(np.float32)
     movie[7, 3, 4] = np.nan
     lazy = da.from_array(movie, chunks=(11, 8, 7))
-    mn, mx, ok, mean = segment_module._lazy_frame_stats(lazy, True, True)
+    mn, mx, ok, mean = _lazy_frame_stats(lazy, True, True)
     with np.errstate(invalid="ignore"):
         np.testing.assert_array_equal(ok, np.isfinite(movie).all(axis=(1, 2)))
         good = ok

@@ -1,0 +1,392 @@
+"""One patch of :func:`~neuronmf.imaging.segment`.
+
+Seeds → engine refinement → merging → quality (→ anatomy), on one patch held
+in memory or, above ``patch_memory``, read block by block
+(:class:`~neuronmf.imaging._out_of_core._OutOfCorePatch`). The engine is
+imported directly (:mod:`neuronmf.engine`), never through the package facade.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from neuronmf.engine import grid_graph, nmf, project
+from neuronmf.engine.chunked import is_dask
+from neuronmf.imaging._out_of_core import (
+    _binned_frames,
+    _highpass,
+    _OutOfCorePatch,
+    _residual,
+    _row_means,
+    _rows_times,
+)
+from neuronmf.imaging._parameters import SegmentParameters
+from neuronmf.imaging.anatomy import activity_evidence, anatomy_score, disc_footprints
+from neuronmf.imaging.merging import merge_duplicates
+from neuronmf.imaging.quality import compactness, trace_correlation, trace_snr
+from neuronmf.imaging.seeds import greedy_seeds
+
+
+def _centroids(A: np.ndarray) -> np.ndarray:
+    """(y, x) centroid of each footprint's pixels ≥ 0.2 × its max (NaN if empty)."""
+    out = np.full((len(A), 2), np.nan)
+    for k, a in enumerate(A):
+        yy, xx = np.nonzero(a >= 0.2 * max(a.max(), 1e-30))
+        if len(yy):
+            out[k] = yy.mean(), xx.mean()
+    return out
+
+
+def _fit_traces(V, W, C0, bg_W, bg_H, background_rank):
+    """Unpenalised NMF background on what the neurons leave, then exact NNLS traces."""
+    bres = nmf(_residual(V, W, C0), background_rank, W=bg_W, H=bg_H, max_iter=20)
+    bg_W, bg_H = np.asarray(bres.W), np.asarray(bres.H)
+    C = np.asarray(project(_residual(V, bg_W, bg_H), W))
+    return C, bg_W, bg_H
+
+
+def _bin_traces(C: np.ndarray, step: int) -> np.ndarray:
+    """Traces averaged in bins of ``step`` frames (the incomplete last bin dropped)."""
+    n = C.shape[1] // step
+    return C[:, : n * step].reshape(len(C), n, step).mean(axis=2)
+
+
+def _evidence(R, points, r: float) -> np.ndarray:
+    if isinstance(R, _OutOfCorePatch):
+        return R.activity_evidence(points)
+    return activity_evidence(R, points, r)
+
+
+def _quality(A, C, R, p: SegmentParameters) -> tuple[dict, list[str]]:
+    """Named quality measures of each component and its rejection reasons (step 5).
+
+    The measures are ``snr``, ``compactness``, ``trace_correlation`` and
+    ``area`` (one array each); a component's reason is ``""`` when it is kept.
+    """
+    snr = trace_snr(C)
+    comp = compactness(A)
+    if isinstance(R, _OutOfCorePatch):
+        rval = R.trace_correlation(A, C)
+    else:
+        rval = trace_correlation(A, C, R)
+    area = np.array([(a >= 0.2 * max(a.max(), 1e-30)).sum() for a in A])
+    reasons = []
+    for k in range(len(A)):
+        why = []
+        if snr[k] < p.min_snr:
+            why.append(f"snr {snr[k]:.2f} < {p.min_snr}")
+        if rval[k] < p.min_trace_corr:
+            why.append(f"trace correlation {rval[k]:.2f} < {p.min_trace_corr}")
+        if area[k] < p.min_area:
+            why.append(f"area {area[k]} px < {p.min_area}")
+        if area[k] > p.max_area:
+            why.append(f"area {area[k]} px > {p.max_area}")
+        reasons.append("; ".join(why))
+    measures = {
+        "snr": snr,
+        "compactness": comp,
+        "trace_correlation": rval,
+        "area": area,
+    }
+    return measures, reasons
+
+
+def _refine_footprints(V, A, C, bg_W, bg_H, p: SegmentParameters):
+    """Footprint refinement of ``refine="full"`` (step 3 of :func:`segment`).
+
+    Two rounds of a background NMF and the graph-Laplacian/L1 NMF from the
+    seeds, in memory (``V`` is a NumPy matrix). Returns the footprints ``A``
+    (K, h, w), the same as unit columns ``W`` (pixels × K), and the background
+    ``bg_W``, ``bg_H``.
+    """
+    K, h, w = A.shape
+    background_rank = bg_W.shape[1]
+    support = (
+        ndimage.binary_dilation(
+            A > 0,
+            structure=np.ones((1, 3, 3), bool),
+            iterations=p.support_dilation,
+        )
+        .reshape(K, -1)
+        .T
+    )
+    W = A.reshape(K, -1).T.copy()
+    H = C.copy()
+    graph = grid_graph((h, w), connectivity=8)
+    for _ in range(2):
+        # unpenalised low-rank background on what the neurons leave
+        Rb = np.maximum(V - W @ H, 0)
+        bres = nmf(Rb, background_rank, W=bg_W, H=bg_H, max_iter=20)
+        bg_W, bg_H = np.asarray(bres.W), np.asarray(bres.H)
+        Vn = np.maximum(V - bg_W @ bg_H, 0)
+        res = nmf(
+            Vn,
+            K,
+            W=W,
+            H=np.maximum(H, 1e-6),
+            graph_W=graph,
+            graph_weight=p.smoothness,
+            l1_W=p.sparsity,
+            max_iter=p.refine_iter,
+        )
+        W = np.asarray(res.W) * support
+        W /= np.maximum(np.linalg.norm(W, axis=0), 1e-30)
+        H = np.asarray(project(Vn, W))
+    A = W.T.reshape(K, h, w)
+    # same footprint rule as the seeds: connected part >= footprint_threshold × max
+    for k in range(K):
+        a = A[k]
+        if a.max() <= 0:
+            continue
+        lab, _n = ndimage.label(a >= p.footprint_threshold * a.max())
+        A[k] = a * (lab == lab.flat[np.argmax(a)])
+    W = A.reshape(K, -1).T
+    W = W / np.maximum(np.linalg.norm(W, axis=0), 1e-30)
+    A = W.T.reshape(K, h, w)
+    return A, W, bg_W, bg_H
+
+
+def _prepare(Y, r: float, p: SegmentParameters, step: int, refine):
+    """Baseline, high-pass and seeding frames of a patch (steps 1–2's input).
+
+    Returns ``R`` (the baseline-subtracted patch, or its out-of-core reader),
+    ``Rh`` (R minus its local spatial mean; ``None`` out of core), ``Rs`` (the
+    frames the seeding works on, binned by ``step``), ``Rb`` (a copy of the
+    binned frames kept for ``refine="full"`` out of core, else ``None``) and
+    the baseline ``b0``.
+    """
+    if is_dask(Y):
+        # baseline from the binned frames (an approximation: averaging lowers
+        # the noise, so the low percentile sits a little higher); subtracting
+        # the baseline and the local mean are linear, so the binned Rh is the
+        # high-pass of the binned movie minus the baseline
+        Yb = _binned_frames(Y, step)
+        b0 = np.percentile(Yb, p.baseline_percentile, axis=0).astype(np.float32)
+        Yb -= b0
+        Rs = _highpass(Yb, r)
+        # the seeding subtracts its components from Rs: keep the binned movie
+        # for the footprint refinement
+        Rb = Rs.copy() if refine == "full" else None
+        del Yb
+        return _OutOfCorePatch(Y, b0, r), None, Rs, Rb, b0
+    T, h, w = Y.shape
+    Y = np.asarray(Y, dtype=np.float32)
+    b0 = np.percentile(Y, p.baseline_percentile, axis=0).astype(np.float32)
+    R = Y - b0
+    Rh = R - ndimage.gaussian_filter(R, (0, 2 * r, 2 * r))
+    if step > 1:
+        Rs = Rh[: T // step * step].reshape(T // step, step, h, w).mean(axis=1)
+    else:
+        Rs = Rh.copy()
+    return R, Rh, Rs, None, b0
+
+
+def _activity_seeds(Rs, r: float, p: SegmentParameters, limit: int, seeds: str, T):
+    """Greedy seeds (step 2) and the first merge (step 4); none for ``"anatomy"``."""
+    _, h, w = Rs.shape
+    if seeds != "anatomy":
+        # seeds on the movie minus its local spatial mean (neuropil flattened)
+        A, C, _ = greedy_seeds(
+            Rs,
+            r,
+            max_neurons=limit,
+            min_corr=p.min_corr,
+            min_pnr=p.min_pnr,
+            min_area=p.min_area,
+        )
+    else:
+        A, C = np.zeros((0, h, w)), np.zeros((0, T))
+    if len(A) > 1:
+        # fragments of one soma (its dim rim left in the residual) before the
+        # costly joint trace projection
+        A, C, _groups = merge_duplicates(
+            A, C, threshold=p.merge_threshold, dilation=p.merge_dilation
+        )
+    return A, C
+
+
+def _fit_components(V, A, C, Rb, step: int, p: SegmentParameters, refine, rank: int):
+    """Background and traces (``refine="traces"``), or footprints too (``"full"``).
+
+    Step 3 and the second merge of step 4. ``V`` is the (pixels × time)
+    refinement matrix, in memory or lazy; ``Rb`` the binned frames kept for
+    ``refine="full"`` out of core. Returns ``A``, ``C``, ``bg_W``, ``bg_H``.
+    """
+    K = len(A)
+    T = V.shape[1]
+    bg_W = np.maximum(_row_means(V), 1e-6)
+    bg_W = np.repeat(bg_W, rank, axis=1) * (1 + 0.01 * np.arange(rank))
+    bg_H = np.ones((rank, T))
+    if step > 1 and K:  # traces at the full frame rate
+        C = np.asarray(project(V, A.reshape(K, -1).T))
+    if refine == "traces" and K:
+        C, bg_W, bg_H = _fit_traces(V, A.reshape(K, -1).T, C, bg_W, bg_H, rank)
+    elif refine == "full" and K and is_dask(V):
+        # footprints refined on the binned movie (the graph penalty needs the
+        # data in memory); background and traces then at the full frame rate
+        Tb = len(Rb)
+        Vb = np.maximum(Rb, 0).reshape(Tb, -1).T.astype(np.float64)
+        A, W, bg_W, _ = _refine_footprints(
+            Vb, A, _bin_traces(C, step), bg_W, np.ones((rank, Tb)), p
+        )
+        del Vb
+        C0 = np.asarray(project(V, W))
+        C, bg_W, bg_H = _fit_traces(V, W, C0, bg_W, bg_H, rank)
+    elif refine == "full" and K:
+        A, W, bg_W, bg_H = _refine_footprints(V, A, C, bg_W, bg_H, p)
+        C = np.asarray(project(np.maximum(V - bg_W @ bg_H, 0), W))
+    if K:
+        A, C, _groups = merge_duplicates(
+            A, C, threshold=p.merge_threshold, dilation=p.merge_dilation
+        )
+        if refine and len(A) < K:
+            Wm = A.reshape(len(A), -1).T
+            C = np.asarray(project(_residual(V, bg_W, bg_H), Wm))
+    return A, C, bg_W, bg_H
+
+
+def _add_anatomy(fit: dict, R, V, r: float, p: SegmentParameters, anat: dict, spare):
+    """Anatomical candidates joined to the activity components (step 6), in place.
+
+    ``fit`` holds ``A``, ``C``, ``bg_W``, ``bg_H``, ``centroid``, ``origin``,
+    ``ring`` and ``activity`` of the activity components, and their
+    ``reasons``; ``spare``
+    is how many components the patch may still take. Candidates kept are
+    appended as discs, the traces of all components are fitted again jointly
+    (``fit["refine"]``), and a rejected activity component within one radius
+    of a chosen candidate gives way (its trace is no longer fitted).
+    """
+    A, C = fit["A"], fit["C"]
+    K = len(A)
+    h, w = anat["response"].shape
+    peaks, cring = anat["peaks"], anat["ring"]
+    cact = _evidence(R, peaks, r)
+    z = anatomy_score(cring, cact, p.anatomy_activity_weight)
+    ok = z >= p.anatomy_threshold
+    kept = np.array([not why for why in fit["reasons"]], bool)
+    dist = np.full((len(peaks), K), np.inf)
+    if K:
+        cen = fit["centroid"]
+        dist = np.nan_to_num(
+            np.hypot(*(peaks[:, None, :] - cen[None, :, :]).transpose(2, 0, 1)),
+            nan=np.inf,
+        )
+        # a kept activity component within r of a candidate wins
+        ok &= (dist[:, kept] >= r).all(1)
+    idx = np.nonzero(ok)[0]
+    idx = idx[np.argsort(-z[idx], kind="stable")][: max(spare, 0)]
+    # a rejected activity component within r of a chosen candidate gives way
+    replaced = ~kept & (dist[idx] < r).any(0)
+    if not len(idx):
+        return
+    D = disc_footprints(peaks[idx], (h, w), r)
+    stay = np.nonzero(~replaced)[0]
+    W = np.concatenate([A[stay], D]).reshape(len(stay) + len(idx), -1).T
+    Dm = D.reshape(len(idx), -1)
+    C0 = np.concatenate([C[stay], np.maximum(_rows_times(Dm, V), 0)])
+    if fit["refine"]:
+        rank = fit["bg_W"].shape[1]
+        C_all, fit["bg_W"], fit["bg_H"] = _fit_traces(
+            V, W, C0, fit["bg_W"], fit["bg_H"], rank
+        )
+    else:
+        C_all = np.concatenate([C[stay], np.asarray(project(V, W))[len(stay) :]])
+    C = C.copy()
+    C[stay] = C_all[: len(stay)]
+    fit["A"] = np.concatenate([A, D])
+    fit["C"] = np.concatenate([C, C_all[len(stay) :]])
+    fit["origin"] += ["anatomy"] * len(idx)
+    fit["ring"] = np.concatenate([fit["ring"], cring[idx]])
+    fit["activity"] = np.concatenate([fit["activity"], cact[idx]])
+
+
+def _segment_patch(
+    Y,
+    r: float,
+    p: SegmentParameters,
+    n_neurons,
+    background_rank: int,
+    refine,
+    seeds: str,
+    anat: dict,
+) -> dict:
+    """Seeds → engine refinement → merging → quality (→ anatomy), on one patch.
+
+    ``anat`` holds the patch's slice of the ring-response image (``"response"``)
+    and the anatomical candidates whose peak lies in the patch core
+    (``"peaks"`` in patch coordinates, ``"ring"``; empty unless ``seeds``
+    includes anatomy).
+
+    ``Y`` is a NumPy (time, y, x) patch, or a dask one (a patch above
+    ``patch_memory``, chunked along time) that is never read whole: see
+    :class:`~neuronmf.imaging._out_of_core._OutOfCorePatch`.
+
+    Returns the components ``A`` (K, h, w) and ``C`` (K, T), the baseline
+    ``b0``, the background ``bg_W`` (rank, h, w) and ``bg_H`` (rank, T), each
+    component's ``origin``, its rejection ``reasons`` (``""`` when kept) and
+    its named ``measures`` (``snr``, ``compactness``, ``trace_correlation``,
+    ``area``, ``ring_response``, ``activity_evidence``, ``anatomy_score``).
+    """
+    T, h, w = Y.shape
+    # long movies are seeded on frames averaged in bins of `step` (calcium
+    # transients span several frames; averaging also lowers the noise)
+    step = max(1, int(np.ceil(T / p.seed_frames)))
+    R, Rh, Rs, Rb, b0 = _prepare(Y, r, p, step, refine)
+    cap = max(1, min(h * w, T) - background_rank - 1)
+    limit = cap if n_neurons is None else min(n_neurons, cap)
+    A, C = _activity_seeds(Rs, r, p, limit, seeds, T)
+    del Rs
+    # refinement data: baseline- and neuropil-flattened movie, clipped at zero
+    # (out of core: a lazy matrix the engine reads block by block)
+    if isinstance(R, _OutOfCorePatch):
+        V = R.matrix()
+    else:
+        V = np.maximum(Rh, 0).reshape(T, -1).T.astype(np.float64)
+    del Rh
+    A, C, bg_W, bg_H = _fit_components(V, A, C, Rb, step, p, refine, background_rank)
+    K = len(A)
+    # activity components are accepted or rejected on the activity-only fit
+    measures, reasons = _quality(A, C, R, p)
+    cen = _centroids(A)
+    at = np.nan_to_num(cen, nan=-1.0).round().astype(int)
+    valid = (at[:, 0] >= 0) & (at[:, 1] >= 0)
+    at = np.clip(at, 0, [h - 1, w - 1])
+    resp = anat["response"]
+    fit = {
+        "A": A,
+        "C": C,
+        "bg_W": bg_W,
+        "bg_H": bg_H,
+        "refine": refine,
+        "reasons": reasons,
+        "centroid": cen,
+        "origin": ["activity"] * K,
+        "ring": np.where(valid, resp[at[:, 0], at[:, 1]], np.nan),
+        "activity": np.where(valid, _evidence(R, at, r), np.nan),
+    }
+    if len(anat["peaks"]):
+        _add_anatomy(fit, R, V, r, p, anat, limit - K)
+    if len(fit["A"]) > K:
+        # quality values of the final traces; anatomical components are not
+        # judged on activity: only their area counts
+        measures, new_reasons = _quality(fit["A"], fit["C"], R, p)
+        for why in new_reasons[K:]:
+            reasons.append(
+                "; ".join(x for x in why.split("; ") if x.startswith("area"))
+            )
+    measures["ring_response"] = fit["ring"]
+    measures["activity_evidence"] = fit["activity"]
+    measures["anatomy_score"] = anatomy_score(
+        fit["ring"], fit["activity"], p.anatomy_activity_weight
+    )
+    return {
+        "A": fit["A"],
+        "C": fit["C"],
+        "b0": b0,
+        "bg_W": fit["bg_W"].T.reshape(background_rank, h, w),
+        "bg_H": fit["bg_H"],
+        "origin": fit["origin"],
+        "reasons": reasons,
+        "measures": measures,
+    }

@@ -55,10 +55,6 @@ KNOWN_BACKWARD: dict[tuple[str, str], str] = {
     ("neuronmf.decoding._core", "neuronmf"): "issue 22 item 3",
     ("neuronmf.synergies._extract", "neuronmf"): "issue 22 item 3",
     ("neuronmf.synergies._compare", "neuronmf"): "issue 22 item 3",
-    # segment() calls nm.nmf, nm.project, nm.grid_graph, nm.datasets and reads
-    # nm.__version__ through the facade: issue 22 item 5 (split segment along its
-    # seams, importing the engine directly) and item 3 (the version).
-    ("neuronmf.imaging.segment", "neuronmf"): "issue 22 items 3 and 5",
     # RankScan.plot / plot_intervals import the plotting module lazily: issue 22
     # item 3 (RankScan keeps its API; the plot call has to move above this layer).
     ("neuronmf.model_selection.scan", "neuronmf.plotting.rank"): "issue 22 item 3",

@@ -14,14 +14,14 @@ from pathlib import Path
 
 
 def __getattr__(name: str):
-    """``TABLE_SUFFIXES`` and ``NETCDF_SUFFIXES`` come from io's one format table.
+    """``TABLE_SUFFIXES``, ``NETCDF_SUFFIXES``: io's one format table (``_formats``).
 
     Looked up lazily so that ``neuronmf --help`` does not import xarray.
     """
     if name in ("TABLE_SUFFIXES", "NETCDF_SUFFIXES"):
-        from neuronmf.io import _common as io_common
+        from neuronmf.io import _formats
 
-        return getattr(io_common, name)
+        return getattr(_formats, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -276,7 +276,7 @@ def load_activity(
     import xarray as xr
 
     import neuronmf.io as nio
-    from neuronmf.io._common import NETCDF_SUFFIXES, TABLE_SUFFIXES
+    from neuronmf.io._formats import NETCDF_SUFFIXES, TABLE_SUFFIXES
 
     path = check_input(path)
     suffix = path.suffix.lower()
@@ -299,7 +299,7 @@ def series_or_variable(path: Path, series: str | None) -> dict:
     ``--series`` names the NWB series, the HDF5/NPZ array, or the MATLAB variable;
     the Python loaders take MATLAB variables as ``variable=``.
     """
-    from neuronmf.io._common import detect_format
+    from neuronmf.io._formats import detect_format
 
     if series is not None and detect_format(path) == "matlab":
         return {"variable": series}

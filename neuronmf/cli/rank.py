@@ -85,7 +85,7 @@ def read_input(
     import neuronmf.io as nio
     from neuronmf.cli._common import series_or_variable
     from neuronmf.errors import input_error
-    from neuronmf.io._common import NETCDF_SUFFIXES
+    from neuronmf.io._formats import NETCDF_SUFFIXES
 
     if path.suffix.lower() in NETCDF_SUFFIXES:
         if not path.exists():

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from neuronmf._provenance import result_attrs
 from neuronmf.errors import input_error
+from neuronmf.model_selection.criteria import vaf_scores
 from neuronmf.model_selection.matching import cosine_similarity, match_components
 
 __all__ = ["cycle_average", "group", "match", "refit"]
@@ -146,6 +148,11 @@ def match(
         },
         coords=coords,
         attrs={
+            **result_attrs(
+                "synergy_match",
+                params={"n_shuffles": n_shuffles, "percentile": percentile},
+                seed=seed,
+            ),
             "mean": float(result.mean),
             "chance": float(chance),
             "percentile": float(percentile),
@@ -284,7 +291,14 @@ def group(
             "consistency": ("synergy", consistency),
         },
         coords=coords,
-        attrs={"method": method, "n_sets": len(Ws)},
+        attrs={
+            **result_attrs(
+                "synergy_groups",
+                params={"n_groups": n_groups, "method": method, "max_iter": max_iter},
+            ),
+            "method": method,
+            "n_sets": len(Ws),
+        },
     )
 
 
@@ -329,10 +343,9 @@ def refit(envelope, synergies, *, time_dim: str = "time") -> xr.Dataset:
     >>> bool(np.allclose(out.activations.values, H)), round(float(out.vaf), 6)
     (True, 1.0)
     """
-    import neuronmf
     from neuronmf.engine import _validation as check
     from neuronmf.engine.api import project
-    from neuronmf.synergies._extract import _as_envelope, vaf_scores
+    from neuronmf.synergies._extract import _as_envelope
 
     time_dim = check.check_str("time_dim", time_dim)
     W, names = _weights(synergies, "synergies")
@@ -377,9 +390,14 @@ def refit(envelope, synergies, *, time_dim: str = "time") -> xr.Dataset:
         coords={"muscle": muscles, "synergy": np.arange(W.shape[1]), **time_coords},
         attrs={
             "kind": "SynergySet",
+            **result_attrs(
+                "synergies",
+                params={"refit": True, "time_dim": time_dim},
+                loss="frobenius",
+                solver="nnls",
+            ),
             "refit": 1,
             "rank": int(W.shape[1]),
-            "neuronmf_version": neuronmf.__version__,
         },
     )
 
@@ -454,7 +472,13 @@ def cycle_average(activations, *, points_per_cycle: int | None = None) -> xr.Dat
             "sd": (dims, np.nanstd(vals, axis=-2, ddof=1 if n_cyc > 1 else 0)),
         },
         coords=coords,
-        attrs={"n_cycles": int(n_cyc), "points_per_cycle": points},
+        attrs={
+            **result_attrs(
+                "cycle_average", params={"points_per_cycle": points_per_cycle}
+            ),
+            "n_cycles": int(n_cyc),
+            "points_per_cycle": points,
+        },
     )
 
 

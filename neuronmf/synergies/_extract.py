@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
 import xarray as xr
 
+from neuronmf._provenance import result_attrs
 from neuronmf.errors import ConvergenceWarning, input_error
 from neuronmf.model_selection import criteria
+from neuronmf.model_selection.criteria import vaf_scores
 from neuronmf.synergies._envelope import as_emg
 
 __all__ = ["extract", "vaf_scores"]
@@ -20,31 +23,6 @@ _SELECT_RANK_OWN = frozenset(
     {"criteria", "loss", "n_repeats", "holdout", "block", "seed", "n_jobs"}
     | {"vaf_threshold", "local_vaf_threshold", "sample_dim"}
 )
-
-
-def vaf_scores(V, W, H, mask=None) -> tuple[float, float, np.ndarray]:
-    """Uncentred VAF, centred R² (grand mean) and per-muscle VAF of V ≈ W·H.
-
-    Only observed entries count when a ``mask`` (True = observed) is given.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> W = np.eye(2); H = np.arange(10.0).reshape(2, 5)
-    >>> vaf, r2, local = vaf_scores(W @ H, W, 0.5 * H)
-    >>> round(vaf, 2), round(r2, 2), local.round(2).tolist()
-    (0.75, 0.14, [0.75, 0.75])
-    """
-    V = np.asarray(V, dtype=np.float64)
-    obs = np.ones(V.shape, bool) if mask is None else np.asarray(mask, bool)
-    Vz = np.where(obs, V, 0.0)
-    R = np.where(obs, Vz - np.asarray(W) @ np.asarray(H), 0.0)
-    rss = float(np.sum(R**2))
-    vaf = 1.0 - rss / max(float(np.sum(Vz**2)), 1e-300)
-    mean = Vz.sum() / obs.sum()
-    r2 = 1.0 - rss / max(float(np.sum(np.where(obs, Vz - mean, 0.0) ** 2)), 1e-300)
-    local = 1.0 - np.sum(R**2, axis=1) / np.maximum(np.sum(Vz**2, axis=1), 1e-300)
-    return vaf, r2, local
 
 
 def _as_envelope(env, time_dim: str) -> xr.DataArray:
@@ -146,7 +124,8 @@ def extract(
     progress : bool
     time_dim : str
     **select_options
-        Passed to :func:`neuronmf.select_rank` for delegated criteria.
+        Passed to :func:`neuronmf.select_rank` for delegated criteria;
+        ``n_jobs`` also runs the scan's fits in parallel (one per rank).
 
     Returns
     -------
@@ -157,10 +136,13 @@ def extract(
         time-normalised); ``reconstruction_error``; ``vaf`` and ``r2`` (scalars)
         and ``vaf_muscle`` (muscle); with ``rank="auto"`` the scan:
         ``scan_vaf``, ``scan_r2``, ``scan_loss`` (rank) and ``scan_vaf_muscle``
-        (rank, muscle) (plus the delegated criterion's scores). ``attrs``: rank,
-        criterion, rank_rule, rank_choices, loss, solver, init, n_restarts,
-        seed, neuronmf_version and the envelope's processing attributes
-        (prefixed ``envelope_``); all str/int/float, so NetCDF keeps them.
+        (rank, muscle) (plus the delegated criterion's scores). ``attrs``: the
+        ones every result carries (``neuronmf_kind`` = ``"synergies"``,
+        ``neuronmf_version``, ``params`` (JSON), ``seed``, ``loss``,
+        ``solver``), rank, criterion, rank_rule, ``rank_choices`` (JSON, e.g.
+        ``{"curvefit": 5, "vaf": 6}``), init, n_restarts and the envelope's
+        processing attributes (prefixed ``envelope_``); all str/int/float, so
+        NetCDF keeps them.
 
     Examples
     --------
@@ -172,7 +154,6 @@ def extract(
     >>> ds.attrs["rank"], ds.synergies.dims, bool(ds.vaf > 0.999)
     (3, ('muscle', 'synergy'), True)
     """
-    import neuronmf
     from neuronmf.engine import _validation as check
 
     # plain options first, refused rather than coerced (issue 21 defect 7)
@@ -215,6 +196,7 @@ def extract(
     fits: dict = {}
     choices: dict[str, int] = {}
     rule = "given"
+    given_rank = rank  # as asked ("auto" or the number), for params
     if isinstance(rank, str):
         if rank != "auto":
             raise input_error("rank", "'auto' or an integer >= 1", repr(rank))
@@ -265,23 +247,44 @@ def extract(
         coords["envelope_scale"] = ("muscle", da["scale"].values)
     if scan_vars:
         coords["rank"] = np.asarray(sorted(fits), dtype=int)
+    params = {
+        "rank": given_rank,
+        "criterion": criterion,
+        "ranks": _as_list(ranks),
+        "n_restarts": n_restarts,
+        "scan_restarts": scan_restarts,
+        "max_iter": max_iter,
+        "tol": tol,
+        "solver": solver,
+        "init": init,
+        "vaf_threshold": vaf_threshold,
+        "local_vaf_threshold": local_vaf_threshold,
+        "max_scan_samples": max_scan_samples,
+        "time_dim": time_dim,
+        **{k: v for k, v in select_options.items() if k != "_fits"},
+    }
+    source = da.attrs.get("source")
     attrs = {
         "kind": "SynergySet",
+        **result_attrs(
+            "synergies",
+            params=params,
+            seed=seed,
+            loss=str(res.params.get("loss", "frobenius")),
+            solver=str(res.params.get("solver", solver)),
+            source=source if isinstance(source, str) else None,
+        ),
         "rank": rank,
         "criterion": criterion if rule != "given" else "given",
         "rank_rule": rule,
-        "rank_choices": ", ".join(f"{k}={v}" for k, v in choices.items()),
-        "loss": str(res.params.get("loss", "frobenius")),
-        "solver": str(res.params.get("solver", solver)),
+        "rank_choices": json.dumps(choices),
         "init": str(init),
         "n_restarts": int(n_restarts),
         "max_iter": int(max_iter),
         "tol": float(tol),
-        "seed": "none" if seed is None else int(seed),
         "masked_entries": 0 if mask is None else int((~mask).sum()),
         "scan_step": int(step),
         "orientation": "V (muscle, time) = synergies @ activations",
-        "neuronmf_version": neuronmf.__version__,
     }
     for k, v in da.attrs.items():
         if isinstance(v, (str, int, float, np.integer, np.floating)):
@@ -294,6 +297,14 @@ def extract(
             stacklevel=2,
         )
     return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def _as_list(ranks):
+    """The scanned ranks as a list of int for ``params`` (as given if not ints)."""
+    try:
+        return [int(r) for r in ranks]
+    except (TypeError, ValueError):
+        return repr(ranks)
 
 
 def _integer(name, value, low=1):
@@ -316,7 +327,8 @@ def _scan(
     progress,
     select_options,
 ):
-    from neuronmf.model_selection.scan import METHODS
+    from neuronmf.model_selection.runner import run_tasks
+    from neuronmf.model_selection.scan import METHODS, rule_text
 
     m, n = V.shape
     known = tuple(dict.fromkeys((*OWN_CRITERIA, *METHODS)))
@@ -343,34 +355,35 @@ def _scan(
             repr(criterion),
             "Masked fits are supported by those rules; or give rank= as an integer.",
         )
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(ranks), desc="synergy rank scan", leave=False)
-    fits = {}
-    vaf = np.zeros(len(ranks))
-    r2 = np.zeros(len(ranks))
-    local = np.zeros((len(ranks), m))
-    loss = np.zeros(len(ranks))
-    for i, r in enumerate(ranks):
-        res = _fit(V, int(r), mask, {**options, "n_restarts": restarts})
-        fits[int(r)] = res
-        vaf[i], r2[i], local[i] = vaf_scores(V, res.W, res.H, mask)
-        loss[i] = res.loss
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
+    # one best-of-restarts fit per rank, through the one runner of model_selection
+    tasks = [(V, int(r), mask, {**options, "n_restarts": restarts}) for r in ranks]
+    results = run_tasks(
+        _fit,
+        tasks,
+        n_jobs=select_options.get("n_jobs", 1),
+        progress=progress,
+        desc="synergy rank scan",
+        unit="rank",
+    )
+    fits = {int(r): res for r, res in zip(ranks, results, strict=True)}
+    scores = [vaf_scores(V, res.W, res.H, mask) for res in results]
+    vaf = np.array([sc[0] for sc in scores])
+    r2 = np.array([sc[1] for sc in scores])
+    local = np.array([sc[2] for sc in scores])
+    loss = np.array([float(res.loss) for res in results])
+    # the rules of select_rank, in its words
     choices = {
         "curvefit": criteria.curvefit_rank(r2, ranks),
         "vaf": criteria.vaf_rank(vaf, local, ranks, vaf_threshold, local_vaf_threshold),
     }
     rules = {
-        "curvefit": "smallest N whose R²(N..N_max) curve is fitted by a line with "
-        "MSE < 1e-4 (centred R²)",
-        "vaf": f"smallest N with VAF >= {vaf_threshold} and every muscle's VAF >= "
-        f"{local_vaf_threshold} (uncentred)",
+        name: rule_text(
+            name,
+            feature="muscle",
+            vaf_threshold=vaf_threshold,
+            local_vaf_threshold=local_vaf_threshold,
+        )
+        for name in OWN_CRITERIA
     }
     scan_vars = {
         "scan_vaf": (("rank",), vaf),
@@ -382,7 +395,7 @@ def _scan(
         return choices[criterion], rules[criterion], choices, scan_vars, fits
     from neuronmf.model_selection.scan import select_rank
 
-    select_options.setdefault("seed", options["seed"])
+    select_options = {"seed": options["seed"], **select_options}
     # The scan's fits above are select_rank's full fits when the model is the same
     # (Frobenius, no extra engine options): hand them over, so no rank is fitted
     # twice (issue 22); its cheap criteria (aic, bic ...) then use these fits.

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+import neuronmf.io._nwb_segmentation as segmentation_io
 import neuronmf.io.writers as writers
 from neuronmf.io import load_result, save_nwb
 from tests.io.test_writers import _critical_findings, segmentation_result
@@ -58,7 +59,7 @@ def test_pixel_mask_round_trip_above_threshold(tmp_path, monkeypatch):
 
     ds = real_segmentation()
     assert ds["footprints"].dtype == np.float32 and ds.sizes["neuron"] > 0
-    monkeypatch.setattr(writers, "DENSE_IMAGE_MASK_MAX_BYTES", 1)
+    monkeypatch.setattr(segmentation_io, "DENSE_IMAGE_MASK_MAX_BYTES", 1)
     p = save_nwb(ds, tmp_path / "seg.nwb")
     assert layout(p) == {"pixel_mask"}
     info = provenance(p)
@@ -134,7 +135,7 @@ def test_file_without_mask_layout_still_loads(tmp_path):
 def test_float64_footprints_are_stored_as_float32_weights(tmp_path, monkeypatch):
     ds = segmentation_result()
     ds["footprints"] = ds["footprints"].astype(np.float64) / 3
-    monkeypatch.setattr(writers, "DENSE_IMAGE_MASK_MAX_BYTES", 1)
+    monkeypatch.setattr(segmentation_io, "DENSE_IMAGE_MASK_MAX_BYTES", 1)
     p = save_nwb(ds, tmp_path / "seg.nwb")
     with h5py.File(p, "r") as f:
         assert f[PS]["pixel_mask"].dtype["weight"] == np.float32  # NWB's dtype
@@ -148,8 +149,8 @@ def test_float64_footprints_are_stored_as_float32_weights(tmp_path, monkeypatch)
 
 def test_large_pixel_mask_result_reads_back_lazily(tmp_path, monkeypatch):
     ds = real_segmentation()
-    monkeypatch.setattr(writers, "DENSE_IMAGE_MASK_MAX_BYTES", 1)
-    monkeypatch.setattr(writers, "DENSE_FOOTPRINTS_READ_MAX_BYTES", 1)
+    monkeypatch.setattr(segmentation_io, "DENSE_IMAGE_MASK_MAX_BYTES", 1)
+    monkeypatch.setattr(segmentation_io, "DENSE_FOOTPRINTS_READ_MAX_BYTES", 1)
     p = save_nwb(ds, tmp_path / "seg.nwb")
     back = load_result(p)
     assert back["footprints"].chunks is not None
@@ -163,7 +164,7 @@ def test_pixel_mask_appended_next_to_image_mask(tmp_path, monkeypatch):
     ds = segmentation_result()
     p = tmp_path / "session.nwb"
     save_nwb(ds, p)
-    monkeypatch.setattr(writers, "DENSE_IMAGE_MASK_MAX_BYTES", 1)
+    monkeypatch.setattr(segmentation_io, "DENSE_IMAGE_MASK_MAX_BYTES", 1)
     save_nwb(ds, p)
     assert layout(p) == {"image_mask"}
     assert layout(p, PS + "_2") == {"pixel_mask"}
@@ -175,7 +176,7 @@ def test_pixel_mask_appended_next_to_image_mask(tmp_path, monkeypatch):
 
 def test_pixel_mask_nwb_passes_nwbinspector(tmp_path, monkeypatch):
     ds = real_segmentation()
-    monkeypatch.setattr(writers, "DENSE_IMAGE_MASK_MAX_BYTES", 1)
+    monkeypatch.setattr(segmentation_io, "DENSE_IMAGE_MASK_MAX_BYTES", 1)
     p = save_nwb(ds, tmp_path / "seg.nwb")
     assert layout(p) == {"pixel_mask"}
     critical, _ = _critical_findings(p)

@@ -147,10 +147,10 @@ def test_too_little_free_space_is_refused_before_writing(tmp_path, monkeypatch):
         )
     # results larger than half the free memory are written by HDF5 itself: the
     # free space is checked against their uncompressed size first
-    from neuronmf.io import writers
+    from neuronmf.io import _netcdf
 
-    monkeypatch.setattr(writers, "NETCDF_IN_MEMORY_MAX_BYTES", 0)
-    monkeypatch.setattr(writers, "_free_memory", lambda: 0)
+    monkeypatch.setattr(_netcdf, "NETCDF_IN_MEMORY_MAX_BYTES", 0)
+    monkeypatch.setattr(_netcdf, "available_memory", lambda: 0)
     with pytest.raises(nm.InputError, match=r"x\.nc \(~2\.7 MB\); got 1\.0 MB free"):
         nm.io.save_netcdf(ds, good)
     assert sha256(good) == before

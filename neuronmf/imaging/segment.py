@@ -172,6 +172,122 @@ def _parameters(parameters, r: float, named: dict, options: dict) -> SegmentPara
     return p
 
 
+def _check_movie_radius(mov: xr.DataArray, neuron_radius, n_neurons) -> float:
+    """The movie's length, the radius against its field of view, ``n_neurons``."""
+    T, ny, nx = mov.shape
+    if T < 2:
+        raise input_error(
+            "movie", "at least 2 frames", f"{T} frame(s)", "Pass a longer movie."
+        )
+    r = _check_radius(neuron_radius)
+    if 2 * r >= min(ny, nx):
+        raise input_error(
+            "neuron_radius",
+            f"smaller than half the field of view ({ny} × {nx} px)",
+            r,
+            "Give the radius in pixels, not micrometres.",
+        )
+    if n_neurons != "auto" and n_neurons < 1:
+        raise input_error("n_neurons", "'auto' or a positive integer", n_neurons)
+    return r
+
+
+def _warn_frames(frames: dict) -> None:
+    """Warn (at segment's caller) of constant or saturated frames; they are kept."""
+    if frames["constant_frames"] or frames["saturated_frames"]:
+        warnings.warn(
+            f"movie has {len(frames['constant_frames'])} constant frame(s) "
+            f"{frames['constant_frames'][:10]} and "
+            f"{len(frames['saturated_frames'])} saturated "
+            f"frame(s) {frames['saturated_frames'][:10]}; they are kept.",
+            stacklevel=3,
+        )
+
+
+def _plan(mov, r: float, p: SegmentParameters, seeds: str, mean: np.ndarray):
+    """The patches, which of them go out of core, and the anatomical candidates.
+
+    Patches above ``patch_memory`` stay dask arrays (chunked along time). The
+    candidates ``(peaks, ring, response)`` come from the whole mean image
+    (computed in the check pass); each belongs to the patch whose core holds
+    its peak (none with ``seeds="activity"``).
+    """
+    T, ny, nx = mov.shape
+    size = p.patch if max(ny, nx) > p.patch else max(ny, nx)
+    tiles = make_patches((ny, nx), size, p.overlap)
+    out_of_core = [_patch_nbytes(T, ys, xs) > p.patch_memory for ys, xs, _ in tiles]
+    peaks, ring, response = ring_candidates(
+        mean,
+        r,
+        min_response=p.anatomy_threshold if p.anatomy_activity_weight == 0 else 0.0,
+    )
+    if seeds == "activity":
+        peaks, ring = peaks[:0], ring[:0]
+    return tiles, out_of_core, (peaks, ring, response)
+
+
+def _patch_input(mov, tile, out_of_core: bool, offset, p, candidates):
+    """One patch of the movie (float32 plus ``offset``) and its anatomical input.
+
+    In memory, or a lazy dask array chunked along time when ``out_of_core``.
+    The anatomical input is the patch's slice of the ring response and the
+    candidates whose peak lies in the patch core (in patch coordinates).
+    """
+    ys, xs, (cy, cx) = tile
+    if out_of_core:
+        Y = _lazy_patch(mov.data, ys, xs, offset, p.patch_memory)
+    else:
+        Y = np.asarray(mov.data[:, ys, xs], dtype=np.float32)
+        if offset:
+            Y = Y + np.float32(offset)
+    peaks, ring, response = candidates
+    mine = (
+        (peaks[:, 0] >= cy.start)
+        & (peaks[:, 0] < cy.stop)
+        & (peaks[:, 1] >= cx.start)
+        & (peaks[:, 1] < cx.stop)
+    )
+    anat = {
+        "response": response[ys, xs],
+        "peaks": peaks[mine] - [ys.start, xs.start],
+        "ring": ring[mine],
+    }
+    return Y, anat
+
+
+def _attrs(mov, call: dict, p: SegmentParameters, frames: dict, offset) -> dict:
+    """The result's provenance (:func:`result_attrs`) and its plain attributes.
+
+    Besides ``neuronmf_kind``, ``neuronmf_version``, ``params`` (JSON of
+    ``call`` and ``p``) and ``seed``, every option and parameter is kept as a
+    plain str/int/float attribute, as before the provenance convention.
+    """
+    seeds = call["seeds"]
+    source = mov.attrs.get("source")
+    attrs = result_attrs(
+        "segmentation", params={**call, **p.as_dict()}, seed=None, source=source
+    )
+    anatomy = " + ring-template anatomical candidates" if seeds != "activity" else ""
+    attrs.update(
+        {
+            "method": f"greedy corr-PNR seeds{anatomy}, NMF background, NNLS traces",
+            "seeds": seeds,
+            "neuron_radius": call["neuron_radius"],
+            "n_neurons": str(call["n_neurons"]),
+            "background_rank": int(call["background_rank"]),
+            "refine": str(call["refine"]),
+            "n_jobs": int(call["n_jobs"]),
+            "constant_frames": str(frames["constant_frames"]),
+            "saturated_frames": str(frames["saturated_frames"]),
+            "offset_added": float(offset),
+            "source": str(source if source is not None else ""),
+        }
+    )
+    for k, v in p.as_dict().items():
+        attrs[k] = float(v) if isinstance(v, float) else int(v)
+    return attrs
+
+
 def _run_patches(tiles, work, n_jobs: int, progress: bool) -> list:
     """``work(i)`` for every patch (threads if ``n_jobs > 1``), with a progress bar.
 
@@ -220,50 +336,36 @@ def segment(
 
     One pass over the movie checks its frames and computes its temporal mean
     image; the anatomical candidates come from that image (step 6). Then, per
-    overlapping patch (read lazily, one patch at a time):
+    overlapping patch (read lazily, one patch at a time; docs/imaging.md
+    describes every step):
 
     1. baseline ``b0`` = per-pixel ``baseline_percentile`` over time;
     2. seeds (``seeds`` includes ``"activity"``): greedy rank-1 components at
-       the best local-correlation × peak-to-noise pixels of the
-       baseline-subtracted movie (CNMF-like);
-    3. refinement with the engine (``refine="full"``; two rounds): an
-       unpenalised rank-``background_rank`` NMF background, then
-       ``neuronmf.nmf`` on the background-subtracted patch started from the
-       seeds with a graph-Laplacian penalty over the 8-neighbour pixel grid
-       (``smoothness``) and L1 (``sparsity``) on the footprints; footprints
-       are then zeroed outside their seed support dilated by
-       ``support_dilation`` px (the neighbourhood restriction) and the traces
-       re-projected exactly (``neuronmf.project``);
-    4. merging of overlapping or touching (supports dilated by
-       ``merge_dilation`` px) components whose traces correlate >
-       ``merge_threshold``, once after seeding and again after refinement;
+       the best local-correlation × peak-to-noise pixels (CNMF-like);
+    3. refinement with the engine: an unpenalised rank-``background_rank``
+       NMF background and exact NNLS traces (``neuronmf.project``); with
+       ``refine="full"`` also two rounds of ``neuronmf.nmf`` from the seeds
+       with a graph-Laplacian (``smoothness``) and L1 (``sparsity``) penalty
+       on the footprints, kept within their seed support dilated by
+       ``support_dilation`` px;
+    4. merging of overlapping or touching (``merge_dilation``) components
+       whose traces correlate > ``merge_threshold``, after seeding and again
+       after refinement;
     5. quality: SNR, compactness, trace correlation; components failing
        ``min_snr``, ``min_trace_corr``, ``min_area`` or ``max_area`` are
        rejected with the reason kept;
     6. anatomy (``seeds`` includes ``"anatomy"``): ring-shaped somata in the
-       contrast-normalised mean image (:mod:`neuronmf.imaging.anatomy`: a
-       ring matched filter, local maxima ≥ 1.5 radii apart). A candidate is
-       kept when its ``anatomy_score`` = ring response +
-       ``anatomy_activity_weight`` × the peak-to-noise of its
-       neuropil-corrected disc trace reaches ``anatomy_threshold``, and no
-       accepted activity component has its centroid within one radius (a
-       rejected one within one radius gives way). Its footprint is a disc of
-       one radius; the traces of all components are then fitted again jointly
-       (background NMF + exact NNLS, as in step 3). Anatomical components are
-       rejected only for their area, never for a quiet trace; activity
-       components keep the decision of step 5, made before anatomy was added,
-       while ``snr`` and ``trace_correlation`` report the final traces.
+       contrast-normalised mean image (:mod:`neuronmf.imaging.anatomy`),
+       kept when their ``anatomy_score`` reaches ``anatomy_threshold`` and no
+       accepted activity component lies within one radius (a rejected one
+       gives way); a disc footprint each, then the traces of all components
+       are fitted again jointly. Anatomical components are rejected only for
+       their area; activity components keep the decision of step 5, while
+       ``snr`` and ``trace_correlation`` report the final traces.
 
-    Out of core: a patch larger than ``patch_memory`` (T × h × w × 4 bytes) is
-    never read whole. It stays a dask array chunked along time; the seeds and
-    the baseline ``b0`` come from the frames binned for the seeding (the
-    percentile of the *binned* frames: an approximation, used only out of
-    core), the background NMF and the NNLS traces from the engine's chunked
-    path at the full frame rate, and the trace correlation and activity
-    evidence are exact (mask-mean traces computed block by block);
-    ``refine="full"`` refines footprints on the binned movie. Each pass reads
-    the patch again; ``attrs["n_patches_out_of_core"]`` counts these patches
-    (details: docs/imaging.md, "Out of core").
+    A patch larger than ``patch_memory`` (T × h × w × 4 bytes) is processed
+    out of core, never read whole (see :class:`SegmentParameters`);
+    ``attrs["n_patches_out_of_core"]`` counts these patches.
 
     Parameters
     ----------
@@ -293,11 +395,9 @@ def segment(
         refined); ``False``: seeds only (anatomical traces by NNLS).
     seeds : {"anatomy+activity", "activity", "anatomy"}
         Where neurons come from: transients (steps 2–5), ring-shaped somata in
-        the mean image (step 6), or both (default). On neurofinder_subset
-        (200 frames) both raise IoU-F1 from 0.12 to 0.44, because most
-        annotated neurons barely fire in so short a movie but are visible
-        anatomically; on movies whose somata are filled blobs, not rings
-        (``datasets.simulate_movie``), anatomy adds nothing and nothing is lost.
+        the mean image (step 6), or both (default: in short movies most
+        neurons barely fire but are visible anatomically; where somata are
+        filled blobs, not rings, anatomy adds nothing and nothing is lost).
     progress : bool
         Show a progress bar over patches (tqdm, on stderr).
     parameters : SegmentParameters, optional
@@ -319,18 +419,14 @@ def segment(
         (neuron, time), ``snr``, ``compactness``, ``trace_correlation``,
         ``area``, ``centroid`` (neuron, axis), ``baseline`` (y, x),
         ``background_footprints`` (background, y, x) and
-        ``background_traces`` (background, time) (patch backgrounds joined on
-        their cores; temporal components averaged over patches); per neuron
-        ``origin`` (``"activity"`` or ``"anatomy"``), ``ring_response``,
-        ``activity_evidence`` and ``anatomy_score`` (step 6, at the anatomical
-        peak or at an activity component's centroid, for every neuron); the
-        rejected components (``rejected_centroid``, ``rejected_reason``,
-        ``rejected_origin``). ``attrs``: the package's provenance
+        ``background_traces`` (background, time); per neuron ``origin``
+        (``"activity"`` or ``"anatomy"``), ``ring_response``,
+        ``activity_evidence`` and ``anatomy_score`` (step 6); the rejected
+        components (``rejected_centroid``, ``rejected_reason``,
+        ``rejected_origin``). ``attrs``: the provenance
         (``neuronmf_kind="segmentation"``, ``neuronmf_version``, ``params``
-        as JSON, ``seed="none"``), and, as plain str/int/float, every
-        parameter, ``seeds``, ``n_patches``, ``n_patches_out_of_core``,
-        ``n_anatomy``, ``n_rejected``, ``constant_frames``,
-        ``saturated_frames``, ``offset_added`` and ``source``.
+        as JSON, ``seed="none"``) and, as plain values, every parameter and
+        ``n_patches``, ``n_patches_out_of_core``, ``n_anatomy``, ...
 
     Examples
     --------
@@ -343,69 +439,20 @@ def segment(
     refine, background_rank, n_jobs = _check_call(
         neuron_radius, n_neurons, background_rank, n_jobs, refine, seeds, progress
     )
-    named = {"smoothness": smoothness, "sparsity": sparsity}
-    named.update(patch=patch, overlap=overlap)
     mov = _as_movie(movie)
-    T, ny, nx = mov.shape
-    if T < 2:
-        raise input_error(
-            "movie", "at least 2 frames", f"{T} frame(s)", "Pass a longer movie."
-        )
-    r = _check_radius(neuron_radius)
-    if 2 * r >= min(ny, nx):
-        raise input_error(
-            "neuron_radius",
-            f"smaller than half the field of view ({ny} × {nx} px)",
-            r,
-            "Give the radius in pixels, not micrometres.",
-        )
-    if n_neurons != "auto" and n_neurons < 1:
-        raise input_error("n_neurons", "'auto' or a positive integer", n_neurons)
-    p = _parameters(parameters, r, named, options)
-    frames = _check_frames(mov, mean_image=True)
-    if frames["constant_frames"] or frames["saturated_frames"]:
-        warnings.warn(
-            f"movie has {len(frames['constant_frames'])} constant frame(s) "
-            f"{frames['constant_frames'][:10]} and "
-            f"{len(frames['saturated_frames'])} saturated "
-            f"frame(s) {frames['saturated_frames'][:10]}; they are kept.",
-            stacklevel=2,
-        )
-    offset = -frames["min"] if frames["min"] < 0 else 0.0
-    size = p.patch if max(ny, nx) > p.patch else max(ny, nx)
-    tiles = make_patches((ny, nx), size, p.overlap)
-    kmax = None if n_neurons == "auto" else int(n_neurons)
-    # anatomical candidates on the whole mean image (computed in the check pass);
-    # each belongs to the patch whose core holds its peak
-    peaks, ring, response = ring_candidates(
-        frames.pop("mean"),
-        r,
-        min_response=p.anatomy_threshold if p.anatomy_activity_weight == 0 else 0.0,
+    r = _check_movie_radius(mov, neuron_radius, n_neurons)
+    named = {"smoothness": smoothness, "sparsity": sparsity}
+    p = _parameters(
+        parameters, r, {**named, "patch": patch, "overlap": overlap}, options
     )
-    if seeds == "activity":
-        peaks, ring = peaks[:0], ring[:0]
-    # patches above the memory budget stay dask arrays (chunked along time)
-    out_of_core = [_patch_nbytes(T, ys, xs) > p.patch_memory for ys, xs, _ in tiles]
+    frames = _check_frames(mov, mean_image=True)
+    _warn_frames(frames)
+    offset = -frames["min"] if frames["min"] < 0 else 0.0
+    tiles, out_of_core, candidates = _plan(mov, r, p, seeds, frames.pop("mean"))
+    kmax = None if n_neurons == "auto" else int(n_neurons)
 
     def work(i):
-        ys, xs, (cy, cx) = tiles[i]
-        if out_of_core[i]:
-            Y = _lazy_patch(mov.data, ys, xs, offset, p.patch_memory)
-        else:
-            Y = np.asarray(mov.data[:, ys, xs], dtype=np.float32)
-            if offset:
-                Y = Y + np.float32(offset)
-        mine = (
-            (peaks[:, 0] >= cy.start)
-            & (peaks[:, 0] < cy.stop)
-            & (peaks[:, 1] >= cx.start)
-            & (peaks[:, 1] < cx.stop)
-        )
-        anat = {
-            "response": response[ys, xs],
-            "peaks": peaks[mine] - [ys.start, xs.start],
-            "ring": ring[mine],
-        }
+        Y, anat = _patch_input(mov, tiles[i], out_of_core[i], offset, p, candidates)
         return _segment_patch(Y, r, p, kmax, background_rank, refine, seeds, anat)
 
     results = _run_patches(tiles, work, n_jobs, progress)
@@ -418,37 +465,11 @@ def segment(
         "seeds": seeds,
         "n_jobs": n_jobs,
     }
-    source = mov.attrs.get("source")
-    attrs = result_attrs(
-        "segmentation", params={**call, **p.as_dict()}, seed=None, source=source
-    )
+    attrs = _attrs(mov, call, p, frames, offset)
     attrs.update(
-        {
-            "method": (
-                "greedy corr-PNR seeds"
-                + (
-                    " + ring-template anatomical candidates"
-                    if seeds != "activity"
-                    else ""
-                )
-                + ", NMF background, NNLS traces"
-            ),
-            "seeds": seeds,
-            "neuron_radius": r,
-            "n_neurons": str(n_neurons),
-            "background_rank": int(background_rank),
-            "n_patches": len(tiles),
-            "n_patches_out_of_core": int(sum(out_of_core)),
-            "refine": str(refine),
-            "n_jobs": int(n_jobs),
-            "constant_frames": str(frames["constant_frames"]),
-            "saturated_frames": str(frames["saturated_frames"]),
-            "offset_added": float(offset),
-            "source": str(source if source is not None else ""),
-            "n_rejected": int(coords["rejected"].size),
-            "n_anatomy": int((variables["origin"][1] == "anatomy").sum()),
-        }
+        n_patches=len(tiles),
+        n_patches_out_of_core=int(sum(out_of_core)),
+        n_rejected=int(coords["rejected"].size),
+        n_anatomy=int((variables["origin"][1] == "anatomy").sum()),
     )
-    for k, v in p.as_dict().items():
-        attrs[k] = float(v) if isinstance(v, float) else int(v)
     return xr.Dataset(variables, coords=coords, attrs=attrs)

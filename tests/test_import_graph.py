@@ -52,7 +52,6 @@ KNOWN_BACKWARD: dict[tuple[str, str], str] = {
     # Domains reading ``neuronmf.__version__`` through the public facade: issue 22
     # item 3 (one helper writes the result attrs, neuronmf_version included).
     ("neuronmf.assemblies._core", "neuronmf"): "issue 22 item 3",
-    ("neuronmf.decoding._core", "neuronmf"): "issue 22 item 3",
     ("neuronmf.synergies._extract", "neuronmf"): "issue 22 item 3",
     ("neuronmf.synergies._compare", "neuronmf"): "issue 22 item 3",
     # RankScan.plot / plot_intervals import the plotting module lazily: issue 22

@@ -9,7 +9,8 @@ from scipy.ndimage import gaussian_filter1d
 from sklearn.linear_model import Ridge
 
 import neuronmf as nm
-from neuronmf.decoding import _core
+from neuronmf.decoding import _features
+from neuronmf.model_selection import chain
 
 
 def planted(n=2400, m=24, r=3, oracle=0.6, seed=0):
@@ -69,7 +70,7 @@ def test_no_test_bin_enters_any_fit(monkeypatch, inner_nmf):
     row_of = {X[i].tobytes(): i for i in range(len(X))}
     y_of = {float(v): i for i, v in enumerate(y)}
     nmf_calls, proj_calls, glm_calls, fitted_bins = [], [], [], {}
-    real_nmf, real_project, real_fit = _core.nmf, _core.project, Ridge.fit
+    real_nmf, real_project, real_fit = chain.nmf, _features.project, Ridge.fit
 
     def spy_nmf(V, rank, **kw):
         bins = {row_of[np.ascontiguousarray(c).tobytes()] for c in np.asarray(V).T}
@@ -89,8 +90,8 @@ def test_no_test_bin_enters_any_fit(monkeypatch, inner_nmf):
         glm_calls.append({y_of[float(v)] for v in first})
         return real_fit(self, Xd, yd, *a, **kw)
 
-    monkeypatch.setattr(_core, "nmf", spy_nmf)
-    monkeypatch.setattr(_core, "project", spy_project)
+    monkeypatch.setattr(chain, "nmf", spy_nmf)
+    monkeypatch.setattr(_features, "project", spy_project)
     monkeypatch.setattr(Ridge, "fit", spy_fit)
     res = nm.decoding.decode(
         X, y, ranks=[1, 2, 3], cv=3, inner_cv=2, lags=1, n_null=0, inner_nmf=inner_nmf
@@ -166,7 +167,7 @@ def test_bad_input_before_any_fit(y, kw, match, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("a fit ran before validation")
 
-    monkeypatch.setattr(_core, "nmf", boom)
+    monkeypatch.setattr(chain, "nmf", boom)
     X = np.random.default_rng(0).poisson(1.0, (300, 8)).astype(float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -12,7 +12,7 @@ import xarray as xr
 from scipy.ndimage import gaussian_filter1d
 
 import neuronmf as nm
-from neuronmf.decoding import _core
+from neuronmf.model_selection import chain
 
 FAST = dict(features="raw", cv=5, inner_cv=2, n_null=0)
 
@@ -209,14 +209,14 @@ def test_trial_decoding_never_splits_a_trial_and_stratifies(monkeypatch):
     n_tr, T, _m = X.shape
     row_trial = {X.values[i, j].tobytes(): i for i in range(n_tr) for j in range(T)}
     calls = []
-    real_nmf = _core.nmf
+    real_nmf = chain.nmf
 
     def spy(V, rank, **kw):
         trials = [row_trial[np.ascontiguousarray(c).tobytes()] for c in np.asarray(V).T]
         calls.append(np.bincount(trials, minlength=n_tr))
         return real_nmf(V, rank, **kw)
 
-    monkeypatch.setattr(_core, "nmf", spy)
+    monkeypatch.setattr(chain, "nmf", spy)
     res = nm.decoding.decode(
         X, y, model="multinomial", rank=3, cv=5, inner_cv=2, n_null=0, alphas=[1.0]
     )

@@ -62,7 +62,11 @@ def test_bad_data(V, rank, message):
             {"init": "svd"},
             r"init must be one of 'random', 'nndsvd', .*'spa'; got 'svd'",
         ),
-        ({"loss": "itakura"}, r"loss must be one of 'frobenius', 'kl'; got 'itakura'"),
+        (
+            {"loss": "itakura"},
+            r"loss must be one of 'frobenius', 'kl', 'itakura-saito', or a number "
+            r"β .*; got 'itakura'",
+        ),
         ({"W": np.ones((6, 3))}, r"W.shape must be \(6, 2\); got \(6, 3\)"),
         ({"H": np.ones((2, 9))}, r"H.shape must be \(2, 10\); got \(2, 9\)"),
         ({"W": -np.ones((6, 2))}, r"W must be non-negative"),

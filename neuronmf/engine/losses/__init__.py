@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from neuronmf.engine.losses import beta as _beta
 from neuronmf.engine.losses import frobenius as _frobenius
 from neuronmf.engine.losses import kl as _kl
 from neuronmf.engine.losses._penalty import penalty
@@ -51,11 +52,11 @@ __all__ = [
 ]
 
 #: The loss modules, each with a ``SPEC``; the registry is built from them.
-_MODULES = (_frobenius, _kl)
+_MODULES = (_frobenius, _kl, _beta)
 
 #: Families of losses indexed by a number (e.g. the β-divergences): each is a
 #: callable(β) returning a spec, asked when no registered loss has that β.
-_FAMILIES: tuple[Callable[[float], LossSpec], ...] = ()
+_FAMILIES: tuple[Callable[[float], LossSpec], ...] = (_beta.family,)
 
 _REGISTRY: dict[str, LossSpec] = {m.SPEC.name: m.SPEC for m in _MODULES}
 _SPELLINGS: dict[str, LossSpec] = {

@@ -171,6 +171,8 @@ def add_tables_result(nwbfile, ds: xr.Dataset, kind: str, name, source) -> None:
         nwbfile.processing, name or kind, name is not None, "nwbfile.processing"
     )
     time_series, tables, scalars = plan_tables(ds, (), {})
+    if "time" in ds.coords and ds["time"].dims == ("time",) and not time_series:
+        time_series.append("time")  # no series carries the times: one of its own
     extra = exact_layout(ds, {}, time_series, tables, scalars, what=f"{kind} result")
     extra["source"] = str(source) if source is not None else None
     where = "; ".join(
@@ -187,6 +189,8 @@ def add_tables_result(nwbfile, ds: xr.Dataset, kind: str, name, source) -> None:
     )
 
     def describe(k: str) -> str:
+        if k == "time":
+            return "Times (s) of the result's time coordinate."
         return f"neuronmf {kind} variable {k!r} {tuple(map(str, ds[k].dims))}."
 
     add_time_series(module, ds, time_series, [], times_of(ds), describe)

@@ -50,6 +50,7 @@ __all__ = [
     "TABLE_SUFFIXES",
     "as_path",
     "check_hdf5_contained",
+    "check_source",
     "choose",
     "detect_format",
     "numeric_data",
@@ -251,3 +252,22 @@ def base_attrs(path: Path, source_path: str, **extra: Any) -> dict[str, Any]:
     attrs: dict[str, Any] = {"source": str(path), "source_path": source_path}
     attrs.update({k: v for k, v in extra.items() if v is not None})
     return attrs
+
+
+def check_source(fmt: str, series, *, variable=None, time_axis=None) -> None:
+    """``series=`` names what to read in NWB/HDF5/NPZ files, ``variable=`` (and
+    ``time_axis=``) in MATLAB files; refuse the one that does not fit ``fmt``."""
+    if fmt == "matlab":
+        if series is not None:
+            raise input_error(
+                "series", "None for a MATLAB file", series, "Pass variable= instead."
+            )
+        return
+    for name, value in (("variable", variable), ("time_axis", time_axis)):
+        if value is not None:
+            raise input_error(
+                name,
+                "used with MATLAB .mat files only",
+                f"a {fmt} file",
+                "Use series= to choose what to read from this file.",
+            )

@@ -1,5 +1,7 @@
 """`neuronmf synergies` end to end on simulated EMG written as CSV."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -144,3 +146,25 @@ def test_synergies_channels_and_exclude(tmp_path):
     code = main(["synergies", str(src), "--exclude", names[0], names[1], *fast])
     assert code == 0
     assert xr.load_dataset(out / "synergies.nc").muscle.values.tolist() == names[2:]
+
+
+def test_synergies_command_writes_through_io_save(tmp_path, monkeypatch):
+    """The command writes its results with io.save_netcdf / io.save_nwb (thin CLI)."""
+    import neuronmf.io as nio
+
+    written = []
+    for name in ("save_netcdf", "save_nwb"):
+        original = getattr(nio, name)
+
+        def spy(ds, path, *args, _original=original, **kwargs):
+            written.append(Path(path).name)
+            return _original(ds, path, *args, **kwargs)
+
+        monkeypatch.setattr(nio, name, spy)
+    src, cycles = _write(tmp_path)
+    out = tmp_path / "out"
+    argv = ["synergies", str(src), "--cycles", str(cycles), "--rank", "3"]
+    assert main([*argv, "--restarts", "1", "--out", str(out)]) == 0
+    assert sorted(written) == ["synergies.nc", "synergies.nwb"]
+    back = nio.load_result(out / "synergies.nc")
+    assert back.attrs["rank"] == 3 and back["synergies"].dims == ("muscle", "synergy")

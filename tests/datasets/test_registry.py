@@ -145,3 +145,13 @@ def test_registered_loader_calls_run_on_small_datasets():
                 pytest.skip(f"{loader['function']} not available yet")
             out = fn(folder / loader["file"], **loader["args"])
             assert out.ndim >= 1, (name, func)
+
+
+def test_mirror_dir_is_the_folder_fetch_reads(tmp_path, monkeypatch):
+    from neuronmf.datasets.registry import mirror_dir
+
+    monkeypatch.setenv("NEURONMF_DATA_DIR", str(tmp_path / "mirror"))
+    assert mirror_dir() == tmp_path / "mirror"  # named, even before it exists
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("NEURONMF_DATA_DIR", "~/data")
+    assert mirror_dir() == tmp_path / "data"

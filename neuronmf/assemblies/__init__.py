@@ -6,11 +6,8 @@ comparison. Planted assemblies for tests and examples:
 ``neuronmf.datasets.simulate_assemblies``.
 """
 
-from neuronmf.assemblies._core import (
-    bin_spikes,
-    detect,
-    detect_ica,
-    marchenko_pastur_count,
-)
+from neuronmf.assemblies._core import detect
+from neuronmf.assemblies._ica import detect_ica, marchenko_pastur_count
+from neuronmf.assemblies._input import bin_spikes
 
 __all__ = ["bin_spikes", "detect", "detect_ica", "marchenko_pastur_count"]

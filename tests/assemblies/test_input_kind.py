@@ -202,7 +202,7 @@ def test_long_fluorescence_gets_running_baseline():
     da = xr.DataArray(F, dims=("time", "neuron"), coords={"time": t})
     ds = nm.assemblies.detect(da, kind="fluorescence", rank=2, n_surrogates=0)
     assert "running 8th percentile over 60 s (600 bins)" in ds.attrs["preprocessing"]
-    from neuronmf.assemblies._core import _prepare
+    from neuronmf.assemblies._kind import _prepare
 
     Y = _prepare(da, "fluorescence", 8.0, 60.0)[0]
     # near baseline at both ends (a whole-recording F0 would put the start at

@@ -553,9 +553,13 @@ def _split(options: dict, k: int) -> tuple[int, int]:
         or (options["graph"] is not None and options["graph_weight"] > 0)
     )
     pen_H = bool(options["l1_H"] or options["l2_H"])
-    if not options["update_W"] or (pen_H and not pen_W):
-        return 0, k  # W fixed, or held at unit norm: the scale is H's
-    if not options["update_H"] or (pen_W and not pen_H):
+    if not options["update_W"]:
+        return 0, k  # W fixed: the scale is H's
+    if not options["update_H"]:
+        return k, 0  # H fixed: the scale is W's
+    if pen_H and not pen_W:
+        return 0, k  # W held at unit norm
+    if pen_W and not pen_H:
         return k, 0
     return k // 2, k // 2
 
@@ -881,6 +885,8 @@ def project(
     sample_dim: str = "time",
     tol: float = 1e-10,
     max_iter: int = 2000,
+    l1_H: float = 0.0,
+    l2_H: float = 0.0,
 ):
     """Activations of new data on fixed parts: ``argmin_{H >= 0} loss(V, W·H)``.
 
@@ -902,7 +908,12 @@ def project(
     sample_dim : str, default "time"
         Sample dimension of a DataArray ``V``.
     tol, max_iter
-        Stopping rule of the KL solve (unused for Frobenius, which is exact).
+        Stopping rule of the iterative solve (KL, other losses, penalties);
+        unused for plain Frobenius, which is exact.
+    l1_H, l2_H : float, default 0
+        Penalties on the activations, as in :func:`nmf`: the result minimises
+        loss(V, W·H) + l1_H·ΣH + ½·l2_H·|H|² (by the loss's default solver with
+        W fixed, from the NNLS answer). ``NMF.transform`` passes the fit's.
 
     Returns
     -------
@@ -917,6 +928,8 @@ def project(
     True
     """
     spec = losses.get(loss)
+    l1_H = check.non_negative_number("l1_H", l1_H)
+    l2_H = check.non_negative_number("l2_H", l2_H)
     tol = check.check_real("tol", tol, 0.0)
     max_iter = check.check_int("max_iter", max_iter, 1)
     sample_dim = check.check_str("sample_dim", sample_dim)
@@ -947,7 +960,7 @@ def project(
         blocks = V.to_delayed().ravel().tolist()
         parts = [
             dask.delayed(project, pure=True)(
-                b, Wa, loss=spec.name, tol=tol, max_iter=max_iter
+                b, Wa, loss=spec.name, tol=tol, max_iter=max_iter, l1_H=l1_H, l2_H=l2_H
             )
             for b in blocks
         ]
@@ -961,8 +974,11 @@ def project(
     Wn = np.ldexp(np.asarray(Wa, dtype=np.float64), -kw) if kw else Wa
     with blas_threads(V.shape, Wa.shape[1]):
         H = nnls_columns(Vn, Wn).astype(dt, copy=False)
-    if not spec.exact_projection and H.any():
-        # refine the least-squares answer under the loss, W fixed
+    if (not spec.exact_projection or l1_H or l2_H) and H.any():
+        # refine the least-squares answer under the loss and penalties, W fixed;
+        # on (V / 2**kv, W / 2**kw) the data term is 2**(-p·kv) times V's and H
+        # is 2**(kw - kv) times H's, so the penalties scale accordingly
+        p = spec.scale_power
         options = _check_options(
             Vn,
             Wa.shape[1],
@@ -970,9 +986,9 @@ def project(
             solver=spec.default_solver,
             init="nndsvda",
             l1_W=0.0,
-            l1_H=0.0,
+            l1_H=times_power_of_two(l1_H, kv - kw - p * kv),
             l2_W=0.0,
-            l2_H=0.0,
+            l2_H=times_power_of_two(l2_H, 2 * (kv - kw) - p * kv),
             W=Wn,
             H=H,
             update_W=False,

@@ -296,22 +296,31 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return "frobenius"  # partial_fit: online NMF is Frobenius only
 
     def transform(self, X):
-        """Activations of X on the fitted parts, under the fitted loss.
+        """Activations of X on the fitted parts, under the fitted loss and penalties.
 
-        Frobenius: exact non-negative least squares; KL: the Poisson
-        maximum-likelihood activations (see :func:`neuronmf.project`), so
-        ``transform(X)`` agrees with ``fit_transform(X)`` at convergence.
+        Frobenius: exact non-negative least squares; other losses (KL: the
+        Poisson maximum-likelihood activations) by :func:`neuronmf.project`.
+        The fit's penalties on the activations (``l1_H``, ``l2_H``, or those
+        ``alpha_W``/``l1_ratio`` set) apply too, so ``transform(X)`` agrees with
+        ``fit_transform(X)`` at convergence (with penalties on both factors the
+        fit's activations carry the scale that normalising ``components_``
+        moved into them, and the two differ; docs/engine.md).
         """
         check_is_fitted(self)
         loss = self._fitted_loss()
+        n_features = self.components_.shape[1]
+        pen = self._penalties(1, n_features)
+        pen = {"l1_H": pen["l1_H"], "l2_H": pen["l2_H"]}
         if is_dask(X):
-            return np.ascontiguousarray(project(X.T, self.components_.T, loss=loss).T)
+            return np.ascontiguousarray(
+                project(X.T, self.components_.T, loss=loss, **pen).T
+            )
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         check_non_negative(X, f"{type(self).__name__} (input X)")
         W = self.components_.T
         if not X.any():
             return np.zeros((X.shape[0], self.n_components_), dtype=X.dtype)
-        H = project(X.T, W, loss=loss)
+        H = project(X.T, W, loss=loss, **pen)
         return np.ascontiguousarray(H.T).astype(X.dtype, copy=False)
 
     def partial_fit(self, X, y=None, *, memory: float | None = None):

@@ -96,13 +96,27 @@ class Problem:
 
     @property
     def unit_norm_W(self) -> bool:
-        """Hold W's columns at unit norm: H is penalised and W is not."""
-        return self.penalised_H and not self.penalised_W and self.update_W
+        """Hold W's columns at unit norm: H is penalised and W is not.
+
+        Only when both factors are fitted: the scale moves into H, so a fixed
+        H (whose penalty is then a constant) is never rescaled.
+        """
+        return (
+            self.penalised_H
+            and not self.penalised_W
+            and self.update_W
+            and self.update_H
+        )
 
     @property
     def unit_norm_H(self) -> bool:
-        """Hold H's rows at unit norm: W is penalised and H is not."""
-        return self.penalised_W and not self.penalised_H and self.update_H
+        """Hold H's rows at unit norm: W is penalised and H is not (both fitted)."""
+        return (
+            self.penalised_W
+            and not self.penalised_H
+            and self.update_H
+            and self.update_W
+        )
 
     @property
     def pg_tol(self) -> float:

@@ -1,0 +1,141 @@
+"""Invariants of every solver × loss × penalty × mask (issue 22 item 6).
+
+Small problems (10 × 40, rank 3) so that the whole matrix runs in seconds:
+the objective never increases (unpenalised fits and fits penalised on both
+factors; a penalty on one factor holds the other at unit norm, which may raise
+the objective slightly), the first-order (KKT) conditions hold at the end, a
+fixed factor comes back unchanged, and ``NMF.transform(X)`` equals
+``fit_transform(X)`` at convergence.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import neuronmf as nm
+from neuronmf.engine import losses
+from neuronmf.engine.solvers.base import projected_gradient_norm
+
+#: (loss, solver, KKT tolerance: final / initial projected gradient)
+CASES = [
+    ("frobenius", "hals", 1e-4),
+    ("frobenius", "mu", 5e-2),
+    ("frobenius", "gradient", 5e-2),
+    ("kl", "ccd", 1e-4),
+    ("kl", "mu", 5e-2),
+    ("kl", "gradient", 5e-2),
+    ("itakura-saito", "mu", 5e-2),
+    (1.5, "mu", 5e-2),
+]
+PENALTIES = {
+    "none": {},
+    "H": {"l1_H": 0.05},
+    "both": {"l1_H": 0.05, "l2_W": 0.1},
+}
+MAX_ITER = {"hals": 400, "ccd": 400, "mu": 1500, "gradient": 300}
+
+
+def _data(seed=0):
+    rng = np.random.default_rng(seed)
+    V = rng.gamma(2.0, 1.0, (10, 3)) @ rng.gamma(1.0, 1.0, (3, 40))
+    V = rng.poisson(V).astype(float) + 0.5  # > 0 for Itakura–Saito
+    mask = rng.random(V.shape) > 0.25
+    W0 = rng.random((10, 3)) + 0.2
+    H0 = rng.random((3, 40)) + 0.2
+    return V, mask, W0, H0
+
+
+def _fit(V, loss, solver, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nm.ConvergenceWarning)
+        return nm.nmf(V, 3, loss=loss, solver=solver, escape=False, **kw)
+
+
+def _pg(V, W, H, loss, mask, pen, only_H=False):
+    """The balanced projected-gradient norm of the penalised objective.
+
+    ``only_H``: H's part alone. With a penalty on H only, the fit holds W's
+    columns at unit norm (else the penalty is dodged by scaling and there is no
+    minimiser), so only H's conditions are those of the unconstrained problem.
+    """
+    spec = losses.get(loss)
+    D = spec.gradient(V, W @ H, mask)
+    gW = D @ H.T + pen.get("l1_W", 0) + pen.get("l2_W", 0) * W
+    gH = W.T @ D + pen.get("l1_H", 0) + pen.get("l2_H", 0) * H
+    if only_H:
+        gW = np.zeros_like(gW)
+    return projected_gradient_norm(W, H, gW, gH)
+
+
+#: Known: KL coordinate descent with a penalty on H only alternates an
+#: unconstrained W update with moving W's scale into H, which raises the
+#: objective; the stopping rule reads the rise as a stall and stops while H's
+#: KKT residual is still ~1e-2 of its start (HALS has a unit-norm W update).
+KL_CCD_H_ONLY = "KL ccd with a penalty on H only stops early (see comment)"
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["dense", "masked"])
+@pytest.mark.parametrize("penalty", list(PENALTIES))
+@pytest.mark.parametrize("loss, solver, kkt_tol", CASES)
+def test_monotone_and_kkt(loss, solver, kkt_tol, penalty, masked, request):
+    if (loss, solver, penalty) == ("kl", "ccd", "H"):
+        request.applymarker(pytest.mark.xfail(strict=True, reason=KL_CCD_H_ONLY))
+    V, mask, W0, H0 = _data()
+    pen = PENALTIES[penalty]
+    M = mask if masked else None
+    res = _fit(
+        V, loss, solver, W=W0, H=H0, mask=M, tol=1e-9, max_iter=MAX_ITER[solver],
+        **pen,
+    )  # fmt: skip
+    h = np.asarray(res.loss_history)
+    assert np.all(np.isfinite(h)) and h[-1] < h[0]
+    if penalty != "H":
+        assert np.all(np.diff(h) <= 1e-9 * np.abs(h[:-1])), "objective went up"
+    if penalty != "both":
+        # normalising W's columns moves scale between the factors, which leaves
+        # the objective (and stationarity) unchanged unless both are penalised
+        Vf = np.where(mask, V, 0) if masked else V
+        only_H = penalty == "H"
+        start = _pg(Vf, W0, H0, loss, M, pen, only_H)
+        end = _pg(Vf, res.W, res.H, loss, M, pen, only_H)
+        assert end <= kkt_tol * start, f"KKT: {end / start:.2e}"
+
+
+@pytest.mark.parametrize("loss, solver, kkt_tol", CASES)
+@pytest.mark.parametrize("fixed", ["W", "H"])
+def test_a_fixed_factor_comes_back_unchanged(loss, solver, kkt_tol, fixed):
+    V, mask, W0, H0 = _data(1)
+    kw = {"update_W": False} if fixed == "W" else {"update_H": False}
+    res = _fit(V, loss, solver, W=W0, H=H0, mask=mask, l1_H=0.01, max_iter=30, **kw)
+    given = W0 if fixed == "W" else H0
+    np.testing.assert_array_equal(getattr(res, fixed), given)
+    other = res.H if fixed == "W" else res.W
+    assert not np.array_equal(other, H0 if fixed == "W" else W0)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"loss": "frobenius"},
+        {"loss": "frobenius", "l1_H": 0.5},
+        {"loss": "frobenius", "alpha_W": 0.001, "alpha_H": 0.0, "l1_ratio": 0.5},
+        {"loss": "kl"},
+        pytest.param(
+            {"loss": "kl", "l2_H": 0.5},
+            marks=pytest.mark.xfail(strict=True, reason=KL_CCD_H_ONLY),
+        ),
+        {"beta_loss": "itakura-saito", "solver": "mu"},
+    ],
+    ids=lambda p: ",".join(f"{k}={v}" for k, v in p.items()),
+)
+def test_transform_equals_fit_transform_at_convergence(params):
+    V, _, _, _ = _data(2)
+    X = V.T
+    est = nm.NMF(3, random_state=0, tol=1e-12, max_iter=4000, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nm.ConvergenceWarning)
+        Z = est.fit_transform(X)
+        Z2 = est.transform(X)
+    rtol = 2e-2 if params.get("solver") == "mu" else 1e-4
+    np.testing.assert_allclose(Z2, Z, rtol=0, atol=rtol * Z.max())

@@ -267,7 +267,9 @@ def align_refused(what: str):
     )
 
 
-def aligned_counts(p, key, trains, units, aligned, meta) -> xr.DataArray:
+def aligned_counts(
+    p, key, trains, units, aligned, meta, *, stacklevel: int = 4
+) -> xr.DataArray:
     """Count each unit's spikes in ``[event + t0, event + t1)`` (per bin)."""
     events, coords, t0, t1, bw, align_to = aligned
     n_bins = 1 if bw is None else round((t1 - t0) / bw)
@@ -300,7 +302,7 @@ def aligned_counts(p, key, trains, units, aligned, meta) -> xr.DataArray:
             f"{', ...' if outside.sum() > 5 else ''}); their counts are 0 because "
             "nothing was recorded there, not because the neurons were silent.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=stacklevel,  # user -> load_activity -> reader -> here
         )
     attrs = base_attrs(
         p,

@@ -194,7 +194,7 @@ def _binned(p, key, st, su, bin_width, t_start, t_stop, aligned=None):
         order = np.argsort(su, kind="stable")
         bounds = np.searchsorted(su[order], units, side="right")
         trains = np.split(st[order], bounds[:-1])
-        return aligned_counts(p, key, trains, units, aligned, {})
+        return aligned_counts(p, key, trains, units, aligned, {}, stacklevel=5)
     bw = check_bin_width(bin_width)
     counts, centres, units = bin_spikes(st, su, bw, t_start=t_start, t_stop=t_stop)
     return _counts(p, key, counts, centres, units, bw)

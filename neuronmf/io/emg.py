@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -25,16 +24,39 @@ from neuronmf.io._common import (
     base_attrs,
     check_ndim,
     check_rate,
-    check_times,
     choose,
     detect_format,
     numeric_data,
     open_hdf5,
-    rate_from_times,
     time_coord,
+)
+from neuronmf.io._emg_sampling import (  # noqa: F401  (public here)
+    MAX_INTERPOLATED,
+    PLAUSIBLE_RATE,
+    STEP_TOLERANCE,
+    regular,
+)
+from neuronmf.io._emg_table import (
+    drop_channels,
+    from_table,
+    make_emg,
+    select_channels,
 )
 
 __all__ = ["load_emg"]
+
+
+class _Request(NamedTuple):
+    """What :func:`load_emg` was asked for (checked), handed to a reader."""
+
+    series: str | None
+    channels: Sequence[str | int] | None
+    exclude: Sequence[str | int] | None
+    time_column: str | None
+    time_unit: str | None
+    rate: float | None
+    resample: bool
+    variable: str | None
 
 
 def load_emg(
@@ -151,34 +173,30 @@ def load_emg(
     if not isinstance(resample, bool | np.bool_):
         raise input_error("resample", "True or False", resample)
     fmt = detect_format(p)
-    if fmt == "table":
-        return _from_table(
-            p,
-            time_column=time_column,
-            time_unit=time_unit,
-            rate=rate,
-            resample=bool(resample),
-            channels=channels,
-            exclude=exclude,
-        )
-    if fmt == "nwb":
-        da = _from_nwb(p, series)
-    elif fmt == "hdf5":
-        da = _from_hdf5(p, series, rate)
-    elif fmt == "matlab":  # MATLAB .mat: see neuronmf.io.matlab.mat_series
-        from neuronmf.io.matlab import mat_series
-
-        da = mat_series(p, variable, rate=rate, dim="channel")
-    else:
+    reader = _EMG_READERS.get(fmt)
+    if reader is None:
         raise input_error(
             f"EMG file '{p}'",
             "NWB, HDF5 or a CSV/TSV table",
             f"a {fmt} file",
             "Save the EMG as NWB (see docs/data.md) or as a CSV with a time column.",
         )
+    request = _Request(
+        series,
+        channels,
+        exclude,
+        time_column,
+        time_unit,
+        rate,
+        bool(resample),
+        variable,
+    )
+    da = reader(p, request)
+    if fmt in _COMPLETE:
+        return da
     if "rate" not in da.attrs and "time" in da.coords:
         where = f"timestamps of '{da.attrs.get('source_path', '')}' in '{p}'"
-        da = _regular(da, da["time"].values, rate, bool(resample), where=where)
+        da = regular(da, da["time"].values, rate, bool(resample), where=where)
     if rate is not None and fmt != "hdf5":
         known = da.attrs.get("rate")
         if known is not None and abs(known - rate) > 1e-2 * rate:
@@ -191,98 +209,6 @@ def load_emg(
         da.attrs.setdefault("rate", rate)
     da = select_channels(da, channels, path=p)
     return drop_channels(da, exclude, path=p)
-
-
-#: resample=True interpolates across gaps of at most this many missing samples;
-#: longer gaps become NaN.
-MAX_INTERPOLATED = 5
-#: A step more than this fraction away from the median step makes sampling
-#: irregular (a gap when it is longer).
-STEP_TOLERANCE = 0.1
-#: Sampling rates (Hz) plausible for EMG, raw or envelope; outside, a time column
-#: read in seconds is probably in another unit.
-PLAUSIBLE_RATE = (10.0, 200_000.0)
-
-
-def select_channels(
-    da: xr.DataArray, channels: Sequence[str | int] | None, *, path: Path
-) -> xr.DataArray:
-    """Keep the given channels (names or positions) in the given order."""
-    if channels is None:
-        return da
-    if isinstance(channels, str | int):
-        channels = [channels]
-    names = [str(c) for c in da["channel"].values]
-    idx = []
-    for c in channels:
-        if isinstance(c, int | np.integer) and not isinstance(c, bool):
-            if not -len(names) <= c < len(names):
-                raise input_error(
-                    "channel index", f"in [0, {len(names)})", int(c), f"File: {path}."
-                )
-            idx.append(int(c) % len(names))
-        elif str(c) in names:
-            idx.append(names.index(str(c)))
-        else:
-            raise input_error(
-                f"channel {c!r}",
-                f"one of the channels of '{path}'",
-                f"not found; channels are {', '.join(names)}",
-            )
-    return da.isel(channel=idx)
-
-
-def _positions(
-    names: list[str], wanted: Sequence[str | int], *, path: Path, flag: str
-) -> list[int]:
-    idx = []
-    for c in wanted:
-        if isinstance(c, int | np.integer) and not isinstance(c, bool):
-            if not -len(names) <= c < len(names):
-                raise input_error(
-                    f"{flag} index", f"in [0, {len(names)})", int(c), f"File: {path}."
-                )
-            idx.append(int(c) % len(names))
-        elif str(c) in names:
-            idx.append(names.index(str(c)))
-        else:
-            raise input_error(
-                f"{flag} {c!r}",
-                f"one of the channels of '{path}'",
-                f"not found; channels are {', '.join(names)}",
-            )
-    return idx
-
-
-def drop_channels(
-    da: xr.DataArray, exclude: Sequence[str | int] | None, *, path: Path
-) -> xr.DataArray:
-    """Drop the given channels (names or positions)."""
-    if exclude is None:
-        return da
-    if isinstance(exclude, str | int):
-        exclude = [exclude]
-    names = [str(c) for c in da["channel"].values]
-    gone = set(_positions(names, exclude, path=path, flag="excluded channel"))
-    if len(gone) == len(names):
-        raise input_error(
-            "exclude", "a subset of the channels", f"all of {', '.join(names)}"
-        )
-    return da.isel(channel=[i for i in range(len(names)) if i not in gone])
-
-
-def _make(
-    data: np.ndarray,
-    times: np.ndarray | None,
-    names: Sequence[str],
-    attrs: dict[str, Any],
-) -> xr.DataArray:
-    coords: dict[str, Any] = {"channel": list(names)}
-    if times is not None:
-        coords["time"] = times
-    return xr.DataArray(
-        data, dims=("time", "channel"), coords=coords, name="emg", attrs=attrs
-    )
 
 
 def _as_2d(data: np.ndarray, *, what: str) -> np.ndarray:
@@ -333,7 +259,7 @@ def _from_nwb(p: Path, series: str | None) -> xr.DataArray:
             units=s.unit or "unknown",
             neurodata_type=type(s).__name__,
         )
-    return _make(data, times, names, attrs)
+    return make_emg(data, times, names, attrs)
 
 
 def _unique(values: Sequence[Any], n: int) -> list[str] | None:
@@ -432,273 +358,41 @@ def _from_hdf5(p: Path, series: str | None, rate: float | None) -> xr.DataArray:
         units = units.decode() if isinstance(units, bytes) else str(units)
     names = names or [f"ch{i}" for i in range(data.shape[1])]
     attrs = base_attrs(p, key, rate=fs, units=units)
-    return _make(data, time_coord(data.shape[0], rate=fs), names, attrs)
+    return make_emg(data, time_coord(data.shape[0], rate=fs), names, attrs)
 
 
-# ------------------------------------------------------------------- table
-def _from_table(
-    p: Path,
-    *,
-    time_column: str | None,
-    time_unit: str | None,
-    rate: float | None,
-    resample: bool,
-    channels: Sequence[str | int] | None,
-    exclude: Sequence[str | int] | None,
-) -> xr.DataArray:
-    from neuronmf.io.tabular import (
-        TIME_UNITS,
-        find_time_column,
-        label_like_columns,
-        numeric_columns,
-        read_table,
-        time_scale,
-        unit_in_name,
-    )
-
-    if time_unit is not None:
-        time_scale(time_unit)  # refuse an unknown unit before reading
-    df = read_table(p)
-    columns = list(df.columns)
-    tcol = find_time_column(columns, time_column, path=p)
-    if tcol is None and df.attrs.get("headerless") and len(columns) > 1:
-        first = df[columns[0]].to_numpy()
-        if (
-            first.dtype.kind in "iuf"
-            and first.size > 2
-            and np.all(np.isfinite(first))
-            and np.all(np.diff(first) > 0)
-        ):
-            raise input_error(
-                f"table '{p}'",
-                "headed by a row of column names (e.g. time,TA,GM)",
-                "no header row, and a first column increasing on every row like time",
-                "Add a header row, or pass time_column='ch0' if that column is time.",
-            )
-    names = [c for c in columns if c != tcol]
-    if not names:
-        raise input_error(
-            f"table '{p}'", "at least one channel column besides time", columns
-        )
-    excluded: list[str] = []
-    if channels is not None:
-        wanted = [channels] if isinstance(channels, str | int) else list(channels)
-        names = [names[i] for i in _positions(names, wanted, path=p, flag="channel")]
-    if exclude is not None:
-        gone = [exclude] if isinstance(exclude, str | int) else list(exclude)
-        drop = set(_positions(names, gone, path=p, flag="excluded channel"))
-        excluded = [names[i] for i in sorted(drop)]
-        names = [c for i, c in enumerate(names) if i not in drop]
-        if not names:
-            raise input_error(
-                "exclude", "a subset of the channels", f"all of {', '.join(excluded)}"
-            )
-    if channels is None:
-        labels = label_like_columns(df, names)
-        if labels and len(labels) < len(names):
-            warnings.warn(
-                f"table '{p}': left out label-like column(s) {', '.join(labels)} "
-                f"(non-negative integers with at most 20 distinct values, or a row "
-                f"counter), not EMG channels. Pass channels=[...] to keep them, or "
-                f"exclude=[...] to say which columns to drop.",
-                UserWarning,
-                stacklevel=3,
-            )
-            excluded += labels
-            names = [c for c in names if c not in labels]
-    data = numeric_columns(df, names, path=p)
-    if tcol is None:
-        if rate is None:
-            raise input_error(
-                f"table '{p}'",
-                "given a time column (named 'time') or a sampling rate",
-                f"columns {', '.join(columns)}",
-                "Pass time_column=<name> or rate=<Hz>.",
-            )
-        attrs = base_attrs(p, "", rate=rate, units="unknown")
-        if excluded:
-            attrs["excluded"] = ", ".join(excluded)
-        return _make(data, time_coord(data.shape[0], rate=rate), names, attrs)
-    named = unit_in_name(tcol)
-    unit = time_unit or named or "s"
-    if (
-        time_unit is not None
-        and named is not None
-        and TIME_UNITS[time_unit] != TIME_UNITS[named]
-    ):
-        warnings.warn(
-            f"time column '{tcol}' of '{p}' is named in {named} but time_unit="
-            f"{time_unit!r} was given; reading it in {time_unit}.",
-            UserWarning,
-            stacklevel=3,
-        )
-    raw_t = numeric_columns(df, [tcol], path=p)[:, 0]
-    times = check_times(
-        raw_t * TIME_UNITS[unit], data.shape[0], path=p, where=f"column {tcol}"
-    )
-    attrs = base_attrs(p, tcol, units="unknown", time_unit=unit)
-    if excluded:
-        attrs["excluded"] = ", ".join(excluded)
-    da = _make(data, times, names, attrs)
-    return _regular(
-        da,
-        times,
-        rate,
-        resample,
-        where=f"time column '{tcol}' of '{p}'",
-        unit=unit,
-        stated=time_unit is not None or named is not None,
+def _table_reader(p: Path, r: _Request) -> xr.DataArray:
+    return from_table(
+        p,
+        time_column=r.time_column,
+        time_unit=r.time_unit,
+        rate=r.rate,
+        resample=r.resample,
+        channels=r.channels,
+        exclude=r.exclude,
     )
 
 
-# ---------------------------------------------------------------- sampling
-_UNIT_WORDS = {"s": "seconds", "ms": "milliseconds", "us": "microseconds"}
+def _nwb_reader(p: Path, r: _Request) -> xr.DataArray:
+    return _from_nwb(p, r.series)
 
 
-def _nice_rate(fs: float) -> float:
-    nearest = round(fs)
-    if nearest > 0 and abs(fs - nearest) <= 1e-5 * fs:
-        return float(nearest)
-    return float(np.float64(f"{fs:.6g}"))
+def _hdf5_reader(p: Path, r: _Request) -> xr.DataArray:
+    return _from_hdf5(p, r.series, r.rate)
 
 
-def _other_unit(implied: float, unit: str, ok: Any) -> tuple[str, float] | None:
-    """The unit among s/ms/us whose reading gives a rate that ``ok`` accepts."""
-    from neuronmf.io.tabular import TIME_UNITS
+def _matlab_reader(p: Path, r: _Request) -> xr.DataArray:
+    from neuronmf.io.matlab import mat_series
 
-    for u in ("s", "ms", "us"):
-        if TIME_UNITS[u] == TIME_UNITS[unit]:
-            continue
-        alt = implied * TIME_UNITS[unit] / TIME_UNITS[u]
-        if ok(alt):
-            return u, alt
-    return None
+    return mat_series(p, r.variable, rate=r.rate, dim="channel")
 
 
-def _regular(
-    da: xr.DataArray,
-    times: np.ndarray,
-    rate: float | None,
-    resample: bool,
-    *,
-    where: str,
-    unit: str | None = None,
-    stated: bool = True,
-) -> xr.DataArray:
-    """Check the sampling implied by ``times`` (s); set ``rate`` or resample.
-
-    ``unit`` (the time column's unit, for tables) lets messages name the unit
-    that would fix a contradiction; ``stated=False`` (unit not given by the user
-    nor by the column name) warns when seconds give an implausible EMG rate.
-    """
-    t = np.asarray(times, dtype=float)
-    if t.size < 2:
-        if rate is not None:
-            da.attrs["rate"] = rate
-        return da
-    d = np.diff(t)
-    if np.any(d <= 0):
-        k = int(np.sum(d <= 0))
-        first = float(t[1:][d <= 0][0])
-        raise input_error(
-            where,
-            "strictly increasing",
-            f"{k} repeated timestamp(s), the first at {first:g} s",
-            "Write the times with more decimals, or drop the time column and "
-            "give the sampling rate.",
-        )
-    step = float(np.median(d))
-    irregular = np.abs(d - step) > STEP_TOLERANCE * step
-    gaps = d > (1 + STEP_TOLERANCE) * step
-    typical = d[~irregular] if (~irregular).any() else np.array([step])
-    implied = _nice_rate(1.0 / float(np.mean(typical)))
-    if rate is not None and abs(implied - rate) > 1e-2 * rate:
-        read = f" when read in {_UNIT_WORDS.get(unit, unit)}" if unit else ""
-        fix = "Check the rate, or leave rate=None to use the file's times."
-        if unit is not None:
-            alt = _other_unit(implied, unit, lambda fs: abs(fs - rate) <= 1e-2 * rate)
-            if alt is not None:
-                fix = (
-                    f"The column is probably in {_UNIT_WORDS[alt[0]]}: pass "
-                    f"time_unit='{alt[0]}' (it gives {alt[1]:g} Hz), or leave "
-                    "rate=None to use the file's times."
-                )
-        raise input_error(
-            "rate",
-            f"consistent with the {where} ({implied:g} Hz{read}, within 1%)",
-            rate,
-            fix,
-        )
-    lo, hi = PLAUSIBLE_RATE
-    if not stated and rate is None and not lo <= implied <= hi:
-        alt = _other_unit(implied, unit or "s", lambda fs: lo <= fs <= hi)
-        hint = (
-            f"If it is in {_UNIT_WORDS[alt[0]]}, pass time_unit='{alt[0]}' "
-            f"({alt[1]:g} Hz); if"
-            if alt is not None
-            else "If"
-        )
-        warnings.warn(
-            f"{where} read in seconds gives a sampling rate of {implied:g} Hz, "
-            f"implausible for EMG (expected {lo:g} Hz to {hi / 1000:g} kHz). "
-            f"{hint} it is in seconds (or a sample index), pass time_unit='s' to "
-            "say so.",
-            UserWarning,
-            stacklevel=4,
-        )
-    fs = rate if rate is not None else implied
-    if not irregular.any():
-        exact = rate_from_times(t)
-        da.attrs["rate"] = exact if exact is not None else fs
-        return da
-    ratio = d[gaps] / step
-    missing = np.rint(ratio).astype(int) - 1 if gaps.any() else np.zeros(0, int)
-    largest = float(d.max())
-    if not resample:
-        raise input_error(
-            where,
-            f"regularly sampled (every step within {STEP_TOLERANCE:.0%} of the "
-            f"median step, {step * 1000:g} ms)",
-            f"{int(irregular.sum())} irregular step(s), {int(gaps.sum())} of them "
-            f"gaps; the largest step is {largest * 1000:g} ms "
-            f"({largest / step:.1f} steps); {int(missing.sum())} sample(s) missing "
-            "in all",
-            f"Pass resample=True to put the data on a regular {fs:g} Hz grid (gaps "
-            f"of up to {MAX_INTERPOLATED} missing samples interpolated, longer "
-            "ones NaN), or repair the file.",
-        )
-    return _resample(da, t, fs, n_gaps=int(gaps.sum()))
-
-
-def _resample(da: xr.DataArray, t: np.ndarray, fs: float, *, n_gaps: int):
-    """Linear interpolation onto ``t[0] + k / fs``; long gaps become NaN."""
-    m = int(np.floor((t[-1] - t[0]) * fs + 1e-6)) + 1
-    grid = t[0] + np.arange(m) / fs
-    i = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, t.size - 2)
-    span = t[i + 1] - t[i]
-    frac = np.clip((grid - t[i]) / span, 0.0, 1.0)
-    eps = 1e-6
-    frac[frac < eps] = 0.0
-    frac[frac > 1 - eps] = 1.0
-    x = np.asarray(da.values, dtype=float)
-    a, b, f = x[i], x[i + 1], frac[:, None]
-    out = np.where(f == 0, a, np.where(f == 1, b, (1 - f) * a + f * b))
-    between = (frac > 0) & (frac < 1)
-    in_gap = between & (np.rint(span * fs) - 1 >= 1)
-    long_gap = between & (np.rint(span * fs) - 1 > MAX_INTERPOLATED)
-    out[long_gap] = np.nan
-    attrs = dict(da.attrs)
-    attrs.update(
-        rate=float(fs),
-        resampled=1,
-        n_gaps=n_gaps,
-        n_interpolated=int((in_gap & ~long_gap).sum()),
-        n_masked=int(long_gap.sum()),
-    )
-    return xr.DataArray(
-        out,
-        dims=("time", "channel"),
-        coords={"time": grid, "channel": da["channel"].values},
-        name=da.name,
-        attrs=attrs,
-    )
+#: Format → reader ``(path, request)``.
+_EMG_READERS = {
+    "table": _table_reader,
+    "nwb": _nwb_reader,
+    "hdf5": _hdf5_reader,
+    "matlab": _matlab_reader,
+}
+#: Readers that choose channels and check the sampling themselves.
+_COMPLETE = frozenset({"table"})

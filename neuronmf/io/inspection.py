@@ -97,17 +97,7 @@ def inspect(path: str | os.PathLike) -> FileContents:
     """
     p = as_path(path)
     fmt = detect_format(p)
-    reader = {
-        "nwb": _nwb,
-        "hdf5": _hdf5,
-        "tiff": _tiff,
-        "tiff-folder": _tiff_folder,
-        "zarr": _zarr,
-        "table": _table,
-        "npz": _npz,
-        "npy": _npy,
-        "matlab": _matlab,
-    }[fmt]
+    reader = _INSPECTORS[fmt]
     try:
         items = reader(p)
     except InputError:
@@ -326,3 +316,17 @@ def mat_kind(
             return "matrix (square: pass time_axis=)"
         return f"matrix (time = axis {int(shape[1] > shape[0])}, the longer)"
     return f"{len(shape)}-D array"
+
+
+#: Format (as :func:`~neuronmf.io._formats.detect_format` names it) → lister.
+_INSPECTORS = {
+    "nwb": _nwb,
+    "hdf5": _hdf5,
+    "tiff": _tiff,
+    "tiff-folder": _tiff_folder,
+    "zarr": _zarr,
+    "table": _table,
+    "npz": _npz,
+    "npy": _npy,
+    "matlab": _matlab,
+}

@@ -92,14 +92,7 @@ def load_movie(
     if lazy not in (None, True, False):
         raise input_error("lazy", "None, True or False", lazy)
     fmt = detect_format(p)
-    readers = {
-        "nwb": _from_nwb,
-        "hdf5": _from_hdf5,
-        "tiff": _from_tiff,
-        "tiff-folder": _from_tiff_folder,
-        "zarr": _from_zarr,
-        "npy": _from_npy,
-    }
+    readers = _MOVIE_READERS
     if fmt not in readers:
         raise input_error(
             f"movie file '{p}'",
@@ -388,3 +381,15 @@ def _from_npy(p: Path, series: str | None):
     arr = load_npy(p)
     check_ndim(arr.shape, (3,), what=f"array in '{p}'", expect="(time, y, x)")
     return arr, None, None, "", {}
+
+
+#: Format → reader ``(path, series)`` returning ``(data, times, rate, source
+#: path, extra attrs)``.
+_MOVIE_READERS = {
+    "nwb": _from_nwb,
+    "hdf5": _from_hdf5,
+    "tiff": _from_tiff,
+    "tiff-folder": _from_tiff_folder,
+    "zarr": _from_zarr,
+    "npy": _from_npy,
+}

@@ -23,6 +23,25 @@ Running out of space is reported before anything is written when the size is
 known (``size_hint``) and, when it happens during the write, as an
 :class:`~neuronmf.errors.InputError` naming the folder, the space needed and the
 space free; the temporary file is removed and the destination left as it was.
+
+Usage (every writer in the package goes through one of these two):
+
+- :func:`atomic_path` — a context manager for writers that create the file
+  themselves (HDF5/NetCDF, pynwb, ``np.savez``, ``fig.savefig``)::
+
+      from neuronmf.io._atomic import atomic_path
+
+      with atomic_path(target) as tmp:   # tmp: beside target, not yet created
+          fig.savefig(tmp)               # keeps target's suffix
+      # renamed over target on success (mode 0o666 & ~umask); removed on failure
+
+  ``copy_existing=True`` starts from a copy of ``target`` (to extend it, under
+  :func:`file_lock`); ``size_hint=`` checks the free space first.
+- :func:`write_atomic` — bytes or text already in memory
+  (``write_atomic(out / "summary.txt", text)``).
+
+Results are saved with :func:`neuronmf.io.save_netcdf` and
+:func:`neuronmf.io.save_nwb`, which use these and also encode the attributes.
 """
 
 from __future__ import annotations

@@ -153,3 +153,27 @@ def test_bin_spikes_alias_matches_io():
     default = nm.assemblies.bin_spikes(trains, 0.25)
     assert default.values.sum() == times.size
     assert default["time"].values[0] == pytest.approx(times.min() + 0.125)
+
+
+def test_results_carry_the_one_attrs_convention():
+    # issue 22 item 3: result_attrs stamps both methods; a missing seed is
+    # "none" (detect wrote -1 before), no attribute is a list
+    from neuronmf._provenance import params_of, version
+
+    counts, _ = _simulate(n_neurons=12, n_assemblies=2, n_bins=600)
+    ds = nm.assemblies.detect(counts, rank=2, n_surrogates=0, kind="counts", seed=None)
+    assert ds.attrs["seed"] == "none"
+    assert ds.attrs["neuronmf_kind"] == "assemblies"
+    assert ds.attrs["neuronmf_version"] == version()
+    assert ds.attrs["loss"] == "kl" and "solver" in ds.attrs
+    assert params_of(ds.attrs)["rank"] == 2
+    ica = nm.assemblies.detect_ica(counts, n_assemblies=2, seed=5)
+    assert ica.attrs["neuronmf_kind"] == "assemblies" and ica.attrs["seed"] == 5
+    assert params_of(ica.attrs) == {"method": "pca-ica", "n_assemblies": 2}
+
+
+def test_bin_spikes_alias_warns_that_it_is_deprecated():
+    trains = [np.array([0.01, 0.02, 0.15]), np.array([0.12])]
+    with pytest.warns(DeprecationWarning, match="neuronmf.io.activity.bin_spikes"):
+        counts = nm.assemblies.bin_spikes(trains, 0.1, start=0.0, stop=0.2)
+    assert counts.values.tolist() == [[2.0, 0.0], [1.0, 1.0]]

@@ -164,3 +164,39 @@ def test_long_recordings_are_scanned_on_a_subsample(simulated):
     full = extract(env, ranks=range(1, 7), n_restarts=2, max_scan_samples=None)
     assert full.attrs["scan_step"] == 1
     assert float(ds.vaf) == pytest.approx(float(full.vaf), abs=1e-3)
+
+
+def test_results_carry_the_one_attrs_convention():
+    # issue 22 item 3: extract, refit, match and group are stamped by
+    # result_attrs; rank_choices is JSON; the rule is select_rank's wording
+    from neuronmf._provenance import params_of
+    from neuronmf.model_selection.scan import rule_text
+    from neuronmf.synergies import group, refit
+
+    rng = np.random.default_rng(0)
+    W = rng.random((8, 3))
+    H = rng.random((3, 300))
+    ds = extract((W @ H).T, criterion="vaf", ranks=range(1, 5), n_restarts=1, seed=None)
+    assert ds.attrs["neuronmf_kind"] == "synergies" and ds.attrs["seed"] == "none"
+    assert set(json.loads(ds.attrs["rank_choices"])) == {"curvefit", "vaf"}
+    assert ds.attrs["rank_rule"] == rule_text("vaf", feature="muscle")
+    params = params_of(ds.attrs)
+    assert params["rank"] == "auto" and params["ranks"] == [1, 2, 3, 4]
+    assert ds.attrs["kind"] == "SynergySet"  # the domain's own attrs stay
+    assert refit((W @ H).T, ds).attrs["neuronmf_kind"] == "synergies"
+    assert match(ds, ds, n_shuffles=5).attrs["neuronmf_kind"] == "synergy_match"
+    assert group([ds, ds]).attrs["neuronmf_kind"] == "synergy_groups"
+
+
+def test_scan_scores_are_select_ranks_on_the_same_fits():
+    # one definition of VAF (model_selection.criteria): the per-muscle VAF of
+    # extract's scan equals select_rank's on the fits extract hands it
+    rng = np.random.default_rng(0)
+    W = rng.random((8, 3))
+    H = rng.random((3, 300))
+    ds = extract((W @ H).T, criterion="aic", ranks=range(1, 5), n_restarts=1)
+    np.testing.assert_allclose(ds.scan_vaf_local, ds.scan_vaf_muscle, atol=1e-12)
+    V = W @ H
+    np.testing.assert_allclose(
+        1 - ds.scan_rss / np.sum(V**2), ds.scan_vaf, rtol=1e-10, atol=1e-12
+    )

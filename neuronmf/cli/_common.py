@@ -78,6 +78,8 @@ def name_flags(message: str, flags: dict[str, str]) -> str:
     """Rewrite mentions of Python keywords in an error ``message`` as flags.
 
     ``rate=None`` becomes ``--rate unset``, ``rank=3`` becomes ``--rank 3``,
+    ``resample=True`` becomes ``--resample`` (an on/off flag), ``channels=[...]``
+    becomes ``--channels NAME ...``,
     `` `rate` `` becomes ``--rate``; a keyword that starts the message (the house
     pattern "<what> must be ...") or contains an underscore (``bin_width``) is
     replaced wherever it stands as a word. Plain words elsewhere are left alone.
@@ -94,6 +96,8 @@ def name_flags(message: str, flags: dict[str, str]) -> str:
         flag = flags[keyword]
         word = rf"(?<![\w.\-'\"/\\]){re.escape(keyword)}"
         message = re.sub(rf"{word}=None\b", f"{flag} unset", message)
+        message = re.sub(rf"{word}=True\b", flag, message)
+        message = re.sub(rf"{word}=\[\.\.\.\]", f"{flag} NAME ...", message)
         message = re.sub(rf"{word}={_VALUE}", _with_value(flag), message)
         message = re.sub(rf"`{re.escape(keyword)}`", flag, message)
         if "_" in keyword:

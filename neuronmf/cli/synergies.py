@@ -109,22 +109,15 @@ _LOAD_FLAGS = {
     "exclude": "--exclude",
     "series": "--series",
     "rate": "--rate",
+    "resample": "--resample",
 }
 
 
 def _as_flags(message: str) -> str:
     """Name the command-line flags, not load_emg's keywords, in a message."""
-    import re
+    from neuronmf.cli._common import name_flags
 
-    message = message.replace("resample=True", "--resample")
-    for keyword, flag in _LOAD_FLAGS.items():
-        word = rf"(?<![\w\-]){keyword}"
-        message = re.sub(rf"{word}=None\b", f"{flag} unset", message)
-        message = re.sub(rf"{word}='([^']*)'", rf"{flag} \1", message)
-        message = re.sub(rf"{word}=\[\.\.\.\]", f"{flag} NAME ...", message)
-        message = re.sub(rf"{word}=(?=[<\w])", f"{flag} ", message)
-        message = re.sub(rf"^{keyword}(?= must\b)", flag, message)
-    return message
+    return name_flags(message, _LOAD_FLAGS)
 
 
 def _split_names(values):
@@ -226,6 +219,23 @@ def _read_cycles(path: Path):
     return np.column_stack(cols)
 
 
+def _choices_text(choices) -> str:
+    """``curvefit=3, vaf=3`` from the rank choices (a dict, JSON or ``k=v`` text).
+
+    Examples
+    --------
+    >>> _choices_text('{"curvefit": 3, "vaf": 4}'), _choices_text(None)
+    ('curvefit=3, vaf=4', 'n/a')
+    """
+    import json
+
+    if isinstance(choices, str) and choices.lstrip().startswith("{"):
+        choices = json.loads(choices)
+    if isinstance(choices, dict):
+        choices = ", ".join(f"{k}={v}" for k, v in choices.items())
+    return str(choices) if choices else "n/a"
+
+
 def _summary(ds, env, args) -> str:
     import numpy as np
 
@@ -242,7 +252,7 @@ def _summary(ds, env, args) -> str:
             else ""
         ),
         f"synergies: {ds.attrs['rank']} (rule: {ds.attrs['rank_rule']})",
-        f"rank choices: {ds.attrs['rank_choices'] or 'n/a'}",
+        f"rank choices: {_choices_text(ds.attrs.get('rank_choices'))}",
         f"VAF {float(ds.vaf):.4f}, R² {float(ds.r2):.4f}, lowest muscle VAF "
         f"{float(ds.vaf_muscle.min()):.3f} "
         f"({ds.muscle.values[int(np.argmin(ds.vaf_muscle.values))]})",

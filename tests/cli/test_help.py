@@ -95,10 +95,14 @@ def test_flag_names_come_from_the_parser():
             "file /data/bin_width.csv has column 'bin_width'; the rate is 5.",
             "file /data/bin_width.csv has column 'bin_width'; the rate is 5.",
         ),
+        # an on/off flag, and a list of names (load_emg's messages)
+        ("Pass resample=True to fill gaps.", "Pass --resample to fill gaps."),
+        ("or pass channels=[...] to keep", "or pass --channels NAME ... to keep"),
     ],
 )
 def test_name_flags(message, expected):
     flags = {"rate": "--rate", "rank": "--rank", "bin_width": "--bin-width"}
+    flags |= {"resample": "--resample", "channels": "--channels"}
     assert name_flags(message, flags) == expected
 
 

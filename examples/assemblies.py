@@ -62,7 +62,7 @@ def main(argv=None) -> int:
         f"members {ds.n_members.values.tolist()}, "
         f"matched cosine {np.round(m.similarity, 3)}"
     )
-    ds.to_netcdf(args.out / "assemblies.nc")
+    nm.io.save_netcdf(ds, args.out / "assemblies.nc")  # read back: nm.io.load_result
     plot_membership(ds).savefig(args.out / "membership.png", dpi=100)
     plot_activations(ds, sim.behavior).savefig(args.out / "activations.png", dpi=100)
     seeds = (0, 1, 2, 3, 4) if args.full else (0,)

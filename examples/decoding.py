@@ -95,7 +95,7 @@ def main(argv=None) -> int:
             f"rank {res.rank}, null {float(res.null_scores.mean()):.3f} ± "
             f"{float(res.null_scores.std()):.3f}, p = {res.p_value:.3g}, {dt:.0f} s"
         )
-        res.to_dataset().to_netcdf(args.out / f"decoding_{features}.nc")
+        nm.io.save_netcdf(res.to_dataset(), args.out / f"decoding_{features}.nc")
         plot_predictions(res).savefig(args.out / f"predictions_{features}.png", dpi=100)
     plot_rank_scores(rows[0][1]).savefig(args.out / "rank_scores.png", dpi=100)
     # The field's standard for place cells: Poisson naive Bayes on the raw counts

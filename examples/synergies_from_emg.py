@@ -90,7 +90,7 @@ def main() -> None:
     env = nm.synergies.envelope(raw, cycles=cycles, points_per_cycle=200)
     # 2. synergies, with the number chosen by the curve-fit rule
     ds = nm.synergies.extract(env, rank="auto", criterion="curvefit", n_restarts=10)
-    ds.to_netcdf(args.out / "synergies.nc")
+    nm.io.save_netcdf(ds, args.out / "synergies.nc")  # read back: nm.io.load_result
     print(f"{source}: {env.sizes['channel']} muscles, {env.attrs['n_cycles']} cycles")
     print(
         f"rank {ds.attrs['rank']} ({ds.attrs['rank_choices']}), VAF {float(ds.vaf):.3f}"

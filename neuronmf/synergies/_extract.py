@@ -227,6 +227,40 @@ def extract(
         res = _fit(Vs, rank, mask_s, {**options, "n_restarts": n_restarts})
     if step > 1:  # refine on every sample, from the best subsampled synergies
         res = _fit(V, rank, mask, {**options, "n_restarts": 1, "W": res.W})
+    params = {
+        "rank": given_rank,
+        "criterion": criterion,
+        "ranks": _as_list(ranks),
+        "n_restarts": n_restarts,
+        "scan_restarts": scan_restarts,
+        "max_iter": max_iter,
+        "tol": tol,
+        "solver": solver,
+        "init": init,
+        "vaf_threshold": vaf_threshold,
+        "local_vaf_threshold": local_vaf_threshold,
+        "max_scan_samples": max_scan_samples,
+        "time_dim": time_dim,
+        **{k: v for k, v in select_options.items() if k != "_fits"},
+    }
+    ds = _synergy_set(
+        da, V, mask, res, params, seed, step, rank, rule, choices, scan_vars, fits
+    )
+    if mask is not None:
+        warnings.warn(
+            f"{ds.attrs['masked_entries']} missing (NaN) envelope entries were "
+            "masked out of the fit and the VAF.",
+            UserWarning,
+            stacklevel=2,
+        )
+    return ds
+
+
+def _synergy_set(
+    da, V, mask, res, params, seed, step, rank, rule, choices, scan_vars, fits
+) -> xr.Dataset:
+    """The SynergySet Dataset of the fit ``res`` of ``V`` (the envelope ``da``)."""
+    criterion, init = params["criterion"], params["init"]
     W, H = np.asarray(res.W), np.asarray(res.H)
     vaf, r2, local = vaf_scores(V, W, H, mask)
     muscles = [str(c) for c in da["channel"].values]
@@ -247,22 +281,6 @@ def extract(
         coords["envelope_scale"] = ("muscle", da["scale"].values)
     if scan_vars:
         coords["rank"] = np.asarray(sorted(fits), dtype=int)
-    params = {
-        "rank": given_rank,
-        "criterion": criterion,
-        "ranks": _as_list(ranks),
-        "n_restarts": n_restarts,
-        "scan_restarts": scan_restarts,
-        "max_iter": max_iter,
-        "tol": tol,
-        "solver": solver,
-        "init": init,
-        "vaf_threshold": vaf_threshold,
-        "local_vaf_threshold": local_vaf_threshold,
-        "max_scan_samples": max_scan_samples,
-        "time_dim": time_dim,
-        **{k: v for k, v in select_options.items() if k != "_fits"},
-    }
     source = da.attrs.get("source")
     attrs = {
         "kind": "SynergySet",
@@ -271,7 +289,7 @@ def extract(
             params=params,
             seed=seed,
             loss=str(res.params.get("loss", "frobenius")),
-            solver=str(res.params.get("solver", solver)),
+            solver=str(res.params.get("solver", params["solver"])),
             source=source if isinstance(source, str) else None,
         ),
         "rank": rank,
@@ -279,9 +297,9 @@ def extract(
         "rank_rule": rule,
         "rank_choices": json.dumps(choices),
         "init": str(init),
-        "n_restarts": int(n_restarts),
-        "max_iter": int(max_iter),
-        "tol": float(tol),
+        "n_restarts": int(params["n_restarts"]),
+        "max_iter": int(params["max_iter"]),
+        "tol": float(params["tol"]),
         "masked_entries": 0 if mask is None else int((~mask).sum()),
         "scan_step": int(step),
         "orientation": "V (muscle, time) = synergies @ activations",
@@ -289,13 +307,6 @@ def extract(
     for k, v in da.attrs.items():
         if isinstance(v, (str, int, float, np.integer, np.floating)):
             attrs[f"envelope_{k}"] = v.item() if isinstance(v, np.generic) else v
-    if mask is not None:
-        warnings.warn(
-            f"{attrs['masked_entries']} missing (NaN) envelope entries were masked "
-            "out of the fit and the VAF.",
-            UserWarning,
-            stacklevel=2,
-        )
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 

@@ -364,6 +364,7 @@ def _criteria_arg(criteria):
 def _check_scan(wanted, lazy, holdout, n_repeats, block, n_jobs, nmf_options):
     """Refuse settings the wanted criteria cannot run with; ``(n_repeats, block)``."""
     from neuronmf.engine import _validation as check
+    from neuronmf.model_selection.runner import check_n_jobs
 
     if lazy and any(c in wanted for c in IN_MEMORY_ONLY):
         needs = [c for c in wanted if c in IN_MEMORY_ONLY]
@@ -381,8 +382,7 @@ def _check_scan(wanted, lazy, holdout, n_repeats, block, n_jobs, nmf_options):
     several = any(c in wanted for c in ("consensus", "stability"))
     n_repeats = check.integer("n_repeats", n_repeats, 2 if several else 1)
     block = check.integer("block", block, 1)
-    if not isinstance(n_jobs, int | np.integer) or n_jobs == 0 or n_jobs < -1:
-        raise input_error("n_jobs", "a positive integer, or -1 for every core", n_jobs)
+    check_n_jobs(n_jobs)  # the runner's one check
     for name in ("mask", "W", "H", "n_restarts"):
         if name in nmf_options:
             raise input_error(
@@ -402,7 +402,7 @@ def _as_matrix(V, sample_dim: str):
 
     labels = None
     if isinstance(V, xr.DataArray):
-        from neuronmf.engine.api import _Labels
+        from neuronmf.engine.labels import Labels as _Labels
 
         labels = _Labels.from_data(V, sample_dim)
         V = labels.matrix

@@ -18,11 +18,6 @@ __all__ = ["extract", "vaf_scores"]
 
 # criteria computed from one (best-of-restarts) fit per rank, here
 OWN_CRITERIA = ("curvefit", "vaf")
-# select_rank's own options; any other is an engine option (a different model)
-_SELECT_RANK_OWN = frozenset(
-    {"criteria", "loss", "n_repeats", "holdout", "block", "seed", "n_jobs"}
-    | {"vaf_threshold", "local_vaf_threshold", "sample_dim"}
-)
 
 
 def _as_envelope(env, time_dim: str) -> xr.DataArray:
@@ -310,6 +305,20 @@ def _synergy_set(
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
+def _select_rank_own() -> frozenset[str]:
+    """select_rank's own keyword options, read from its signature; any other
+    option is an engine option (a different model than extract's scan fits)."""
+    import inspect
+
+    from neuronmf.model_selection.scan import select_rank
+
+    return frozenset(
+        name
+        for name, p in inspect.signature(select_rank).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and not name.startswith("_")
+    )
+
+
 def _as_list(ranks):
     """The scanned ranks as a list of int for ``params`` (as given if not ints)."""
     try:
@@ -411,7 +420,7 @@ def _scan(
     # (Frobenius, no extra engine options): hand them over, so no rank is fitted
     # twice (issue 22); its cheap criteria (aic, bic ...) then use these fits.
     if select_options.get("loss", "frobenius") == "frobenius" and not (
-        set(select_options) - _SELECT_RANK_OWN
+        set(select_options) - _select_rank_own()
     ):
         select_options["_fits"] = {r: (f.W, f.H) for r, f in fits.items()}
     with warnings.catch_warnings():

@@ -23,7 +23,24 @@ def _write(tmp_path):
     return src, cycles
 
 
-def test_synergies_command_writes_results(tmp_path, capsys):
+def _spy_on_io_save(monkeypatch) -> list[str]:
+    """The names of the files written through io.save_netcdf / io.save_nwb."""
+    import neuronmf.io as nio
+
+    written = []
+    for name in ("save_netcdf", "save_nwb"):
+        original = getattr(nio, name)
+
+        def spy(ds, path, *args, _original=original, **kwargs):
+            written.append(Path(path).name)
+            return _original(ds, path, *args, **kwargs)
+
+        monkeypatch.setattr(nio, name, spy)
+    return written
+
+
+def test_synergies_command_writes_results(tmp_path, capsys, monkeypatch):
+    written = _spy_on_io_save(monkeypatch)  # thin CLI: it writes with io.save_*
     src, cycles = _write(tmp_path)
     out = tmp_path / "out"
     code = main(
@@ -51,6 +68,7 @@ def test_synergies_command_writes_results(tmp_path, capsys):
     assert "NWB" in summary  # written, or skipped with the reason
     assert "synergies: 3" in capsys.readouterr().out
     assert not list(out.glob("*.tmp"))  # the NetCDF was written atomically
+    assert sorted(written) == ["synergies.nc", "synergies.nwb"]
 
 
 def test_synergies_command_fixed_rank_and_envelope_input(tmp_path):
@@ -146,25 +164,3 @@ def test_synergies_channels_and_exclude(tmp_path):
     code = main(["synergies", str(src), "--exclude", names[0], names[1], *fast])
     assert code == 0
     assert xr.load_dataset(out / "synergies.nc").muscle.values.tolist() == names[2:]
-
-
-def test_synergies_command_writes_through_io_save(tmp_path, monkeypatch):
-    """The command writes its results with io.save_netcdf / io.save_nwb (thin CLI)."""
-    import neuronmf.io as nio
-
-    written = []
-    for name in ("save_netcdf", "save_nwb"):
-        original = getattr(nio, name)
-
-        def spy(ds, path, *args, _original=original, **kwargs):
-            written.append(Path(path).name)
-            return _original(ds, path, *args, **kwargs)
-
-        monkeypatch.setattr(nio, name, spy)
-    src, cycles = _write(tmp_path)
-    out = tmp_path / "out"
-    argv = ["synergies", str(src), "--cycles", str(cycles), "--rank", "3"]
-    assert main([*argv, "--restarts", "1", "--out", str(out)]) == 0
-    assert sorted(written) == ["synergies.nc", "synergies.nwb"]
-    back = nio.load_result(out / "synergies.nc")
-    assert back.attrs["rank"] == 3 and back["synergies"].dims == ("muscle", "synergy")

@@ -121,15 +121,29 @@ def simulate_emg(
     6.0
     """
     p = _check_emg(
-        n_muscles, n_synergies, n_cycles, rate, kind, raw, cycle_duration,
-        amplitude, noise, variant,
-    )  # fmt: skip
+        n_muscles,
+        n_synergies,
+        n_cycles,
+        rate,
+        kind,
+        raw,
+        cycle_duration,
+        amplitude,
+        noise,
+        variant,
+    )
     rng = np.random.default_rng(seed)
     if variant == "padded":
         sim = _padded_gait(
-            rng, p["m"], p["r"], p["n_cycles"], rate=p["rate"],
-            cycle_duration=p["cycle_duration"], noise=p["noise"], raw=raw,
-        )  # fmt: skip
+            rng,
+            p["m"],
+            p["r"],
+            p["n_cycles"],
+            rate=p["rate"],
+            cycle_duration=p["cycle_duration"],
+            noise=p["noise"],
+            raw=raw,
+        )
         values = sim["values"] * p["amplitude"]
         envelope = sim["envelope"] * p["amplitude"]
     else:
@@ -167,9 +181,17 @@ def simulate_emg(
 
 
 def _check_emg(
-    n_muscles, n_synergies, n_cycles, rate, kind, raw, cycle_duration, amplitude,
-    noise, variant,
-) -> dict[str, Any]:  # fmt: skip
+    n_muscles,
+    n_synergies,
+    n_cycles,
+    rate,
+    kind,
+    raw,
+    cycle_duration,
+    amplitude,
+    noise,
+    variant,
+) -> dict[str, Any]:
     """The checked arguments of :func:`simulate_emg` (errors before any work)."""
     m = _check_int("n_muscles", n_muscles, 1)
     r = _check_int("n_synergies", n_synergies, 1)

@@ -17,7 +17,9 @@ from sklearn.utils.validation import check_is_fitted, check_non_negative, valida
 
 from neuronmf.engine import _validation as check
 from neuronmf.engine import losses
-from neuronmf.engine.api import _check_options, _fit_matrix, project
+from neuronmf.engine._fit import fit_matrix
+from neuronmf.engine._options import check_options
+from neuronmf.engine._project import project
 from neuronmf.engine.chunked import is_dask
 from neuronmf.errors import InputError, input_error
 
@@ -247,7 +249,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             rank = min(X.shape)
         else:
             rank = check.check_int("n_components", self.n_components, 1, min(X.shape))
-        return _check_options(
+        return check_options(
             X.T,
             rank,
             loss=self._loss(),
@@ -273,7 +275,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         else:
             X = validate_data(self, X, dtype=[np.float64, np.float32])
             check_non_negative(X, f"{type(self).__name__} (input X)")
-        result = _fit_matrix(self._options(X), progress=self.progress)
+        result = fit_matrix(self._options(X), progress=self.progress)
         self.result_ = result
         self.components_ = np.ascontiguousarray(result.W.T)
         self.n_components_ = self.components_.shape[0]

@@ -22,7 +22,8 @@ import numpy as np
 
 from neuronmf.engine import _validation as check
 from neuronmf.engine import losses
-from neuronmf.engine.api import NMFResult, nmf
+from neuronmf.engine.api import nmf
+from neuronmf.engine.result import NMFResult
 from neuronmf.errors import InputError, input_error
 
 

@@ -224,8 +224,9 @@ def online_nmf(
     True
     """
     from neuronmf.engine import _validation as check
-    from neuronmf.engine.api import NMFResult, _check_factors, _check_norm, _normalise
+    from neuronmf.engine._fit import _check_factors, _check_norm, _normalise
     from neuronmf.engine.chunked import is_dask
+    from neuronmf.engine.result import NMFResult
 
     progress = check.check_bool("progress", progress)
     tol = check.check_real("tol", tol, 0.0)

@@ -227,6 +227,9 @@ class SegmentParameters:
             "merge_dilation": int(max(1, round(r / 2))),
         }
         values.update(overrides)
+        if "patch" in overrides:  # its own limit is the likelier error: first
+            (patch_field,) = (f for f in dataclasses.fields(cls) if f.name == "patch")
+            _check_patch(patch_field.metadata["check"]("patch", values["patch"]), r)
         return cls(**values)
 
     def replace(self, **changes: Any) -> SegmentParameters:
@@ -249,11 +252,7 @@ class SegmentParameters:
 
     def check_radius(self, neuron_radius: float) -> None:
         """Refuse a ``patch`` too small for ``neuron_radius`` (≤ 4 radii)."""
-        r = float(neuron_radius)
-        if self.patch <= 4 * r:
-            raise input_error(
-                "patch", f"larger than 4 × neuron_radius ({4 * r:g} px)", self.patch
-            )
+        _check_patch(self.patch, float(neuron_radius))
 
     def as_dict(self) -> dict[str, int | float]:
         """The fields as a plain dict (the keys of :func:`default_parameters`)."""
@@ -271,3 +270,10 @@ def default_parameters(neuron_radius: float) -> dict:
     64
     """
     return SegmentParameters.from_radius(neuron_radius).as_dict()
+
+
+def _check_patch(patch: int, r: float) -> None:
+    if patch <= 4 * r:
+        raise input_error(
+            "patch", f"larger than 4 × neuron_radius ({4 * r:g} px)", patch
+        )

@@ -169,20 +169,10 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
 
     def gradient_norm(W_, Ht_, PQ=None):
         """Projected gradient at (W_, Ht_); ``PQ`` = (V·Ht_, Ht_ᵀ·Ht_) if known."""
-        if h_step.chunked:  # one pass per iteration: the chunked path skips this rule
-            return None
         if problem.masked:
             impute(W_, Ht_)
             PQ = None  # the imputed entries changed
-        P_, Q_ = PQ if PQ is not None else (h_step.product(Ht_), gram(Ht_))
-        grad_W = W_ @ Q_ - P_ + l1W + l2W * W_
-        if lam:
-            grad_W = grad_W + 2 * lam * (problem.graph.laplacian @ W_)
-        if h_step.fused:
-            return h_step.gradient_norm(W_, Ht_, np.diag(Q_), grad_W, l1H, l2H)
-        A = h_step.data_product_T(W_)
-        grad_Ht = Ht_ @ (W_.T @ W_) - A + l1H + l2H * Ht_
-        return projected_gradient_norm(W_, Ht_.T, grad_W, grad_Ht.T)
+        return _gradient_norm(problem, h_step, W_, Ht_, PQ)
 
     if problem.masked:
         impute(W, Ht)
@@ -200,8 +190,7 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
     saved = problem.checkpointer.load() if problem.checkpointer else None
     if saved is not None:  # resume exactly where the checkpoint left off
         W, Ht, W_prev, H_prev, Wy, Hy = (
-            np.ascontiguousarray(saved[k], dtype=dt)
-            for k in ("W", "Ht", "W_prev", "H_prev", "Wy", "Hy")
+            np.ascontiguousarray(saved[k], dtype=dt) for k in _STATE
         )
         beta, beta_max, f = (float(saved[k]) for k in ("beta", "beta_max", "f"))
         extrapolated = bool(saved["extrapolated"])
@@ -246,23 +235,36 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
         if problem.checkpointer and (
             problem.checkpointer.due(monitor.n_iter) or not go_on
         ):
+            state = dict(zip(_STATE, (W, Ht, W_prev, H_prev, Wy, Hy), strict=True))
+            state.update(beta=beta, beta_max=beta_max, f=f, extrapolated=extrapolated)
             problem.checkpointer.save(
-                {
-                    "W": W,
-                    "Ht": Ht,
-                    "W_prev": W_prev,
-                    "H_prev": H_prev,
-                    "Wy": Wy,
-                    "Hy": Hy,
-                    "beta": beta,
-                    "beta_max": beta_max,
-                    "f": f,
-                    "extrapolated": extrapolated,
-                    "finished": not go_on,
-                    **monitor.state(),
-                }
+                {**state, "finished": not go_on, **monitor.state()}
             )
     return W, np.ascontiguousarray(Ht.T)
+
+
+#: The arrays of A-HALS's state that a checkpoint holds.
+_STATE = ("W", "Ht", "W_prev", "H_prev", "Wy", "Hy")
+
+
+def _gradient_norm(problem: Problem, h_step, W, Ht, PQ=None):
+    """Projected gradient at (W, Ht) (V already imputed); None on the chunked path.
+
+    ``PQ`` = (V·Ht, Htᵀ·Ht) if known. The chunked path makes one pass per
+    iteration and skips this rule.
+    """
+    if h_step.chunked:
+        return None
+    l1H, l2H = problem.l1_H, problem.l2_H
+    P, Q = PQ if PQ is not None else (h_step.product(Ht), gram(Ht))
+    grad_W = W @ Q - P + problem.l1_W + problem.l2_W * W
+    if problem.has_graph:
+        grad_W = grad_W + 2 * problem.graph_weight * (problem.graph.laplacian @ W)
+    if h_step.fused:
+        return h_step.gradient_norm(W, Ht, np.diag(Q), grad_W, l1H, l2H)
+    A = h_step.data_product_T(W)
+    grad_Ht = Ht @ (W.T @ W) - A + l1H + l2H * Ht
+    return projected_gradient_norm(W, Ht.T, grad_W, grad_Ht.T)
 
 
 def _extrapolate(X, X_prev, beta):

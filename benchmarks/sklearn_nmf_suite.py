@@ -45,7 +45,8 @@ Decided from the test file's syntax tree (read at run time), per test function:
 
 With scikit-learn 1.9.1 the rule counts 161 cases from 19 functions (listed in
 the JSON under ``selection``); the script recomputes it for whatever version is
-installed.
+installed. ``--reference`` checks the harness itself: it binds scikit-learn's own
+``NMF`` instead, and then all 161 counted and all 31 uncounted cases pass (1.9.1).
 
 Output
 ------
@@ -57,11 +58,13 @@ first line of the error) and the uncounted tests' outcome; writes a JSON summary
 Usage::
 
     python benchmarks/sklearn_nmf_suite.py [--list-failures]
-        [--pythonpath OTHER_TREE] [--out benchmarks/results/sklearn_nmf_suite.json]
+        [--pythonpath OTHER_TREE] [--label TEXT] [--reference]
+        [--out benchmarks/results/sklearn_nmf_suite.json]
 
 ``--list-failures`` lists every failing test under its cause. ``--pythonpath``
 puts another source tree first on the path (e.g. a ``git archive <commit>``
-export) to measure that instead of the installed ``neuronmf``.
+export) to measure that instead of the installed ``neuronmf``; ``--label`` records
+what it is (an export has no git metadata).
 """
 
 from __future__ import annotations
@@ -102,15 +105,25 @@ def _is_target(path):
     return os.path.realpath(str(path)) == _TARGET
 
 
+def _candidate():
+    """The class bound to NMF: neuronmf's (scikit-learn's own with --reference)."""
+    if os.environ.get("SKSUITE_REFERENCE"):
+        import sklearn.decomposition._nmf as sk_nmf
+
+        return sk_nmf.NMF
+    import neuronmf
+
+    return neuronmf.NMF
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_make_collect_report(collector):
     if not (isinstance(collector, pytest.Module) and _is_target(collector.path)):
         return (yield)
     import sklearn.decomposition as decomposition
-    import neuronmf
 
     original = decomposition.NMF
-    decomposition.NMF = neuronmf.NMF
+    decomposition.NMF = _candidate()
     try:
         return (yield)
     finally:
@@ -118,23 +131,23 @@ def pytest_make_collect_report(collector):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    import neuronmf
     import sklearn.decomposition._nmf as sk_nmf
 
+    candidate = _candidate()
     keep, drop = [], []
     for item in items:
         module = getattr(item, "module", None)
         if module is None or not _is_target(module.__file__):
             drop.append(item)
             continue
-        if module.NMF is not neuronmf.NMF:
-            raise pytest.UsageError("NMF was not rebound to neuronmf.NMF")
+        if module.NMF is not candidate:
+            raise pytest.UsageError(f"NMF was not rebound to {candidate}")
         if module.MiniBatchNMF is not sk_nmf.MiniBatchNMF:
             raise pytest.UsageError("MiniBatchNMF is not scikit-learn's")
         role = _SEL["functions"].get(item.originalname)
         callspec = getattr(item, "callspec", None)
         estimator = callspec.params.get("Estimator") if callspec else None
-        if role is None or (estimator is not None and estimator is not neuronmf.NMF):
+        if role is None or (estimator is not None and estimator is not candidate):
             drop.append(item)
             continue
         _ROLES[item.nodeid] = role
@@ -266,7 +279,9 @@ def first_line(message: str) -> str:
     return re.sub(r" at 0x[0-9a-f]+", "", line)
 
 
-def run_pytest(test_file: Path, selection: dict, pythonpath: str | None) -> dict:
+def run_pytest(
+    test_file: Path, selection: dict, pythonpath: str | None, reference: bool = False
+) -> dict:
     site = test_file.parents[3]  # .../site-packages (parent of sklearn/)
     with tempfile.TemporaryDirectory(prefix="sksuite_") as tmp:
         tmp_path = Path(tmp)
@@ -287,6 +302,8 @@ def run_pytest(test_file: Path, selection: dict, pythonpath: str | None) -> dict
             SKSUITE_OUTCOMES=str(out_file),
             PYTHONDONTWRITEBYTECODE="1",
         )
+        if reference:
+            env["SKSUITE_REFERENCE"] = "1"
         cmd = [
             sys.executable,
             "-m",
@@ -378,7 +395,12 @@ def main() -> None:
         "--list-failures", action="store_true", help="list each failing test"
     )
     p.add_argument("--pythonpath", default=None, help="source tree to measure")
-    p.add_argument("--out", default=str(RESULTS), help="JSON summary file")
+    p.add_argument("--out", default=None, help=f"JSON summary (default {RESULTS})")
+    p.add_argument(
+        "--reference",
+        action="store_true",
+        help="check the harness: bind scikit-learn's own NMF (no JSON by default)",
+    )
     p.add_argument(
         "--label", default=None, help="what was measured (e.g. the exported commit)"
     )
@@ -391,7 +413,7 @@ def main() -> None:
 
     test_file = sklearn_test_file()
     selection = select(test_file)
-    outcomes = run_pytest(test_file, selection, args.pythonpath)
+    outcomes = run_pytest(test_file, selection, args.pythonpath, args.reference)
     records = outcomes["records"]
     counted = summarise(records, "counted")
     uncounted = summarise(records, "uncounted")
@@ -400,8 +422,13 @@ def main() -> None:
         source["label"] = args.label
 
     print(
-        f"scikit-learn {sklearn.__version__} {test_file.name} with NMF = neuronmf.NMF "
-        f"(neuronmf {outcomes['neuronmf_version']} from {source['source']}"
+        f"scikit-learn {sklearn.__version__} {test_file.name} with NMF = "
+        + (
+            "scikit-learn's own NMF (--reference) "
+            if args.reference
+            else "neuronmf.NMF "
+        )
+        + f"(neuronmf {outcomes['neuronmf_version']} from {source['source']}"
         + (f" @ {source['commit']}" if source.get("commit") else "")
         + (" + uncommitted changes" if source.get("neuronmf_dirty") else "")
         + (f", {args.label}" if args.label else "")
@@ -450,7 +477,10 @@ def main() -> None:
             for nodeid, rec in sorted(records.items())
         },
     }
-    out = Path(args.out)
+    if args.reference and args.out is None:
+        return
+    summary["reference_run"] = args.reference
+    out = Path(args.out or RESULTS)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {out}")

@@ -45,7 +45,9 @@ def _synergies() -> xr.Dataset:
         dims=("time", "channel"),
         coords={"time": np.arange(V.shape[1]) / 100.0, "channel": list("ABCDEF")},
     )
-    return nm.synergies.extract(env, rank="auto", ranks=range(1, 4), n_restarts=1, seed=4)
+    return nm.synergies.extract(
+        env, rank="auto", ranks=range(1, 4), n_restarts=1, seed=4
+    )
 
 
 @functools.cache

@@ -326,7 +326,7 @@ def select_rank(
         "loss": loss,
         **settings,
         "sample_dim": sample_dim,
-        "nmf_options": nmf_options,
+        "nmf_options": {k: _describe(v) for k, v in nmf_options.items()},
     }
     best = scan.choices[method]
     rule = rule_text(method, loss=loss, **settings)
@@ -432,6 +432,14 @@ def _ranks(ranks, shape) -> np.ndarray:
             "Drop the ranks above the smaller dimension of the data.",
         )
     return ranks_arr
+
+
+def _describe(value):
+    """An option as ``params`` records it: arrays (a graph, a mask) by their shape."""
+    shape = getattr(value, "shape", None)
+    if shape is not None and len(shape) > 0:
+        return f"<{type(value).__name__} of shape {tuple(int(d) for d in shape)}>"
+    return value
 
 
 def rule_text(

@@ -9,6 +9,7 @@ in Hz, ``units``, ``source`` file and ``source_path`` inside it). See
 from neuronmf.io.activity import load_activity, load_behavior
 from neuronmf.io.emg import load_emg
 from neuronmf.io.inspection import FileContents, inspect
+from neuronmf.io.intervals import load_events, load_intervals
 from neuronmf.io.matlab import mat_variables, read_mat_variable
 from neuronmf.io.movie import load_movie
 from neuronmf.io.regions import load_masks, load_regions
@@ -20,6 +21,8 @@ __all__ = [
     "load_activity",
     "load_behavior",
     "load_emg",
+    "load_events",
+    "load_intervals",
     "load_masks",
     "load_movie",
     "load_regions",

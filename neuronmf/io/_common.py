@@ -26,6 +26,7 @@ from neuronmf.io._formats import (  # noqa: F401  (re-exported)
     NETCDF_SUFFIXES,
     SUFFIX_FORMATS,
     TABLE_SUFFIXES,
+    data_format,
     detect_format,
     tiff_files,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "check_hdf5_contained",
     "check_source",
     "choose",
+    "data_format",
     "detect_format",
     "numeric_data",
     "open_hdf5",

@@ -30,6 +30,7 @@ __all__ = [
     "SUFFIX_FORMATS",
     "TABLE_SEPARATORS",
     "TABLE_SUFFIXES",
+    "data_format",
     "detect_format",
     "is_matlab_v73",
     "mat_version",
@@ -94,6 +95,8 @@ FORMATS = (
 )
 
 _V73_HEADER = b"MATLAB 7.3 MAT-file"
+#: First bytes of a NetCDF classic / 64-bit offset file (NetCDF-4 is HDF5).
+_NETCDF_CLASSIC = (b"CDF\x01", b"CDF\x02")
 
 
 def is_matlab_v73(path: str | os.PathLike) -> bool:
@@ -222,3 +225,31 @@ def detect_format(path: Path) -> str:
         f"an unrecognised format (suffix '{path.suffix}')",
         "Convert the recording to NWB or HDF5, or pass a CSV with a time column.",
     )
+
+
+def data_format(path: Path) -> str:
+    """:func:`detect_format`, plus ``"netcdf"`` for NetCDF files (results).
+
+    The loaders that also read results written by ``save_netcdf``
+    (``load_activity``, ``load_behavior``, ``load_intervals``, ``load_events``)
+    ask this; ``load_emg``, ``load_movie`` and ``inspect`` keep reading a
+    NetCDF-4 file as the HDF5 file it is. A NetCDF classic file is recognised by
+    its first bytes (``CDF\\x01``/``CDF\\x02``, any suffix), a NetCDF-4 file by
+    HDF5 content under a NetCDF suffix (``.nc``, ``.netcdf``, ``.nc4``).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, xarray as xr
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "counts.nc"
+    >>> xr.DataArray([[1.0, 2.0]], dims=("time", "neuron")).to_netcdf(p)
+    >>> data_format(p)
+    'netcdf'
+    """
+    if path.is_file():
+        with open(path, "rb") as fh:
+            if fh.read(4) in _NETCDF_CLASSIC:
+                return "netcdf"
+    fmt = detect_format(path)
+    if fmt == "hdf5" and SUFFIX_FORMATS.get(path.suffix.lower()) == "netcdf":
+        return "netcdf"
+    return fmt

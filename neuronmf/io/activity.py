@@ -2,8 +2,10 @@
 
 Activity comes from NWB ``Units`` (spike times, binned), ``RoiResponseSeries``
 (fluorescence traces), ``.npz`` files with ``spike_times`` + ``spike_unit`` (binned)
-or a 2-D array, MATLAB cells/structs of spike times or matrices, HDF5 datasets
-and ``.npy`` arrays; :data:`_ACTIVITY_READERS` maps each format to its reader.
+or a 2-D array, MATLAB cells/structs of spike times or matrices, HDF5 datasets,
+``.npy`` arrays, CSV/TSV tables (a time column, one column per neuron) and
+NetCDF results (a DataArray, or a Dataset's (time, neuron) variable);
+:data:`_ACTIVITY_READERS` maps each format to its reader.
 Spike binning and trial alignment live in :mod:`neuronmf.io._spikes`, the
 behaviour loader in :mod:`neuronmf.io.behavior`; ``bin_spikes`` and
 ``load_behavior`` stay importable from here.
@@ -27,7 +29,7 @@ from neuronmf.io._common import (
     check_rate,
     check_source,
     choose,
-    detect_format,
+    data_format,
     load_npy,
     numeric_data,
     open_hdf5,
@@ -80,10 +82,14 @@ def load_activity(
     path : str or path-like
         NWB file (``Units`` table or ``RoiResponseSeries``), ``.npz`` (with
         ``spike_times`` and ``spike_unit``, or a 2-D array), MATLAB ``.mat`` (v5
-        or v7.3), HDF5 or ``.npy``.
+        or v7.3), HDF5, ``.npy``, a CSV/TSV table (read like
+        :func:`~neuronmf.io.load_emg`: a time column, or ``rate``; one column per
+        neuron) or a NetCDF file written by :func:`~neuronmf.io.save_netcdf` (a
+        2-D DataArray with a ``time`` dim, or a Dataset holding one).
     series : str, optional
-        NWB series/table name or path (``"RoiResponseSeries"``, ``"units"``), or the
-        array name in an npz/HDF5 file. None takes the only candidate.
+        NWB series/table name or path (``"RoiResponseSeries"``, ``"units"``), the
+        array name in an npz/HDF5 file, or the variable of a NetCDF Dataset (None:
+        its only 2-D variable with a ``time`` dim). None takes the only candidate.
     bin_width : float, optional
         Bin width in seconds; required for spike times.
     t_start, t_stop : float, optional
@@ -145,18 +151,27 @@ def load_activity(
     >>> trials = load_activity(p, align=[0.1, 0.2], window=(0.0, 0.5))
     >>> trials.dims, trials.values.tolist()
     (('trial', 'neuron'), [[1, 1], [0, 1]])
+
+    A table (a time column in seconds, one column per neuron):
+
+    >>> csv = p.with_name("rates.csv")
+    >>> _ = csv.write_text("time,n1,n2\n0.0,1,0\n0.5,2,1\n1.0,0,3\n")
+    >>> load_activity(csv).sel(neuron="n2").values.tolist()
+    [0.0, 1.0, 3.0]
     """
     p = as_path(path)
     rate = check_rate(rate)
     aligned = check_align(align, window, align_to, bin_width, t_start, t_stop)
-    fmt = detect_format(p)
+    fmt = data_format(p)
     check_source(fmt, series, variable=variable, time_axis=time_axis)
     if aligned is not None and fmt not in _ALIGNABLE:
         raise align_refused(f"a {fmt} array")
     reader = _ACTIVITY_READERS.get(fmt)
     if reader is None:
         raise input_error(
-            f"activity file '{p}'", "NWB, NPZ, HDF5 or .npy", f"a {fmt} file"
+            f"activity file '{p}'",
+            "NWB, NPZ, MATLAB, HDF5, .npy, a CSV/TSV table or NetCDF",
+            f"a {fmt} file",
         )
     request = _Request(
         series, bin_width, t_start, t_stop, rate, variable, time_axis, aligned
@@ -421,6 +436,51 @@ def _activity_mat(p: Path, r: _Request) -> xr.DataArray:
     return da
 
 
+def _activity_table(p: Path, r: _Request) -> xr.DataArray:
+    """A CSV/TSV table read by :func:`~neuronmf.io.load_emg` (time column or
+    ``rate``), its columns as neurons."""
+    from neuronmf.io.emg import load_emg
+
+    if r.series is not None:
+        raise input_error(
+            "series",
+            "None for a CSV/TSV table (every column but time is a neuron)",
+            r.series,
+        )
+    return load_emg(p, rate=r.rate).rename({"channel": "neuron"})
+
+
+def _activity_netcdf(p: Path, r: _Request) -> xr.DataArray:
+    """A NetCDF result: the DataArray, or the Dataset variable ``series`` (default:
+    its only 2-D variable with a ``time`` dim), as (time, neuron)."""
+    from neuronmf.io.writers import load_result
+
+    obj = load_result(p)
+    key = ""
+    if isinstance(obj, xr.Dataset):
+        names = list(obj.data_vars)
+        cands = [v for v in names if obj[v].ndim == 2 and "time" in obj[v].dims]
+        key = choose(
+            cands,
+            r.series,
+            path=p,
+            what="a 2-D variable with a 'time' dim",
+            available=names,
+        )
+        obj = obj[key]
+    if obj.ndim != 2 or "time" not in obj.dims:
+        raise input_error(
+            f"activity '{key or obj.name}' in '{p}'",
+            "a 2-D (time, neuron) array",
+            f"dims {obj.dims}",
+            "Choose another variable with series=<name>.",
+        )
+    other = next(d for d in obj.dims if d != "time")
+    if other != "neuron":
+        obj = obj.rename({other: "neuron"})
+    return obj.transpose("time", "neuron")
+
+
 #: Format → reader ``(path, request)``; the formats whose spike times can be
 #: aligned to trials are in :data:`_ALIGNABLE`.
 _ACTIVITY_READERS = {
@@ -429,5 +489,7 @@ _ACTIVITY_READERS = {
     "npz": _activity_npz,
     "hdf5": _activity_hdf5,
     "npy": _activity_npy,
+    "table": _activity_table,
+    "netcdf": _activity_netcdf,
 }
 _ALIGNABLE = frozenset({"matlab", "nwb", "npz"})

@@ -2,9 +2,10 @@
 
 Behaviour comes from NWB ``SpatialSeries`` / ``TimeSeries`` (e.g. inside
 ``Position`` or ``BehavioralTimeSeries``), ``.npz`` groups ``<name>_t`` +
-``<name>_<component>``, MATLAB variables or CSV tables, and is resampled by
-linear interpolation onto a given time base; NWB trial tables give one value per
-trial. Public through :mod:`neuronmf.io` and :mod:`neuronmf.io.activity`.
+``<name>_<component>``, MATLAB variables, CSV tables or NetCDF results, and
+is resampled by linear interpolation onto a given time base; NWB trial tables
+give one value per trial. Public through :mod:`neuronmf.io` and
+:mod:`neuronmf.io.activity`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from neuronmf.io._common import (
     check_source,
     check_times,
     choose,
-    detect_format,
+    data_format,
     rate_from_times,
     read_npz,
 )
@@ -49,10 +50,13 @@ def load_behavior(
         NWB (``SpatialSeries``, ``TimeSeries`` in ``BehavioralTimeSeries`` /
         ``Position`` / ... or in a ``behavior`` module), ``.npz`` with a group of
         arrays ``<name>_t`` + ``<name>_<component>`` (e.g. ``position_t``,
-        ``position_x``, ``position_y``), a CSV/TSV table with a time column, or
-        a MATLAB ``.mat`` (v5 or v7.3).
+        ``position_x``, ``position_y``), a CSV/TSV table with a time column,
+        a MATLAB ``.mat`` (v5 or v7.3), or a NetCDF file written by
+        :func:`~neuronmf.io.save_netcdf` (a (time,) or (time, component)
+        variable of a Dataset, or a DataArray).
     series : str, optional
-        NWB series name/path, or the npz group name (``"position"``).
+        NWB series name/path, the npz group name (``"position"``), or the
+        NetCDF variable (None: its only (time,) or (time, component) variable).
     times : array-like or DataArray, optional
         Time base in seconds (e.g. ``activity.time``) to resample onto by linear
         interpolation; times outside the recording give NaN (no extrapolation).
@@ -92,7 +96,7 @@ def load_behavior(
     [2.5, 5.0, nan]
     """
     p = as_path(path)
-    fmt = detect_format(p)
+    fmt = data_format(p)
     if table is not None or column is not None:
         return _behavior_table(p, fmt, table, column, series, times, variable)
     check_source(fmt, series, variable=variable)
@@ -100,7 +104,7 @@ def load_behavior(
     if reader is None:
         raise input_error(
             f"behaviour file '{p}'",
-            "NWB, NPZ, MATLAB .mat or a CSV/TSV table",
+            "NWB, NPZ, MATLAB .mat, a CSV/TSV table or NetCDF",
             f"a {fmt} file",
         )
     t, data, axis, key, attrs = reader(p, series, variable, time_column)
@@ -264,6 +268,53 @@ def _behavior_csv(p, series, variable, time_column):
     return t, data, axis, key, {"units": "unknown"}
 
 
+def _behavior_netcdf(p, series, variable=None, time_column=None):
+    """A (time,) or (time, component) variable of a NetCDF result (dtype kept)."""
+    from neuronmf.io.writers import load_result
+
+    if time_column is not None:
+        raise input_error(
+            "time_column",
+            "None for a NetCDF file (its 'time' coordinate gives the times)",
+            time_column,
+        )
+    obj = load_result(p)
+    if isinstance(obj, xr.DataArray):
+        obj = obj.to_dataset(name=obj.name or "data")
+    names = list(obj.data_vars)
+    cands = [v for v in names if "time" in obj[v].dims and obj[v].ndim <= 2]
+    key = choose(
+        cands,
+        series,
+        path=p,
+        what="a (time,) or (time, component) variable",
+        available=names,
+    )
+    da = obj[key]
+    if "time" not in da.dims or da.ndim > 2 or "time" not in da.coords:
+        raise input_error(
+            f"variable '{key}' in '{p}'",
+            "a (time,) or (time, component) variable with a 'time' coordinate (s)",
+            f"dims {da.dims}",
+            "Choose another variable with series=<name>.",
+        )
+    da = da.transpose("time", ...)
+    data = np.asarray(da.values)
+    if da.ndim == 1:
+        return da["time"].values, data[:, None], [key], key, _units(da)
+    other = da.dims[1]
+    axis = (
+        [str(v) for v in da[other].values]
+        if other in da.coords
+        else [f"c{i}" for i in range(data.shape[1])]
+    )
+    return da["time"].values, data, axis, key, _units(da)
+
+
+def _units(da) -> dict[str, Any]:
+    return {"units": str(da.attrs.get("units", "unknown"))}
+
+
 #: Format → reader ``(path, series, variable, time_column)`` returning
 #: ``(times, (time, component) data, component names, source path, attrs)``.
 _BEHAVIOR_READERS = {
@@ -271,6 +322,7 @@ _BEHAVIOR_READERS = {
     "nwb": _behavior_nwb,
     "npz": _behavior_npz,
     "table": _behavior_csv,
+    "netcdf": _behavior_netcdf,
 }
 
 

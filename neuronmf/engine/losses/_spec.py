@@ -10,7 +10,7 @@ registry (:mod:`neuronmf.engine.losses`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -87,7 +87,6 @@ class LossSpec:
     online: bool = False
     check_data: Callable | None = None
     score_name: str = "deviance"
-    extra: dict = field(default_factory=dict)
 
     @property
     def scale_power(self) -> float:

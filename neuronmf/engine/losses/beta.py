@@ -101,8 +101,9 @@ def _powers(V, WH, Mf, floor, beta):
     """M ⊙ V ⊙ (WH)^(β−2) and M ⊙ (WH)^(β−1), WH floored for negative powers."""
     if beta < 2:
         WH = np.maximum(WH, floor)
-    up = V * WH ** (beta - 2.0)
-    down = WH ** (beta - 1.0)
+    power = WH ** (beta - 2.0)  # one power per entry: y^(β−1) = y^(β−2)·y
+    up = V * power
+    down = power * WH
     if Mf is not None:
         up, down = up * Mf, down * Mf
     return up, down

@@ -97,3 +97,43 @@ def test_spec_gradient_matches_finite_differences():
             spec.divergence(V, WH + E, mask) - spec.divergence(V, WH - E, mask)
         ) / 2e-6
         assert D[1, 2] == pytest.approx(numeric, rel=1e-5, abs=1e-9), name
+
+
+def test_no_branch_on_a_loss_name_outside_the_loss_modules():
+    """The engine reads what it needs from the spec (issue 22 item 1)."""
+    import ast
+    from pathlib import Path
+
+    import neuronmf.engine
+
+    root = Path(neuronmf.engine.__file__).parent
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        if "losses" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare) and any(
+                isinstance(c, ast.Constant) and c.value in ("kl", "frobenius")
+                for c in [node.left, *node.comparators]
+            ):
+                offenders.append(f"{path.name}:{node.lineno}")
+    assert not offenders
+
+
+def test_the_dask_path_imports_losses_never_solver_drivers():
+    import ast
+    from pathlib import Path
+
+    import neuronmf.engine.chunked as chunked
+
+    tree = ast.parse(Path(chunked.__file__).read_text(encoding="utf-8"))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imported |= {f"{node.module}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names}
+    solver_imports = {m for m in imported if m.startswith("neuronmf.engine.solvers")}
+    # only compiled kernels (modules named _*_kernels), never a driver
+    assert all(m.rsplit(".", 1)[-1].endswith("_kernels") for m in solver_imports)
+    assert any(m.startswith("neuronmf.engine.losses") for m in imported)

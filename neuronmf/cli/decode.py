@@ -234,33 +234,28 @@ def run(args) -> int:
         rate=args.rate,
     )
     y, y_full = _behavior(args, args.input)
-    where, where_text = None, "all bins"
+    # The conditions go to decode as they are (each on its own time base);
+    # decode puts them on the activity's bins and combines them with AND.
+    where, texts = [], []
     if args.min_speed is not None:
-        where = nm.decoding.min_speed(y_full, args.min_speed)
-        where_text = (
+        running = nm.decoding.min_speed(y_full, args.min_speed)
+        where.append(running)
+        texts.append(
             f"speed >= {args.min_speed:g} behaviour units/s "
-            f"({100 * float(where.mean()):.0f} % of behaviour samples)"
+            f"({100 * float(running.mean()):.0f} % of behaviour samples)"
         )
     if args.epochs is not None:
-        inside = nm.decoding.in_epochs(X.time, _epochs(args.epochs, args.epochs_table))
-        if where is not None:
-            tw, t = where.time.values, X.time.values
-            pos = np.clip(np.searchsorted(tw, t), 1, tw.size - 1)
-            near = np.where(
-                np.abs(tw[pos - 1] - t) <= np.abs(tw[pos] - t), pos - 1, pos
-            )
-            where = inside & where.values[near]
-            where_text += f" and inside the epochs of {args.epochs}"
-        else:
-            where = inside
-            where_text = f"inside the epochs of {args.epochs}"
+        epochs = _epochs(args.epochs, args.epochs_table)
+        where.append(nm.decoding.in_epochs(X.time, epochs))
+        texts.append(f"inside the epochs of {args.epochs}")
+    where_text = " and ".join(texts) or "all bins"
     options = None
     if args.model == "bayes" and args.position_bins is not None:
         options = {"n_position_bins": args.position_bins}
     res = nm.decoding.decode(
         X,
         y,
-        where=where,
+        where=where or None,
         model_options=options,
         model=args.model,
         features=args.features,

@@ -145,14 +145,19 @@ def decode(
         Circularly shifted repetitions for the null distribution (0 for none);
         the scored bins are shifted among themselves. For trials, the per-trial
         values are permuted across the scored trials.
-    where : bool array or xarray.DataArray (time,), optional
+    where : bool array or xarray.DataArray (time,), or a list of them, optional
         The bins to use (True), e.g. ``nm.decoding.min_speed(position, 5.0)``
         (running only) or ``nm.decoding.in_epochs(X.time, epochs)``. Fitting
         (NMF and GLM) and scoring are restricted to these bins; the outer and
         inner folds are contiguous blocks *of these bins*, with the gap rule
         applied in time, so every test block holds scored bins. Lags never
         reach outside a contiguous run of used bins. A DataArray on another
-        time base is resampled onto the bins (nearest sample).
+        time base is resampled onto the bins (nearest sample; refused if it
+        does not cover them); an array is one value per bin. **Several
+        conditions** (a list, e.g. ``[running, inside]``, each on its own time
+        base) are each put on the bins that way and combined with AND; the
+        bins each keeps and their intersection are recorded in
+        ``res.attrs["where_kept"]`` and ``res.attrs["where_intersection"]``.
     model_options : dict, optional
         Constructor arguments of the ``"bayes"`` decoder (e.g.
         ``{"n_position_bins": 50}``); ``bin_width`` defaults to the spacing of
@@ -182,7 +187,9 @@ def decode(
         Before any fit: different time bases that cannot be resampled, too few
         scored samples for the folds, constant behaviour, a class absent from
         a training fold (or, for trials, rarer than ``cv``), negative activity
-        with NMF features, a non-boolean ``where``, unknown options.
+        with NMF features, a non-boolean ``where``, a ``where`` condition
+        that keeps no bin (or conditions with no bin in common), unknown
+        options.
 
     Warns
     -----

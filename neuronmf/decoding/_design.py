@@ -2,9 +2,10 @@
 
 :func:`lagged` builds the time-lagged design inside contiguous runs of bins
 only, so a lag never reaches across a fold boundary or a gap in ``where``. The
-private helpers put activity, behaviour and ``where`` on the activity's bins
-(resampling a behaviour on another time base, refusing to extrapolate) or on
-its trials.
+private helpers put activity and behaviour on the activity's bins (resampling
+a behaviour on another time base, refusing to extrapolate) or on its trials;
+:func:`_align` also puts the ``where`` conditions on the bins
+(:mod:`neuronmf.decoding._epochs`).
 """
 
 from __future__ import annotations
@@ -137,16 +138,19 @@ def _as_behavior(y, time_dim: str):
     return a, None, None
 
 
-def _align(yv, ty, tx, n: int, classes: bool, stacklevel: int = 3):
-    """Put the behaviour on the activity's bins: (values, note).
+def _align(
+    yv, ty, tx, n: int, classes: bool, stacklevel: int = 3, what: str = "behavior"
+):
+    """Put the behaviour (or a ``where`` condition) on the activity's bins.
 
-    ``stacklevel`` of the resampling warning: it names the caller of
-    :func:`neuronmf.decoding.decode`.
+    Returns (values, note). ``stacklevel`` of the resampling warning: it names
+    the caller of :func:`neuronmf.decoding.decode`. ``what`` names the input in
+    the refusals.
     """
     if tx is None or ty is None:
         if yv.size != n:
             raise input_error(
-                "behavior length",
+                f"{what} length",
                 f"equal to the number of activity bins ({n}) when either has no time "
                 "coordinate",
                 yv.size,
@@ -159,11 +163,11 @@ def _align(yv, ty, tx, n: int, classes: bool, stacklevel: int = 3):
     dt = float(np.median(np.diff(tx))) if tx.size > 1 else 0.0
     if ty.size < 2 or ty[0] > tx[0] + dt / 2 or ty[-1] < tx[-1] - dt / 2:
         raise input_error(
-            "behavior time range",
-            f"to cover the activity time range [{tx[0]:.6g}, {tx[-1]:.6g}] s",
+            f"{what} time range",
+            f"covering the activity time range [{tx[0]:.6g}, {tx[-1]:.6g}] s",
             f"[{ty[0]:.6g}, {ty[-1]:.6g}] s" if ty.size else "an empty time axis",
-            "Refused: the behaviour would have to be extrapolated. Crop the activity "
-            "to the behaviour's time range.",
+            f"Refused: {'the behaviour' if what == 'behavior' else what} would have "
+            "to be extrapolated. Crop the activity to its time range.",
         )
     order = np.argsort(ty)
     ty, yv = ty[order], yv[order]
@@ -240,55 +244,3 @@ def _as_trial_behavior(y, n_trials: int, trial_coord, trial_dim: str):
             "table='trials', column=...).",
         )
     return a, name
-
-
-def _as_where(where, n: int, tx, sample_dim: str, coord):
-    """(boolean mask over the samples, description)."""
-    if where is None:
-        return np.ones(n, dtype=bool), "all"
-    rule = ""
-    if isinstance(where, xr.DataArray):
-        rule = str(where.attrs.get("rule", ""))
-        if where.ndim != 1:
-            raise input_error("where", f"1-D ({sample_dim},)", str(where.dims))
-        dim = where.dims[0]
-        w = np.asarray(where.values)
-        tw = (
-            np.asarray(where[dim].values, dtype=float)
-            if dim in where.coords and sample_dim == "time"
-            else None
-        )
-        if w.dtype != bool:
-            raise input_error(
-                "where",
-                "a boolean per bin (True = scored)",
-                f"dtype {w.dtype}",
-                "Pass a mask such as nm.decoding.min_speed(position, 5.0).",
-            )
-        if tx is not None and tw is not None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                w, _ = _align(w, tw, tx, n, classes=True)
-    else:
-        w = np.asarray(where)
-        if w.dtype != bool:
-            raise input_error(
-                "where",
-                "a boolean per bin (True = scored)",
-                f"dtype {w.dtype}",
-                "Pass a mask such as nm.decoding.min_speed(position, 5.0).",
-            )
-    w = np.asarray(w, dtype=bool)
-    if w.shape != (n,):
-        raise input_error(
-            "where",
-            f"one boolean per {sample_dim} bin ({n})",
-            f"shape {w.shape}",
-            "Pass a DataArray with a time coordinate to have it resampled.",
-        )
-    if not w.any():
-        raise input_error(
-            "where", "True for some bins", "all False", "Nothing would be scored."
-        )
-    note = f"{int(w.sum())} of {n} {sample_dim} bins"
-    return w, note + (f" ({rule})" if rule else "")

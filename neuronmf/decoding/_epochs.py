@@ -1,13 +1,19 @@
 """Epochs of a recording to decode in: running bins (:func:`min_speed`) and intervals.
 
-Pass either result to :func:`neuronmf.decoding.decode` as ``where=``.
+Pass either result to :func:`neuronmf.decoding.decode` as ``where=``, or both
+as a list (``where=[running, inside]``): :func:`where_mask` puts each condition
+on the activity's bins (nearest sample, the resampling rule of a boolean) and
+combines them with AND.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import xarray as xr
 
+from neuronmf.decoding._design import _align
 from neuronmf.errors import input_error
 
 __all__ = ["in_epochs", "min_speed"]
@@ -129,3 +135,99 @@ def in_epochs(times, epochs) -> np.ndarray:
     for a, b in ep:
         inside |= (t >= a) & (t < b)
     return inside
+
+
+def _several(where) -> bool:
+    """True when ``where`` is a list of conditions, not one mask as a list of bools."""
+    return isinstance(where, list | tuple) and (
+        len(where) == 0 or any(np.ndim(c) >= 1 for c in where)
+    )
+
+
+def _condition(cond, label: str, n: int, tx, sample_dim: str):
+    """One condition as a boolean per sample: (mask, rule or "")."""
+    rule = ""
+    tw = None
+    if isinstance(cond, xr.DataArray):
+        rule = str(cond.attrs.get("rule", ""))
+        if cond.ndim != 1:
+            raise input_error(label, f"1-D ({sample_dim},)", str(cond.dims))
+        dim = cond.dims[0]
+        if dim in cond.coords and sample_dim == "time":
+            tw = np.asarray(cond[dim].values, dtype=float)
+        w = np.asarray(cond.values)
+    else:
+        w = np.asarray(cond)
+    if w.dtype != bool:
+        raise input_error(
+            label,
+            "a boolean per bin (True = scored)",
+            f"dtype {w.dtype}",
+            "Pass a mask such as nm.decoding.min_speed(position, 5.0).",
+        )
+    if tx is not None and tw is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            w, _ = _align(w, tw, tx, n, classes=True, what=label)
+    w = np.asarray(w, dtype=bool)
+    if w.shape != (n,):
+        raise input_error(
+            label,
+            f"one boolean per {sample_dim} bin ({n})",
+            f"shape {w.shape}",
+            "Pass a DataArray with a time coordinate to have it resampled.",
+        )
+    if not w.any():
+        raise input_error(
+            label, "True for some bins", "all False", "Nothing would be scored."
+        )
+    return w, rule
+
+
+def where_mask(where, n: int, tx, sample_dim: str = "time"):
+    """The samples kept by ``where``: (mask, description, bins kept per condition).
+
+    ``where`` is None (every sample), one condition, or a list of conditions.
+    A condition is a boolean array over the samples, or a boolean DataArray;
+    one with a time coordinate is put on the activity's bin times ``tx`` by
+    nearest sample (refused if it does not cover them). Several conditions are
+    combined with AND. Refused (InputError, before any fit): a condition that
+    is not boolean, has the wrong length, keeps no sample, or conditions with
+    no sample in common.
+    """
+    if where is None:
+        return np.ones(n, dtype=bool), "all", ()
+    several = _several(where)
+    conds = list(where) if several else [where]
+    if not conds:
+        raise input_error(
+            "where",
+            "a boolean mask, or a non-empty list of masks",
+            "an empty list",
+            "Pass where=None to use every bin.",
+        )
+    masks, rules = [], []
+    for i, cond in enumerate(conds):
+        label = f"where[{i}]" if several else "where"
+        w, rule = _condition(cond, label, n, tx, sample_dim)
+        masks.append(w)
+        rules.append(rule)
+    kept = tuple(int(w.sum()) for w in masks)
+    mask = np.logical_and.reduce(masks)
+    if not mask.any():
+        raise input_error(
+            "where",
+            "conditions that keep some bins in common (they are combined with AND)",
+            "none in common: "
+            + ", ".join(f"where[{i}] keeps {k}" for i, k in enumerate(kept))
+            + f" of {n} {sample_dim} bins",
+            "Check that the conditions cover the same part of the recording.",
+        )
+    note = f"{int(mask.sum())} of {n} {sample_dim} bins"
+    if len(conds) == 1:
+        return mask, note + (f" ({rules[0]})" if rules[0] else ""), kept
+    parts = [
+        f"where[{i}] keeps {k}" + (f" ({r})" if r else "")
+        for i, (k, r) in enumerate(zip(kept, rules, strict=True))
+    ]
+    return mask, note + ", the AND of: " + "; ".join(parts), kept

@@ -24,10 +24,10 @@ from neuronmf.decoding._design import (
     _as_time_neuron,
     _as_trial_behavior,
     _as_trials,
-    _as_where,
     _autocorr_time,
     _offsets,
 )
+from neuronmf.decoding._epochs import where_mask
 from neuronmf.decoding._result import DEFAULT_ALPHAS, MODELS
 from neuronmf.engine._validation import (
     check_bool,
@@ -164,6 +164,8 @@ class Data:
     time_note: str
     yname: Any
     where_note: str
+    where_kept: tuple[int, ...] = ()
+    where_intersection: int = 0
 
     @property
     def ns(self) -> int:
@@ -202,7 +204,7 @@ def prepare(X, y, where, opts: Options) -> Data:
         yv, time_note = _align(
             yv, ty, tx, ns, classes_model, stacklevel=_ALIGN_STACKLEVEL
         )
-    wmask, where_note = _as_where(where, ns, tx, sample_dim, trial_coord)
+    wmask, where_note, where_kept = where_mask(where, ns, tx, sample_dim)
     yv, class_names = _encode_behavior(yv, wmask, opts.model)
     valid = np.isfinite(yv)
     if valid.sum() < 2 or np.nanstd(yv) == 0:
@@ -236,6 +238,8 @@ def prepare(X, y, where, opts: Options) -> Data:
         time_note=time_note,
         yname=yname,
         where_note=where_note,
+        where_kept=where_kept,
+        where_intersection=int(wmask.sum()),
     )
 
 

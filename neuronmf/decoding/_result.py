@@ -83,6 +83,11 @@ class DecodingResult:
         ``params`` as JSON, ``seed``, ``"none"`` when no seed was given,
         ``loss``; see :func:`neuronmf._provenance.result_attrs`) and the
         decoding's own (model, metric, folds, gap, scored bins, ...).
+        ``n_scored`` is the number of scored samples (``where`` and finite
+        behaviour) of ``n_samples``; ``where`` describes the conditions,
+        ``where_kept`` gives the bins each condition of ``where`` keeps
+        (comma-separated, one count per condition, "" without ``where``) and
+        ``where_intersection`` the bins all of them keep.
     """
 
     scores: xr.DataArray
@@ -335,6 +340,8 @@ def _attrs(data, opts, outcome) -> dict[str, Any]:
         "n_scored": int(data.use.size),
         "n_samples": int(data.ns),
         "where": data.where_note,
+        "where_kept": ",".join(str(k) for k in data.where_kept),
+        "where_intersection": int(data.where_intersection),
         "undefined_folds": ",".join(
             str(k) for k, w in enumerate(outcome.why) if w is not None
         ),

@@ -179,3 +179,71 @@ def test_decode_epochs_from_nwb_interval_table(track_nc, tmp_path, capsys):
     args = ["--behavior", "x", "--epochs", str(path), "--epochs-table", "trials"]
     assert main(["decode", str(src), *args, "--out", str(tmp_path / "x")]) == 3
     assert "--epochs-table must be one of" in capsys.readouterr().err
+
+
+def test_decode_min_speed_and_epochs_together(track_nc, tmp_path, capsys):
+    """--min-speed (on the behaviour's 60 Hz clock) and --epochs (on the bins).
+
+    The CLI used to align the two masks by hand; it now passes both to
+    ``decode(where=[...])``. The scored bins and the scores are those of the
+    former hand-made mask (nearest behaviour sample to each bin, AND).
+    """
+    src, _ = track_nc
+    X = nm.io.load_result(src)["counts"]
+    tx = X.time.values
+    t60 = np.arange(0, tx[-1] + 0.02, 1 / 60)
+    x60 = nm.io.load_result(src)["x"].interp(time=t60)
+    beh = tmp_path / "beh60.nc"
+    nm.io.save_netcdf(xr.Dataset({"x": x60}), beh)
+    csv = tmp_path / "ep.csv"
+    csv.write_text("start,stop\n2,30\n33,60\n")
+    out = tmp_path / "both"
+    args = ["--behavior", "x", "--behavior-file", str(beh), "--min-speed", "5"]
+    args += ["--epochs", str(csv), "--out", str(out), *FAST]
+    assert main(["decode", str(src), *args]) == 0, capsys.readouterr().err
+    # the former CLI's mask, built here the way it was built there
+    run = nm.decoding.min_speed(x60, 5.0)
+    pos = np.clip(np.searchsorted(t60, tx), 1, t60.size - 1)
+    near = np.where(np.abs(t60[pos - 1] - tx) <= np.abs(t60[pos] - tx), pos - 1, pos)
+    inside = nm.decoding.in_epochs(tx, [[2, 30], [33, 60]])
+    expected = run.values[near] & inside
+    assert 0 < expected.sum() < min(inside.sum(), run.values[near].sum())
+    ds = nm.io.load_result(out / "decoding.nc")
+    np.testing.assert_array_equal(ds.scored.values.astype(bool), expected)
+    assert ds.attrs["where_kept"] == f"{run.values[near].sum()},{inside.sum()}"
+    assert ds.attrs["where_intersection"] == expected.sum()
+    with pytest.warns(UserWarning, match="different time base"):
+        ref = nm.decoding.decode(
+            X, x60, where=expected, features="raw", cv=5, n_null=2, seed=0
+        )
+    np.testing.assert_array_equal(ds.scores.values, ref.scores.values)
+    np.testing.assert_array_equal(ds.null_scores.values, ref.null_scores.values)
+    summary = (out / "summary.txt").read_text()
+    pct = f"{100 * float(run.mean()):.0f}"
+    assert (
+        f"scored bins: {expected.sum()} of {tx.size} (speed >= 5 behaviour units/s "
+        f"({pct} % of behaviour samples) and inside the epochs of {csv})"
+    ) in summary
+
+
+# ------------------------------------------- the readers are io's (issue 22, item 7)
+def test_decode_readers_call_io_and_name_the_flags(nwb_session, tmp_path):
+    import argparse
+
+    from neuronmf.cli.decode import _behavior, _epochs
+    from neuronmf.errors import InputError
+
+    _, src = nwb_session
+    args = argparse.Namespace(behavior="nope", behavior_file=None, axis=None)
+    with pytest.raises(InputError, match="--behavior nope must be") as err:
+        _behavior(args, src)
+    assert "--series" not in str(err.value)  # was: "--series nope" for NWB files
+    csv = tmp_path / "run.csv"
+    csv.write_text("start,stop\n0,20\n22.5,44\n")
+    assert _epochs(csv, None).tolist() == nm.io.load_intervals(csv).values.tolist()
+    empty = tmp_path / "none.csv"
+    empty.write_text("start,stop\n")
+    with pytest.raises(InputError, match="--epochs must be a file with at least one"):
+        _epochs(empty, None)
+    with pytest.raises(InputError, match="--epochs-table must be one of"):
+        _epochs(src, "trials")

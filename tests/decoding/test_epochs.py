@@ -297,3 +297,80 @@ def test_bayes_model_scores_r2_and_median_error():
     with pytest.warns(UserWarning, match="fold 4"):
         rest = nm.decoding.decode(X, y, model="bayes", **FAST)
     assert np.isnan(rest.scores.values[4]) and np.isnan(rest.median_errors.values[4])
+
+
+# ------------------------------------------------------------ several where conditions
+def _nearest(t_from, t_to):
+    """Index of the nearest sample of t_from for each time of t_to (ties: earlier)."""
+    return np.abs(t_from[None, :] - t_to[:, None]).argmin(axis=1)
+
+
+def test_several_where_conditions_are_aligned_and_combined_as_and():
+    """issue 22: decode(where=[a, b]) with a on the 60 Hz clock, b on the bins.
+
+    Before, a list of conditions was read as one 2-D mask and refused.
+    """
+    X, y, _ = track_session(n_run=900, n_rest=300, seed=6)
+    tx = X.time.values
+    t60 = np.arange(0, tx[-1] + 0.02, 1 / 60)
+    run60 = nm.decoding.min_speed(y.interp(time=t60), 5.0)  # its own time base
+    inside = nm.decoding.in_epochs(X.time, [[5.0, 30.0], [33.0, 55.0]])  # bins
+    expected = run60.values[_nearest(t60, tx)] & inside
+    # both conditions matter: the AND differs from each alone
+    assert expected.sum() < inside.sum() and expected.sum() < run60.values.sum()
+    assert (expected != inside).any() and (
+        expected != run60.values[_nearest(t60, tx)]
+    ).any()
+    res = nm.decoding.decode(X, y, where=[run60, inside], **FAST)
+    np.testing.assert_array_equal(res.where.values, expected)
+    assert res.attrs["n_scored"] == res.attrs["where_intersection"] == expected.sum()
+    kept = [int(run60.values[_nearest(t60, tx)].sum()), int(inside.sum())]
+    assert res.attrs["where_kept"] == f"{kept[0]},{kept[1]}"
+    assert "the AND of: where[0] keeps" in res.attrs["where"]
+    # the same as passing the combined mask by hand, and the order does not matter
+    ref = nm.decoding.decode(X, y, where=expected, **FAST)
+    swapped = nm.decoding.decode(X, y, where=(inside, run60), **FAST)
+    for other in (ref, swapped):
+        np.testing.assert_array_equal(res.scores.values, other.scores.values)
+        np.testing.assert_array_equal(res.predictions.values, other.predictions.values)
+    assert ref.attrs["where_kept"] == str(int(expected.sum()))
+    # one mask given as a plain list of bools is still one mask
+    as_list = nm.decoding.decode(X, y, where=expected.tolist(), **FAST)
+    np.testing.assert_array_equal(res.scores.values, as_list.scores.values)
+
+
+def test_where_conditions_refused_before_any_fit(monkeypatch):
+    X, y, _ = track_session(n_run=600, n_rest=400, seed=3)
+    fits = []
+    real_nmf = chain.nmf
+
+    def spy(*args, **kwargs):
+        fits.append(1)
+        return real_nmf(*args, **kwargs)
+
+    monkeypatch.setattr(chain, "nmf", spy)
+    opts = dict(rank=2, cv=5, inner_cv=2, n_null=0)
+    running = nm.decoding.min_speed(y, 5.0)
+    n = X.sizes["time"]
+    with pytest.raises(nm.InputError, match=r"where\[1\] must be True for some bins"):
+        nm.decoding.decode(X, y, where=[running, np.zeros(n, bool)], **opts)
+    first = np.arange(n) < n // 2
+    with pytest.raises(
+        nm.InputError, match=r"where must be conditions that keep some bins in common"
+    ) as err:
+        nm.decoding.decode(X, y, where=[first, ~first], **opts)
+    assert f"where[0] keeps {n // 2}, where[1] keeps {n - n // 2}" in str(err.value)
+    with pytest.raises(nm.InputError, match=r"where\[0\] must be a boolean"):
+        nm.decoding.decode(X, y, where=[first.astype(float), first], **opts)
+    with pytest.raises(nm.InputError, match=r"where\[1\] must be one boolean per"):
+        nm.decoding.decode(X, y, where=[first, first[:10]], **opts)
+    short = running.isel(time=slice(0, 300))  # ends before the activity does
+    with pytest.raises(
+        nm.InputError, match=r"where\[1\] time range must be covering the activity"
+    ):
+        nm.decoding.decode(X, y, where=[first, short], **opts)
+    with pytest.raises(nm.InputError, match="non-empty list of masks"):
+        nm.decoding.decode(X, y, where=[], **opts)
+    assert not fits  # every refusal came before any NMF fit
+    nm.decoding.decode(X, y, where=[running, first], **{**opts, "cv": 3})
+    assert fits  # the spy sees fits when there are some

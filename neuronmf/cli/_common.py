@@ -242,26 +242,6 @@ def parse_rank(value: str):
     return rank
 
 
-def _time_variable(ds, path: Path, name: str | None, what: str):
-    """A (time, ...) variable of a NetCDF Dataset: ``name`` or the only 2-D one."""
-    from neuronmf.errors import input_error
-
-    if name is not None:
-        if name not in ds:
-            raise input_error(
-                f"--series in {path}", f"one of {list(ds.data_vars)}", name
-            )
-        return ds[name]
-    cands = [v for v in ds.data_vars if ds[v].ndim == 2 and "time" in ds[v].dims]
-    if len(cands) != 1:
-        raise input_error(
-            f"{what} in {path}",
-            "exactly one 2-D variable with a 'time' dim (or choose with --series)",
-            str(list(ds.data_vars)),
-        )
-    return ds[cands[0]]
-
-
 def load_activity(
     path: Path,
     *,
@@ -269,29 +249,18 @@ def load_activity(
     bin_width: float | None = None,
     rate: float | None = None,
 ):
-    """(time, neuron) activity from any supported file.
+    """(time, neuron) activity from any file :func:`neuronmf.io.load_activity` reads.
 
     NWB (Units binned at ``bin_width``, or a RoiResponseSeries), NPZ (spike
-    times + units, or a 2-D array), HDF5, ``.npy`` through
-    :func:`neuronmf.io.load_activity`; CSV/TSV tables (a time column and one
-    column per neuron) through :func:`neuronmf.io.load_emg`; NetCDF written by
-    :func:`neuronmf.io.save_netcdf` (a DataArray or a Dataset variable).
+    times + units, or a 2-D array), MATLAB, HDF5, ``.npy``, CSV/TSV tables (a
+    time column and one column per neuron) and NetCDF written by
+    :func:`neuronmf.io.save_netcdf` (a DataArray or a Dataset variable): io
+    reads them all; this only checks the path (``INPUT``) and passes
+    ``--series`` as ``variable=`` for MATLAB files.
     """
-    import xarray as xr
-
     import neuronmf.io as nio
-    from neuronmf.io._formats import NETCDF_SUFFIXES, TABLE_SUFFIXES
 
     path = check_input(path)
-    suffix = path.suffix.lower()
-    if suffix in NETCDF_SUFFIXES:
-        obj = nio.load_result(path)
-        if isinstance(obj, xr.Dataset):
-            obj = _time_variable(obj, path, series, "activity")
-        return _as_time_neuron(obj)
-    if suffix in TABLE_SUFFIXES:
-        tab = nio.load_emg(path, rate=rate)
-        return tab.rename({"channel": "neuron"})
     return nio.load_activity(
         path, **series_or_variable(path, series), bin_width=bin_width, rate=rate
     )
@@ -300,25 +269,15 @@ def load_activity(
 def series_or_variable(path: Path, series: str | None) -> dict:
     """``--series`` as the loaders' keyword: ``variable=`` for MATLAB files.
 
-    ``--series`` names the NWB series, the HDF5/NPZ array, or the MATLAB variable;
-    the Python loaders take MATLAB variables as ``variable=``.
+    ``--series`` names the NWB series, the HDF5/NPZ array, the NetCDF variable or
+    the MATLAB variable; the Python loaders take MATLAB variables as
+    ``variable=``.
     """
-    from neuronmf.io._formats import detect_format
+    from neuronmf.io._formats import data_format
 
-    if series is not None and detect_format(path) == "matlab":
+    if series is not None and data_format(Path(path)) == "matlab":
         return {"variable": series}
     return {"series": series}
-
-
-def _as_time_neuron(da):
-    from neuronmf.errors import input_error
-
-    if da.ndim != 2 or "time" not in da.dims:
-        raise input_error("activity", "a 2-D (time, neuron) array", f"dims {da.dims}")
-    other = next(d for d in da.dims if d != "time")
-    if other != "neuron":
-        da = da.rename({other: "neuron"})
-    return da.transpose("time", "neuron")
 
 
 def write_results(ds, out: Path, stem: str, *, source=None, nwb=True) -> list[Path]:

@@ -112,25 +112,20 @@ def register(subparsers) -> None:
 
 
 def _behavior(args, activity_path: Path):
-    """The behaviour DataArray (time,) named by ``--behavior``."""
-    import xarray as xr
+    """The behaviour DataArray (time,) named by ``--behavior``.
 
+    Read by :func:`neuronmf.io.load_behavior` (NWB, NPZ, MATLAB, CSV/TSV,
+    NetCDF); its ``series=`` is ``--behavior`` in error messages.
+    """
     import neuronmf.io as nio
-    from neuronmf.cli._common import NETCDF_SUFFIXES, check_input
-    from neuronmf.errors import input_error
+    from neuronmf.cli._common import check_input, name_flags
+    from neuronmf.errors import InputError, input_error
 
     path = check_input(args.behavior_file or activity_path, "--behavior-file")
-    if path.suffix.lower() in NETCDF_SUFFIXES:
-        obj = nio.load_result(path)
-        if isinstance(obj, xr.DataArray):
-            obj = obj.to_dataset(name=obj.name or "data")
-        if args.behavior not in obj:
-            raise input_error(
-                f"--behavior in {path}", f"one of {list(obj.data_vars)}", args.behavior
-            )
-        beh = obj[args.behavior]
-    else:
+    try:
         beh = nio.load_behavior(path, series=args.behavior)
+    except InputError as exc:
+        raise InputError(name_flags(str(exc), {"series": "--behavior"})) from None
     if beh.ndim == 2:
         other = next(d for d in beh.dims if d != "time")
         names = [str(v) for v in beh[other].values] if other in beh.coords else []
@@ -151,63 +146,26 @@ def _behavior(args, activity_path: Path):
 
 
 def _epochs(path: Path, table: str | None):
-    """(n_epochs, 2) start/stop seconds from a CSV/TSV, .npy or NWB file."""
-    import numpy as np
-
-    from neuronmf.cli._common import check_input
-    from neuronmf.errors import input_error
+    """(n_epochs, 2) start/stop seconds read by :func:`neuronmf.io.load_intervals`
+    (CSV/TSV, .npy, NWB interval table, NetCDF); errors name ``--epochs`` and
+    ``--epochs-table``."""
+    import neuronmf.io as nio
+    from neuronmf.cli._common import check_input, name_flags
+    from neuronmf.errors import InputError, input_error
 
     path = check_input(path, "--epochs")
-    suffix = path.suffix.lower()
-    if suffix == ".nwb":
-        import h5py
-
-        with h5py.File(path, "r") as f:
-            tables = {}
-            if "intervals" in f:
-                tables.update({k: f["intervals"][k] for k in f["intervals"]})
-            names = sorted(tables)
-            if table is None and len(names) == 1:
-                table = names[0]
-            if table not in tables:
-                raise input_error(
-                    "--epochs-table",
-                    f"one of the interval tables of {path}: {names}",
-                    table,
-                )
-            g = tables[table]
-            if "start_time" not in g or "stop_time" not in g:
-                raise input_error(
-                    f"/intervals/{table} in {path}",
-                    "an interval table with start_time and stop_time",
-                    sorted(g),
-                )
-            return np.column_stack([g["start_time"][:], g["stop_time"][:]])
-    if suffix == ".npy":
-        ep = np.load(path, allow_pickle=False)
-    elif suffix in (".csv", ".tsv", ".txt"):
-        delim = "\t" if suffix == ".tsv" else ","
-        text = path.read_text().splitlines()
-        try:
-            [float(v) for v in text[0].split(delim)] if text else None
-            skip = 0
-        except ValueError:
-            skip = 1  # a header row (e.g. "start,stop")
-        ep = np.loadtxt(path, delimiter=delim, skiprows=skip, ndmin=2)
-    else:
+    try:
+        epochs = nio.load_intervals(path, table=table)
+    except InputError as exc:
+        flags = {"intervals": "--epochs", "table": "--epochs-table"}
+        raise InputError(name_flags(str(exc), flags)) from None
+    if epochs.sizes["interval"] == 0:
         raise input_error(
             "--epochs",
-            "a .csv, .tsv, .txt, .npy or .nwb file of start,stop times",
-            str(path),
+            "a file with at least one (start, stop) interval",
+            f"none in '{path}'",
         )
-    ep = np.asarray(ep, dtype=float)
-    if ep.ndim != 2 or ep.shape[1] < 2:
-        raise input_error(
-            f"--epochs {path}",
-            "two columns (start, stop) in seconds",
-            f"shape {ep.shape}",
-        )
-    return ep[:, :2]
+    return epochs.values
 
 
 def run(args) -> int:

@@ -12,7 +12,8 @@ EXAMPLE = """examples:
   neuronmf rank counts.nc --criteria all --jobs 2
 
 The input is read with neuronmf.io (load_emg for --kind emg, load_activity for
---kind activity, or a (time, ...) DataArray in NetCDF) and must be non-negative:
+--kind activity and for NetCDF: a (time, ...) DataArray, or the Dataset's only
+2-D variable with a time dim, or --series NAME) and must be non-negative:
 for raw EMG use `neuronmf synergies`, which computes the envelope first."""
 
 
@@ -32,7 +33,7 @@ def register(subparsers) -> None:
         choices=("emg", "activity"),
         default="emg",
         help="emg: (time, channel) via load_emg; activity: (time, neuron) via "
-        "load_activity (default emg); NetCDF input is read as is",
+        "load_activity (default emg); NetCDF input always via load_activity",
     )
     p.add_argument("--series", default=None, help="series inside the file")
     p.add_argument("--bin-width", type=float, default=None, help="spike bin (s)")
@@ -79,32 +80,15 @@ def parse_ranks(text: str) -> list[int]:
 def read_input(
     path: Path, kind: str, series: str | None, bin_width: float | None, rate=None
 ):
-    """The data as a DataArray with a ``time`` dim."""
-    import xarray as xr
-
+    """The data as a DataArray with a ``time`` dim: io's ``load_emg`` (--kind emg)
+    or ``load_activity`` (--kind activity, and every NetCDF file)."""
     import neuronmf.io as nio
-    from neuronmf.cli._common import series_or_variable
-    from neuronmf.errors import input_error
+    from neuronmf.cli._common import check_input, series_or_variable
     from neuronmf.io._formats import NETCDF_SUFFIXES
 
-    if path.suffix.lower() in NETCDF_SUFFIXES:
-        if not path.exists():
-            raise input_error("INPUT", "an existing file", str(path))
-        obj = nio.load_result(path)
-        if isinstance(obj, xr.Dataset):
-            names = [series] if series else list(obj.data_vars)
-            names = [n for n in names if n in obj and "time" in obj[n].dims]
-            if not names:
-                raise input_error(
-                    f"{path}",
-                    "to hold a variable with a 'time' dim",
-                    str(list(obj.data_vars)),
-                    "Pass --series NAME.",
-                )
-            obj = obj[names[0]]
-        return obj
+    path = check_input(path)
     source = series_or_variable(path, series)
-    if kind == "emg":
+    if kind == "emg" and path.suffix.lower() not in NETCDF_SUFFIXES:
         return nio.load_emg(path, **source, rate=rate)
     return nio.load_activity(path, **source, bin_width=bin_width, rate=rate)
 

@@ -201,22 +201,18 @@ def _drop_empty_samples(env, args):
 
 
 def _read_cycles(path: Path):
-    import numpy as np
+    """Gait events for ``--cycles``: (n, 1) touchdowns or (n, 2) touchdown,
+    lift-off (the first two columns read by :func:`neuronmf.io.load_events`)."""
+    import neuronmf.io as nio
+    from neuronmf.cli._common import check_input
+    from neuronmf.errors import InputError
 
-    from neuronmf.errors import input_error
-
-    if not path.exists():
-        raise input_error("--cycles", "an existing CSV file", str(path))
+    path = check_input(path, "--cycles")
     try:
-        table = np.genfromtxt(path, delimiter=",", names=True, dtype=float)
-    except ValueError as exc:
-        raise input_error(
-            f"--cycles file '{path}'", "a numeric CSV with a header", str(exc)
-        ) from None
-    if table.dtype.names is None or table.size == 0:
-        raise input_error(f"--cycles file '{path}'", "a CSV with a header row", "none")
-    cols = [np.atleast_1d(table[n]) for n in table.dtype.names[:2]]
-    return np.column_stack(cols)
+        events = nio.load_events(path)
+    except InputError as exc:
+        raise InputError(f"--cycles: {exc}") from None
+    return events.values[:, :2]
 
 
 def _choices_text(choices) -> str:

@@ -65,3 +65,21 @@ def test_rank_command_says_when_the_rule_was_not_met(tmp_path, capsys):
     summary = (out / "summary.txt").read_text()
     assert "best rank: 3 — the top of the scan, not a choice" in summary
     assert "note: rank rule 'vaf'" in summary
+
+
+def test_rank_reads_the_2d_variable_of_a_netcdf_dataset(tmp_path):
+    # the CLI's own reader took the first variable with a time dim: a 1-D speed
+    import neuronmf as nm
+    from neuronmf.cli.rank import read_input
+
+    rng = np.random.default_rng(0)
+    ds = xr.Dataset(
+        {
+            "speed": ("time", rng.random(30)),
+            "rates": (("time", "ch"), rng.random((30, 5))),
+        }
+    )
+    path = nm.io.save_netcdf(ds, tmp_path / "session.nc")
+    data = read_input(path, "emg", None, None)
+    assert data.dims == ("time", "neuron") and data.shape == (30, 5)
+    np.testing.assert_array_equal(data.values, ds.rates.values)

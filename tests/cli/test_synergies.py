@@ -164,3 +164,25 @@ def test_synergies_channels_and_exclude(tmp_path):
     code = main(["synergies", str(src), "--exclude", names[0], names[1], *fast])
     assert code == 0
     assert xr.load_dataset(out / "synergies.nc").muscle.values.tolist() == names[2:]
+
+
+def test_cycles_are_read_by_io_load_events(tmp_path):
+    # the CLI's own reader took the first row of a file without header as the
+    # header (one cycle silently lost) and refused TSV
+    import pytest
+
+    from neuronmf.cli.synergies import _read_cycles
+    from neuronmf.errors import InputError
+
+    plain = tmp_path / "events.csv"
+    plain.write_text("1.0,1.6\n2.0,2.6\n3.0,3.6\n")
+    assert _read_cycles(plain).tolist() == [[1.0, 1.6], [2.0, 2.6], [3.0, 3.6]]
+    tsv = tmp_path / "events.tsv"
+    tsv.write_text("touchdown_s\tliftoff_s\tside\n1.0\t1.6\tL\n2.0\t\tL\n")
+    np.testing.assert_array_equal(_read_cycles(tsv), [[1.0, 1.6], [2.0, np.nan]])
+    with pytest.raises(InputError, match="--cycles must be an existing file"):
+        _read_cycles(tmp_path / "missing.csv")
+    words = tmp_path / "words.csv"
+    words.write_text("side\nL\nR\n")
+    with pytest.raises(InputError, match=r"--cycles: file .* numeric column"):
+        _read_cycles(words)

@@ -155,7 +155,7 @@ def load_activity(
     A table (a time column in seconds, one column per neuron):
 
     >>> csv = p.with_name("rates.csv")
-    >>> _ = csv.write_text("time,n1,n2\n0.0,1,0\n0.5,2,1\n1.0,0,3\n")
+    >>> _ = csv.write_text("time,n1,n2\\n0.0,1,0\\n0.05,2,1\\n0.1,0,3\\n")
     >>> load_activity(csv).sel(neuron="n2").values.tolist()
     [0.0, 1.0, 3.0]
     """

@@ -212,6 +212,15 @@ def decode(
     ...                          inner_cv=2, n_null=2)
     >>> bool(res.score > 0.5), res.scores.sizes["fold"]
     (True, 3)
+
+    Several conditions, each on its own time base, combined with AND:
+
+    >>> early = sim.data.time < 15.0                       # DataArray (time,)
+    >>> inside = nm.decoding.in_epochs(sim.data.time, [[5.0, 22.5]])  # array
+    >>> res = nm.decoding.decode(sim.data, sim.behavior, where=[early, inside],
+    ...                          features="raw", cv=3, inner_cv=2, n_null=0)
+    >>> res.attrs["where_kept"], res.attrs["where_intersection"]
+    ('600,700', 400)
     """
     opts = check_options(
         model=model, features=features, rank=rank, ranks=ranks, loss=loss,

@@ -1,6 +1,8 @@
 """Model selection: choosing the rank, and matching components."""
 
+from neuronmf.model_selection.chain import rank_chain
 from neuronmf.model_selection.matching import match_components
+from neuronmf.model_selection.runner import run_tasks
 from neuronmf.model_selection.scan import RankScan, select_rank
 
-__all__ = ["RankScan", "match_components", "select_rank"]
+__all__ = ["RankScan", "match_components", "rank_chain", "run_tasks", "select_rank"]

@@ -58,9 +58,17 @@ def rank_chain(
         ``(rank, fit)`` in the order of ``ranks``. The arguments are checked
         when the chain is made; each fit runs when the iterator reaches it.
 
+    Raises
+    ------
+    neuronmf.InputError
+        Before any fit: ``V`` not 2-D; ``ranks`` empty, unsorted, repeated
+        or out of range; ``W=``, ``H=``, ``n_restarts=`` or ``mask=`` given
+        (the chain sets them itself).
+
     Examples
     --------
     >>> import numpy as np
+    >>> from neuronmf.model_selection import rank_chain
     >>> rng = np.random.default_rng(0)
     >>> V = rng.random((20, 3)) @ rng.random((3, 100))
     >>> fits = dict(rank_chain(V, [1, 2, 3], max_iter=50))

@@ -109,16 +109,33 @@ def run_tasks(
     list
         The results, in the order of ``tasks`` (independent of ``n_jobs``).
 
+    Raises
+    ------
+    neuronmf.InputError
+        Before any task runs: a task that is not a tuple (or list) of
+        arguments, a bad ``n_jobs``, or not one weight per task.
+
     Examples
     --------
+    >>> from neuronmf.model_selection import run_tasks
     >>> run_tasks(pow, [(2, 3), (3, 2)])
     [8, 9]
     """
     tasks = list(tasks)
+    for i, args in enumerate(tasks):
+        if not isinstance(args, tuple | list):
+            raise input_error(
+                f"tasks[{i}]",
+                "a tuple of the positional arguments of one call",
+                repr(args),
+                "Wrap a single argument as (value,).",
+            )
     n_jobs = check_n_jobs(n_jobs)
     weights = [1] * len(tasks) if weights is None else list(weights)
     if len(weights) != len(tasks):
-        raise ValueError("run_tasks: one weight per task")
+        raise input_error(
+            "weights", f"one weight per task ({len(tasks)})", f"{len(weights)}"
+        )
     bar = None
     if progress:
         from tqdm.auto import tqdm

@@ -98,7 +98,26 @@ def _split(options: FitOptions, k: int) -> tuple[int, int]:
         return 0, k  # W held at unit norm
     if pen_W and not pen_H:
         return k, 0
-    return k // 2, k // 2
+    # given factors: share the scale so that both come out near 1 (solvers floor
+    # entries at an absolute 1e-16, which a factor near 2**-60 would hit)
+    e_W, e_H = _top_exponent(options.W), _top_exponent(options.H)
+    if e_W is not None and e_H is not None:
+        a = (k + e_W - e_H) // 2
+    elif e_W is not None:
+        a = e_W
+    elif e_H is not None:
+        a = k - e_H
+    else:
+        a = k // 2
+    return a, k - a
+
+
+def _top_exponent(F) -> int | None:
+    """e with max F in [2**(e-1), 2**e); None for no factor or an all-zero one."""
+    if F is None:
+        return None
+    top = float(np.max(F))
+    return int(np.frexp(top)[1]) if top > 0 else None
 
 
 def _rescaled(options: FitOptions, k: int) -> FitOptions:

@@ -139,3 +139,20 @@ def test_transform_equals_fit_transform_at_convergence(params):
         Z2 = est.transform(X)
     rtol = 2e-2 if params.get("solver") == "mu" else 1e-4
     np.testing.assert_allclose(Z2, Z, rtol=0, atol=rtol * Z.max())
+
+
+@pytest.mark.parametrize("loss", ["frobenius", "kl", "itakura-saito"])
+@pytest.mark.parametrize("power", [120, -150])
+def test_given_factors_at_an_extreme_scale_fit_as_at_scale_one(loss, power):
+    # V·c with the scale given in H: the fit is that of V with H·c. The scale used
+    # to be split evenly between the given factors (W0 / 2**60, H0 / 2**60 here),
+    # putting W near 1e-18, where the solvers' absolute 1e-16 floor changed it.
+    V, _, W0, H0 = _data(3)
+    c = 2.0**power
+    a = _fit(V, loss, "mu", W=W0, H=H0, max_iter=20, tol=0)
+    b = _fit(V * c, loss, "mu", W=W0, H=H0 * c, max_iter=20, tol=0)
+    p = losses.get(loss).scale_power
+    np.testing.assert_allclose(
+        np.asarray(b.loss_history) / c**p, a.loss_history, rtol=1e-12
+    )
+    np.testing.assert_allclose(b.W, a.W, rtol=1e-10)

@@ -69,9 +69,9 @@ def _pg(V, W, H, loss, mask, pen, only_H=False):
 
 
 #: Known: KL coordinate descent with a penalty on H only alternates an
-#: unconstrained W update with moving W's scale into H, which raises the
-#: objective; the stopping rule reads the rise as a stall and stops while H's
-#: KKT residual is still ~1e-2 of its start (HALS has a unit-norm W update).
+#: unconstrained W update with moving W's scale into H; the alternation settles
+#: where W ∝ argmin_W D(V‖WH), not where the constrained KKT conditions hold
+#: (H's residual stays ~1e-2 of its start). HALS has a unit-norm W update.
 KL_CCD_H_ONLY = "KL ccd with a penalty on H only stops early (see comment)"
 
 

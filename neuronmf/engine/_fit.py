@@ -21,6 +21,7 @@ from neuronmf.engine._scale import (
     scaled_penalties,
     times_power_of_two,
 )
+from neuronmf.engine._sparse import is_sparse, scaled
 from neuronmf.engine.chunked import is_dask
 from neuronmf.engine.escape import MAX_ROUNDS, locked_components, reflect, reseed
 from neuronmf.engine.init import initialize
@@ -135,6 +136,8 @@ def _rescaled(options: FitOptions, k: int) -> FitOptions:
             "max": float(np.ldexp(st["max"], -k)),
             "norm2": float(np.ldexp(st["norm2"], -2 * k)),
         }
+    elif is_sparse(V):
+        changes["V"] = scaled(V, k)
     else:
         changes["V"] = np.ldexp(V, -k).astype(V.dtype, copy=False)
     for name, e in (("W", a), ("H", b)):
@@ -221,7 +224,7 @@ def _fit_restarts(
 ) -> NMFResult:
     V = problem.V
     dt = V.dtype
-    solve = get_solver(options.loss, options.solver)
+    solve = _solver(options)
     seeds = _restart_rngs(options.seed, options.n_restarts)
     best = None
     restart_losses = []
@@ -303,6 +306,15 @@ def _fit_restarts(
         restart_losses=[float(x) for x in restart_losses],
         params=params,
     )
+
+
+def _solver(options: FitOptions):
+    """The solve function: sparse V takes the sparse KL solver (HALS as is)."""
+    if is_sparse(options.V) and options.loss == "kl":
+        from neuronmf.engine.solvers import sparse_ccd
+
+        return sparse_ccd.solve
+    return get_solver(options.loss, options.solver)
 
 
 def _escapes_apply(options: FitOptions) -> bool:

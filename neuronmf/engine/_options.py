@@ -19,6 +19,8 @@ import numpy as np
 
 from neuronmf.engine import _validation as check
 from neuronmf.engine import losses
+from neuronmf.engine._sparse import check_solver as check_sparse_solver
+from neuronmf.engine._sparse import is_sparse, refuse_mask, sparse_matrix
 from neuronmf.engine.chunked import is_dask
 from neuronmf.engine.graph import Graph
 from neuronmf.engine.init import INITS
@@ -155,8 +157,14 @@ def check_options(
             "None",
             "Pass graph_W=neuronmf.grid_graph((ny, nx)) or another adjacency.",
         )
+    if is_sparse(V):
+        V = V.astype(dt, copy=False)
+    elif stats is not None:
+        V = V.astype(dt)
+    else:
+        V = check.fill_unobserved(V, mask, dt)
     return FitOptions(
-        V=V.astype(dt) if stats is not None else check.fill_unobserved(V, mask, dt),
+        V=V,
         stats=stats,
         mask=mask,
         graph=graph,
@@ -171,8 +179,12 @@ def check_options(
 
 
 def _data(V, mask, graph_W, spec: losses.LossSpec, solver: str):
-    """Check V (in memory or dask) and the mask; resolve solver="auto"."""
+    """Check V (in memory, sparse or dask) and the mask; resolve solver="auto"."""
     stats = None
+    if is_sparse(V):  # scipy.sparse: KL (ccd) and Frobenius (hals), no mask
+        refuse_mask(mask)
+        solver = check_sparse_solver(spec.name, solver)
+        return sparse_matrix(V), stats, mask, solver
     if is_dask(V):
         if mask is not None or graph_W is not None:
             raise input_error(
@@ -245,6 +257,13 @@ def checkpointer(options: FitOptions, path, every, resume: bool):
         )
     every = check.check_int("checkpoint_every", every, 1)
     V = options.V
+    if is_sparse(V):
+        raise input_error(
+            "checkpoint",
+            "None for sparse V (checkpoints hash dense data)",
+            repr(path),
+            "Fit sparse data without checkpoint=, or densify it with V.toarray().",
+        )
     fingerprint = {
         "shape": list(V.shape),
         "dtype": str(V.dtype),

@@ -11,6 +11,7 @@ from neuronmf.engine import losses
 from neuronmf.engine._fit import fit_matrix
 from neuronmf.engine._options import check_options
 from neuronmf.engine._scale import times_power_of_two
+from neuronmf.engine._sparse import is_sparse, scaled, sparse_matrix
 from neuronmf.engine.chunked import is_dask
 from neuronmf.engine.labels import Labels, is_dataarray
 from neuronmf.engine.nnls import exponent, nnls_columns
@@ -40,8 +41,9 @@ def project(
 
     Parameters
     ----------
-    V : array-like of shape (m, n), or xarray.DataArray
-        New data with the same features as W.
+    V : array-like of shape (m, n), scipy.sparse array or matrix, or xarray.DataArray
+        New data with the same features as W. Sparse data (CSR, CSC, COO, ...)
+        is never densified (see :func:`neuronmf.nmf`).
     W : array-like of shape (m, rank), or DataArray from :func:`nmf`
         The fixed parts.
     loss : str or float, default "frobenius"
@@ -84,7 +86,11 @@ def project(
         dims = [d for d in W.dims if d != "component"]
         W = W.transpose(*dims, "component").values.reshape(-1, W.sizes["component"])
     chunked = is_dask(V)
-    V = check.dask_matrix(V)[0] if chunked else check.data_matrix(V)
+    sparse = is_sparse(V)  # scipy.sparse: never densified
+    if sparse:
+        V = sparse_matrix(V)
+    else:
+        V = check.dask_matrix(V)[0] if chunked else check.data_matrix(V)
     Wa = np.asarray(W)
     if Wa.ndim != 2 or Wa.shape[0] != V.shape[0]:
         raise input_error(
@@ -110,8 +116,11 @@ def project(
         return labels.wrap_H(H) if labels is not None else H
     # data and parts of any scale: solve on V / 2**kv and W / 2**kw (exact),
     # then H * 2**(kv - kw)
-    kv, kw = exponent(V), exponent(Wa)
-    Vn = np.ldexp(np.asarray(V, dtype=dt), -kv) if kv else V
+    kv, kw = exponent(V.data if sparse else V), exponent(Wa)
+    if sparse:
+        Vn = scaled(V, kv) if kv else V
+    else:
+        Vn = np.ldexp(np.asarray(V, dtype=dt), -kv) if kv else V
     Wn = np.ldexp(np.asarray(Wa, dtype=np.float64), -kw) if kw else Wa
     with blas_threads(V.shape, Wa.shape[1]):
         H = nnls_columns(Vn, Wn).astype(dt, copy=False)

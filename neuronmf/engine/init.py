@@ -47,9 +47,16 @@ def initialize(V, rank: int, init: str, rng: np.random.Generator):
         from neuronmf.engine._scale import scale_exponent
 
         dt = np.float32 if V.dtype == np.float32 else np.float64
-        k = scale_exponent(float(np.max(V, initial=0.0)), dt)
+        sparse = _is_sparse(V)
+        top = float(V.max()) if sparse else float(np.max(V, initial=0.0))
+        k = scale_exponent(top, dt)
         if k:
-            Vs = np.ldexp(V, -k).astype(V.dtype, copy=False)
+            if sparse:
+                from neuronmf.engine._sparse import scaled
+
+                Vs = scaled(V, k)
+            else:
+                Vs = np.ldexp(V, -k).astype(V.dtype, copy=False)
             W, H = initialize(Vs, rank, init, rng)
             return (
                 np.ldexp(W, k // 2).astype(W.dtype, copy=False),
@@ -58,6 +65,12 @@ def initialize(V, rank: int, init: str, rng: np.random.Generator):
     if init == "random":
         W, H = _random(V, rank, rng)
     elif init == "spa":
+        if _is_sparse(V):
+            from neuronmf.errors import input_error
+
+            raise input_error(
+                "init", "'random' or an 'nndsvd' variant for sparse V", "'spa'"
+            )
         if _is_dask(V):
             from neuronmf.errors import input_error
 
@@ -84,8 +97,24 @@ def _is_dask(V) -> bool:
     return is_dask(V)
 
 
+def _is_sparse(V) -> bool:
+    import scipy.sparse as sp
+
+    return sp.issparse(V)
+
+
 def _truncated_svd(V, rank, rng):
     m, n = V.shape
+    if _is_sparse(V):
+        # sparse products only (never densified): the small Gram matrix of
+        # skinny data, else a randomised SVD
+        triplets = _gram_svd(V, rank) if min(m, n) <= 600 else None
+        if triplets is not None:
+            return triplets
+        from sklearn.utils.extmath import randomized_svd
+
+        seed = int(rng.integers(2**31 - 1))
+        return randomized_svd(V, rank, n_iter=4, random_state=seed)
     if _is_dask(V):
         # a few bounded passes, never the whole matrix in memory
         from neuronmf.engine.chunked import truncated_svd
@@ -117,7 +146,8 @@ def _gram_svd(V, rank):
     """
     wide = V.shape[0] <= V.shape[1]
     A = V if wide else V.T
-    evals, evecs = np.linalg.eigh(A @ A.T)
+    G = A @ A.T
+    evals, evecs = np.linalg.eigh(G.toarray() if hasattr(G, "toarray") else G)
     order = np.argsort(evals)[::-1][:rank]
     S = np.sqrt(np.maximum(evals[order], 0.0))
     if S[0] <= 0 or S[-1] < 1e-6 * S[0]:
@@ -127,11 +157,16 @@ def _gram_svd(V, rank):
     return (U, S, Vt) if wide else (Vt.T, S, U.T)
 
 
+def _float64(V):
+    """V in float64 (a sparse V stays sparse)."""
+    if _is_sparse(V):
+        return V.astype(np.float64)
+    return np.asarray(V, np.float64)
+
+
 def _nndsvd(V, rank, fill, rng):
     """NNDSVD of Boutsidis & Gallopoulos (2008), with the a/ar zero fills."""
-    U, S, Vt = _truncated_svd(
-        V if _is_dask(V) else np.asarray(V, np.float64), rank, rng
-    )
+    U, S, Vt = _truncated_svd(V if _is_dask(V) else _float64(V), rank, rng)
     m, n = V.shape
     W = np.zeros((m, rank))
     H = np.zeros((rank, n))

@@ -37,10 +37,13 @@ def nnls_columns(V, W) -> np.ndarray:
     # solve for V / 2**kv and W / 2**kw (exact power-of-two scalings, so results
     # in the usual range are unchanged bit for bit), then scale H back: data or
     # parts near 1e±200 would otherwise overflow or underflow WᵀW and WᵀV
-    V64 = np.asarray(V, dtype=np.float64)
+    sparse = hasattr(V, "tocsr")  # scipy.sparse: a sparse product, never densified
+    V64 = V.astype(np.float64) if sparse else np.asarray(V, dtype=np.float64)
     W64 = np.asarray(W, dtype=np.float64)
-    kv, kw = exponent(V64), exponent(W64)
-    if kv:
+    kv, kw = exponent(V64.data if sparse else V64), exponent(W64)
+    if kv and sparse:
+        V64.data = np.ldexp(V64.data, -kv)  # V64 is a copy (astype)
+    elif kv:
         V64 = np.ldexp(V64, -kv)
     if kw:
         W64 = np.ldexp(W64, -kw)

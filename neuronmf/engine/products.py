@@ -10,6 +10,7 @@ timings are in ``docs/benchmarks.md``, "Data products V·Hᵀ and Vᵀ·W").
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 #: Up to this many rows a C-ordered V uses Vᵀ·W directly (measured faster for
 #: 16 × 200,000); above it, (Wᵀ·V)ᵀ.
@@ -27,11 +28,15 @@ DIRECT_PRODUCT_MAX_ROWS = 128
 
 def uses_fused_step(V) -> bool:
     """Whether HALS computes V's two products in one fused pass (skinny, C-ordered)."""
+    if sp.issparse(V):
+        return False
     return bool(V.flags.c_contiguous) and V.shape[0] <= FUSED_MAX_ROWS
 
 
 def product_is_transposed(V) -> bool:
     """Whether V·Ht is faster computed as (Htᵀ·Vᵀ)ᵀ for this V (docs/benchmarks.md)."""
+    if sp.issparse(V):
+        return False
     if not V.flags.c_contiguous:
         return True
     return V.dtype == np.float64 and V.shape[0] > DIRECT_PRODUCT_MAX_ROWS
@@ -42,8 +47,8 @@ def data_product(V: np.ndarray, Ht: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    V : ndarray (m, n)
-        Data, C- or F-ordered.
+    V : ndarray (m, n) or scipy.sparse array
+        Data, C- or F-ordered, or sparse (a sparse product).
     Ht : ndarray (n, r)
         Transposed factor H.
 
@@ -69,8 +74,8 @@ def data_product_T(V: np.ndarray, W: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    V : ndarray (m, n)
-        Data, C- or F-ordered.
+    V : ndarray (m, n) or scipy.sparse array
+        Data, C- or F-ordered, or sparse (a sparse product).
     W : ndarray (m, r)
         Factor.
 
@@ -86,6 +91,8 @@ def data_product_T(V: np.ndarray, W: np.ndarray) -> np.ndarray:
     >>> bool(np.allclose(data_product_T(V, W), V.T @ W))
     True
     """
+    if sp.issparse(V):  # a sparse product, O(nnz · r): V is never densified
+        return np.ascontiguousarray(V.T @ W)
     if V.flags.c_contiguous and V.shape[0] > TRANSPOSED_PRODUCT_MAX_ROWS:
         return np.ascontiguousarray((W.T @ V).T)
     return np.ascontiguousarray(V.T @ W)

@@ -144,6 +144,9 @@ class Problem:
 
 def squared_norm(V: np.ndarray) -> float:
     """Σ V² in float64 (BLAS dot, no temporary, for contiguous float64 data)."""
+    if hasattr(V, "tocsr"):  # scipy.sparse: its stored entries
+        d = np.asarray(V.data, dtype=np.float64)
+        return float(np.dot(d, d))
     if V.dtype == np.float64 and (V.flags.c_contiguous or V.flags.f_contiguous):
         flat = V.ravel(order="K")
         return float(np.dot(flat, flat))

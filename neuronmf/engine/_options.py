@@ -129,7 +129,12 @@ def check_options(
     init = check.choice("init", init, INITS)
     V, stats, mask, solver = _data(V, mask, graph_W, spec, solver)
     m, n = V.shape
-    rank = check.rank(rank, (m, n))
+    # a random or given start allows more components than min(m, n) (as
+    # scikit-learn); the SVD-based inits and SPA do not
+    if init == "random" or (W is not None and H is not None):
+        rank = check.check_int("rank", rank, 1)
+    else:
+        rank = check.rank(rank, (m, n))
     dt = check.float_dtype(dtype, V.dtype)
     scalars = {
         "update_W": update_W,

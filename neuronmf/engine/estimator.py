@@ -7,13 +7,22 @@ through the same private path as :func:`neuronmf.nmf`.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
-from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
+from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
+from sklearn.utils.validation import (
+    check_array,
+    check_is_fitted,
+    check_non_negative,
+    validate_data,
+)
 
 from neuronmf.engine import _validation as check
 from neuronmf.engine import losses
@@ -21,14 +30,84 @@ from neuronmf.engine._fit import fit_matrix
 from neuronmf.engine._options import check_options
 from neuronmf.engine._project import project
 from neuronmf.engine.chunked import is_dask
-from neuronmf.errors import InputError, input_error
+from neuronmf.errors import ConvergenceWarning, InputError, input_error
+
+#: scikit-learn's solver names that mean one of ours (its "cd" is coordinate
+#: descent on the Frobenius loss, the family of our HALS).
+SOLVER_ALIASES = {"cd": "hals"}
+
+#: Inits that need n_components <= min(n_samples, n_features).
+_SVD_INITS = ("nndsvd", "nndsvda", "nndsvdar", "spa")
+
+#: Sparse formats passed to the engine as they are (others are converted to CSR).
+_SPARSE = ("csr", "csc")
+
+
+class SklearnConvergenceWarning(ConvergenceWarning, _SklearnConvergenceWarning):
+    """The estimator's ConvergenceWarning: neuronmf's and scikit-learn's class.
+
+    A filter on either :class:`neuronmf.errors.ConvergenceWarning` or
+    :class:`sklearn.exceptions.ConvergenceWarning` catches it.
+    """
+
+
+class InputTypeError(InputError, TypeError):
+    """An :class:`InputError` that is also a ``TypeError`` (scikit-learn raises
+    TypeError for a custom init whose dtype differs from X's)."""
 
 
 def result_norm2(X) -> float:
-    """|X|²_F (one pass for a dask array)."""
+    """|X|²_F (one pass for a dask array; the stored entries of a sparse one)."""
     if is_dask(X):
         return float((X.astype(np.float64) ** 2).sum().compute())
+    if sp.issparse(X):
+        return float(np.sum(np.square(X.data, dtype=np.float64)))
     return float(np.sum(np.square(X, dtype=np.float64)))
+
+
+def _all_zero(X) -> bool:
+    """True if X (dense or sparse) has no non-zero entry."""
+    return X.count_nonzero() == 0 if sp.issparse(X) else not np.any(X)
+
+
+def _custom_factor(name: str, A, shape: tuple, dtype) -> np.ndarray:
+    """Check a factor of ``init="custom"`` (scikit-learn's orientation).
+
+    ``shape`` may hold ``"auto"`` for an axis taken from the factor itself.
+    Shape errors carry scikit-learn's phrase ("Array with wrong first
+    dimension passed"), a dtype other than X's is an :class:`InputTypeError`.
+    """
+    whom = f"NMF (input {name})"
+    if A is None:
+        raise input_error(
+            name,
+            'given with init="custom"',
+            "None",
+            'Pass fit(X, W=..., H=...), or another init than "custom".',
+        )
+    A = check_array(A, dtype=None, ensure_all_finite=True, input_name=name)
+    for axis, word in ((0, "first"), (1, "second")):
+        if shape[axis] != "auto" and A.shape[axis] != shape[axis]:
+            raise input_error(
+                f"{name}.shape[{axis}]",
+                f"{shape[axis]} (scikit-learn's {name} has shape {tuple(shape)})",
+                A.shape[axis],
+                f"Array with wrong {word} dimension passed to {whom}.",
+            )
+    check_non_negative(A, whom)
+    if not A.any():
+        raise input_error(
+            name,
+            "not all zero",
+            f"an all-zero array of shape {A.shape}",
+            f"Array passed to {whom} is full of zeros.",
+        )
+    if A.dtype != dtype:
+        raise InputTypeError(
+            f"{name}.dtype must be X's dtype {dtype}; got {A.dtype}. H and W "
+            f"should have the same dtype as X (cast them with .astype(X.dtype))."
+        )
+    return A
 
 
 def _same(a, b) -> bool:
@@ -43,14 +122,27 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_components : int or None, default None
-        Number of components; None uses min(n_samples, n_features).
+    n_components : int, "auto" or None, default None
+        Number of components; None uses min(n_samples, n_features);
+        ``"auto"`` (scikit-learn's) takes it from the custom H of
+        ``fit(X, W=, H=)``, else n_features. More components than
+        min(n_samples, n_features) need ``init="random"`` (or None, or
+        ``"custom"``).
     loss : {"frobenius", "kl", "itakura-saito"}, float or None, default None
         The data-fit term (a number is a β of the β-divergence family); None
         is ``"frobenius"`` unless ``beta_loss`` is given. ``transform``
         minimises the same one.
-    solver : {"auto", "hals", "mu"}, default "auto"
-    init : {"nndsvda", "nndsvd", "nndsvdar", "random", "spa"}, default "nndsvda"
+    solver : {"auto", "hals", "cd", "mu", "gradient", "ccd"}, default "auto"
+        The loss's solvers (:func:`neuronmf.nmf`). ``"cd"`` is scikit-learn's
+        coordinate descent on the Frobenius loss: it runs our HALS (the same
+        family: exact coordinate minimisation, one component at a time) and,
+        as in scikit-learn, is refused with another loss.
+    init : {"nndsvda", "nndsvd", "nndsvdar", "random", "spa", "custom"} or None
+        Default None, scikit-learn's rule: "nndsvda" if n_components <=
+        min(n_samples, n_features) (the engine's default), else "random".
+        ``"custom"`` starts from the W and H given to ``fit``/``fit_transform``
+        (scikit-learn's orientation: W (n_samples, k), H (k, n_features), of
+        X's dtype).
     l1_W, l2_W : float, default 0
         Penalties on the parts (``components_``).
     l1_H, l2_H : float, default 0
@@ -63,6 +155,14 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         minimum and resume (see :func:`neuronmf.nmf`).
     seed : int or None, default None
     progress : bool, default False
+        Show a progress bar.
+    verbose : int or bool, default 0
+        scikit-learn's name for ``progress`` (any non-zero value shows it).
+    shuffle : bool, default False
+        scikit-learn's random coordinate order for ``"cd"``. Our HALS updates
+        the components in a fixed order, so ``shuffle=True`` is refused with
+        a coordinate-descent solver; with ``"mu"`` (or ``"gradient"``) it is
+        ignored, as scikit-learn ignores it there.
     random_state : int or None, default None
         scikit-learn's name for ``seed`` (giving both with different values
         is an error).
@@ -85,6 +185,8 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         The parts (Wᵀ), rows of unit ℓ2 norm.
     n_components_ : int
     n_iter_ : int
+        Iterations run. ``n_iter_ == max_iter`` with ``tol > 0`` warns a
+        :class:`SklearnConvergenceWarning` (scikit-learn's rule).
     reconstruction_err_ : float
         |X − WH|_F of the fit.
     result_ : neuronmf.NMFResult
@@ -112,7 +214,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         *,
         loss: str | float | None = None,
         solver: str = "auto",
-        init: str = "nndsvda",
+        init: str | None = None,
         l1_W: float = 0.0,
         l1_H: float = 0.0,
         l2_W: float = 0.0,
@@ -128,6 +230,8 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         alpha_W: float = 0.0,
         alpha_H: float | str = "same",
         l1_ratio: float = 0.0,
+        verbose: int | bool = 0,
+        shuffle: bool = False,
     ) -> None:
         self.n_components = n_components
         self.loss = loss
@@ -148,10 +252,13 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.alpha_W = alpha_W
         self.alpha_H = alpha_H
         self.l1_ratio = l1_ratio
+        self.verbose = verbose
+        self.shuffle = shuffle
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.positive_only = True
+        tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
@@ -244,21 +351,105 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 )
         return mapped
 
-    def _options(self, X, **fixed):
-        if self.n_components is None:
-            rank = min(X.shape)
+    def _solver(self, loss: str) -> str:
+        """The engine's solver: scikit-learn's ``"cd"`` is our HALS (Frobenius)."""
+        solver = self.solver
+        if isinstance(solver, str) and solver in SOLVER_ALIASES:
+            if loss != "frobenius":
+                given = self.beta_loss if self.beta_loss is not None else self.loss
+                raise input_error(
+                    "solver",
+                    f"one of {losses.get(loss).solvers} (or 'auto') for "
+                    f"beta_loss={given!r}",
+                    repr(solver),
+                    f"Invalid beta_loss parameter: solver {solver!r} does not "
+                    f"handle beta_loss = {given!r} (scikit-learn's 'cd' is "
+                    "coordinate descent on the Frobenius loss); pass "
+                    'solver="mu" or solver="auto".',
+                )
+            solver = SOLVER_ALIASES[solver]
+        if bool(self.shuffle) and solver in (
+            "auto",
+            "hals",
+            "ccd",
+        ):
+            raise input_error(
+                "shuffle",
+                "False with a coordinate-descent solver (neuronmf's HALS and "
+                "ccd update the components in a fixed order)",
+                repr(self.shuffle),
+                "Drop shuffle=True (it changes only the order of the updates).",
+            )
+        return solver
+
+    def _rank_and_init(self, X, W, H) -> tuple[int, str]:
+        """n_components and the engine's init, with scikit-learn's rules.
+
+        ``"auto"``: the custom H's rows, else n_features; init None:
+        "nndsvda" when n_components <= min(n_samples, n_features), else
+        "random"; the SVD-based inits refuse more components than that.
+        """
+        n_samples, n_features = X.shape
+        low = min(n_samples, n_features)
+        custom = isinstance(self.init, str) and self.init == "custom"
+        nc = self.n_components
+        if nc is None:
+            rank = low
+        elif isinstance(nc, str) and nc == "auto":
+            rank = "auto" if custom else n_features
         else:
-            rank = check.check_int("n_components", self.n_components, 1, min(X.shape))
+            rank = check.check_int("n_components", nc, 1)
+        if custom:
+            return rank, "custom"
+        if W is not None or H is not None:
+            warnings.warn(
+                "When init!='custom', provided W or H are ignored. Set "
+                "init='custom' to use them as initialization.",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        init = self.init
+        if init is None:
+            init = "nndsvda" if rank <= low else "random"
+        init = check.choice("init", init, (*_SVD_INITS, "random", "custom"))
+        if rank > low and init in _SVD_INITS:
+            raise input_error(
+                "n_components",
+                f"<= min(n_samples, n_features) = {low} for init={init!r}",
+                rank,
+                f"init = '{init}' can only be used when n_components <= "
+                "min(n_samples, n_features); use init='random' (or None) or "
+                "fewer components.",
+            )
+        return rank, init
+
+    def _options(self, X, W=None, H=None):
+        """Validated engine options for X (n_samples, n_features), before any work.
+
+        W, H: scikit-learn's custom init (W (n_samples, k) is our H.T, H
+        (k, n_features) our W.T), used when ``init="custom"``.
+        """
+        loss = self._loss()
+        solver = self._solver(loss)
+        rank, init = self._rank_and_init(X, W, H)
+        W0 = H0 = None
+        if init == "custom":
+            n_samples, n_features = X.shape
+            H = _custom_factor("H", H, (rank, n_features), X.dtype)
+            rank = H.shape[0]
+            W = _custom_factor("W", W, (n_samples, rank), X.dtype)
+            W0, H0, init = H.T, W.T, "random"
+        self._n_components = rank
         return check_options(
             X.T,
             rank,
-            loss=self._loss(),
-            solver=self.solver,
-            init=self.init,
+            loss=loss,
+            solver=solver,
+            init=init,
             **self._penalties(*X.shape),
-            W=fixed.get("W"),
-            H=None,
-            update_W=fixed.get("W") is None,
+            W=W0,
+            H=H0,
+            update_W=True,
             update_H=True,
             max_iter=self.max_iter,
             tol=self.tol,
@@ -268,27 +459,66 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             dtype=None,
         )
 
-    def fit_transform(self, X, y=None, **params):
-        """Fit on X (n_samples, n_features); return the activations (n_samples, k)."""
+    def _validate(self, X, reset: bool):
+        """X checked as scikit-learn does (CSR/CSC sparse input kept sparse)."""
         if is_dask(X):  # larger than memory: validated block by block in the fit
-            self.n_features_in_ = X.shape[1]
-        else:
-            X = validate_data(self, X, dtype=[np.float64, np.float32])
-            check_non_negative(X, f"{type(self).__name__} (input X)")
-        result = fit_matrix(self._options(X), progress=self.progress)
+            if reset:
+                self.n_features_in_ = X.shape[1]
+            return X
+        X = validate_data(
+            self, X, accept_sparse=_SPARSE, dtype=[np.float64, np.float32], reset=reset
+        )
+        check_non_negative(X, f"{type(self).__name__} (input X)")
+        return X
+
+    def _fit(self, options):
+        """Run the engine; warn by scikit-learn's rule (n_iter_ = max_iter, tol > 0)."""
+        progress = check.check_bool("progress", bool(self.progress or self.verbose))
+        with warnings.catch_warnings():
+            # the engine's own max_iter warning is replaced by the one below
+            warnings.filterwarnings("ignore", category=ConvergenceWarning)
+            result = fit_matrix(options, progress=progress)
+        if options.tol > 0 and (
+            not result.converged or result.n_iter >= options.max_iter
+        ):
+            warnings.warn(
+                f"NMF stopped at max_iter={options.max_iter} before meeting its "
+                f"stopping rule (tol={options.tol}): Maximum number of iterations "
+                f"{options.max_iter} reached. Increase it to improve convergence.",
+                SklearnConvergenceWarning,
+                stacklevel=3,
+            )
+        return result
+
+    def fit_transform(self, X, y=None, W=None, H=None):
+        """Fit on X (n_samples, n_features); return the activations (n_samples, k).
+
+        X may be a CSR/CSC ``scipy.sparse`` array or matrix (passed to the
+        engine as it is). ``W`` (n_samples, k) and ``H`` (k, n_features) are
+        the starting factors when ``init="custom"`` (scikit-learn's
+        orientation and meaning).
+        """
+        X = self._validate(X, reset=True)
+        result = self._fit(self._options(X, W, H))
         self.result_ = result
         self.components_ = np.ascontiguousarray(result.W.T)
         self.n_components_ = self.components_.shape[0]
+        self._n_components = self.n_components_
         self.n_iter_ = result.n_iter
         self.reconstruction_err_ = result.relative_error * float(
             np.sqrt(result_norm2(X))
         )
         return np.ascontiguousarray(result.H.T)
 
-    def fit(self, X, y=None, **params):
-        """Fit on X (n_samples, n_features)."""
-        self.fit_transform(X)
+    def fit(self, X, y=None, W=None, H=None):
+        """Fit on X (n_samples, n_features); see :meth:`fit_transform`."""
+        self.fit_transform(X, W=W, H=H)
         return self
+
+    @property
+    def _n_features_out(self) -> int:
+        """Number of output features (scikit-learn's get_feature_names_out)."""
+        return self.components_.shape[0]
 
     def _fitted_loss(self) -> str:
         """The loss of the fit (the one ``transform`` must minimise too)."""
@@ -317,10 +547,9 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             return np.ascontiguousarray(
                 project(X.T, self.components_.T, loss=loss, **pen).T
             )
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        check_non_negative(X, f"{type(self).__name__} (input X)")
+        X = self._validate(X, reset=False)
         W = self.components_.T
-        if not X.any():
+        if _all_zero(X) or not W.any():  # penalties may zero every component
             return np.zeros((X.shape[0], self.n_components_), dtype=X.dtype)
         H = project(X.T, W, loss=loss, **pen)
         return np.ascontiguousarray(H.T).astype(X.dtype, copy=False)
@@ -352,6 +581,8 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         check_non_negative(X, f"{type(self).__name__} (input X)")
         if self.n_components is None:
             rank = min(X.shape)
+        elif isinstance(self.n_components, str) and self.n_components == "auto":
+            rank = X.shape[1]
         else:
             rank = check.check_int("n_components", self.n_components, 1)
         b = X.shape[0]
@@ -375,4 +606,5 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def inverse_transform(self, X):
         """Back to feature space: X (n_samples, n_components) · components_."""
         check_is_fitted(self)
-        return np.asarray(X) @ self.components_
+        X = check_array(X, accept_sparse=_SPARSE, dtype=[np.float64, np.float32])
+        return np.asarray(X @ self.components_)

@@ -100,6 +100,129 @@ class NMFResult:
         spec = losses.get(self.params.get("loss", "frobenius"))
         return spec.heldout(V, fitted, ~entries)
 
+    def to_dataset(self):
+        """The result as one :class:`xarray.Dataset` (for ``nm.io.save_nwb``, ...).
+
+        Variables:
+
+        - ``W`` (feature dims..., ``"component"``) and ``H`` (``"component"``,
+          sample dim): the factors as :func:`nmf` returned them. A fit on a
+          DataArray keeps its labels (its feature dims, already unstacked back
+          by the fit, their coordinates, the sample dim and its coordinates); a
+          fit on an ndarray gets the dims ``("feature", "component")`` and
+          ``("component", "sample")``.
+        - ``loss_history`` (``"iteration"``, numbered from 1) and
+          ``restart_losses`` (``"restart"``).
+        - 0-D: ``loss`` (the objective value), ``relative_error``, ``vaf``,
+          ``n_iter`` and ``converged``.
+
+        Attributes: the ones every result carries
+        (:func:`neuronmf._provenance.result_attrs`): ``neuronmf_kind="nmf"``,
+        ``neuronmf_version``, ``params`` (JSON), ``seed`` (``"none"`` when no
+        seed was given, ``"generator"`` for a numpy Generator), and ``loss`` and
+        ``solver`` naming the loss function and the solver (the objective
+        *value* is the variable ``loss``). :meth:`from_dataset` reads it back.
+
+        Examples
+        --------
+        >>> import numpy as np, neuronmf as nm
+        >>> rng = np.random.default_rng(0)
+        >>> V = rng.random((10, 3)) @ rng.random((3, 60))
+        >>> res = nm.nmf(V, 3, seed=0)
+        >>> ds = res.to_dataset()
+        >>> ds["W"].dims, ds["H"].dims, ds.attrs["neuronmf_kind"], ds.attrs["seed"]
+        (('feature', 'component'), ('component', 'sample'), 'nmf', 0)
+        >>> back = nm.NMFResult.from_dataset(ds)
+        >>> bool(np.array_equal(back.W, res.W)), back.n_iter == res.n_iter
+        (True, True)
+        """
+        import xarray as xr
+
+        from neuronmf._provenance import result_attrs
+
+        def labelled(F, dims, name):
+            if hasattr(F, "dims"):
+                return F.rename(name)
+            F = np.asarray(F)
+            k = F.shape[dims.index("component")]
+            return xr.DataArray(
+                F, dims=dims, coords={"component": np.arange(k)}, name=name
+            )
+
+        history = np.asarray(self.loss_history, dtype=np.float64)
+        restarts = np.asarray(self.restart_losses, dtype=np.float64)
+        ds = xr.Dataset(
+            {
+                "W": labelled(self.W, ("feature", "component"), "W"),
+                "H": labelled(self.H, ("component", "sample"), "H"),
+                "loss_history": xr.DataArray(
+                    history,
+                    dims="iteration",
+                    coords={"iteration": np.arange(1, history.size + 1)},
+                ),
+                "restart_losses": xr.DataArray(restarts, dims="restart"),
+                "loss": float(self.loss),
+                "relative_error": float(self.relative_error),
+                "vaf": float(self.vaf),
+                "n_iter": int(self.n_iter),
+                "converged": bool(self.converged),
+            }
+        )
+        params = dict(self.params)
+        seed = params.get("seed")
+        if seed is not None and not isinstance(seed, int | np.integer):
+            seed = "generator"  # the fit recorded a Generator's repr
+        ds.attrs = result_attrs(
+            "nmf",
+            params=params,
+            seed=seed,
+            loss=params.get("loss"),
+            solver=params.get("solver"),
+        )
+        return ds
+
+    @classmethod
+    def from_dataset(cls, ds) -> NMFResult:
+        """The :class:`NMFResult` a :meth:`to_dataset` Dataset holds.
+
+        ``W`` and ``H`` come back as ndarrays when their dims are the unlabelled
+        ones (``("feature", "component")``, ``("component", "sample")``) and
+        the feature/sample dims carry no coordinates, as DataArrays otherwise.
+        ``params`` is parsed back from its JSON.
+        """
+        from neuronmf._provenance import params_of
+
+        need = ("W", "H", "loss_history", "loss", "relative_error", "vaf")
+        missing = [k for k in need if k not in ds.variables]
+        kind = ds.attrs.get("neuronmf_kind", "nmf")
+        if missing or kind != "nmf":
+            raise input_error(
+                "ds",
+                "an NMF result Dataset (from NMFResult.to_dataset())",
+                f"a Dataset without {missing}" if missing else f"kind {kind!r}",
+            )
+
+        def factor(name, plain):
+            F = ds[name]
+            extra = [d for d in F.dims if d != "component" and d in F.coords]
+            if tuple(F.dims) == plain and not extra:
+                return F.values
+            return F
+
+        restarts = ds["restart_losses"].values if "restart_losses" in ds else []
+        return cls(
+            W=factor("W", ("feature", "component")),
+            H=factor("H", ("component", "sample")),
+            loss_history=[float(x) for x in ds["loss_history"].values],
+            n_iter=int(ds["n_iter"]) if "n_iter" in ds else ds.sizes["iteration"],
+            converged=bool(ds["converged"]) if "converged" in ds else False,
+            loss=float(ds["loss"]),
+            relative_error=float(ds["relative_error"]),
+            vaf=float(ds["vaf"]),
+            restart_losses=[float(x) for x in restarts],
+            params=params_of(ds.attrs),
+        )
+
     def reconstruct(self):
         """W·H (as an ndarray, in the matrix orientation features × samples)."""
         return np.asarray(self._matrix(self.W, "W")) @ np.asarray(

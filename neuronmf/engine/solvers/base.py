@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from neuronmf._threads import thread_controller
+
 #: Window (in outer iterations) of the relative-decrease rule and the period of
 #: the projected-gradient check.
 WINDOW = 10
@@ -203,9 +205,11 @@ def blas_threads(shape: tuple[int, int], rank: int, chunked: bool = False):
     200 x 1000 problem). Only data products above ``BLAS_THREADS_MIN_FLOPS`` keep
     BLAS's own threads, and only those above ``NUMBA_THREADS_MIN_FLOPS`` run the
     Numba kernels in parallel. The previous settings are restored on exit.
+    The BLAS limit goes through one cached controller
+    (:func:`neuronmf._threads.thread_controller`), not a fresh scan of the
+    loaded libraries per fit; nothing is scanned when no limit applies.
     """
     import numba
-    from threadpoolctl import threadpool_limits
 
     m, n = shape
     flops = 2.0 * m * n * rank
@@ -216,8 +220,11 @@ def blas_threads(shape: tuple[int, int], rank: int, chunked: bool = False):
     if flops < NUMBA_THREADS_MIN_FLOPS and not chunked:
         numba.set_num_threads(1)
     try:
-        with threadpool_limits(limits=limit, user_api="blas"):
+        if limit is None:  # BLAS keeps its own threads: no limiter to build
             yield
+        else:
+            with thread_controller().limit(limits=limit, user_api="blas"):
+                yield
     finally:
         numba.set_num_threads(before)
 

@@ -35,9 +35,17 @@ from neuronmf.errors import ConvergenceWarning, input_error
 
 
 def fit_matrix(
-    options: FitOptions, *, progress: bool = False, callback=None
+    options: FitOptions,
+    *,
+    progress: bool = False,
+    callback=None,
+    zero_factor_warns: bool = False,
 ) -> NMFResult:
-    """The one fit path shared by :func:`nmf` and :class:`neuronmf.NMF`."""
+    """The one fit path shared by :func:`nmf` and :class:`neuronmf.NMF`.
+
+    ``zero_factor_warns``: a factor that the penalties drive to all zeros is
+    returned with a warning (scikit-learn's estimator) instead of an InputError.
+    """
     progress = check.check_bool("progress", progress)
     callback = check.check_callable("callback", callback)
     k = _scale_exponent(options)
@@ -64,7 +72,7 @@ def fit_matrix(
     _check_norm(problem.norm_V2, k)
     with blas_threads(V.shape, fit.rank, chunked=is_dask(V)):
         result = _fit_restarts(fit, problem, progress, callback)
-    _check_factors(result, options.penalties(), k)
+    _check_factors(result, options.penalties(), k, zero_factor_warns)
     return _unscaled(result, options, k) if k else result
 
 
@@ -163,10 +171,13 @@ def _check_norm(norm2: float, k: int) -> None:
     )
 
 
-def _check_factors(result: NMFResult, penalties: dict, k: int) -> None:
+def _check_factors(
+    result: NMFResult, penalties: dict, k: int, zero_factor_warns: bool = False
+) -> None:
     """Never return non-finite or all-zero factors without an error.
 
     ``penalties``: the penalty weights by name (zero-valued ones are ignored).
+    ``zero_factor_warns``: an all-zero factor due to the penalties warns instead.
     """
     for name in ("W", "H"):
         F = getattr(result, name)
@@ -179,12 +190,16 @@ def _check_factors(result: NMFResult, penalties: dict, k: int) -> None:
         if not F.any():
             penalties = {key: value for key, value in penalties.items() if value}
             if penalties:
-                raise input_error(
+                error = input_error(
                     "the penalties",
                     "small enough to leave a non-zero factor",
                     f"{penalties}, which drive every entry of {name} to zero",
                     "Reduce them (relative to the data's scale).",
                 )
+                if not zero_factor_warns:
+                    raise error
+                warnings.warn(f"{error} An all-zero {name} is returned.", stacklevel=4)
+                continue
             raise FloatingPointError(
                 f"the fit gave an all-zero {name} for non-zero data. Please "
                 "report this with the data's shape, dtype and options."

@@ -477,7 +477,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         with warnings.catch_warnings():
             # the engine's own max_iter warning is replaced by the one below
             warnings.filterwarnings("ignore", category=ConvergenceWarning)
-            result = fit_matrix(options, progress=progress)
+            result = fit_matrix(options, progress=progress, zero_factor_warns=True)
         if options.tol > 0 and (
             not result.converged or result.n_iter >= options.max_iter
         ):

@@ -209,3 +209,33 @@ def test_sparse_input_is_passed_to_the_engine_and_matches_dense(fmt, monkeypatch
     Z = est.inverse_transform(sp.csr_matrix(Zs))
     assert isinstance(Z, np.ndarray)
     np.testing.assert_allclose(Z, Zs @ est.components_)
+
+
+# --- exact zeros from MU, penalties that zero a factor --------------------------
+
+
+def test_mu_returns_exact_zeros_where_the_updates_drive_entries_to_zero():
+    rng = np.random.default_rng(4)
+    X = np.zeros((20, 8))
+    X[:10, :4] = rng.random((10, 4)) + 0.5
+    X[10:, 4:] = rng.random((10, 4)) + 0.5
+    est = nm.NMF(2, solver="mu", beta_loss=1, init="random", random_state=0)
+    Z = est.fit_transform(X)
+    R = est.inverse_transform(Z)
+    assert np.all(R[X == 0] == 0)  # the floor 1e-16 is not left behind
+    F = np.concatenate([Z.ravel(), est.components_.ravel()])
+    assert not np.any((F > 0) & (F <= 1e-15))
+
+
+def test_penalties_that_zero_the_parts_warn_and_give_zeros(X):
+    X32 = X.astype(np.float32)
+    est = nm.NMF(3, alpha_W=50.0, random_state=0)
+    with pytest.warns(UserWarning, match="drive every entry of W to zero"):
+        est.fit(X32)
+    assert not est.components_.any()
+    Z = est.transform(X32)
+    assert Z.dtype == np.float32 and Z.shape == (30, 3) and not Z.any()
+    assert est.reconstruction_err_ == pytest.approx(np.linalg.norm(X32), rel=1e-6)
+    # the function keeps refusing them (its house rule)
+    with pytest.raises(InputError, match="small enough to leave a non-zero factor"):
+        nm.nmf(X.T, 3, l2_W=1e4, l2_H=1e4)

@@ -3,12 +3,13 @@
 Lee–Seung for Frobenius and KL, Févotte & Idier's for the β-divergences; the
 loss-specific parts come from the loss's spec. Plain NumPy, written to be read.
 Entries are floored at ε = 1e-16 after each update (as Gillis & Glineur do) so
-that zeros cannot lock in. Masks enter as weights (weighted MU), the graph
-penalty as in GNMF (Cai et al. 2011): the Laplacian's degree part joins the
-denominator and its adjacency part the numerator. For KL, (WH) is floored at
-1e-16·max(V) only where it divides V. A dask V (KL only) is processed block by
-block in one pass per iteration with
-the same arithmetic (:func:`neuronmf.engine.chunked.kl_mu_pass`).
+that zeros cannot lock in; for β >= 1 (Frobenius, KL) the returned factors
+have exact zeros there. Masks enter as weights (weighted MU), the graph penalty
+as in GNMF (Cai et al. 2011): the Laplacian's degree part joins the denominator
+and its adjacency part the numerator. For KL, (WH) is floored at 1e-16·max(V)
+only where it divides V. A dask V (KL only) is processed block by block in one
+pass per iteration with the same arithmetic
+(:func:`neuronmf.engine.chunked.kl_mu_pass`).
 
 With a penalty on one factor only, the other factor's columns (W) or rows (H)
 are rescaled to unit norm after each iteration, the scale moving into the
@@ -96,7 +97,20 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
             best = (f, W, H)
         pg = grad_norm(W, H) if monitor.wants_gradient() else None
         go_on = monitor.step(f, pg)
-    return best[1], best[2]
+    return _snap(best[1], eps, spec), _snap(best[2], eps, spec)
+
+
+def _snap(F, eps, spec):
+    """Entries at (or, after rescaling, below) the floor ε returned as exact zeros.
+
+    The floor only keeps zeros from locking in during the updates; a result
+    entry there is one the updates drove to zero (scikit-learn's MU returns
+    it as 0). For β < 1 (Itakura–Saito, ...) the divergence is infinite where
+    WH = 0, so the floor stays.
+    """
+    if spec.beta < 1:
+        return F
+    return np.where(eps >= F, F.dtype.type(0), F)
 
 
 def _solve_kl_chunked(problem: Problem, W0, H0, monitor: Monitor, floor):
@@ -128,4 +142,4 @@ def _solve_kl_chunked(problem: Problem, W0, H0, monitor: Monitor, floor):
         if problem.update_W:
             denom = sums[None, :] + l1W + l2W * W
             W = np.maximum(W * numer / np.maximum(denom, eps), eps)
-    return best[1], best[2]
+    return _snap(best[1], eps, problem.spec), _snap(best[2], eps, problem.spec)

@@ -27,16 +27,22 @@ import numpy as np
 import xarray as xr
 
 import neuronmf as nm
+from neuronmf.io.activity import bin_spikes
 
 
 def load_hc_linear_track(bin_width: float = 0.1, min_speed: float = 15.0):
     """(counts (time, neuron), position x (time), running mask (time))."""
     root = Path(os.environ.get("NEURONMF_DATA_DIR", "/work/shared/data"))
     d = np.load(root / "hc_linear_track" / "spikes_flat_and_position.npz")
-    spikes = [d["spike_times"][d["spike_unit"] == u] for u in range(31)]
+    times, units = d["spike_times"], d["spike_unit"]
     tp = d["position_t"]
-    start, stop = max(tp[0], min(s.min() for s in spikes)), tp[-1]
-    counts = nm.assemblies.bin_spikes(spikes, bin_width, start=start, stop=stop)
+    start, stop = max(tp[0], times.min()), tp[-1]
+    c, centres, labels = bin_spikes(
+        times, units, bin_width, units=np.arange(31), t_start=start, t_stop=stop
+    )
+    counts = xr.DataArray(
+        c, dims=("time", "neuron"), coords={"time": centres, "neuron": labels}
+    )
     t = counts.time.values
     xy = xr.DataArray(
         np.c_[d["position_x"], d["position_y"]].astype(float),

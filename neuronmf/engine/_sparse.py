@@ -5,7 +5,8 @@
 converted to CSR without densifying). The fit then never forms V or W·H
 densely: KL runs coordinate descent over the non-zeros
 (:mod:`neuronmf.engine.solvers.sparse_ccd`), Frobenius runs HALS with sparse
-products V·Hᵀ and Vᵀ·W (:mod:`neuronmf.engine.products`).
+products V·Hᵀ and Vᵀ·W (:mod:`neuronmf.engine.products`), or multiplicative
+updates (``solver="mu"``) with the same products and the objective from Grams.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import scipy.sparse as sp
 from neuronmf.errors import input_error
 
 #: The solvers that run on sparse data, by loss (the first is "auto").
-SPARSE_SOLVERS = {"kl": ("ccd",), "frobenius": ("hals",)}
+SPARSE_SOLVERS = {"kl": ("ccd",), "frobenius": ("hals", "mu")}
 
 
 def is_sparse(V) -> bool:

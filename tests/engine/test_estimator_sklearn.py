@@ -239,3 +239,28 @@ def test_penalties_that_zero_the_parts_warn_and_give_zeros(X):
     # the function keeps refusing them (its house rule)
     with pytest.raises(InputError, match="small enough to leave a non-zero factor"):
         nm.nmf(X.T, 3, l2_W=1e4, l2_H=1e4)
+
+
+@pytest.mark.parametrize("penalties", [{}, {"alpha_W": 0.01, "l1_ratio": 0.5}])
+def test_sparse_mu_matches_dense_mu_by_gram_objective(monkeypatch, penalties):
+    from neuronmf.engine.solvers import mu
+
+    rng = np.random.default_rng(5)
+    X = rng.random((25, 15)) * (rng.random((25, 15)) < 0.4)
+    kw = dict(n_components=4, init="random", random_state=0, tol=0, max_iter=60)
+    dense = nm.NMF(**kw, solver="mu", **penalties)
+    Zd = dense.fit_transform(X)
+    calls = []
+
+    def counted(*args):
+        calls.append(1)
+        return gram_residual(*args)
+
+    gram_residual = mu.squared_residual
+    monkeypatch.setattr(mu, "squared_residual", counted)
+    est = nm.NMF(**kw, solver="mu", **penalties)
+    Zs = est.fit_transform(sp.csc_array(X))
+    assert est.result_.params["solver"] == "mu"
+    assert len(calls) == 60  # the objective of each iterate from Grams, not W·H
+    np.testing.assert_allclose(Zs, Zd, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(est.components_, dense.components_, rtol=1e-9)

@@ -21,8 +21,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from neuronmf.engine._sparse import is_sparse
 from neuronmf.engine.chunked import is_dask, kl_mu_pass
-from neuronmf.engine.losses import kl_divergence  # noqa: F401 (re-exported here)
+from neuronmf.engine.losses import (
+    kl_divergence,  # noqa: F401 (re-exported here)
+    squared_residual,
+)
 from neuronmf.engine.solvers.base import Monitor, Problem, projected_gradient_norm
 
 EPS = 1e-16
@@ -52,6 +56,16 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
         degree = L.diagonal().astype(dt)
     W = np.array(W0, dtype=dt)
     H = np.array(H0, dtype=dt)
+    # scipy.sparse V (Frobenius only, engine/_sparse.py): the updates' products
+    # WᵀV and VHᵀ are sparse ones, and the objective and gradient come from
+    # Gram matrices, so W·H is never formed densely
+    sparse = is_sparse(V)
+
+    def objective(W_, H_):
+        if sparse:
+            P = np.asarray(V @ H_.T)
+            return 0.5 * squared_residual(problem.norm_V2, W_, P, W_.T @ W_, H_ @ H_.T)
+        return spec.divergence(V, W_ @ H_, mask)
 
     def step(F, numer, denom):
         if gamma == 1.0:
@@ -61,6 +75,12 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
     def grad_norm(W_, H_):
         if not spec.projected_gradient:
             return None
+        if sparse:  # (WH − V)Hᵀ and Wᵀ(WH − V) by Grams and sparse products
+            grad_W = W_ @ (H_ @ H_.T) - np.asarray(V @ H_.T) + l1W + l2W * W_
+            grad_H = (W_.T @ W_) @ H_ - np.asarray(W_.T @ V) + l1H + l2H * H_
+            if lam:
+                grad_W = grad_W + 2 * lam * (L @ W_)
+            return projected_gradient_norm(W_, H_, grad_W, grad_H)
         R = spec.gradient(V, W_ @ H_, mask)
         grad_W = R @ H_.T + l1W + l2W * W_
         if lam:
@@ -92,7 +112,7 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
         elif problem.unit_norm_H:
             norms = np.linalg.norm(H, axis=1).astype(dt)
             W, H = W * norms, H / norms[:, None]
-        f = spec.divergence(V, W @ H, mask) + problem.penalty(W, H)
+        f = objective(W, H) + problem.penalty(W, H)
         if f < best[0]:
             best = (f, W, H)
         pg = grad_norm(W, H) if monitor.wants_gradient() else None

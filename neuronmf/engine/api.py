@@ -77,10 +77,16 @@ def nmf(
 
     Parameters
     ----------
-    V : array-like of shape (m, n), or xarray.DataArray
+    V : array-like of shape (m, n), scipy.sparse array or matrix, or xarray.DataArray
         Non-negative data, features × samples (e.g. muscles × time). A
         DataArray may have any dims: ``sample_dim`` is the sample axis and every
-        other dim is stacked into features (and unstacked again in W).
+        other dim is stacked into features (and unstacked again in W). A
+        ``scipy.sparse`` array or matrix (CSR, CSC, COO, ...; e.g. spike counts)
+        is never densified: ``loss="kl"`` runs coordinate descent over the
+        non-zeros, ``"frobenius"`` HALS with sparse products; the results are
+        those of the dense path to rounding. Sparse data takes no ``mask`` or
+        ``checkpoint`` and ``init="spa"``; a DataArray must wrap a dense array
+        (docs/engine.md, "Sparse input").
     rank : int
         Number of components, 1 ≤ rank ≤ min(m, n).
     loss : str or float, default "frobenius"

@@ -206,3 +206,20 @@ def test_densify_guard_works(no_densify):
     no_densify.add((3, 3))
     with pytest.raises(AssertionError, match="densified"):
         X.toarray()
+
+
+@pytest.mark.parametrize("loss", ["kl", "frobenius"])
+def test_sparse_equals_dense_with_penalties_and_graph(loss):
+    m, n, r = 16, 90, 3
+    V = _counts(m, n, r, 11)
+    W0, H0 = _start(m, n, r)
+    graph = nm.grid_graph((4, 4))
+    kw = dict(
+        loss=loss, W=W0, H=H0, max_iter=25, tol=0, l1_W=0.05, l1_H=0.1, l2_H=0.2,
+        graph_W=graph, graph_weight=0.3,
+    )  # fmt: skip
+    dense = nm.nmf(V, r, **kw)
+    res = nm.nmf(sp.csr_array(V), r, **kw)
+    np.testing.assert_allclose(res.W, dense.W, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(res.H, dense.H, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(res.loss_history, dense.loss_history, rtol=1e-8)

@@ -92,3 +92,27 @@ def _custom_factor(name: str, A, shape: tuple, dtype) -> np.ndarray:
             f"should have the same dtype as X (cast them with .astype(X.dtype))."
         )
     return A
+
+
+def reconstruction_error(X, result) -> float:
+    """scikit-learn's ``reconstruction_err_`` of a fit of X (n_samples, n_features).
+
+    |X − WH|_F for the Frobenius loss; otherwise sqrt(2·D(X‖WH)) of the returned
+    factors, D the fitted β-divergence (scikit-learn's definition). Sparse X
+    (KL) is summed over its non-zeros; a dask X uses the fit's objective.
+    """
+    if result.params["loss"] == "frobenius":
+        return result.relative_error * float(np.sqrt(result_norm2(X)))
+    if is_dask(X):
+        return float(np.sqrt(2.0 * max(result.loss, 0.0)))
+    W, H = result.W, result.H
+    if sp.issparse(X):
+        from neuronmf.engine._sparse import sparse_matrix
+        from neuronmf.engine.solvers.sparse_ccd import kl_divergence_sparse
+
+        D = kl_divergence_sparse(sparse_matrix(X.T), W, H)
+    else:
+        from neuronmf.engine import losses
+
+        D = losses.get(result.params["loss"]).divergence(X.T, W @ H, None)
+    return float(np.sqrt(2.0 * max(D, 0.0)))

@@ -35,7 +35,8 @@ from neuronmf.engine._sklearn_compat import (
     SklearnConvergenceWarning,
     _all_zero,
     _custom_factor,
-    result_norm2,
+    reconstruction_error,
+    result_norm2,  # noqa: F401 (importable here as before)
 )
 from neuronmf.engine.chunked import is_dask
 from neuronmf.errors import ConvergenceWarning, InputError, input_error
@@ -119,7 +120,8 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         Iterations run. ``n_iter_ == max_iter`` with ``tol > 0`` warns a
         :class:`SklearnConvergenceWarning` (scikit-learn's rule).
     reconstruction_err_ : float
-        |X − WH|_F of the fit.
+        |X − WH|_F of the fit (Frobenius loss); for another loss
+        sqrt(2·D(X‖WH)), as scikit-learn defines it.
     result_ : neuronmf.NMFResult
         The full engine result (matrix orientation).
     n_features_in_ : int
@@ -436,9 +438,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.n_components_ = self.components_.shape[0]
         self._n_components = self.n_components_
         self.n_iter_ = result.n_iter
-        self.reconstruction_err_ = result.relative_error * float(
-            np.sqrt(result_norm2(X))
-        )
+        self.reconstruction_err_ = reconstruction_error(X, result)
         return np.ascontiguousarray(result.H.T)
 
     def fit(self, X, y=None, W=None, H=None):

@@ -264,3 +264,20 @@ def test_sparse_mu_matches_dense_mu_by_gram_objective(monkeypatch, penalties):
     assert len(calls) == 60  # the objective of each iterate from Grams, not W·H
     np.testing.assert_allclose(Zs, Zd, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(est.components_, dense.components_, rtol=1e-9)
+
+
+def test_reconstruction_err_is_scikit_learns_for_kl_dense_and_sparse():
+    from neuronmf.engine.losses import kl_divergence
+
+    rng = np.random.default_rng(6)
+    X = rng.poisson(2.0, (40, 10)).astype(float)
+    est = nm.NMF(3, beta_loss="kullback-leibler", random_state=0).fit(X)
+    WH = est.transform(X) @ est.components_
+    fitted = est.result_.W @ est.result_.H
+    expected = np.sqrt(2 * kl_divergence(X.T, fitted))
+    assert est.reconstruction_err_ == pytest.approx(expected, rel=1e-10)
+    assert est.reconstruction_err_ != pytest.approx(np.linalg.norm(X - WH), rel=1e-3)
+    sparse = nm.NMF(3, beta_loss="kullback-leibler", random_state=0).fit(
+        sp.csr_matrix(X)
+    )
+    assert sparse.reconstruction_err_ == pytest.approx(est.reconstruction_err_, 1e-6)

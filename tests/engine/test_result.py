@@ -75,7 +75,8 @@ def test_round_trip_through_netcdf_gives_the_same_result(V, tmp_path):
     assert back.heldout_loss(V, ~train) == res.heldout_loss(V, ~train)
 
 
-def test_labelled_fit_keeps_its_labels(tmp_path):
+@pytest.mark.parametrize("fmt", ["nc", "nwb"])
+def test_labelled_fit_keeps_its_labels(tmp_path, fmt):
     rng = np.random.default_rng(1)
     da = xr.DataArray(
         rng.random((2, 3, 3)) @ rng.random((3, 30)),
@@ -88,8 +89,8 @@ def test_labelled_fit_keeps_its_labels(tmp_path):
     assert ds["H"].dims == ("component", "time")
     assert list(ds["x"].values) == list("abc")
     np.testing.assert_array_equal(ds["time"].values, da["time"].values)
-    path = tmp_path / "fit.nc"
-    nm.io.save_netcdf(ds, path)
+    path = tmp_path / f"fit.{fmt}"
+    (nm.io.save_netcdf if fmt == "nc" else nm.io.save_nwb)(ds, path)
     back = NMFResult.from_dataset(nm.io.load_result(path))
     assert isinstance(back.W, xr.DataArray) and back.W.dims == res.W.dims
     xr.testing.assert_equal(

@@ -2,8 +2,13 @@
 
 Each outer iteration updates every row of Hᵀ (the columns of H), then every row
 of W, each coordinate by safeguarded Newton steps (see ``_kl_kernels``); every
-step lowers the objective, so the history is non-increasing for unpenalised
-fits and fits with penalties on both factors. The W update also returns the
+step lowers the objective, so the history is non-increasing. With a penalty
+on one factor only, the other is held at unit norm (else the penalty is dodged
+by scaling): its update minimises a majoriser of the scale-invariant objective
+(a per-column l2 term, see ``_scale_weights``), tight at unit norm, and its
+scale then moves into the penalised factor, which leaves that objective
+unchanged; the fixed points are the KKT points of the constrained problem. The
+W update also returns the
 data term at the new point, so the objective costs no extra pass over V. Masks
 enter exactly: unobserved entries are left out of every sum. The graph penalty
 on W couples rows of W; they are visited colour by colour.
@@ -58,6 +63,7 @@ class _Rows:
         return np.ascontiguousarray(total - self.unobserved @ Ot)
 
     def update(self, F, Ot, l1, l2, lam, graph):
+        """Update every row of ``F`` (in place); return the data term after."""
         return K.kl_update_rows(
             F,
             self.indptr,
@@ -73,6 +79,44 @@ class _Rows:
             *graph,
             self.scratch,
         )
+
+    def update_unit_scaled(self, F, Ot, weights):
+        """Update ``F`` under Σ_k weights_k/2·|f_k|² (a per-column l2 penalty).
+
+        The kernel takes one l2 weight for every column; with s_k = √weights_k,
+        F·diag(s) under l2 = 1 against Ot·diag(1/s) is the same problem (the
+        product F·Otᵀ is unchanged). A column whose weight is 0 meets a zero
+        column of the other factor: it changes neither the data term nor the
+        penalty, so it is left as it was.
+        """
+        live = weights > 0
+        s = np.where(live, np.sqrt(np.where(live, weights, 1.0)), 1.0).astype(F.dtype)
+        Fs = np.ascontiguousarray(F * s)
+        Os = np.ascontiguousarray(Ot / s)
+        data = self.update(Fs, Os, 0.0, 1.0, 0.0, no_graph(F.shape[0]))
+        F[:, live] = Fs[:, live] / s[live]
+        return data
+
+
+def _scale_weights(F, l1, l2, lam=0.0, graph=None):
+    """The l2 weight each column of the unit-norm factor takes from ``F``'s penalty.
+
+    The penalty on F (columns f_k) with the other factor's columns g_k held at
+    unit norm is that of the scale-invariant objective
+    l1·Σ_k |g_k|·Σf_k + l2/2·Σ_k |g_k|²|f_k|² + λ·Σ_k |g_k|² f_kᵀLf_k, which
+    equals the true penalty at |g_k| = 1. In g_k it is majorised at |g_k| = 1 by
+    (l1·Σf_k + l2·|f_k|² + 2λ·f_kᵀLf_k)/2·|g_k|² + const (|g| ≤ (|g|² + 1)/2),
+    tight there: these weights.
+    """
+    F64 = np.asarray(F, dtype=np.float64)
+    weights = np.zeros(F.shape[1])
+    if l1:
+        weights += l1 * F64.sum(axis=0)
+    if l2:
+        weights += l2 * np.einsum("ik,ik->k", F64, F64)
+    if lam:
+        weights += 2.0 * lam * np.einsum("ik,ik->k", F64, graph.laplacian @ F64)
+    return weights
 
 
 def solve(problem: Problem, W0, H0, monitor: Monitor):
@@ -115,14 +159,20 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
     if saved is not None and bool(saved["finished"]):
         go_on = False  # the checkpointed fit had already ended
     while go_on:
-        if problem.update_H:
-            data = rows_H.update(Ht, W, problem.l1_H, problem.l2_H, 0.0, no_graph_H)
-        if problem.update_W:
-            data = rows_W.update(W, Ht, problem.l1_W, problem.l2_W, lam, graph)
-        if problem.unit_norm_W:
-            _move_scale(W, Ht)
-        elif problem.unit_norm_H:
+        if problem.unit_norm_H:
+            # W alone is penalised: H's rows (columns of Ht) stay at unit norm
+            weights = _scale_weights(W, problem.l1_W, problem.l2_W, lam, problem.graph)
+            rows_H.update_unit_scaled(Ht, W, weights)
             _move_scale(Ht, W)
+        elif problem.update_H:
+            data = rows_H.update(Ht, W, problem.l1_H, problem.l2_H, 0.0, no_graph_H)
+        if problem.unit_norm_W:
+            # H alone is penalised: W's columns stay at unit norm
+            weights = _scale_weights(Ht, problem.l1_H, problem.l2_H)
+            data = rows_W.update_unit_scaled(W, Ht, weights)
+            _move_scale(W, Ht)
+        elif problem.update_W:
+            data = rows_W.update(W, Ht, problem.l1_W, problem.l2_W, lam, graph)
         f = objective(data)
         if f <= best[0]:
             best = (f, W.copy(), Ht.copy())

@@ -88,7 +88,9 @@ def nmf(
         ``checkpoint`` and ``init="spa"``; a DataArray must wrap a dense array
         (docs/engine.md, "Sparse input").
     rank : int
-        Number of components, 1 ≤ rank ≤ min(m, n).
+        Number of components, 1 ≤ rank ≤ min(m, n); more with ``init="random"``
+        or with both ``W`` and ``H`` given (the SVD-based inits and SPA need
+        rank ≤ min(m, n)).
     loss : str or float, default "frobenius"
         The data-fit term: ``"frobenius"`` (½|V − WH|², the formula above) or
         ``"kl"`` (the generalised Kullback–Leibler divergence, for counts;

@@ -166,11 +166,9 @@ def score_lines(scores, loss: str) -> list[str]:
     cv score (held-out Poisson deviance per entry, mean ± SE) by rank:
     1: 0.5 ± 0.01, 2: 0.4 ± 0.02
     """
-    unit = (
-        "held-out Poisson deviance per entry"
-        if loss == "kl"
-        else "held-out squared error per entry"
-    )
+    from neuronmf.engine.losses import get as loss_spec
+
+    unit = f"held-out {loss_spec(loss).score_name} per entry"
     lines = []
     for name in ("cv", "bicv"):
         if f"{name}_mean" not in scores:

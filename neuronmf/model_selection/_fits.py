@@ -112,7 +112,11 @@ def cv_fit_options(loss: str, options: dict) -> dict:
     >>> cv_fit_options("frobenius", {"tol": 1e-4})
     {'tol': 0.0001}
     """
-    if loss == "kl" and not (options.get("l1_H") or options.get("l2_H")):
+    from neuronmf.engine.losses import get as loss_spec
+
+    # a loss infinite where WH = 0 < V (KL) drives the masked fit to H → v/ε
+    penalised_H = options.get("l1_H") or options.get("l2_H")
+    if loss_spec(loss).positive_start and not penalised_H:
         return {**options, "l1_H": CV_L1_H}
     return dict(options)
 
@@ -139,16 +143,20 @@ def _block_loss(v, W_I, H_J, loss, rates) -> float:
     """
     from neuronmf.engine.chunked import is_dask
     from neuronmf.engine.losses import RATE_SHRINK, mean_heldout_loss
+    from neuronmf.engine.losses import get as loss_spec
 
+    # as the loss's ``heldout`` does: predictions of a loss infinite where
+    # WH = 0 < V (KL) are shrunk towards the rows' rates
+    shrink = loss_spec(loss).positive_start
     if not is_dask(v):
         mu = W_I @ H_J
-        if loss == "kl":
+        if shrink:
             mu = (1 - RATE_SHRINK) * mu + RATE_SHRINK * rates[:, None]
         return mean_heldout_loss(v, mu, loss)
     import dask.array as da
 
     mu = W_I @ da.from_array(H_J, chunks=(H_J.shape[0], v.chunks[1]))
-    if loss == "kl":
+    if shrink:
         mu = (1 - RATE_SHRINK) * mu + RATE_SHRINK * rates[:, None]
     mu = mu.rechunk(v.chunks)
 

@@ -473,7 +473,9 @@ def rule_text(
         local_vaf_threshold=local_vaf_threshold,
     )
     if method == "cv":  # name the score (issue 20): what "error" means for counts
-        score = "Poisson deviance" if loss == "kl" else "squared error"
+        from neuronmf.engine.losses import get as loss_spec
+
+        score = loss_spec(loss).score_name
         rule = rule.replace("held-out error", f"held-out {score} per entry")
     return rule
 

@@ -89,9 +89,12 @@ def plot_rank_scan(scan, *, axes=None):
 
 
 def _error_label(loss: str) -> str:
-    if loss == "kl":
-        return "held-out Poisson deviance\n(per entry)"
-    return "held-out squared error\n(data units² per entry)"
+    from neuronmf.engine.losses import get as loss_spec
+
+    spec = loss_spec(loss)
+    # the score is homogeneous of degree scale_power in the data
+    unit = "data units² per entry" if spec.scale_power == 2 else "per entry"
+    return f"held-out {spec.score_name}\n({unit})"
 
 
 def _spans_decades(s) -> bool:

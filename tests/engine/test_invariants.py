@@ -176,3 +176,28 @@ def test_kl_ccd_with_a_penalty_on_w_only_is_monotone_and_stationary(pen, masked)
     start = _pg(Vf, W0, H0, "kl", M, pen, only_W=True)
     end = _pg(Vf, W, H, "kl", M, pen, only_W=True)
     assert end <= 1e-4 * start, f"KKT: {end / start:.2e}"
+
+
+def test_kl_ccd_with_a_graph_penalty_on_w_is_monotone_and_stationary():
+    # the graph penalty λ·tr(WᵀLW) enters H's unit-norm update as 2λ·w_kᵀLw_k
+    import scipy.sparse as sp
+
+    V, _, W0, H0 = _data(4)
+    A = sp.csr_matrix(sp.diags([np.ones(9), np.ones(9)], [1, -1]))
+    L = (sp.diags(np.asarray(A.sum(axis=1)).ravel()) - A).toarray()
+    lam = 0.1
+    res = _fit(
+        V, "kl", "ccd", W=W0, H=H0, tol=1e-9, max_iter=800, graph_W=A,
+        graph_weight=lam,
+    )  # fmt: skip
+    h = np.asarray(res.loss_history)
+    assert np.all(np.diff(h) <= 1e-9 * np.abs(h[:-1])), "objective went up"
+    norms = np.linalg.norm(res.H, axis=1)
+    W, H = res.W * norms, res.H / norms[:, None]
+    kl = losses.get("kl")
+
+    def pg_W(W_, H_):
+        grad = kl.gradient(V, W_ @ H_, None) @ H_.T + 2 * lam * L @ W_
+        return projected_gradient_norm(W_, H_, grad, np.zeros_like(H_))
+
+    assert pg_W(W, H) <= 1e-4 * pg_W(W0, H0)

@@ -119,6 +119,33 @@ def _scale_weights(F, l1, l2, lam=0.0, graph=None):
     return weights
 
 
+def iterate(problem: Problem, rows_W, rows_H, W, Ht, graph, no_graph_H) -> float:
+    """One outer iteration in place (H, then W); return the data term after.
+
+    With a penalty on one factor only, the other is updated at unit norm (see
+    ``_scale_weights``) and its scale then moves into the penalised factor.
+    ``rows_W``/``rows_H`` are :class:`_Rows` (or a subclass with the same
+    ``update``) over V and Vᵀ.
+    """
+    lam = problem.graph_weight if problem.has_graph else 0.0
+    data = np.nan
+    if problem.unit_norm_H:
+        # W alone is penalised: H's rows (columns of Ht) stay at unit norm
+        weights = _scale_weights(W, problem.l1_W, problem.l2_W, lam, problem.graph)
+        data = rows_H.update_unit_scaled(Ht, W, weights)
+        _move_scale(Ht, W)
+    elif problem.update_H:
+        data = rows_H.update(Ht, W, problem.l1_H, problem.l2_H, 0.0, no_graph_H)
+    if problem.unit_norm_W:
+        # H alone is penalised: W's columns stay at unit norm
+        weights = _scale_weights(Ht, problem.l1_H, problem.l2_H)
+        data = rows_W.update_unit_scaled(W, Ht, weights)
+        _move_scale(W, Ht)
+    elif problem.update_W:
+        data = rows_W.update(W, Ht, problem.l1_W, problem.l2_W, lam, graph)
+    return data
+
+
 def solve(problem: Problem, W0, H0, monitor: Monitor):
     """Run CCD-KL; return the last (= best, for monotone fits) ``(W, H)``."""
     V = problem.V
@@ -135,7 +162,6 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
         _move_scale(W, Ht)
     elif problem.unit_norm_H:
         _move_scale(Ht, W)
-    lam = problem.graph_weight if problem.has_graph else 0.0
     graph = problem.graph_arrays(dt)
     no_graph_H = no_graph(n)
 
@@ -159,20 +185,7 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
     if saved is not None and bool(saved["finished"]):
         go_on = False  # the checkpointed fit had already ended
     while go_on:
-        if problem.unit_norm_H:
-            # W alone is penalised: H's rows (columns of Ht) stay at unit norm
-            weights = _scale_weights(W, problem.l1_W, problem.l2_W, lam, problem.graph)
-            rows_H.update_unit_scaled(Ht, W, weights)
-            _move_scale(Ht, W)
-        elif problem.update_H:
-            data = rows_H.update(Ht, W, problem.l1_H, problem.l2_H, 0.0, no_graph_H)
-        if problem.unit_norm_W:
-            # H alone is penalised: W's columns stay at unit norm
-            weights = _scale_weights(Ht, problem.l1_H, problem.l2_H)
-            data = rows_W.update_unit_scaled(W, Ht, weights)
-            _move_scale(W, Ht)
-        elif problem.update_W:
-            data = rows_W.update(W, Ht, problem.l1_W, problem.l2_W, lam, graph)
+        data = iterate(problem, rows_W, rows_H, W, Ht, graph, no_graph_H)
         f = objective(data)
         if f <= best[0]:
             best = (f, W.copy(), Ht.copy())

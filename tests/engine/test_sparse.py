@@ -223,3 +223,16 @@ def test_sparse_equals_dense_with_penalties_and_graph(loss):
     np.testing.assert_allclose(res.W, dense.W, rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(res.H, dense.H, rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(res.loss_history, dense.loss_history, rtol=1e-8)
+
+
+@pytest.mark.parametrize("penalty", [{"l1_W": 0.1}, {"l2_H": 0.3}])
+def test_sparse_kl_equals_dense_with_a_penalty_on_one_factor(penalty):
+    m, n, r = 20, 70, 3
+    V = _counts(m, n, r, 12)
+    W0, H0 = _start(m, n, r)
+    kw = dict(loss="kl", W=W0, H=H0, max_iter=20, tol=0, **penalty)
+    dense = nm.nmf(V, r, **kw)
+    res = nm.nmf(sp.csr_array(V), r, **kw)
+    np.testing.assert_allclose(res.W, dense.W, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(res.H, dense.H, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(res.loss_history, dense.loss_history, rtol=1e-8)

@@ -22,7 +22,7 @@ import numpy as np
 from neuronmf.engine.graph import no_graph
 from neuronmf.engine.solvers import _sparse_kernels as S
 from neuronmf.engine.solvers.base import Monitor, Problem
-from neuronmf.engine.solvers.ccd import _Rows
+from neuronmf.engine.solvers.ccd import _Rows, iterate
 from neuronmf.engine.solvers.hals import _move_scale
 
 
@@ -83,7 +83,6 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
         _move_scale(W, Ht)
     elif problem.unit_norm_H:
         _move_scale(Ht, W)
-    lam = problem.graph_weight if problem.has_graph else 0.0
     graph = problem.graph_arrays(dt)
     no_graph_H = no_graph(n)
 
@@ -93,15 +92,8 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
     first = kl_data_term(X, W, Ht.T)
     best = (objective(first), W.copy(), Ht.copy())
     go_on = problem.max_iter > 0 and monitor.n_iter < problem.max_iter
-    while go_on:
-        if problem.update_H:
-            data = rows_H.update(Ht, W, problem.l1_H, problem.l2_H, 0.0, no_graph_H)
-        if problem.update_W:
-            data = rows_W.update(W, Ht, problem.l1_W, problem.l2_W, lam, graph)
-        if problem.unit_norm_W:
-            _move_scale(W, Ht)
-        elif problem.unit_norm_H:
-            _move_scale(Ht, W)
+    while go_on:  # the dense solver's outer iteration, on sparse rows
+        data = iterate(problem, rows_W, rows_H, W, Ht, graph, no_graph_H)
         f = objective(data)
         if f <= best[0]:
             best = (f, W.copy(), Ht.copy())

@@ -324,8 +324,8 @@ def _fit_restarts(
 
 
 def _solver(options: FitOptions):
-    """The solve function: sparse V takes the sparse KL solver (HALS as is)."""
-    if is_sparse(options.V) and options.loss == "kl":
+    """The solve function: sparse V takes the sparse CCD (KL); the others as is."""
+    if is_sparse(options.V) and options.solver == "ccd":
         from neuronmf.engine.solvers import sparse_ccd
 
         return sparse_ccd.solve

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from neuronmf.errors import input_error
 
 #: The solvers that run on sparse data, by loss (the first is "auto").
-SPARSE_SOLVERS = {"kl": ("ccd",), "frobenius": ("hals", "mu")}
+SPARSE_SOLVERS = {"kl": ("ccd", "mu"), "frobenius": ("hals", "mu")}
 
 
 def is_sparse(V) -> bool:

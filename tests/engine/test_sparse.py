@@ -169,7 +169,7 @@ def test_unsupported_options_refused():
     with pytest.raises(InputError, match="mask"):
         nm.nmf(X, 2, mask=np.ones(V.shape, bool))
     with pytest.raises(InputError, match="solver"):
-        nm.nmf(X, 2, loss="kl", solver="mu")
+        nm.nmf(X, 2, loss="kl", solver="gradient")
     with pytest.raises(InputError, match="'kl' or 'frobenius'"):
         nm.nmf(X, 2, loss=0.5)
     with pytest.raises(InputError, match="not all zero"):
@@ -236,3 +236,21 @@ def test_sparse_kl_equals_dense_with_a_penalty_on_one_factor(penalty):
     np.testing.assert_allclose(res.W, dense.W, rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(res.H, dense.H, rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(res.loss_history, dense.loss_history, rtol=1e-8)
+
+
+def test_sparse_kl_mu_equals_dense(no_densify):
+    m, n, r = 30, 100, 3
+    V = _counts(m, n, r, 13)
+    W0, H0 = _start(m, n, r)
+    kw = dict(loss="kl", solver="mu", W=W0, H=H0, max_iter=30, tol=0)
+    dense = nm.nmf(V, r, **kw)
+    no_densify.update({(m, n), (n, m)})
+    res = nm.nmf(sp.csc_array(V), r, **kw)
+    np.testing.assert_allclose(res.W, dense.W, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(res.H, dense.H, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(res.loss_history, dense.loss_history, rtol=1e-10)
+    X = sp.csr_array(V)
+    exact = nm.engine.losses.kl_divergence(V, W0 @ H0)
+    assert nm.engine.losses.kl.kl_divergence_sparse(X, W0, H0) == pytest.approx(
+        exact, rel=1e-12
+    )

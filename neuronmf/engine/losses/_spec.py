@@ -67,6 +67,10 @@ class LossSpec:
         Refuses data the loss is undefined on (an ``InputError``), before work.
     score_name : str
         What the held-out score is called in reports.
+    sparse_divergence : callable(X, W, H) -> float or None
+        D(V‖WH) for a ``scipy.sparse`` V (canonical CSR) without forming W·H,
+        for solvers that evaluate the objective on sparse data (MU); None
+        where the solver has its own (Frobenius: the Gram trick).
     """
 
     name: str
@@ -87,6 +91,7 @@ class LossSpec:
     online: bool = False
     check_data: Callable | None = None
     score_name: str = "deviance"
+    sparse_divergence: Callable | None = None
 
     @property
     def scale_power(self) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from neuronmf.engine.losses._spec import LossSpec
 
@@ -104,14 +105,50 @@ def gradient(V, WH, mask=None) -> np.ndarray:
     return D if mask is None else np.where(mask, D, 0.0)
 
 
+def _at_entries(X, W, H, chunk: int = 1 << 20) -> np.ndarray:
+    """(WH)_ij at the stored entries of a canonical CSR ``X``, never forming W·H."""
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    out = np.empty(X.nnz, dtype=np.result_type(W, H))
+    for s in range(0, X.nnz, chunk):
+        e = min(s + chunk, X.nnz)
+        out[s:e] = np.einsum("ik,ki->i", W[rows[s:e]], H[:, X.indices[s:e]])
+    return out
+
+
+def kl_divergence_sparse(X, W, H) -> float:
+    """D(V‖WH) for a ``scipy.sparse`` V (canonical CSR), in O(nnz·r) (float64).
+
+    Σ_nnz (V log(V / WH) − V) + Σ_ij (WH)_ij, the last sum as
+    (Σ_i W_i·)·(Σ_j H_·j): no dense W·H.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> V = np.array([[1.0, 0.0]])
+    >>> kl_divergence_sparse(sp.csr_array(V), np.ones((1, 1)), np.array([[1.0, 2.0]]))
+    2.0
+    """
+    x = np.asarray(X.data, np.float64)
+    u = _at_entries(X, np.asarray(W, np.float64), np.asarray(H, np.float64))
+    linear = float(np.sum(W, axis=0, dtype=np.float64) @ np.sum(H, 1, dtype=np.float64))
+    return float(np.sum(x * np.log(x / u) - x)) + linear
+
+
 def _ratio(V, W, H, Mf, floor):
-    """M ⊙ V / WH, with WH floored where it divides V."""
+    """M ⊙ V / WH, with WH floored where it divides V (sparse V: its entries)."""
+    if sp.issparse(V):  # masks are refused for sparse V
+        R = V.copy()
+        R.data = V.data / np.maximum(_at_entries(V, W, H), floor)
+        return R
     R = V / np.maximum(W @ H, floor)
     return R if Mf is None else R * Mf
 
 
 def mu_H(V, W, H, Mf, floor):
     """Lee–Seung: H ← H ⊙ Wᵀ(V/WH) / Wᵀ1 (weighted by the mask)."""
+    if sp.issparse(V):  # Wᵀ1 is W's column sums in every column
+        numer = np.ascontiguousarray(W.T @ _ratio(V, W, H, None, floor))
+        return numer, np.broadcast_to(W.sum(axis=0)[:, None], numer.shape)
     return W.T @ _ratio(V, W, H, Mf, floor), W.T @ (
         Mf if Mf is not None else np.ones_like(V)
     )
@@ -119,6 +156,9 @@ def mu_H(V, W, H, Mf, floor):
 
 def mu_W(V, W, H, Mf, floor):
     """Lee–Seung: W ← W ⊙ (V/WH)Hᵀ / 1Hᵀ (weighted by the mask)."""
+    if sp.issparse(V):  # 1Hᵀ is H's row sums in every row
+        numer = np.ascontiguousarray(_ratio(V, W, H, None, floor) @ H.T)
+        return numer, np.broadcast_to(H.sum(axis=1)[None, :], numer.shape)
     return _ratio(V, W, H, Mf, floor) @ H.T, (
         Mf if Mf is not None else np.ones_like(V)
     ) @ H.T
@@ -147,4 +187,5 @@ SPEC = LossSpec(
     chunked_solvers=("mu",),
     positive_start=True,
     score_name="Poisson deviance",
+    sparse_divergence=kl_divergence_sparse,
 )

@@ -62,6 +62,8 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
     sparse = is_sparse(V)
 
     def objective(W_, H_):
+        if sparse and spec.sparse_divergence is not None:  # KL: O(nnz · r)
+            return spec.sparse_divergence(V, W_, H_)
         if sparse:
             P = np.asarray(V @ H_.T)
             return 0.5 * squared_residual(problem.norm_V2, W_, P, W_.T @ W_, H_ @ H_.T)

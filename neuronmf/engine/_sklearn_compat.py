@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 from sklearn.utils.validation import check_array, check_non_negative
 
+from neuronmf.engine import losses
 from neuronmf.engine.chunked import is_dask
 from neuronmf.errors import ConvergenceWarning, InputError, input_error
 
@@ -101,7 +102,7 @@ def reconstruction_error(X, result) -> float:
     factors, D the fitted β-divergence (scikit-learn's definition). Sparse X
     (KL) is summed over its non-zeros; a dask X uses the fit's objective.
     """
-    if result.params["loss"] == "frobenius":
+    if losses.get(result.params["loss"]).beta == 2:  # Frobenius
         return result.relative_error * float(np.sqrt(result_norm2(X)))
     if is_dask(X):
         return float(np.sqrt(2.0 * max(result.loss, 0.0)))
@@ -112,7 +113,5 @@ def reconstruction_error(X, result) -> float:
 
         D = kl_divergence_sparse(sparse_matrix(X.T), W, H)
     else:
-        from neuronmf.engine import losses
-
         D = losses.get(result.params["loss"]).divergence(X.T, W @ H, None)
     return float(np.sqrt(2.0 * max(D, 0.0)))

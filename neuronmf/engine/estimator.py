@@ -288,7 +288,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """The engine's solver: scikit-learn's ``"cd"`` is our HALS (Frobenius)."""
         solver = self.solver
         if isinstance(solver, str) and solver in SOLVER_ALIASES:
-            if loss != "frobenius":
+            if SOLVER_ALIASES[solver] not in losses.get(loss).solvers:
                 given = self.beta_loss if self.beta_loss is not None else self.loss
                 raise input_error(
                     "solver",

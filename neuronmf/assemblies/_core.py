@@ -18,6 +18,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 import xarray as xr
 
 from neuronmf._provenance import result_attrs
@@ -33,6 +34,8 @@ from neuronmf.assemblies._significance import (
     _shift_null,
     _statistics,
 )
+from neuronmf.assemblies._sparse import as_sparse_counts, prepare_sparse
+from neuronmf.assemblies._sparse import marchenko_pastur_count as sparse_mp_count
 from neuronmf.engine import nmf
 from neuronmf.errors import input_error
 
@@ -70,9 +73,18 @@ def detect(
 
     Parameters
     ----------
-    activity : xarray.DataArray (time, neuron), array (time, neuron), or list of
-        spike-time arrays (then ``bin_width`` is required)
-        Non-negative counts or rates (e.g. ``neuronmf.io.load_activity``).
+    activity : xarray.DataArray (time, neuron), array (time, neuron), \
+scipy.sparse (time, neuron), or list of spike-time arrays (then ``bin_width`` \
+is required)
+        Non-negative counts or rates (e.g. ``neuronmf.io.load_activity``). A
+        ``scipy.sparse`` matrix or array (any format) is time × neuron, as an
+        array is; it is never densified: the fit runs on its non-zeros
+        (``neuronmf.nmf`` on sparse input), correlations come from the sparse
+        Gram matrix, and the surrogates shift the stored entries. Sparse input
+        takes ``kind`` "counts", "deconvolved" or "auto" (refused:
+        "fluorescence" and "dff", which need a dense ΔF/F) and ``rank_method``
+        "mp" or a given rank (masked "cv" is refused); coordinates are
+        0, 1, … . The result equals the dense array's to rounding.
     rank : int or "auto"
         Number of NMF components. ``"auto"`` chooses it by ``rank_method``.
     rank_method : {"mp", "cv"}, default "mp"
@@ -189,10 +201,15 @@ def detect(
         n_surrogates=n_surrogates,
     )
     threshold, rank, bin_width = opts["threshold"], opts["rank"], opts["bin_width"]
-    A = _as_counts(activity, bin_width, time_dim)
-    X, kind, kind_source, preprocessing = _prepare(
-        A, kind, opts["baseline_percentile"], opts["baseline_window"]
-    )
+    sparse = sp.issparse(activity)
+    if sparse:  # kept sparse throughout (see _sparse): never densified
+        A, X = as_sparse_counts(activity)
+        kind, kind_source, preprocessing = prepare_sparse(X, kind)
+    else:
+        A = _as_counts(activity, bin_width, time_dim)
+        X, kind, kind_source, preprocessing = _prepare(
+            A, kind, opts["baseline_percentile"], opts["baseline_window"]
+        )
     if loss == "auto":
         loss = "kl" if kind in ("counts", "deconvolved") else "frobenius"
     n_t, n_n = X.shape
@@ -200,12 +217,21 @@ def detect(
         raise input_error(
             "activity", "at least 2 neurons and 10 time bins", f"shape {X.shape}"
         )
-    if not np.any(X):
+    if not (X.nnz if sparse else np.any(X)):
         raise input_error("activity", "not all zero", "all zeros")
-    V = X.T
+    V = sp.csr_array(X.T) if sparse else X.T
     if rank_method not in ("mp", "cv"):
         raise input_error("rank_method", "'mp' or 'cv'", rank_method)
-    mp_count = marchenko_pastur_count(X)
+    if sparse and rank == "auto" and rank_method == "cv":
+        raise input_error(
+            "rank_method for sparse activity",
+            "'mp' (or a given rank)",
+            "'cv'",
+            "Masked cross-validation is not available on sparse counts; choose the "
+            "rank with neuronmf.select_rank(V, ranks, method='bicv', loss='kl') "
+            "and pass rank=.",
+        )
+    mp_count = sparse_mp_count(X) if sparse else marchenko_pastur_count(X)
     r, scan = _choose_rank(V, rank, rank_method, ranks, mp_count, loss, seed, progress)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*stopped at max_iter.*")

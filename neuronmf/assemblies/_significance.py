@@ -9,7 +9,10 @@ own offset (:func:`_shift_null`).
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
+from neuronmf.assemblies._sparse import circular_shift
+from neuronmf.assemblies._sparse import mean_corr as sparse_mean_corr
 from neuronmf.engine import nmf
 
 
@@ -40,7 +43,9 @@ def _statistics(Y: np.ndarray, members: np.ndarray) -> np.ndarray:
     for k in range(members.shape[1]):
         idx = np.flatnonzero(members[:, k])
         if idx.size >= 2:
-            out[k] = _mean_corr(Y[:, idx])
+            out[k] = (
+                sparse_mean_corr(Y[:, idx]) if sp.issparse(Y) else _mean_corr(Y[:, idx])
+            )
     return out
 
 
@@ -82,9 +87,12 @@ def _shift_null(
             )
         else:
             shifts = rng.integers(0, n_t, n_n)
-        rows = (np.arange(n_t)[:, None] - shifts[None, :]) % n_t
-        Ys = Y[rows, np.arange(n_n)[None, :]]
-        if not np.any(Ys):
+        if sp.issparse(Y):  # the stored entries shifted, O(nnz): never densified
+            Ys = circular_shift(Y, shifts)
+        else:
+            rows = (np.arange(n_t)[:, None] - shifts[None, :]) % n_t
+            Ys = Y[rows, np.arange(n_n)[None, :]]
+        if not (Ys.nnz if sp.issparse(Ys) else np.any(Ys)):
             continue
         res = nmf(
             Ys.T,

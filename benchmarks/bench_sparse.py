@@ -152,6 +152,14 @@ def child(arm, path, iters, budget, target):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _per_iter(trace):
+    """Median seconds per iteration of a trace [(seconds, objective)]."""
+    t = np.array([p[0] for p in trace])
+    if t.size < 2:
+        return float("nan")
+    return float(np.median(np.diff(t)))
+
+
 def time_to(trace, level):
     for t, loss in trace:
         if loss <= level:
@@ -162,6 +170,7 @@ def time_to(trace, level):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--shape", type=int, nargs=2, metavar=("M", "N"))
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--iters", type=int, default=200)
     ap.add_argument("--budget", type=float, default=900.0)
@@ -175,6 +184,8 @@ def main():
         print(json.dumps(out))
         return
     m, n = (400, 20_000) if args.quick else (2_000, 200_000)
+    if args.shape:
+        m, n = args.shape
     path = data_path(m, n)
     if not path.exists():
         t = time.perf_counter()
@@ -210,6 +221,14 @@ def main():
             "time_run_s": float(np.median([r["trace"][-1][0] for r in rs])),
             "final_objective": float(np.median([r["final"] for r in rs])),
             "n_iter": int(np.median([r["n_iter"] for r in rs])),
+            # seconds per iteration (median gap between callbacks) and before the
+            # first iteration (init, conversions): the split of the time
+            # (scikit-learn's trace has a point every 10 iterations)
+            "per_iter_s": float(np.median([_per_iter(r["trace"]) for r in rs]))
+            / (10 if arm == "sklearn" else 1),
+            "setup_s": float(
+                np.median([r["trace"][0][0] - _per_iter(r["trace"]) for r in rs])
+            ),
             "peak_rss_mb": float(np.median([r["peak_mb"] for r in rs])),
             "rss_after_loading_sparse_mb": float(
                 np.median([r["data_loaded_mb"] for r in rs])
@@ -245,6 +264,8 @@ def main():
         "traces": {arm: rs[0]["trace"] for arm, rs in runs.items()},
     }
     name = "sparse_quick.json" if args.quick else "sparse.json"
+    if args.shape:
+        name = f"sparse_{m}x{n}.json"
     out = Path(__file__).parent / "results" / name
     out.write_text(json.dumps(result, indent=1))
     print(json.dumps({k: v for k, v in result.items() if k != "traces"}, indent=1))

@@ -23,8 +23,13 @@ COPHENETIC_TOLERANCE = 1e-3
 
 def _data_sums(V) -> tuple[np.ndarray, float]:
     """Σ_j V²_ij per row and Σ V (one pass for a dask V)."""
+    import scipy.sparse as sp
+
     from neuronmf.engine.chunked import is_dask
 
+    if sp.issparse(V):
+        V = sp.csr_array(V)
+        return np.asarray(V.multiply(V).sum(axis=1)).ravel(), float(V.sum())
     if is_dask(V):
         import dask
 

@@ -57,7 +57,7 @@ def _scan_rank(V, r, plan, wanted, loss, seed, options, given=None) -> dict:
                 W_A, H_A = np.asarray(fit.W), np.asarray(fit.H)
                 H_J = project(V[~rows][:, cols], W_A, loss=loss)
                 W_I = project(V[rows][:, ~cols].T, H_A.T, loss=loss).T
-                rates = row_rates(V[rows][:, ~cols], np.ones((rows.sum(), 1), bool))
+                rates = _training_rates(V[rows][:, ~cols])
                 errors.append(_block_loss(V[rows][:, cols], W_I, H_J, loss, rates))
             out["bicv"] = np.array(errors)
         if "consensus" in wanted or "stability" in wanted:
@@ -123,8 +123,18 @@ def cv_fit_options(loss: str, options: dict) -> dict:
 
 def _row_squared_error(V, W, H) -> np.ndarray:
     """Σ_j (V − WH)²_ij per row; block by block (one pass) for a dask V."""
+    import scipy.sparse as sp
+
     from neuronmf.engine.chunked import is_dask
 
+    if sp.issparse(V):  # Σ(WH)² from Grams, the cross term at the non-zeros
+        V = sp.csr_array(V)
+        rows = np.repeat(np.arange(V.shape[0]), np.diff(V.indptr))
+        fitted = np.einsum("ik,ki->i", W[rows], H[:, V.indices])
+        stored = np.bincount(
+            rows, V.data * (V.data - 2.0 * fitted), minlength=V.shape[0]
+        )
+        return np.maximum(np.einsum("ik,kl,il->i", W, H @ H.T, W) + stored, 0.0)
     if is_dask(V):
         import dask.array as da
 
@@ -141,6 +151,8 @@ def _block_loss(v, W_I, H_J, loss, rates) -> float:
     The loss is the engine's (:func:`neuronmf.engine.losses.mean_heldout_loss`);
     a dask block is scored chunk by chunk with it and the chunk sums added.
     """
+    import scipy.sparse as sp
+
     from neuronmf.engine.chunked import is_dask
     from neuronmf.engine.losses import RATE_SHRINK, mean_heldout_loss
     from neuronmf.engine.losses import get as loss_spec
@@ -148,6 +160,11 @@ def _block_loss(v, W_I, H_J, loss, rates) -> float:
     # as the loss's ``heldout`` does: predictions of a loss infinite where
     # WH = 0 < V (KL) are shrunk towards the rows' rates
     shrink = loss_spec(loss).positive_start
+    if sp.issparse(v):
+        if shrink:
+            W_I = np.hstack([(1 - RATE_SHRINK) * W_I, RATE_SHRINK * rates[:, None]])
+            H_J = np.vstack([H_J, np.ones((1, H_J.shape[1]))])
+        return _sparse_block_loss(sp.csr_array(v), W_I, H_J, loss)
     if not is_dask(v):
         mu = W_I @ H_J
         if shrink:
@@ -171,3 +188,42 @@ def _block_loss(v, W_I, H_J, loss, rates) -> float:
         chunks=tuple((1,) * len(c) for c in v.chunks),
     )
     return float(sums.sum().compute()) / max(v.size, 1)
+
+
+def _training_rates(v) -> np.ndarray:
+    """:func:`neuronmf.engine.losses.row_rates` of a block all of whose entries
+    train (dense or ``scipy.sparse``, which is not densified)."""
+    import scipy.sparse as sp
+
+    if not sp.issparse(v):  # every entry trains (a (m, 1) mask gave row sums)
+        return row_rates(v, np.ones(v.shape, bool))
+    n = v.shape[1]
+    rates = np.asarray(v.sum(axis=1), dtype=np.float64).ravel() / max(n, 1)
+    overall = float(v.sum()) / max(v.shape[0] * n, 1)
+    return np.maximum(rates, 0.01 * (overall if overall > 0 else 1.0))
+
+
+def _sparse_block_loss(v, W, H, loss, chunk: int = 1 << 20) -> float:
+    """Mean loss of W·H for a sparse block ``v``, the counts never densified.
+
+    The engine's loss (:func:`neuronmf.engine.losses.mean_heldout_loss`) summed
+    as Σ_all d(0, μ) + Σ_nnz [d(v, μ) − d(0, μ)]: the first term over row
+    chunks of the prediction μ = W·H (of at most ``chunk`` entries), the second
+    at the stored entries only.
+    """
+    from neuronmf.engine.losses import mean_heldout_loss
+
+    m, n = v.shape
+    rows = np.repeat(np.arange(m), np.diff(v.indptr))
+    mu = np.einsum("ik,ki->i", W[rows], H[:, v.indices])
+    zeros = np.zeros_like(mu)
+    total = 0.0
+    if v.nnz:
+        total += v.nnz * (
+            mean_heldout_loss(v.data, mu, loss) - mean_heldout_loss(zeros, mu, loss)
+        )
+    step = max(1, chunk // max(n, 1))
+    for i in range(0, m, step):
+        part = W[i : i + step] @ H
+        total += part.size * mean_heldout_loss(np.zeros_like(part), part, loss)
+    return total / max(m * n, 1)

@@ -65,6 +65,10 @@ CHEAP = ("vaf", "curvefit", "aic", "bic")
 # criteria that need V in memory (masks, restarts, resamples); the others run on a
 # dask array through the engine's chunked path
 IN_MEMORY_ONLY = ("cv", "consensus", "stability")
+# criteria that fit with masks: refused on scipy.sparse V (the sparse fits take
+# no mask); every other criterion runs on the non-zeros
+MASKED = ("cv",)
+SPARSE_METHODS = tuple(m for m in METHODS if m not in MASKED)
 #: Default stopping tolerance of the fits of a scan (see ``select_rank``).
 SCAN_TOL = 1e-4
 
@@ -294,6 +298,7 @@ def select_rank(
     n_repeats, block = _check_scan(
         wanted, lazy, holdout, n_repeats, block, n_jobs, nmf_options
     )
+    _check_sparse(V, wanted)
 
     nmf_options = {"tol": SCAN_TOL, **nmf_options}
     settings = {
@@ -394,6 +399,23 @@ def _check_scan(wanted, lazy, holdout, n_repeats, block, n_jobs, nmf_options):
     return n_repeats, block
 
 
+def _check_sparse(V, wanted) -> None:
+    """Refuse, for ``scipy.sparse`` V, the criteria that need masked fits."""
+    import scipy.sparse as sp
+
+    needs = [c for c in wanted if c in MASKED]
+    if sp.issparse(V) and needs:
+        raise input_error(
+            "method/criteria for sparse V",
+            f"among {SPARSE_METHODS}",
+            f"{needs}",
+            'Masked hold-out (method="cv") needs masks, which the sparse fits do '
+            'not take; bi-cross-validation (method="bicv") holds out whole blocks '
+            "of rows and columns instead. V is never densified silently: pass "
+            "V.toarray() for masked cross-validation.",
+        )
+
+
 def _as_matrix(V, sample_dim: str):
     """``V`` as a float64 (m, n) matrix (a dask one stays lazy), its labels, lazy?"""
     import xarray as xr
@@ -406,10 +428,13 @@ def _as_matrix(V, sample_dim: str):
 
         labels = _Labels.from_data(V, sample_dim)
         V = labels.matrix
+    from neuronmf.engine._sparse import is_sparse, sparse_matrix
     from neuronmf.engine.chunked import is_dask
 
     lazy = is_dask(V)
-    if lazy:  # larger than memory: read block by block, never whole
+    if is_sparse(V):  # kept sparse: fits and scores run on the non-zeros
+        V = sparse_matrix(V)
+    elif lazy:  # larger than memory: read block by block, never whole
         V = check.dask_matrix(V)[0].astype(np.float64)
     else:
         V = np.asarray(check.data_matrix(V), dtype=np.float64)

@@ -23,6 +23,7 @@ __all__ = [
     "align_refused",
     "aligned_counts",
     "bin_spikes",
+    "bin_spikes_sparse",
     "check_align",
     "check_bin_width",
 ]
@@ -61,6 +62,56 @@ def bin_spikes(
             repr(bin_width),
             "Pass e.g. bin_width=0.05 (50 ms bins).",
         )
+    b, col, n_bins, centres, units = _bin_index(
+        spike_times, spike_unit, bin_width, units, t_start, t_stop, dense=True
+    )
+    counts = np.zeros((n_bins, len(units)), dtype=np.int64)
+    np.add.at(counts, (b, col), 1)
+    return counts, centres, units
+
+
+def bin_spikes_sparse(
+    spike_times: np.ndarray,
+    spike_unit: np.ndarray,
+    bin_width: float,
+    *,
+    units: np.ndarray | None = None,
+    t_start: float | None = None,
+    t_stop: float | None = None,
+):
+    """:func:`bin_spikes` as a ``scipy.sparse.csr_array`` (time, neuron) of int64.
+
+    The same bins and counts, built from the spikes in O(number of spikes):
+    the dense (time, neuron) matrix is never allocated (so no size limit).
+
+    Examples
+    --------
+    >>> c, t, u = bin_spikes_sparse(np.array([0.1, 0.2, 0.7]), np.array([0, 1, 0]),
+    ...                             0.5)
+    >>> c.toarray().tolist(), t.tolist(), u.tolist()
+    ([[1, 1], [1, 0]], [0.25, 0.75], [0, 1])
+    """
+    import scipy.sparse as sp
+
+    if not (
+        isinstance(bin_width, (int, float, np.integer, np.floating))
+        and not isinstance(bin_width, bool)
+        and np.isfinite(bin_width)
+        and bin_width > 0
+    ):
+        raise input_error("bin_width", "a positive number of seconds", repr(bin_width))
+    b, col, n_bins, centres, units = _bin_index(
+        spike_times, spike_unit, bin_width, units, t_start, t_stop, dense=False
+    )
+    counts = sp.csr_array(
+        (np.ones(b.size, dtype=np.int64), (b, col)), shape=(n_bins, len(units))
+    )
+    counts.sum_duplicates()
+    return counts, centres, units
+
+
+def _bin_index(spike_times, spike_unit, bin_width, units, t_start, t_stop, *, dense):
+    """``(bin, unit column, n_bins, centres, units)`` of every spike kept."""
     st = _finite_spike_times(spike_times)
     su = np.asarray(spike_unit)
     if units is None:
@@ -69,15 +120,14 @@ def bin_spikes(
     t0 = lo if t_start is None else float(t_start)
     t1 = (float(st.max()) if st.size else t0) if t_stop is None else float(t_stop)
     n_bins = max(1.0, np.floor((t1 - t0) / bin_width) + (t_stop is None))
-    _check_count_size(n_bins, len(units), bin_width, t1 - t0)
+    if dense:
+        _check_count_size(n_bins, len(units), bin_width, t1 - t0)
     n_bins = int(n_bins)
     keep = (st >= t0) & (st < t0 + n_bins * bin_width)
     b = np.minimum(((st[keep] - t0) / bin_width).astype(np.int64), n_bins - 1)
     col = np.searchsorted(units, su[keep])
-    counts = np.zeros((n_bins, len(units)), dtype=np.int64)
-    np.add.at(counts, (b, col), 1)
     centres = t0 + (np.arange(n_bins) + 0.5) * bin_width
-    return counts, centres, np.asarray(units)
+    return b, col, n_bins, centres, np.asarray(units)
 
 
 def _finite_spike_times(spike_times: Any, what: str = "spike_times") -> np.ndarray:

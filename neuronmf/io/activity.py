@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 import xarray as xr
 
 from neuronmf.errors import input_error
@@ -40,12 +41,13 @@ from neuronmf.io._spikes import (
     align_refused,
     aligned_counts,
     bin_spikes,
+    bin_spikes_sparse,
     check_align,
     check_bin_width,
 )
 from neuronmf.io.behavior import load_behavior
 
-__all__ = ["bin_spikes", "load_activity", "load_behavior"]
+__all__ = ["SparseActivity", "bin_spikes", "load_activity", "load_behavior"]
 
 
 class _Request(NamedTuple):
@@ -59,6 +61,20 @@ class _Request(NamedTuple):
     variable: str | None
     time_axis: int | None
     aligned: tuple | None
+    sparse: bool = False
+
+
+class SparseActivity(NamedTuple):
+    """Spike counts from ``load_activity(..., sparse=True)``.
+
+    ``counts`` is a ``scipy.sparse.csr_array`` (time, neuron) of int64 (xarray
+    cannot wrap scipy.sparse); ``coords`` an :class:`xarray.Dataset` without
+    variables holding what the DataArray would: the ``time`` and ``neuron``
+    coordinates (with per-unit metadata on ``neuron``) and the attributes.
+    """
+
+    counts: Any
+    coords: xr.Dataset
 
 
 def load_activity(
@@ -74,7 +90,8 @@ def load_activity(
     align: Any = None,
     window: Sequence[float] | None = None,
     align_to: str = "start_time",
-) -> xr.DataArray:
+    sparse: bool = False,
+) -> xr.DataArray | SparseActivity:
     """Load neural activity as a (time, neuron) DataArray, or aligned to trials.
 
     Parameters
@@ -121,6 +138,16 @@ def load_activity(
     align_to : str
         The trial-table column/coordinate giving the event times
         (``"start_time"``, ``"stop_time"`` or any other time column).
+    sparse : bool, default False
+        Spike times only (NWB ``Units``, npz ``spike_times``/``spike_unit``,
+        MATLAB cells/structs of spike times), not with ``align``: return a
+        :class:`SparseActivity` ``(counts, coords)``, ``counts`` a
+        ``scipy.sparse.csr_array`` (time, neuron) of int64 binned in O(number of
+        spikes), never allocated densely (and so not limited in size). It saves
+        memory when fewer than about half the bins hold a spike (CSR stores 16
+        bytes per non-zero plus 8 per bin, dense int64 8 per entry); short bins
+        of many units are far below that. ``counts`` goes straight into
+        ``nm.nmf(counts.T, ...)``, ``select_rank`` and ``assemblies.detect``.
 
     Returns
     -------
@@ -173,10 +200,44 @@ def load_activity(
             "NWB, NPZ, MATLAB, HDF5, .npy, a CSV/TSV table or NetCDF",
             f"a {fmt} file",
         )
+    if not isinstance(sparse, bool):
+        raise input_error("sparse", "True or False", repr(sparse))
+    if sparse and aligned is not None:
+        raise input_error(
+            "sparse",
+            "False with align (trial-aligned counts are small and dense)",
+            "True",
+        )
     request = _Request(
-        series, bin_width, t_start, t_stop, rate, variable, time_axis, aligned
+        series, bin_width, t_start, t_stop, rate, variable, time_axis, aligned, sparse
     )
-    return reader(p, request)
+    out = reader(p, request)
+    return _as_sparse_result(p, out) if sparse else out
+
+
+def _as_sparse_result(p: Path, da: xr.DataArray) -> SparseActivity:
+    """The sparse counts a reader left on ``da`` (its values a placeholder)."""
+    attrs = dict(da.attrs)
+    counts = attrs.pop(_SPARSE_KEY, None)
+    if counts is None:
+        raise input_error(
+            f"activity in '{p}' for sparse=True",
+            "spike times (NWB Units, npz spike_times/spike_unit, MATLAB cells)",
+            f"a {da.attrs.get('neurodata_type', 'dense')} series",
+            "Load it without sparse=True.",
+        )
+    coords = xr.Dataset(coords={k: v for k, v in da.coords.items()}, attrs=attrs)
+    return SparseActivity(counts, coords)
+
+
+# the attribute a reader's placeholder DataArray carries its sparse counts in,
+# removed by load_activity before returning
+_SPARSE_KEY = "_neuronmf_sparse_counts"
+
+
+def _count(st, su, bw, sparse: bool, **kw):
+    """:func:`bin_spikes`, or its sparse version for ``sparse=True``."""
+    return (bin_spikes_sparse if sparse else bin_spikes)(st, su, bw, **kw)
 
 
 def _matrix(p: Path, key: str, data: np.ndarray, rate: float | None) -> xr.DataArray:
@@ -195,7 +256,7 @@ def _matrix(p: Path, key: str, data: np.ndarray, rate: float | None) -> xr.DataA
     )
 
 
-def _binned(p, key, st, su, bin_width, t_start, t_stop, aligned=None):
+def _binned(p, key, st, su, bin_width, t_start, t_stop, aligned=None, sparse=False):
     st = np.asarray(st, dtype=float).ravel()
     su = np.asarray(su).ravel()
     if st.size != su.size:
@@ -211,12 +272,15 @@ def _binned(p, key, st, su, bin_width, t_start, t_stop, aligned=None):
         trains = np.split(st[order], bounds[:-1])
         return aligned_counts(p, key, trains, units, aligned, {}, stacklevel=5)
     bw = check_bin_width(bin_width)
-    counts, centres, units = bin_spikes(st, su, bw, t_start=t_start, t_stop=t_stop)
+    counts, centres, units = _count(st, su, bw, sparse, t_start=t_start, t_stop=t_stop)
     return _counts(p, key, counts, centres, units, bw)
 
 
 def _counts(p, key, counts, centres, units, bw) -> xr.DataArray:
     attrs = base_attrs(p, key, rate=1.0 / bw, units="spikes", bin_width=bw)
+    if sp.issparse(counts):  # a zero-stride placeholder; load_activity unpacks it
+        attrs[_SPARSE_KEY] = counts
+        counts = np.broadcast_to(np.int64(0), counts.shape)
     return xr.DataArray(
         counts,
         dims=("time", "neuron"),
@@ -238,6 +302,7 @@ def _activity_npz(p: Path, r: _Request) -> xr.DataArray:
             r.t_start,
             r.t_stop,
             r.aligned,
+            r.sparse,
         )
     if r.aligned is not None:
         raise align_refused("a 2-D array (not spike times)")
@@ -324,8 +389,14 @@ def _activity_nwb(p: Path, r: _Request) -> xr.DataArray:
             bw = check_bin_width(bin_width)
             labels = np.repeat(ids, np.diff(np.concatenate([[0], ends])))
             order = np.argsort(ids)
-            counts, centres, _ = bin_spikes(
-                flat, labels, bw, units=ids[order], t_start=t_start, t_stop=t_stop
+            counts, centres, _ = _count(
+                flat,
+                labels,
+                bw,
+                r.sparse,
+                units=ids[order],
+                t_start=t_start,
+                t_stop=t_stop,
             )
             counts = counts[:, np.argsort(order)]  # back to table order
             da = _counts(p, key, counts, centres, ids, bw)
@@ -408,10 +479,11 @@ def _activity_mat(p: Path, r: _Request) -> xr.DataArray:
             bw = check_bin_width(bin_width)
             flat = np.concatenate(trains)
             su = np.repeat(np.arange(len(trains)), [t.size for t in trains])
-            counts, centres, _ = bin_spikes(
+            counts, centres, _ = _count(
                 flat,
                 su,
                 bw,
+                r.sparse,
                 units=np.arange(len(trains)),
                 t_start=t_start,
                 t_stop=t_stop,

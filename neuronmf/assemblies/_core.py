@@ -38,6 +38,7 @@ from neuronmf.assemblies._sparse import as_sparse_counts, prepare_sparse
 from neuronmf.assemblies._sparse import marchenko_pastur_count as sparse_mp_count
 from neuronmf.engine import nmf
 from neuronmf.errors import input_error
+from neuronmf.io.activity import SparseActivity
 
 __all__ = ["bin_spikes", "detect", "detect_ica", "marchenko_pastur_count"]
 
@@ -84,7 +85,9 @@ is required)
         takes ``kind`` "counts", "deconvolved" or "auto" (refused:
         "fluorescence" and "dff", which need a dense ΔF/F) and ``rank_method``
         "mp" or a given rank (masked "cv" is refused); coordinates are
-        0, 1, … . The result equals the dense array's to rounding.
+        0, 1, … . The result equals the dense array's to rounding. The
+        ``SparseActivity`` of ``load_activity(..., sparse=True)`` is taken as
+        it is, with its coordinates and recorded kind.
     rank : int or "auto"
         Number of NMF components. ``"auto"`` chooses it by ``rank_method``.
     rank_method : {"mp", "cv"}, default "mp"
@@ -201,10 +204,13 @@ is required)
         n_surrogates=n_surrogates,
     )
     threshold, rank, bin_width = opts["threshold"], opts["rank"], opts["bin_width"]
+    coords = None
+    if isinstance(activity, SparseActivity):  # load_activity(..., sparse=True)
+        activity, coords = activity.counts, activity.coords
     sparse = sp.issparse(activity)
     if sparse:  # kept sparse throughout (see _sparse): never densified
-        A, X = as_sparse_counts(activity)
-        kind, kind_source, preprocessing = prepare_sparse(X, kind)
+        A, X = as_sparse_counts(activity, coords)
+        kind, kind_source, preprocessing = prepare_sparse(X, kind, A.attrs)
     else:
         A = _as_counts(activity, bin_width, time_dim)
         X, kind, kind_source, preprocessing = _prepare(

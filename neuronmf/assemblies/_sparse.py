@@ -20,26 +20,46 @@ from neuronmf.errors import input_error
 SPARSE_KINDS = ("counts", "deconvolved")
 
 
-def as_sparse_counts(activity) -> tuple[xr.DataArray, sp.csr_array]:
+def as_sparse_counts(activity, coords=None) -> tuple[xr.DataArray, sp.csr_array]:
     """``(A, X)``: a coords-only (time, neuron) DataArray and X as CSR (time × neuron).
 
     ``A`` holds the coordinates only (its values are a zero-stride view of one
-    0, no memory), for the result's coordinates and attributes.
+    0, no memory), for the result's coordinates and attributes: those of
+    ``coords`` (the Dataset of ``load_activity(..., sparse=True)``) when given,
+    else 0, 1, … .
     """
     from neuronmf.engine._sparse import sparse_matrix
 
     X = sparse_matrix(activity, "activity")
     shape = X.shape
+    base = {"time": np.arange(shape[0]), "neuron": np.arange(shape[1])}
+    attrs = {}
+    if coords is not None:
+        if any(
+            coords.sizes.get(d, n) != n
+            for d, n in zip(("time", "neuron"), shape, strict=True)
+        ):
+            raise input_error(
+                "activity.coords",
+                f"time and neuron sizes matching the counts {shape}",
+                str(dict(coords.sizes)),
+            )
+        base.update({k: c for k, c in coords.coords.items()})
+        attrs = dict(coords.attrs)
     A = xr.DataArray(
         np.broadcast_to(np.float64(0.0), shape),
         dims=("time", "neuron"),
-        coords={"time": np.arange(shape[0]), "neuron": np.arange(shape[1])},
+        coords=base,
+        attrs=attrs,
     )
     return A, X
 
 
-def prepare_sparse(X: sp.csr_array, kind: str) -> tuple[str, str, str]:
+def prepare_sparse(X: sp.csr_array, kind: str, attrs=None) -> tuple[str, str, str]:
     """``(kind, kind_source, preprocessing)`` for sparse counts; refuses ΔF/F kinds."""
+    recorded = (attrs or {}).get("activity_kind")
+    if kind == "auto" and recorded in SPARSE_KINDS:
+        return str(recorded), "recorded by the loader", "used as given"
     if kind in ("fluorescence", "dff"):
         raise input_error(
             "kind for sparse activity",

@@ -85,3 +85,25 @@ def test_negative_sparse_refused():
     X = sp.csr_array(-_counts())
     with pytest.raises(InputError):
         detect(X, rank=2, kind="counts")
+
+
+def test_sparse_activity_from_the_loader_keeps_coords_and_kind(tmp_path):
+    from neuronmf.io import load_activity
+
+    X = _counts(4).astype(np.int64)
+    t, u = np.nonzero(X)
+    reps = X[t, u]
+    p = tmp_path / "spikes.npz"
+    np.savez(
+        p,
+        spike_times=np.repeat((t + 0.5) * 0.01, reps),
+        spike_unit=np.repeat(u + 100, reps),
+    )
+    loaded = load_activity(p, bin_width=0.01, t_start=0.0, sparse=True)
+    dense = load_activity(p, bin_width=0.01, t_start=0.0)
+    a = detect(loaded, rank=2, kind="counts", n_surrogates=3, seed=0)
+    b = detect(dense, rank=2, kind="counts", n_surrogates=3, seed=0)
+    np.testing.assert_array_equal(a.neuron.values, b.neuron.values)
+    np.testing.assert_allclose(a.time.values, b.time.values)
+    np.testing.assert_allclose(a.membership.values, b.membership.values, rtol=1e-6)
+    assert a.attrs["bin_width"] == 0.01

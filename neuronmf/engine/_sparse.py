@@ -11,9 +11,12 @@ updates (``solver="mu"``) with the same products and the objective from Grams.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import scipy.sparse as sp
 
+from neuronmf._threads import thread_controller, user_set_threads
 from neuronmf.errors import input_error
 
 #: The solvers that run on sparse data, by loss (the first is "auto").
@@ -122,3 +125,22 @@ def scaled(X, k: int):
     Y = X.copy()
     Y.data = np.ldexp(Y.data, -k).astype(X.dtype, copy=False)
     return Y
+
+
+@contextmanager
+def one_blas_thread():
+    """Run the block on one BLAS thread, unless the user set the thread count.
+
+    On sparse data the dense BLAS work is on factor-sized blocks ((m + n) × a
+    few tens: the randomised SVD of the init, norms); the size rule of
+    :func:`neuronmf.engine.solvers.base.blas_threads`, made for dense V, keeps
+    BLAS's own threads for them. Their spinning then stalls the scipy products
+    and the Numba kernels on a busy machine: the setup of a 1,000 × 50,000 fit
+    at 2 % took 3.6–4.2 s with two BLAS threads against 1.0–1.4 s on one (2
+    cores, under load; docs/benchmarks.md, "Sparse spike counts").
+    """
+    if user_set_threads():
+        yield
+        return
+    with thread_controller().limit(limits=1, user_api="blas"):
+        yield

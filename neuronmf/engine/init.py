@@ -8,6 +8,8 @@ All functions take the validated data ``V`` (m, n) as a float array and return
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import scipy.linalg
 
@@ -79,8 +81,19 @@ def initialize(V, rank: int, init: str, rng: np.random.Generator):
             )
         W, H = _spa(V, rank)
     else:
-        W, H = _nndsvd(V, rank, fill=init[len("nndsvd") :], rng=rng)
-    return _rescale(V, W.astype(V.dtype), H.astype(V.dtype))
+        with _blas_threads(V):
+            W, H = _nndsvd(V, rank, fill=init[len("nndsvd") :], rng=rng)
+    with _blas_threads(V):
+        return _rescale(V, W.astype(V.dtype), H.astype(V.dtype))
+
+
+def _blas_threads(V):
+    """One BLAS thread for sparse V (its dense blocks are (m + n) × ~rank)."""
+    if not _is_sparse(V):
+        return contextlib.nullcontext()
+    from neuronmf.engine._sparse import one_blas_thread
+
+    return one_blas_thread()
 
 
 def _random(V, rank, rng):

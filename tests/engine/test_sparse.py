@@ -254,3 +254,39 @@ def test_sparse_kl_mu_equals_dense(no_densify):
     assert nm.engine.losses.kl.kl_divergence_sparse(X, W0, H0) == pytest.approx(
         exact, rel=1e-12
     )
+
+
+def _blas_threads_now():
+    from neuronmf._threads import thread_controller
+
+    blas = [p for p in thread_controller().info() if p.get("user_api") == "blas"]
+    return max(p["num_threads"] for p in blas)
+
+
+def test_sparse_kl_fit_runs_on_one_blas_thread(monkeypatch):
+    """The init's randomised SVD and the iterations of a sparse KL fit run on one
+    BLAS thread, even where the size rule for dense V would keep them all (their
+    dense blocks are (m + n) × ~rank; spinning BLAS threads tripled the setup on
+    2 busy cores)."""
+    import sklearn.utils.extmath as extmath
+
+    from neuronmf._threads import _default_threads, user_set_threads
+
+    if _default_threads() < 2 or user_set_threads() or _blas_threads_now() < 2:
+        pytest.skip("needs BLAS on more than one thread by default")
+    X = sp.csr_array(_counts(700, 1500, 5, seed=3, density=0.05))  # 2mnr ≥ 2e8
+    seen = {}
+    real = extmath.randomized_svd
+
+    def spy(*args, **kwargs):
+        seen["init"] = _blas_threads_now()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(extmath, "randomized_svd", spy)
+
+    def callback(it, loss):
+        seen["iterations"] = _blas_threads_now()
+
+    nm.nmf(X, 100, loss="kl", max_iter=1, tol=0, callback=callback)
+    assert seen == {"init": 1, "iterations": 1}
+    assert _blas_threads_now() >= 2  # restored afterwards

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from neuronmf.engine._sparse import one_blas_thread
 from neuronmf.engine.graph import no_graph
 from neuronmf.engine.solvers import _sparse_kernels as S
 from neuronmf.engine.solvers.base import Monitor, Problem
@@ -67,7 +68,17 @@ class _SparseRows(_Rows):
 
 
 def solve(problem: Problem, W0, H0, monitor: Monitor):
-    """Run CCD-KL on sparse ``problem.V``; return the best ``(W, H)``."""
+    """Run CCD-KL on sparse ``problem.V``; return the best ``(W, H)``.
+
+    On one BLAS thread (unless the user set the count): the only dense algebra
+    is on (m + n) × rank blocks, and idle BLAS threads spinning after it slow
+    the Numba kernels on a busy machine.
+    """
+    with one_blas_thread():
+        return _solve(problem, W0, H0, monitor)
+
+
+def _solve(problem: Problem, W0, H0, monitor: Monitor):
     X = problem.V.tocsr()
     dt = X.dtype
     n = X.shape[1]

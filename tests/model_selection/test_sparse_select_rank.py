@@ -142,3 +142,15 @@ def test_sparse_input_not_modified_nor_densified(monkeypatch):
         monkeypatch.setattr(cls, "toarray", guarded)
     _scan(V, "bicv", "kl")
     assert (V != before).nnz == 0
+
+
+def test_sparse_consensus_and_stability_equal_dense():
+    V = _counts()
+    kw = {"criteria": ["stability"], "init": "nndsvd"}
+    dense = _scan(V, "consensus", "frobenius", **kw)
+    out = _scan(sp.csr_array(V), "consensus", "frobenius", **kw)
+    assert out.choices == dense.choices
+    for name in ("cophenetic", "instability", "bootstrap_cosine"):
+        np.testing.assert_allclose(
+            out.scores[name].values, dense.scores[name].values, rtol=1e-6, err_msg=name
+        )

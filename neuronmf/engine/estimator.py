@@ -406,7 +406,13 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def _fit(self, options):
         """Run the engine; warn by scikit-learn's rule (n_iter_ = max_iter, tol > 0)."""
-        progress = check.check_bool("progress", bool(self.progress or self.verbose))
+        verbose = self.verbose
+        verbose = (
+            check.check_bool("verbose", verbose)
+            if isinstance(verbose, bool | np.bool_)
+            else check.check_int("verbose", verbose, 0)
+        )
+        progress = check.check_bool("progress", self.progress) or bool(verbose)
         with warnings.catch_warnings():
             # the engine's own max_iter warning is replaced by the one below
             warnings.filterwarnings("ignore", category=ConvergenceWarning)

@@ -35,7 +35,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SEED_NONE", "decode_seed", "encode_seed", "params_of", "result_attrs"]
+__all__ = [
+    "SEED_NONE",
+    "decode_seed",
+    "encode_seed",
+    "jsonable",
+    "params_of",
+    "result_attrs",
+]
 
 #: How a missing seed is written.
 SEED_NONE = "none"
@@ -95,18 +102,31 @@ def decode_seed(value: Any) -> int | None:
     return None
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any, *, strict: bool = False) -> Any:
+    """Plain-Python copy of ``value`` for :func:`json.dumps` (numpy → lists).
+
+    A value JSON cannot hold is written as its ``repr``, or, with ``strict=True``,
+    left as it is so that :func:`json.dumps` raises (the io writers use that: an
+    attribute must not come back from a file as a string silently).
+
+    Examples
+    --------
+    >>> jsonable({"a": np.arange(2), "b": (np.float32(0.5), Path("x"))})
+    {'a': [0, 1], 'b': [0.5, 'x']}
+    >>> jsonable(object(), strict=True).__class__.__name__
+    'object'
+    """
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v, strict=strict) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v, strict=strict) for v in value]
     if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
+        return jsonable(value.tolist(), strict=strict)
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, Path):
         return str(value)
-    if value is None or isinstance(value, str | int | float | bool):
+    if strict or value is None or isinstance(value, str | int | float | bool):
         return value
     return repr(value)
 
@@ -154,7 +174,7 @@ def result_attrs(
     attrs: dict[str, Any] = {
         "neuronmf_kind": kind,
         "neuronmf_version": version(),
-        "params": json.dumps(_jsonable(dict(params or {})), sort_keys=True),
+        "params": json.dumps(jsonable(dict(params or {})), sort_keys=True),
         "seed": encode_seed(seed),
     }
     if loss is not None:

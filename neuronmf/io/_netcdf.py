@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neuronmf._provenance import jsonable
 from neuronmf.errors import input_error
 from neuronmf.io._atomic import atomic_path, write_atomic
 from neuronmf.io._open import available_memory
@@ -42,23 +43,12 @@ _NETCDF_CHUNK_BYTES = 4 << 20  # compressed NetCDF variables: chunks up to 4 MiB
 
 
 def _jsonable(value: Any) -> Any:
-    """Plain-Python copy of ``value`` for :func:`json.dumps` (numpy → lists).
+    """:func:`neuronmf._provenance.jsonable` in its strict form.
 
-    Strict, unlike :func:`neuronmf._provenance.result_attrs`'s helper (which writes
-    the ``repr`` of what JSON cannot hold): an attribute JSON cannot hold makes
-    :func:`json.dumps` raise, rather than come back from the file as a string.
+    An attribute JSON cannot hold makes :func:`json.dumps` raise, rather than come
+    back from the file as a string.
     """
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return value
+    return jsonable(value, strict=True)
 
 
 def _plain_netcdf_value(value: Any) -> bool:

@@ -270,8 +270,12 @@ def test_sparse_kl_fit_runs_on_one_blas_thread(monkeypatch):
     2 busy cores)."""
     import sklearn.utils.extmath as extmath
 
-    from neuronmf._threads import _default_threads, user_set_threads
+    from neuronmf._threads import THREAD_ENV_VARS, _default_threads, user_set_threads
 
+    # a dask LocalCluster (tests/engine/test_chunked.py) leaves OMP_NUM_THREADS=1 and
+    # the like in this process's environment; they are not the user's choice here
+    for name in THREAD_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
     if _default_threads() < 2 or user_set_threads() or _blas_threads_now() < 2:
         pytest.skip("needs BLAS on more than one thread by default")
     X = sp.csr_array(_counts(700, 1500, 5, seed=3, density=0.05))  # 2mnr ≥ 2e8

@@ -149,13 +149,27 @@ def iterate(problem: Problem, rows_W, rows_H, W, Ht, graph, no_graph_H) -> float
 def solve(problem: Problem, W0, H0, monitor: Monitor):
     """Run CCD-KL; return the last (= best, for monotone fits) ``(W, H)``."""
     V = problem.V
-    dt = V.dtype
-    n = V.shape[1]
-    r = problem.rank
     mask = problem.mask
-    rows_W = _Rows(V, mask, r)
-    rows_H = _Rows(V.T, None if mask is None else mask.T, r)
-    const = kl_constant(V, mask)
+    rows_W = _Rows(V, mask, problem.rank)
+    rows_H = _Rows(V.T, None if mask is None else mask.T, problem.rank)
+    Mk = np.ones((1, 1), np.uint8) if mask is None else mask.astype(np.uint8)
+
+    def data_term(W, H):
+        return K.kl_data_loss(V, W, H, Mk, mask is not None)
+
+    return run(
+        problem, monitor, rows_W, rows_H, kl_constant(V, mask), data_term, W0, H0
+    )
+
+
+def run(problem: Problem, monitor: Monitor, rows_W, rows_H, const, data_term, W0, H0):
+    """The outer loop of CCD-KL on prepared rows (dense :class:`_Rows` or sparse).
+
+    ``const`` is the data's constant part of the objective and ``data_term(W, H)``
+    its factor-dependent part at the start; :func:`iterate` returns it after each
+    iteration. Keeps the best iterate and checkpoints when the problem asks.
+    """
+    dt = problem.V.dtype
     W = np.array(W0, dtype=dt, order="C")
     Ht = np.array(H0.T, dtype=dt, order="C")
     if problem.unit_norm_W:
@@ -163,14 +177,12 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
     elif problem.unit_norm_H:
         _move_scale(Ht, W)
     graph = problem.graph_arrays(dt)
-    no_graph_H = no_graph(n)
+    no_graph_H = no_graph(problem.V.shape[1])
 
     def objective(data):
         return const + data + problem.penalty(W, Ht)
 
-    Mk = np.ones((1, 1), np.uint8) if mask is None else mask.astype(np.uint8)
-    first = K.kl_data_loss(V, W, np.ascontiguousarray(Ht.T), Mk, mask is not None)
-    best = (objective(first), W.copy(), Ht.copy())
+    best = (objective(data_term(W, np.ascontiguousarray(Ht.T))), W.copy(), Ht.copy())
     saved = problem.checkpointer.load() if problem.checkpointer else None
     if saved is not None:  # resume exactly where the checkpoint left off
         W = np.ascontiguousarray(saved["W"], dtype=dt)

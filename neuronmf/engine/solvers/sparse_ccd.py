@@ -20,11 +20,9 @@ import numba as nb
 import numpy as np
 
 from neuronmf.engine._sparse import one_blas_thread
-from neuronmf.engine.graph import no_graph
 from neuronmf.engine.solvers import _sparse_kernels as S
 from neuronmf.engine.solvers.base import Monitor, Problem
-from neuronmf.engine.solvers.ccd import _Rows, iterate
-from neuronmf.engine.solvers.hals import _move_scale
+from neuronmf.engine.solvers.ccd import _Rows, run
 
 
 def kl_constant(X) -> float:
@@ -80,33 +78,12 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
 
 def _solve(problem: Problem, W0, H0, monitor: Monitor):
     X = problem.V.tocsr()
-    dt = X.dtype
-    n = X.shape[1]
-    r = problem.rank
-    rows_W = _SparseRows(X, r)
     XT = X.T.tocsr()  # the CSC of V, as CSR rows of Vᵀ
     XT.sort_indices()
-    rows_H = _SparseRows(XT, r)
-    const = kl_constant(X)
-    W = np.array(W0, dtype=dt, order="C")
-    Ht = np.array(H0.T, dtype=dt, order="C")
-    if problem.unit_norm_W:
-        _move_scale(W, Ht)
-    elif problem.unit_norm_H:
-        _move_scale(Ht, W)
-    graph = problem.graph_arrays(dt)
-    no_graph_H = no_graph(n)
+    rows_W = _SparseRows(X, problem.rank)
+    rows_H = _SparseRows(XT, problem.rank)
 
-    def objective(data):
-        return const + data + problem.penalty(W, Ht)
+    def data_term(W, H):
+        return kl_data_term(X, W, H)
 
-    first = kl_data_term(X, W, Ht.T)
-    best = (objective(first), W.copy(), Ht.copy())
-    go_on = problem.max_iter > 0 and monitor.n_iter < problem.max_iter
-    while go_on:  # the dense solver's outer iteration, on sparse rows
-        data = iterate(problem, rows_W, rows_H, W, Ht, graph, no_graph_H)
-        f = objective(data)
-        if f <= best[0]:
-            best = (f, W.copy(), Ht.copy())
-        go_on = monitor.step(f)
-    return best[1], np.ascontiguousarray(best[2].T)
+    return run(problem, monitor, rows_W, rows_H, kl_constant(X), data_term, W0, H0)

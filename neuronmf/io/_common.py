@@ -265,8 +265,9 @@ def check_source(fmt: str, series, *, variable=None, time_axis=None) -> None:
                 "series", "None for a MATLAB file", series, "Pass variable= instead."
             )
         return
+    matrices = fmt in ("npz", "npy", "hdf5")  # plain matrices take time_axis too
     for name, value in (("variable", variable), ("time_axis", time_axis)):
-        if value is not None:
+        if value is not None and not (name == "time_axis" and matrices):
             raise input_error(
                 name,
                 "used with MATLAB .mat files only",

@@ -121,7 +121,8 @@ def load_activity(
         ``empty_skipped``), or a numeric (neuron, time) / (time, neuron) matrix.
         None takes the only candidate.
     time_axis : {0, 1}, optional
-        MATLAB matrices: which axis is time (0 = rows, 1 = columns). By default
+        Plain matrices (MATLAB, npz, npy, HDF5): which axis is time (0 = rows,
+        1 = columns). By default
         the longer axis is time (recordings have more samples than neurons); a
         square matrix needs ``time_axis``. The axis used is recorded in the
         attribute ``time_axis``.
@@ -256,6 +257,25 @@ def _matrix(p: Path, key: str, data: np.ndarray, rate: float | None) -> xr.DataA
     )
 
 
+def _oriented(p: Path, key: str, data, rate, time_axis, what: str | None = None):
+    """A plain matrix as (time, neuron) by the one rule for every format.
+
+    The time axis is ``time_axis`` when given, else the longer axis (recordings
+    have more samples than neurons); a square matrix needs ``time_axis``. The
+    axis used is recorded in the attribute ``time_axis``.
+    """
+    from neuronmf.io.matlab import oriented
+
+    what = what or f"array '{key}' in '{p}'"
+    data = np.asarray(data)
+    if data.dtype != object:
+        check_ndim(data.shape, (2,), what=what, expect="a (time, neuron) matrix")
+    data, axis = oriented(data, time_axis=time_axis, what=what)
+    da = _matrix(p, key, data, rate)
+    da.attrs["time_axis"] = int(axis)
+    return da
+
+
 def _binned(p, key, st, su, bin_width, t_start, t_stop, aligned=None, sparse=False):
     st = np.asarray(st, dtype=float).ravel()
     su = np.asarray(su).ravel()
@@ -314,7 +334,7 @@ def _activity_npz(p: Path, r: _Request) -> xr.DataArray:
         what="a 2-D (time, neuron) array",
         available=list(arrays),
     )
-    return _matrix(p, key, arrays[key], r.rate)
+    return _oriented(p, key, arrays[key], r.rate, r.time_axis)
 
 
 def _activity_hdf5(p: Path, r: _Request) -> xr.DataArray:
@@ -344,11 +364,12 @@ def _activity_hdf5(p: Path, r: _Request) -> xr.DataArray:
         )
         data = np.asarray(every[key][()])
         attr = every[key].attrs.get("rate")
-    return _matrix(p, key, data, r.rate or (None if attr is None else float(attr)))
+    rate = r.rate or (None if attr is None else float(attr))
+    return _oriented(p, key, data, rate, r.time_axis)
 
 
 def _activity_npy(p: Path, r: _Request) -> xr.DataArray:
-    return _matrix(p, "", np.asarray(load_npy(p)), r.rate)
+    return _oriented(p, "", np.asarray(load_npy(p)), r.rate, r.time_axis)
 
 
 def _activity_nwb(p: Path, r: _Request) -> xr.DataArray:
@@ -446,7 +467,6 @@ def _activity_mat(p: Path, r: _Request) -> xr.DataArray:
     variable, bin_width, rate, time_axis = r.variable, r.bin_width, r.rate, r.time_axis
     t_start, t_stop, aligned = r.t_start, r.t_stop, r.aligned
     from neuronmf.io.matlab import (
-        oriented,
         pick_variable,
         read_mat_variable,
         spike_trains,
@@ -502,10 +522,7 @@ def _activity_mat(p: Path, r: _Request) -> xr.DataArray:
             f"'{var}' is a {'×'.join(map(str, value.shape))} matrix; pass rate= "
             "(Hz) for its time axis instead.",
         )
-    data, axis = oriented(value, time_axis=time_axis, what=f"variable '{var}' in '{p}'")
-    da = _matrix(p, var, data, rate)
-    da.attrs["time_axis"] = int(axis)
-    return da
+    return _oriented(p, var, value, rate, time_axis, what=f"variable '{var}' in '{p}'")
 
 
 def _activity_table(p: Path, r: _Request) -> xr.DataArray:

@@ -103,3 +103,25 @@ def test_netcdf_suffix_with_other_content_is_refused(tmp_path):
     path.write_text("time,a\n0,1\n")
     with pytest.raises(InputError, match="unrecognised format"):
         load_activity(path)
+
+
+def test_plain_matrices_take_the_longer_axis_as_time_in_every_format(tmp_path):
+    """npz/npy matrices follow MATLAB's rule (a 75 × 666 neuron × frame matrix used
+    to be read as 666 neurons over 75 time points)."""
+    import numpy as np
+
+    import neuronmf as nm
+
+    X = np.random.default_rng(0).random((7, 40))  # (neuron, time)
+    np.savez(tmp_path / "a.npz", neural=X)
+    np.save(tmp_path / "a.npy", X)
+    for path in (tmp_path / "a.npz", tmp_path / "a.npy"):
+        a = nm.io.load_activity(path)
+        assert a.dims == ("time", "neuron") and a.shape == (40, 7)
+        assert a.attrs["time_axis"] == 1
+        np.testing.assert_array_equal(a.values, X.T)
+    kept = nm.io.load_activity(tmp_path / "a.npz", time_axis=0)
+    assert kept.shape == (7, 40)
+    np.save(tmp_path / "sq.npy", np.ones((5, 5)))
+    with pytest.raises(nm.InputError, match="time_axis"):
+        nm.io.load_activity(tmp_path / "sq.npy")

@@ -9,6 +9,7 @@ import xarray as xr
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 from scipy.signal import lfilter
 
+from neuronmf.datasets._movie_one_photon import check_flag, one_photon_frames
 from neuronmf.datasets._simulation import Simulation, _check_int, _check_pos
 from neuronmf.errors import input_error
 
@@ -32,6 +33,7 @@ def simulate_movie(
     min_separation: float | None = None,
     dtype: str = "uint16",
     seed: int | None = 0,
+    one_photon: bool = False,
 ) -> Simulation:
     """Two-photon-like calcium movie with planted neurons.
 
@@ -69,6 +71,12 @@ def simulate_movie(
     dtype : {"uint16", "float32"}
         Movie data type (uint16 counts like a microscope, or float32).
     seed : int or None
+    one_photon : bool
+        A one-photon (endoscope) movie: the footprints blurred wide-field and a
+        strong, spatially structured, slowly fluctuating background (blobs and
+        blood vessels with their own time courses, 5–20 × ``brightness``)
+        added; see :mod:`neuronmf.datasets._movie_one_photon`. ``truth`` then
+        holds the blurred footprints and ``one_photon_background`` (y, x).
 
     Returns
     -------
@@ -94,6 +102,7 @@ def simulate_movie(
     n_neurons = _check_int("n_neurons", n_neurons, 0)
     radius = _check_pos("neuron_radius", neuron_radius)
     rate = _check_pos("rate", rate)
+    one_photon = check_flag("one_photon", one_photon)
     if dtype not in ("uint16", "float32"):
         raise input_error("dtype", "'uint16' or 'float32'", dtype)
     rng = np.random.default_rng(seed)
@@ -103,9 +112,15 @@ def simulate_movie(
     S, C, (g1, g2) = _calcium(
         rng, len(centres), T, rate, spike_rate, tau_rise, tau_decay
     )
-    Y, bg_img, npil_img = _frames(
-        rng, A, C, rate, brightness, background, neuropil, read_noise
-    )
+    if one_photon:  # footprints blurred, background added: _movie_one_photon
+        A, Y, bg_img, npil_img, extra_truth = one_photon_frames(
+            rng, A, C, radius, rate, brightness, _frames,
+            (background, neuropil, read_noise),
+        )  # fmt: skip
+    else:
+        Y, bg_img, npil_img = _frames(
+            rng, A, C, rate, brightness, background, neuropil, read_noise
+        )
     if dtype == "uint16":
         Y = np.clip(np.rint(Y), 0, 65535).astype(np.uint16)
         units = "counts"
@@ -151,6 +166,9 @@ def simulate_movie(
         "tau_decay": tau_decay,
         "seed": seed,
     }
+    if one_photon:
+        params["one_photon"] = True
+        truth = truth.assign(extra_truth)
 
     def writer(nwbfile) -> None:
         _write_movie_nwb(nwbfile, Y, A, C, rate, units)

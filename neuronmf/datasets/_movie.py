@@ -9,6 +9,12 @@ import xarray as xr
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 from scipy.signal import lfilter
 
+from neuronmf.datasets._movie_motion import (
+    check_motion,
+    make_motion,
+    motion_truth,
+    moving_frames,
+)
 from neuronmf.datasets._movie_one_photon import check_flag, one_photon_frames
 from neuronmf.datasets._simulation import Simulation, _check_int, _check_pos
 from neuronmf.errors import input_error
@@ -34,6 +40,7 @@ def simulate_movie(
     dtype: str = "uint16",
     seed: int | None = 0,
     one_photon: bool = False,
+    motion: dict | None = None,
 ) -> Simulation:
     """Two-photon-like calcium movie with planted neurons.
 
@@ -77,6 +84,14 @@ def simulate_movie(
         blood vessels with their own time courses, 5–20 × ``brightness``)
         added; see :mod:`neuronmf.datasets._movie_one_photon`. ``truth`` then
         holds the blurred footprints and ``one_photon_background`` (y, x).
+    motion : dict, optional
+        Known motion of the sample (:mod:`neuronmf.datasets._movie_motion`):
+        ``{"rigid": N, "nonrigid": M}`` gives rigid random-walk shifts up to
+        N px per axis plus a smooth non-rigid field up to M px; the truth then
+        holds ``shifts`` (time, axis) and, when M > 0, ``motion_modes`` and
+        ``motion_weights``. The neurons, calcium and noise are those of the
+        same ``seed`` without motion. With ``one_photon`` the one-photon
+        background does not move. Default None: no motion (unchanged).
 
     Returns
     -------
@@ -105,6 +120,7 @@ def simulate_movie(
     one_photon = check_flag("one_photon", one_photon)
     if dtype not in ("uint16", "float32"):
         raise input_error("dtype", "'uint16' or 'float32'", dtype)
+    motion = check_motion(motion)
     rng = np.random.default_rng(seed)
     sep = 1.5 * radius if min_separation is None else float(min_separation)
     centres = _place(rng, n_neurons, (ny, nx), radius, sep)
@@ -112,14 +128,15 @@ def simulate_movie(
     S, C, (g1, g2) = _calcium(
         rng, len(centres), T, rate, spike_rate, tau_rise, tau_decay
     )
+    moves = None if motion is None else make_motion(motion, T, ny, nx, seed)
     if one_photon:  # footprints blurred, background added: _movie_one_photon
         A, Y, bg_img, npil_img, extra_truth = one_photon_frames(
             rng, A, C, radius, rate, brightness, _frames,
-            (background, neuropil, read_noise),
+            (background, neuropil, read_noise, moves),
         )  # fmt: skip
     else:
         Y, bg_img, npil_img = _frames(
-            rng, A, C, rate, brightness, background, neuropil, read_noise
+            rng, A, C, rate, brightness, background, neuropil, read_noise, moves
         )
     if dtype == "uint16":
         Y = np.clip(np.rint(Y), 0, 65535).astype(np.uint16)
@@ -154,6 +171,8 @@ def simulate_movie(
         },
         attrs={"ar2_coefficients": [g1, g2], "brightness": brightness},
     )
+    if moves is not None:
+        params_motion = motion_truth(truth, moves, motion)
     params = {
         "simulator": "simulate_movie",
         "shape": [ny, nx],
@@ -166,6 +185,8 @@ def simulate_movie(
         "tau_decay": tau_decay,
         "seed": seed,
     }
+    if motion is not None:
+        params["motion"] = params_motion
     if one_photon:
         params["one_photon"] = True
         truth = truth.assign(extra_truth)
@@ -217,7 +238,7 @@ def _calcium(rng, k, T, rate, spike_rate, tau_rise, tau_decay) -> tuple[Any, ...
     return S, C, (g1, g2)
 
 
-def _frames(rng, A, C, rate, brightness, background, neuropil, read_noise):
+def _frames(rng, A, C, rate, brightness, background, neuropil, read_noise, moves=None):
     """Photon counts (time, y, x) with background, neuropil, shot and read noise."""
     k, ny, nx = A.shape
     T = C.shape[1]
@@ -229,11 +250,15 @@ def _frames(rng, A, C, rate, brightness, background, neuropil, read_noise):
     pop = C.mean(0) if k else np.zeros(T)
     npil_t = 1.0 + gaussian_filter1d(pop, 2.0 * rate) / max(pop.max(), 1e-12) * 0.5
     drift = 1.0 + 0.03 * np.sin(2 * np.pi * np.arange(T) / max(T, 1))
-    expected = (
-        brightness * np.einsum("kyx,kt->tyx", A, C)
-        + bg_img[None] * drift[:, None, None]
-        + npil_img[None] * npil_t[:, None, None]
-    )
+    if moves is None:
+        expected = (
+            brightness * np.einsum("kyx,kt->tyx", A, C)
+            + bg_img[None] * drift[:, None, None]
+            + npil_img[None] * npil_t[:, None, None]
+        )
+    else:  # issue 23: a moving sample (_movie_motion)
+        neurons = brightness * np.einsum("kyx,kt->tyx", A, C)
+        expected = moving_frames(moves, neurons, bg_img, drift, npil_img, npil_t)
     Y = rng.poisson(expected).astype(np.float64) + read_noise * rng.standard_normal(
         expected.shape
     )

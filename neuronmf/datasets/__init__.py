@@ -1,5 +1,9 @@
 """Datasets: simulators with known ground truth and the registry of real data."""
 
+from neuronmf.datasets._emg_sequences import (
+    simulate_space_by_time,
+    simulate_time_varying_emg,
+)
 from neuronmf.datasets.registry import fetch, list_datasets
 from neuronmf.datasets.simulate import (
     Simulation,
@@ -16,5 +20,7 @@ __all__ = [
     "simulate_assemblies",
     "simulate_emg",
     "simulate_movie",
+    "simulate_space_by_time",
     "simulate_synergy_envelopes",
+    "simulate_time_varying_emg",
 ]

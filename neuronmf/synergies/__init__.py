@@ -12,6 +12,7 @@ from neuronmf.synergies._compare import cycle_average, group, match, refit
 from neuronmf.synergies._envelope import envelope
 from neuronmf.synergies._extract import extract, vaf_scores
 from neuronmf.synergies._simulate import simulate
+from neuronmf.synergies._space_by_time import space_by_time
 
 __all__ = [
     "cycle_average",
@@ -21,5 +22,6 @@ __all__ = [
     "match",
     "refit",
     "simulate",
+    "space_by_time",
     "vaf_scores",
 ]

@@ -39,8 +39,10 @@ _LAZY = {
     **dict.fromkeys(
         (
             "NMF",
+            "ConvNMFResult",
             "JointNMFResult",
             "NMFResult",
+            "conv_nmf",
             "grid_graph",
             "joint_nmf",
             "knn_graph",
@@ -56,8 +58,10 @@ _LAZY = {
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from neuronmf.engine import (
         NMF,
+        ConvNMFResult,
         JointNMFResult,
         NMFResult,
+        conv_nmf,
         grid_graph,
         joint_nmf,
         knn_graph,
@@ -81,11 +85,13 @@ _SUBPACKAGES = {
 
 __all__ = [
     "NMF",
+    "ConvNMFResult",
     "ConvergenceWarning",
     "InputError",
     "JointNMFResult",
     "NMFResult",
     "__version__",
+    "conv_nmf",
     "grid_graph",
     "joint_nmf",
     "knn_graph",

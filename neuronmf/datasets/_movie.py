@@ -16,6 +16,7 @@ from neuronmf.datasets._movie_motion import (
     moving_frames,
 )
 from neuronmf.datasets._movie_one_photon import check_flag, one_photon_frames
+from neuronmf.datasets._movie_sessions import simulate_sessions
 from neuronmf.datasets._simulation import Simulation, _check_int, _check_pos
 from neuronmf.errors import input_error
 
@@ -41,6 +42,8 @@ def simulate_movie(
     seed: int | None = 0,
     one_photon: bool = False,
     motion: dict | None = None,
+    n_sessions: int = 1,
+    session_drift: dict | None = None,
 ) -> Simulation:
     """Two-photon-like calcium movie with planted neurons.
 
@@ -92,6 +95,18 @@ def simulate_movie(
         ``motion_weights``. The neurons, calcium and noise are those of the
         same ``seed`` without motion. With ``one_photon`` the one-photon
         background does not move. Default None: no motion (unchanged).
+    n_sessions : int
+        With more than 1, the same field of neurons imaged in ``n_sessions``
+        sessions that drift (:mod:`neuronmf.datasets._movie_sessions`): a
+        rigid shift and a smooth deformation per session, cells missing from
+        some sessions, brightness changes. Returns a **list** of
+        Simulations, one per session, whose truth carries ``cell_id``
+        (neuron), the identity table ``identities`` (cell, session),
+        ``shift`` and ``displacement``.
+    session_drift : dict, optional
+        The drift (``n_sessions > 1`` only): ``{"shift": 4.0, "deformation":
+        1.0, "turnover": 0.1, "brightness": 0.2}`` (px, px, probability, sd of
+        the log brightness).
 
     Returns
     -------
@@ -121,6 +136,11 @@ def simulate_movie(
     if dtype not in ("uint16", "float32"):
         raise input_error("dtype", "'uint16' or 'float32'", dtype)
     motion = check_motion(motion)
+    if isinstance(n_sessions, bool) or n_sessions != 1 or session_drift is not None:
+        return simulate_sessions(  # issue 23: one field, several sessions
+            n_sessions, session_drift, dict(locals(), shape=(ny, nx), n_frames=T),
+            {"calcium": _calcium, "frames": _frames, "write_nwb": _write_movie_nwb},
+        )  # fmt: skip
     rng = np.random.default_rng(seed)
     sep = 1.5 * radius if min_separation is None else float(min_separation)
     centres = _place(rng, n_neurons, (ny, nx), radius, sep)

@@ -6,11 +6,13 @@ matches them to ground truth (CaImAn-style IoU or neurofinder-style centroid).
 
 from neuronmf.imaging.score import masks_from_footprints, score
 from neuronmf.imaging.segment import SegmentParameters, default_parameters, segment
+from neuronmf.imaging.sessions import match_sessions
 
 __all__ = [
     "SegmentParameters",
     "default_parameters",
     "masks_from_footprints",
+    "match_sessions",
     "score",
     "segment",
 ]

@@ -1,0 +1,239 @@
+"""Registration of sessions for :func:`~neuronmf.imaging.match_sessions`.
+
+Rigid shifts by phase correlation with subpixel refinement (a matrix-product
+upsampled DFT around the integer peak, after Guizar-Sicairos, Thurman & Fienup
+2008, Opt. Lett. 33:156), an optional smooth non-rigid field from
+piecewise phase correlation on overlapping patches (NoRMCorre-like: patch
+shifts, outliers replaced by the median of their neighbours, interpolated and
+smoothed), and the transform applied to footprints with
+:func:`scipy.ndimage.map_coordinates`.
+
+Convention: a session's image ``I_s`` shows the reference's content moved by
+``shift + field(q)``, ``I_s(q + shift + field(q)) ≈ I_ref(q)``; aligning a
+session therefore samples it at ``q + shift + field(q)``.
+
+The phase correlation here is private to session matching; it should be
+consolidated with :mod:`neuronmf.imaging.register` (movie registration) once
+both exist.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.ndimage import gaussian_filter, map_coordinates, median_filter
+
+__all__ = [
+    "align_image",
+    "footprint_centroids",
+    "phase_correlation",
+    "piecewise_field",
+    "prepare_image",
+    "warp_footprints",
+]
+
+
+def prepare_image(image: np.ndarray, radius: float) -> np.ndarray:
+    """A mean image made for registration: band-passed, tapered, unit variance.
+
+    The slow background (vignetting, neuropil) is removed by subtracting a
+    Gaussian blur of ``3 × radius``; pixel noise is softened by a blur of
+    0.5 px; the borders are tapered (Tukey-like cosine edges) so the FFT's
+    periodic wrap does not correlate.
+    """
+    img = np.asarray(image, dtype=np.float64)
+    img = gaussian_filter(img, 0.5) - gaussian_filter(img, 3.0 * radius)
+    img = img - img.mean()
+    sd = img.std()
+    if sd > 0:
+        img = img / sd
+    return img * _taper(img.shape)
+
+
+def _taper(shape: tuple[int, int], frac: float = 0.1) -> np.ndarray:
+    def edge(n: int) -> np.ndarray:
+        w = np.ones(n)
+        m = max(1, int(frac * n))
+        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(m) + 0.5) / m)
+        w[:m] = ramp
+        w[n - m :] = ramp[::-1]
+        return w
+
+    return np.outer(edge(shape[0]), edge(shape[1]))
+
+
+def _upsampled_peak(
+    R: np.ndarray, centre: np.ndarray, upsample: int
+) -> tuple[np.ndarray, float]:
+    """The peak of ``ifft2(R)`` near ``centre`` on a grid of 1/``upsample`` px."""
+    ny, nx = R.shape
+    offs = np.arange(-1.5, 1.5 + 0.5 / upsample, 1.0 / upsample)
+    ey = np.exp(2j * np.pi * np.outer(centre[0] + offs, np.fft.fftfreq(ny)))
+    ex = np.exp(2j * np.pi * np.outer(np.fft.fftfreq(nx), centre[1] + offs))
+    vals = (ey @ R @ ex).real / (ny * nx)
+    iy, ix = np.unravel_index(int(np.argmax(vals)), vals.shape)
+    return centre + np.array([offs[iy], offs[ix]]), float(vals[iy, ix])
+
+
+def phase_correlation(
+    reference: np.ndarray,
+    image: np.ndarray,
+    *,
+    max_shift: float | None = None,
+    upsample: int = 20,
+) -> tuple[np.ndarray, float]:
+    """Shift ``s`` (y, x) with ``image(q) ≈ reference(q - s)``, and its peak.
+
+    Whitened cross-power spectrum (a small floor keeps empty frequencies from
+    dividing by zero), integer peak within ``max_shift`` px, refined to
+    1/``upsample`` px. The peak height (0–1) measures the agreement.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> ref = gaussian_filter(rng.standard_normal((64, 64)), 2)
+    >>> img = np.roll(ref, (3, -2), axis=(0, 1))
+    >>> shift, peak = phase_correlation(ref, img)
+    >>> np.round(shift, 2).tolist()
+    [3.0, -2.0]
+    """
+    F = np.fft.fft2(reference)
+    G = np.fft.fft2(image)
+    cross = G * np.conj(F)
+    mag = np.abs(cross)
+    R = cross / (mag + 1e-3 * mag.max() + 1e-300)
+    r = np.fft.ifft2(R).real
+    ny, nx = r.shape
+    fy = np.fft.fftfreq(ny) * ny
+    fx = np.fft.fftfreq(nx) * nx
+    if max_shift is not None:
+        allowed = (np.abs(fy)[:, None] <= max_shift) & (
+            np.abs(fx)[None, :] <= max_shift
+        )
+        r = np.where(allowed, r, -np.inf)
+    iy, ix = np.unravel_index(int(np.argmax(r)), r.shape)
+    centre = np.array([fy[iy], fx[ix]], dtype=float)
+    if upsample <= 1:
+        return centre, float(r[iy, ix])
+    return _upsampled_peak(R, centre, upsample)
+
+
+def _sample_points(shape, shift, field) -> np.ndarray:
+    """Coordinates (2, ny, nx) at which a session is sampled to align it."""
+    ny, nx = shape
+    yy, xx = np.mgrid[:ny, :nx].astype(np.float64)
+    coords = np.stack([yy + shift[0], xx + shift[1]])
+    if field is not None:
+        coords = coords + field
+    return coords
+
+
+def align_image(image: np.ndarray, shift, field=None) -> np.ndarray:
+    """``image`` brought into the reference frame (linear interpolation, 0 outside)."""
+    img = np.asarray(image, dtype=np.float64)
+    coords = _sample_points(img.shape, shift, field)
+    return map_coordinates(img, coords, order=1, mode="constant", cval=0.0)
+
+
+def piecewise_field(
+    reference: np.ndarray,
+    image: np.ndarray,
+    *,
+    patch: int,
+    max_shift: float,
+    smooth: float,
+) -> np.ndarray:
+    """A smooth displacement field (2, ny, nx) of ``image`` against ``reference``.
+
+    Both images are prepared (:func:`prepare_image`) and ``image`` already
+    rigidly aligned. Shifts of overlapping ``patch``-sized patches (stride
+    ``patch // 2``) with a weak peak (below a third of the median peak) or far
+    from their neighbours' median are replaced by that median; the patch grid
+    is interpolated bilinearly to every pixel and smoothed (Gaussian,
+    ``smooth`` px).
+    """
+    ny, nx = reference.shape
+    stride = max(patch // 2, 1)
+    ys = list(range(0, max(ny - patch, 0) + 1, stride)) or [0]
+    xs = list(range(0, max(nx - patch, 0) + 1, stride)) or [0]
+    shifts = np.zeros((2, len(ys), len(xs)))
+    peaks = np.zeros((len(ys), len(xs)))
+    taper = _taper((min(patch, ny), min(patch, nx)), 0.2)
+    for i, y0 in enumerate(ys):
+        for j, x0 in enumerate(xs):
+            a = reference[y0 : y0 + patch, x0 : x0 + patch]
+            b = image[y0 : y0 + patch, x0 : x0 + patch]
+            s, pk = phase_correlation(
+                a * taper, b * taper, max_shift=max_shift, upsample=10
+            )
+            shifts[:, i, j] = s
+            peaks[i, j] = pk
+    for k in range(2):
+        med = median_filter(shifts[k], size=3, mode="nearest")
+        bad = (peaks < np.median(peaks) / 3) | (np.abs(shifts[k] - med) > 1.0)
+        shifts[k] = np.where(bad, med, shifts[k])
+    cy = np.array(ys, float) + (min(patch, ny) - 1) / 2
+    cx = np.array(xs, float) + (min(patch, nx) - 1) / 2
+    gy = np.interp(np.arange(ny), cy, np.arange(len(ys)))
+    gx = np.interp(np.arange(nx), cx, np.arange(len(xs)))
+    grid = np.stack(np.meshgrid(gy, gx, indexing="ij"))
+    field = np.stack(
+        [map_coordinates(shifts[k], grid, order=1, mode="nearest") for k in range(2)]
+    )
+    return np.stack([gaussian_filter(field[k], smooth) for k in range(2)])
+
+
+def warp_footprints(footprints, shift, field=None) -> sp.csr_array:
+    """Footprints (neuron, y, x) aligned to the reference, as sparse rows.
+
+    Each footprint is sampled at ``q + shift + field(q)`` (linear
+    interpolation, 0 outside the field of view) over the bounding box of its
+    support grown by the largest displacement, so the cost follows the
+    footprint's size, not the field of view's. Dask-backed footprints are
+    read one neuron at a time.
+    """
+    n, ny, nx = footprints.shape
+    shift = np.asarray(shift, dtype=float)
+    reach = np.abs(shift).max() + (0 if field is None else np.abs(field).max()) + 2
+    reach = int(np.ceil(reach))
+    rows, cols, vals = [], [], []
+    for i in range(n):
+        a = np.asarray(footprints[i], dtype=np.float64)
+        yy, xx = np.nonzero(a > 0)
+        if not len(yy):
+            continue
+        y0 = max(int(yy.min() - shift[0]) - reach, 0)
+        y1 = min(int(yy.max() - shift[0]) + reach + 1, ny)
+        x0 = max(int(xx.min() - shift[1]) - reach, 0)
+        x1 = min(int(xx.max() - shift[1]) + reach + 1, nx)
+        if y1 <= y0 or x1 <= x0:
+            continue
+        qy, qx = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+        cy, cx = qy + shift[0], qx + shift[1]
+        if field is not None:
+            cy = cy + field[0, y0:y1, x0:x1]
+            cx = cx + field[1, y0:y1, x0:x1]
+        w = map_coordinates(a, [cy, cx], order=1, mode="constant", cval=0.0)
+        keep = w > 1e-6 * max(a.max(), 1e-300)
+        rows.append(np.full(int(keep.sum()), i))
+        cols.append((qy[keep] * nx + qx[keep]).astype(np.int64))
+        vals.append(w[keep])
+    if rows:
+        r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+    else:
+        r = c = np.zeros(0, np.int64)
+        v = np.zeros(0)
+    return sp.csr_array((v, (r, c)), shape=(n, ny * nx))
+
+
+def footprint_centroids(A: sp.csr_array, shape: tuple[int, int]) -> np.ndarray:
+    """Intensity-weighted centroids (neuron, 2) of sparse rows (NaN if empty)."""
+    nx = shape[1]
+    coo = A.tocoo()
+    w = np.bincount(coo.row, coo.data, minlength=A.shape[0])
+    y = np.bincount(coo.row, coo.data * (coo.col // nx), minlength=A.shape[0])
+    x = np.bincount(coo.row, coo.data * (coo.col % nx), minlength=A.shape[0])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.stack([y / w, x / w], axis=1)
+    out[w <= 0] = np.nan
+    return out

@@ -13,8 +13,8 @@ from neuronmf.engine.online import online_nmf
 
 __all__ = [
     "NMF",
-    "HeldOut",
     "ConvNMFResult",
+    "HeldOut",
     "JointNMFResult",
     "NMFResult",
     "conv_nmf",

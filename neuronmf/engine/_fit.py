@@ -282,7 +282,11 @@ def _fit_restarts(
         options.update_W,
         options.update_H,
     )
-    if problem.masked:
+    if problem.masked and is_sparse(V):  # Σ_train (V − WH)², W·H never formed
+        from neuronmf.engine._heldout import masked_squared_residual
+
+        res2 = masked_squared_residual(V, problem.mask, W, H)
+    elif problem.masked:
         R = np.where(problem.mask, V - W @ H, 0)
         res2 = float(np.sum(np.square(R, dtype=np.float64)))
     else:

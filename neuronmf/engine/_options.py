@@ -19,8 +19,9 @@ import numpy as np
 
 from neuronmf.engine import _validation as check
 from neuronmf.engine import losses
+from neuronmf.engine._heldout import filled
 from neuronmf.engine._sparse import check_solver as check_sparse_solver
-from neuronmf.engine._sparse import is_sparse, refuse_mask, sparse_matrix
+from neuronmf.engine._sparse import is_sparse, sparse_heldout, sparse_matrix
 from neuronmf.engine.chunked import is_dask
 from neuronmf.engine.graph import Graph
 from neuronmf.engine.init import INITS
@@ -162,7 +163,9 @@ def check_options(
             "None",
             "Pass graph_W=neuronmf.grid_graph((ny, nx)) or another adjacency.",
         )
-    if is_sparse(V):
+    if is_sparse(V) and mask is not None:
+        V = filled(V, mask, dt)  # held-out entries stored, at the row means
+    elif is_sparse(V):
         V = V.astype(dt, copy=False)
     elif stats is not None:
         V = V.astype(dt)
@@ -186,10 +189,12 @@ def check_options(
 def _data(V, mask, graph_W, spec: losses.LossSpec, solver: str):
     """Check V (in memory, sparse or dask) and the mask; resolve solver="auto"."""
     stats = None
-    if is_sparse(V):  # scipy.sparse: KL (ccd) and Frobenius (hals), no mask
-        refuse_mask(mask)
+    if is_sparse(V):  # scipy.sparse: KL (ccd) and Frobenius (hals)
         solver = check_sparse_solver(spec.name, solver)
-        return sparse_matrix(V), stats, mask, solver
+        V = sparse_matrix(V)
+        if mask is not None:  # held-out entries, stored sparsely (_heldout)
+            mask = sparse_heldout(mask, V.shape, solver)
+        return V, stats, mask, solver
     if is_dask(V):
         if mask is not None or graph_W is not None:
             raise input_error(

@@ -7,6 +7,8 @@ densely: KL runs coordinate descent over the non-zeros
 (:mod:`neuronmf.engine.solvers.sparse_ccd`), Frobenius runs HALS with sparse
 products V·Hᵀ and Vᵀ·W (:mod:`neuronmf.engine.products`), or multiplicative
 updates (``solver="mu"``) with the same products and the objective from Grams.
+Masked fits (held-out entries, :mod:`neuronmf.engine._heldout`) run CCD (KL)
+or HALS (Frobenius).
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ def sparse_matrix(V, name: str = "V", dtype=None) -> sp.csr_array:
             name,
             "finite (no NaN or Inf in its stored values)",
             f"{bad} non-finite stored entries",
-            "Drop or fill them first (masks are not supported for sparse data).",
+            "Drop or fill them first, or hold them out (mask=HeldOut(...)) and "
+            "store a 0 there.",
         )
     if data.size and data.min() < 0:
         raise input_error(
@@ -80,16 +83,27 @@ def sparse_matrix(V, name: str = "V", dtype=None) -> sp.csr_array:
     return X
 
 
-def refuse_mask(mask) -> None:
-    """Masks are not supported for sparse data: an ``InputError`` if one is given."""
-    if mask is not None:
+#: The solvers of masked fits on sparse data, by loss.
+MASKED_SPARSE_SOLVERS = {"kl": ("ccd",), "frobenius": ("hals",)}
+
+
+def sparse_heldout(mask, shape, solver: str):
+    """The held-out entries of a masked fit on sparse V, checked.
+
+    ``mask`` is a :class:`neuronmf.engine._heldout.HeldOut` or a dense bool
+    observation mask (True = observed); returns the ``HeldOut``. Masked fits
+    on sparse data run CCD (KL) or HALS (Frobenius).
+    """
+    from neuronmf.engine._heldout import as_heldout
+
+    if solver not in MASKED_SPARSE_SOLVERS["kl"] + MASKED_SPARSE_SOLVERS["frobenius"]:
         raise input_error(
-            "mask",
-            "None for sparse V",
-            "a mask",
-            "Masked fits need dense V (V.toarray()); on sparse counts, zeros are "
-            "observed values.",
+            "solver",
+            "'ccd' (KL) or 'hals' (Frobenius) for a masked fit on sparse V",
+            repr(solver),
+            "Leave solver='auto'.",
         )
+    return as_heldout(mask, shape)
 
 
 def check_solver(loss: str, solver: str) -> str:

@@ -71,10 +71,12 @@ class NMFResult:
 
         Parameters
         ----------
-        V : array-like of shape (m, n)
-            The data in the matrix orientation (features × samples).
-        entries : bool array of shape (m, n)
-            True where the loss is evaluated.
+        V : array-like of shape (m, n), or scipy.sparse
+            The data in the matrix orientation (features × samples). Sparse V
+            is scored without densifying it or W·H.
+        entries : bool array of shape (m, n), or HeldOut
+            True where the loss is evaluated; for sparse V also a
+            :class:`neuronmf.engine.HeldOut` (the entries it lists).
 
         Examples
         --------
@@ -86,6 +88,10 @@ class NMFResult:
         >>> bool(res.heldout_loss(V, ~train) < 1e-4)
         True
         """
+        import scipy.sparse as sp
+
+        if sp.issparse(V):  # scored at the listed entries only (engine/_heldout)
+            return self._sparse_heldout_loss(V, entries)
         V = np.asarray(V, dtype=np.float64)
         entries = np.asarray(entries, dtype=bool)
         fitted = self.reconstruct()
@@ -99,6 +105,23 @@ class NMFResult:
             raise input_error("entries", "True on at least one entry", "none")
         spec = losses.get(self.params.get("loss", "frobenius"))
         return spec.heldout(V, fitted, ~entries)
+
+    def _sparse_heldout_loss(self, V, entries) -> float:
+        """:meth:`heldout_loss` for ``scipy.sparse`` V (entries: HeldOut or bool)."""
+        from neuronmf.engine._heldout import HeldOut, heldout_loss
+
+        W, H = np.asarray(self.W), np.asarray(self.H)
+        shape = (W.shape[0], H.shape[1])
+        held = entries if isinstance(entries, HeldOut) else None
+        if held is None:
+            held = HeldOut.from_array(np.asarray(entries, dtype=bool))
+        if held.shape != shape or V.shape != shape:
+            raise input_error(
+                "V and entries", f"both of shape {shape}", f"{V.shape} and {held.shape}"
+            )
+        if held.n_held == 0:
+            raise input_error("entries", "True on at least one entry", "none")
+        return heldout_loss(V, held, W, H, self.params.get("loss", "frobenius"))
 
     def to_dataset(self):
         """The result as one :class:`xarray.Dataset` (for ``nm.io.save_nwb``, ...).

@@ -166,8 +166,8 @@ def test_bad_values_refused(bad, match):
 def test_unsupported_options_refused():
     V = _counts(10, 20, 2, 0)
     X = sp.csr_array(V)
-    with pytest.raises(InputError, match="mask"):
-        nm.nmf(X, 2, mask=np.ones(V.shape, bool))
+    with pytest.raises(InputError, match="masked fit on sparse"):  # masks: ccd/hals
+        nm.nmf(X, 2, mask=np.ones(V.shape, bool), solver="mu")
     with pytest.raises(InputError, match="solver"):
         nm.nmf(X, 2, loss="kl", solver="gradient")
     with pytest.raises(InputError, match="'kl' or 'frobenius'"):

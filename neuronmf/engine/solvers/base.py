@@ -62,7 +62,14 @@ class Problem:
             self.graph_weight = 0.0 if self.graph is None else self.graph_weight
             return
         self.max_V = float(self.V.max())
-        if self.mask is not None:
+        if self.mask is not None and hasattr(self.V, "tocsr"):
+            # sparse V: a HeldOut mask (engine/_heldout.py); V stores the
+            # held-out entries, which the solvers read from the mask itself
+            from neuronmf.engine._heldout import training_entries
+
+            self.unobserved = None
+            self.norm_V2 = squared_norm(training_entries(self.V, self.mask)[0])
+        elif self.mask is not None:
             rows, cols = np.nonzero(~self.mask)
             self.unobserved = (rows.astype(np.int64), cols.astype(np.int64))
             observed = np.where(self.mask, self.V, 0)

@@ -125,11 +125,18 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
     else:
         h_step = _HStep(problem, V)
     w_sweeps = _sweeps(m, n, r)
-    rows, cols = problem.unobserved if problem.masked else (None, None)
+    rows, cols = problem.unobserved if problem.unobserved else (None, None)
+    sparse_imputer = None
+    if problem.masked and rows is None:  # sparse V: held-out entries (a HeldOut)
+        from neuronmf.engine._heldout import Imputer
+
+        sparse_imputer = Imputer(V, problem.mask)
 
     def impute(W_, Ht_, P_=None):
         """Fill unobserved entries of V with W_·Ht_ᵀ; keep P_ = V·Htᵀ current."""
-        if P_ is None:
+        if sparse_imputer is not None:
+            sparse_imputer.fill(W_, Ht_, P_)
+        elif P_ is None:
             K.fill_entries(V, rows, cols, W_, Ht_)
         else:
             K.fill_and_update_product(V, rows, cols, W_, Ht_, P_)
@@ -138,7 +145,10 @@ def solve(problem: Problem, W0, H0, monitor: Monitor, *, extrapolate: bool = Tru
         G_W = gram(W_)
         if problem.masked:
             # |M ⊙ (V − WH)|² = |V_imputed − WH|² − Σ_unobserved (V_imputed − WH)²
-            imputed2, imputed_res2 = K.entries_squares(V, rows, cols, W_, Ht_)
+            if sparse_imputer is not None:
+                imputed2, imputed_res2 = sparse_imputer.squares(W_, Ht_)
+            else:
+                imputed2, imputed_res2 = K.entries_squares(V, rows, cols, W_, Ht_)
             res = squared_residual(problem.norm_V2 + imputed2, W_, P_, G_W, Q_)
             res = max(res - imputed_res2, 0.0)
         else:

@@ -12,6 +12,12 @@ update those of Vᵀ (V in CSC). The objective is
 the last term in O((m + n) · rank). Given the same starting factors the fit
 runs the arithmetic of the dense solver, so W, H and the loss history agree
 with it to rounding.
+
+Masked fits (``mask=`` a :class:`~neuronmf.engine._heldout.HeldOut`): the
+rows hold the training non-zeros, and each row's linear term is the sum of
+the other factor over all columns less its sum over the row's held-out
+entries (zeros of V included), O(n_held · rank) per pass; the dense masked
+solver's arithmetic again.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from neuronmf.engine._heldout import pattern_sums, training_entries
 from neuronmf.engine._sparse import one_blas_thread
 from neuronmf.engine.solvers import _sparse_kernels as S
 from neuronmf.engine.solvers.base import Monitor, Problem
@@ -32,16 +39,21 @@ def kl_constant(X) -> float:
     return float(np.sum(x * np.log(x) - x))
 
 
-def kl_data_term(X, W, H) -> float:
+def kl_data_term(X, W, H, held=None) -> float:
     """Σ_ij ((WH)_ij − V_ij log (WH)_ij) over sparse V, never forming W·H.
 
-    ``X`` is a canonical CSR array (sorted, no explicit zeros).
+    ``X`` is a canonical CSR array (sorted, no explicit zeros). With ``held``
+    (a :class:`~neuronmf.engine._heldout.HeldOut`; X then holds the training
+    non-zeros only) the sum runs over the training entries: the linear term
+    Σ_all (WH)_ij less Σ_held (WH)_ij, in O(n_held · rank).
     """
     indptr, indices, values = S.csr_parts(X)
     dt = values.dtype
     W = np.ascontiguousarray(W, dtype=dt)
     Ht = np.ascontiguousarray(np.asarray(H).T, dtype=dt)
     linear = float(W.sum(axis=0, dtype=np.float64) @ Ht.sum(axis=0, dtype=np.float64))
+    if held is not None:
+        linear -= float(np.sum(pattern_sums(held, Ht) * W, dtype=np.float64))
     return linear - S.kl_log_term(indptr, indices, values, W, Ht)
 
 
@@ -57,12 +69,24 @@ class _SparseRows(_Rows):
     with V's own CSR arrays instead of ones built from a dense V.
     """
 
-    def __init__(self, X, rank: int) -> None:
+    def __init__(self, X, rank: int, held=None) -> None:
         self.indptr, self.indices, self.values = S.csr_parts(X)
-        self.unobserved = None  # no mask on sparse data
+        self.unobserved = None  # held-out entries: ``held`` (a HeldOut pattern)
+        self.held = held
         widest = int(np.diff(self.indptr).max(initial=0))
         self.scratch = np.zeros((nb.get_num_threads(), (rank + 2) * widest + 3 * rank))
         self.p = X.shape[0]
+
+    def base(self, Ot):
+        """Σ over each row's training entries of the other factor (p, r).
+
+        As the dense masked solver's ``total − unobserved @ Ot``, with the
+        held-out sums over the pattern (O(n_held · r)).
+        """
+        total = np.broadcast_to(Ot.sum(axis=0), (self.p, Ot.shape[1]))
+        if self.held is None:
+            return np.ascontiguousarray(total)
+        return np.ascontiguousarray(total - pattern_sums(self.held, Ot))
 
 
 def solve(problem: Problem, W0, H0, monitor: Monitor):
@@ -78,12 +102,17 @@ def solve(problem: Problem, W0, H0, monitor: Monitor):
 
 def _solve(problem: Problem, W0, H0, monitor: Monitor):
     X = problem.V.tocsr()
+    held = held_T = None
+    if problem.masked:  # train on the stored entries that are not held out
+        held = problem.mask
+        X = training_entries(X, held)[0]
+        held_T = held.transpose()
     XT = X.T.tocsr()  # the CSC of V, as CSR rows of Vᵀ
     XT.sort_indices()
-    rows_W = _SparseRows(X, problem.rank)
-    rows_H = _SparseRows(XT, problem.rank)
+    rows_W = _SparseRows(X, problem.rank, held)
+    rows_H = _SparseRows(XT, problem.rank, held_T)
 
     def data_term(W, H):
-        return kl_data_term(X, W, H)
+        return kl_data_term(X, W, H, held)
 
     return run(problem, monitor, rows_W, rows_H, kl_constant(X), data_term, W0, H0)

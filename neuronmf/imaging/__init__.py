@@ -4,12 +4,14 @@
 matches them to ground truth (CaImAn-style IoU or neurofinder-style centroid).
 """
 
+from neuronmf.imaging.deconvolve import deconvolve
 from neuronmf.imaging.score import masks_from_footprints, score
 from neuronmf.imaging.segment import SegmentParameters, default_parameters, segment
 from neuronmf.imaging.sessions import match_sessions
 
 __all__ = [
     "SegmentParameters",
+    "deconvolve",
     "default_parameters",
     "masks_from_footprints",
     "match_sessions",

@@ -235,7 +235,8 @@ def main() -> None:
         keys = [k for k in a if k.startswith(("corr", "frames", "max_spike"))]
         print(
             key,
-            f"time neuronmf {a['seconds_median']:.3f}s oasis {b['seconds_median']:.3f}s",
+            f"time neuronmf {a['seconds_median']:.3f}s",
+            f"oasis {b['seconds_median']:.3f}s",
             *(f"{k} {a[k]:.4f}/{b[k]:.4f}" for k in keys),
         )
 

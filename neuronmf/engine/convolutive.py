@@ -26,7 +26,7 @@ from neuronmf.errors import input_error
 __all__ = ["ConvNMFResult", "conv_nmf", "factor_similarity", "reconstruct_conv"]
 
 _LOSSES = {"frobenius": "frobenius", "kl": "kl", "kullback-leibler": "kl"}
-_SOLVERS = {"frobenius": ("mu",), "kl": ("mu",)}
+_SOLVERS = {"frobenius": ("hals", "mu"), "kl": ("mu",)}
 
 
 def reconstruct_conv(W, H) -> np.ndarray:

@@ -62,15 +62,45 @@ def test_mu_loss_decreases_without_penalty():
     assert np.all(np.diff(h) <= 1e-9 * h[:-1])
 
 
-def test_held_out_entries_do_not_reach_the_fit():
+@pytest.mark.parametrize("solver", ["hals", "mu"])
+def test_held_out_entries_do_not_reach_the_fit(solver):
     V, _, _ = _toy(noise=0.05)
     mask = np.random.default_rng(3).random(V.shape) > 0.1
     V2 = V.copy()
     V2[~mask] = 1e6  # anything in the held-out entries
-    a = nm.conv_nmf(V, 2, 12, mask=mask, solver="mu", seed=0, max_iter=20)
-    b = nm.conv_nmf(V2, 2, 12, mask=mask, solver="mu", seed=0, max_iter=20)
+    a = nm.conv_nmf(V, 2, 12, mask=mask, solver=solver, seed=0, max_iter=20)
+    b = nm.conv_nmf(V2, 2, 12, mask=mask, solver=solver, seed=0, max_iter=20)
     np.testing.assert_allclose(a.W, b.W)
     np.testing.assert_allclose(a.H, b.H)
+
+
+def test_hals_reaches_the_objective_of_the_reference():
+    V, _, _ = _toy(noise=0.05)
+    mu = nm.conv_nmf(V, 2, 12, solver="mu", seed=0, max_iter=1000, tol=1e-7)
+    hals = nm.conv_nmf(V, 2, 12, solver="hals", seed=0, max_iter=300, tol=1e-7)
+    assert hals.loss == pytest.approx(mu.loss, rel=2e-3)
+    assert hals.n_iter < mu.n_iter / 5
+
+
+def test_hals_is_monotone_and_keeps_the_reference_fixed_point():
+    V, _, _ = _toy(noise=0.05)
+    res = nm.conv_nmf(V, 2, 12, solver="hals", seed=0, max_iter=60, tol=0, shift=False)
+    h = np.asarray(res.loss_history)
+    assert np.all(np.diff(h) <= 1e-9 * h[1:])
+    mu = nm.conv_nmf(V, 2, 12, solver="mu", seed=0, max_iter=1500, tol=0, shift=False)
+    again = nm.conv_nmf(
+        V, 2, 12, solver="hals", W=mu.W, H=mu.H, max_iter=5, tol=0, shift=False
+    )
+    assert again.loss == pytest.approx(mu.loss, rel=1e-4)
+
+
+@pytest.mark.parametrize("solver", ["hals", "mu"])
+def test_masked_fit_predicts_held_out_entries(solver):
+    V, _, _ = _toy()
+    mask = np.random.default_rng(4).random(V.shape) > 0.1
+    res = nm.conv_nmf(V, 2, 14, mask=mask, solver=solver, seed=0, max_iter=300)
+    err = res.reconstruction() - V
+    assert np.sqrt(np.mean(err[~mask] ** 2)) < 0.1 * np.sqrt(np.mean(V[~mask] ** 2))
 
 
 def test_x_ortho_empties_extra_components():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from neuronmf.engine import grid_graph, nmf, project
+from neuronmf.engine import nmf, project
 from neuronmf.engine.chunked import is_dask
 from neuronmf.imaging._out_of_core import (
     _binned_frames,
@@ -22,6 +22,8 @@ from neuronmf.imaging._out_of_core import (
     _rows_times,
 )
 from neuronmf.imaging._parameters import SegmentParameters
+from neuronmf.imaging._refine import refine_footprints
+from neuronmf.imaging._ring import RingBackground
 from neuronmf.imaging.anatomy import activity_evidence, anatomy_score, disc_footprints
 from neuronmf.imaging.merging import merge_duplicates
 from neuronmf.imaging.quality import compactness, trace_correlation, trace_snr
@@ -92,69 +94,14 @@ def _quality(A, C, R, p: SegmentParameters) -> tuple[dict, list[str]]:
     return measures, reasons
 
 
-def _refine_footprints(V, A, C, bg_W, bg_H, p: SegmentParameters):
-    """Footprint refinement of ``refine="full"`` (step 3 of :func:`segment`).
-
-    Two rounds of a background NMF and the graph-Laplacian/L1 NMF from the
-    seeds, in memory (``V`` is a NumPy matrix). Returns the footprints ``A``
-    (K, h, w), the same as unit columns ``W`` (pixels × K), and the background
-    ``bg_W``, ``bg_H``.
-    """
-    K, h, w = A.shape
-    background_rank = bg_W.shape[1]
-    support = (
-        ndimage.binary_dilation(
-            A > 0,
-            structure=np.ones((1, 3, 3), bool),
-            iterations=p.support_dilation,
-        )
-        .reshape(K, -1)
-        .T
-    )
-    W = A.reshape(K, -1).T.copy()
-    H = C.copy()
-    graph = grid_graph((h, w), connectivity=8)
-    for _ in range(2):
-        # unpenalised low-rank background on what the neurons leave
-        Rb = np.maximum(V - W @ H, 0)
-        bres = nmf(Rb, background_rank, W=bg_W, H=bg_H, max_iter=20)
-        bg_W, bg_H = np.asarray(bres.W), np.asarray(bres.H)
-        Vn = np.maximum(V - bg_W @ bg_H, 0)
-        res = nmf(
-            Vn,
-            K,
-            W=W,
-            H=np.maximum(H, 1e-6),
-            graph_W=graph,
-            graph_weight=p.smoothness,
-            l1_W=p.sparsity,
-            max_iter=p.refine_iter,
-        )
-        W = np.asarray(res.W) * support
-        W /= np.maximum(np.linalg.norm(W, axis=0), 1e-30)
-        H = np.asarray(project(Vn, W))
-    A = W.T.reshape(K, h, w)
-    # same footprint rule as the seeds: connected part >= footprint_threshold × max
-    for k in range(K):
-        a = A[k]
-        if a.max() <= 0:
-            continue
-        lab, _n = ndimage.label(a >= p.footprint_threshold * a.max())
-        A[k] = a * (lab == lab.flat[np.argmax(a)])
-    W = A.reshape(K, -1).T
-    W = W / np.maximum(np.linalg.norm(W, axis=0), 1e-30)
-    A = W.T.reshape(K, h, w)
-    return A, W, bg_W, bg_H
-
-
 def _prepare(Y, r: float, p: SegmentParameters, step: int, refine):
     """Baseline, high-pass and seeding frames of a patch (steps 1–2's input).
 
     Returns ``R`` (the baseline-subtracted patch, or its out-of-core reader),
     ``Rh`` (R minus its local spatial mean; ``None`` out of core), ``Rs`` (the
     frames the seeding works on, binned by ``step``), ``Rb`` (a copy of the
-    binned frames kept for ``refine="full"`` out of core, else ``None``) and
-    the baseline ``b0``.
+    binned baseline-subtracted frames kept for ``refine="full"`` out of
+    core, else ``None``) and the baseline ``b0``.
     """
     if is_dask(Y):
         # baseline from the binned frames (an approximation: averaging lowers
@@ -165,9 +112,9 @@ def _prepare(Y, r: float, p: SegmentParameters, step: int, refine):
         b0 = np.percentile(Yb, p.baseline_percentile, axis=0).astype(np.float32)
         Yb -= b0
         Rs = _highpass(Yb, r)
-        # the seeding subtracts its components from Rs: keep the binned movie
-        # for the footprint refinement
-        Rb = Rs.copy() if refine == "full" else None
+        # the footprint refinement works on the binned movie minus the
+        # baseline (not high-passed: see neuronmf.imaging._refine)
+        Rb = Yb if refine == "full" else None
         del Yb
         return _OutOfCorePatch(Y, b0, r), None, Rs, Rb, b0
     T, h, w = Y.shape
@@ -206,12 +153,14 @@ def _activity_seeds(Rs, r: float, p: SegmentParameters, limit: int, seeds: str, 
     return A, C
 
 
-def _fit_components(V, A, C, Rb, step: int, p: SegmentParameters, refine, rank: int):
+def _fit_components(V, A, C, Rr, step: int, p: SegmentParameters, refine, rank: int):
     """Background and traces (``refine="traces"``), or footprints too (``"full"``).
 
     Step 3 and the second merge of step 4. ``V`` is the (pixels × time)
-    refinement matrix, in memory or lazy; ``Rb`` the binned frames kept for
-    ``refine="full"`` out of core. Returns ``A``, ``C``, ``bg_W``, ``bg_H``.
+    refinement matrix, in memory or lazy; ``Rr`` the (frames, y, x)
+    baseline-subtracted patch the footprints are refined on with
+    ``refine="full"`` (binned by ``step`` out of core, when ``V`` is lazy).
+    Returns ``A``, ``C``, ``bg_W``, ``bg_H``.
     """
     K = len(A)
     T = V.shape[1]
@@ -220,22 +169,21 @@ def _fit_components(V, A, C, Rb, step: int, p: SegmentParameters, refine, rank: 
     bg_H = np.ones((rank, T))
     if step > 1 and K:  # traces at the full frame rate
         C = np.asarray(project(V, A.reshape(K, -1).T))
-    if refine == "traces" and K:
-        C, bg_W, bg_H = _fit_traces(V, A.reshape(K, -1).T, C, bg_W, bg_H, rank)
-    elif refine == "full" and K and is_dask(V):
-        # footprints refined on the binned movie (the graph penalty needs the
-        # data in memory); background and traces then at the full frame rate
-        Tb = len(Rb)
-        Vb = np.maximum(Rb, 0).reshape(Tb, -1).T.astype(np.float64)
-        A, W, bg_W, _ = _refine_footprints(
-            Vb, A, _bin_traces(C, step), bg_W, np.ones((rank, Tb)), p
+    if refine == "full" and K:
+        # footprints from the seeds with a jointly fitted local background
+        # (neuronmf.imaging._refine); background and traces then as "traces"
+        Cr = _bin_traces(C, step) if len(Rr) < T else C
+        A, _ = refine_footprints(
+            Rr,
+            A,
+            Cr,
+            smoothness=p.smoothness,
+            support_dilation=p.support_dilation,
+            background_rank=rank,
         )
-        del Vb
-        C0 = np.asarray(project(V, W))
-        C, bg_W, bg_H = _fit_traces(V, W, C0, bg_W, bg_H, rank)
-    elif refine == "full" and K:
-        A, W, bg_W, bg_H = _refine_footprints(V, A, C, bg_W, bg_H, p)
-        C = np.asarray(project(np.maximum(V - bg_W @ bg_H, 0), W))
+        C = np.asarray(project(V, A.reshape(K, -1).T))
+    if refine and K:
+        C, bg_W, bg_H = _fit_traces(V, A.reshape(K, -1).T, C, bg_W, bg_H, rank)
     if K:
         A, C, _groups = merge_duplicates(
             A, C, threshold=p.merge_threshold, dilation=p.merge_dilation
@@ -285,7 +233,7 @@ def _add_anatomy(fit: dict, R, V, r: float, p: SegmentParameters, anat: dict, sp
     W = np.concatenate([A[stay], D]).reshape(len(stay) + len(idx), -1).T
     Dm = D.reshape(len(idx), -1)
     C0 = np.concatenate([C[stay], np.maximum(_rows_times(Dm, V), 0)])
-    if fit["refine"]:
+    if fit["refine"] and fit["bg_W"].shape[1]:  # (none with the ring model)
         rank = fit["bg_W"].shape[1]
         C_all, fit["bg_W"], fit["bg_H"] = _fit_traces(
             V, W, C0, fit["bg_W"], fit["bg_H"], rank
@@ -332,19 +280,30 @@ def _segment_patch(
     # long movies are seeded on frames averaged in bins of `step` (calcium
     # transients span several frames; averaging also lowers the noise)
     step = max(1, int(np.ceil(T / p.seed_frames)))
-    R, Rh, Rs, Rb, b0 = _prepare(Y, r, p, step, refine)
+    ring = RingBackground(Y, r, p, step) if p.background == "ring" else None
+    if ring is not None:  # one-photon: seeds on the movie minus its ring background
+        (R, Rs, b0), Rh, Rb = ring.prepare(), None, None
+    else:
+        R, Rh, Rs, Rb, b0 = _prepare(Y, r, p, step, refine)
     cap = max(1, min(h * w, T) - background_rank - 1)
     limit = cap if n_neurons is None else min(n_neurons, cap)
     A, C = _activity_seeds(Rs, r, p, limit, seeds, T)
     del Rs
-    # refinement data: baseline- and neuropil-flattened movie, clipped at zero
-    # (out of core: a lazy matrix the engine reads block by block)
-    if isinstance(R, _OutOfCorePatch):
-        V = R.matrix()
+    if ring is not None:  # background, traces and footprints alternated
+        A, C, R, V, b0 = ring.fit(A, C)
+        bg_W, bg_H = np.zeros((h * w, 0)), np.zeros((0, T))
     else:
-        V = np.maximum(Rh, 0).reshape(T, -1).T.astype(np.float64)
-    del Rh
-    A, C, bg_W, bg_H = _fit_components(V, A, C, Rb, step, p, refine, background_rank)
+        # refinement data: baseline- and neuropil-flattened movie, clipped at
+        # zero (out of core: a lazy matrix the engine reads block by block)
+        if isinstance(R, _OutOfCorePatch):
+            V = R.matrix()
+        else:
+            V = np.maximum(Rh, 0).reshape(T, -1).T.astype(np.float64)
+        del Rh
+        Rr = Rb if isinstance(R, _OutOfCorePatch) else R
+        A, C, bg_W, bg_H = _fit_components(
+            V, A, C, Rr, step, p, refine, background_rank
+        )
     K = len(A)
     # activity components are accepted or rejected on the activity-only fit
     measures, reasons = _quality(A, C, R, p)

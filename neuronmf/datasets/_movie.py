@@ -102,7 +102,7 @@ def simulate_movie(
         some sessions, brightness changes. Returns a **list** of
         Simulations, one per session, whose truth carries ``cell_id``
         (neuron), the identity table ``identities`` (cell, session),
-        ``shift`` and ``displacement``.
+        ``rigid_shift`` and ``displacement``.
     session_drift : dict, optional
         The drift (``n_sessions > 1`` only): ``{"shift": 4.0, "deformation":
         1.0, "turnover": 0.1, "brightness": 0.2}`` (px, px, probability, sd of

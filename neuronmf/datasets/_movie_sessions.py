@@ -13,7 +13,7 @@ session. Each ``truth`` is that of a single movie (footprints, masks, traces,
 spikes, centres of the cells present in the session) plus ``cell_id``
 (neuron): the identity of each neuron in the field; ``identities`` (cell,
 session): the whole truth identity table, the neuron index of each cell in
-each session or −1; ``shift`` (axis): the rigid shift; and ``displacement``
+each session or −1; ``rigid_shift`` (axis): the rigid shift; and ``displacement``
 (axis, y, x): the total displacement, in reference coordinates p, such that
 the point p of session 0 appears at p + displacement(p) in this session.
 """
@@ -266,7 +266,7 @@ def _simulation(
             "neuropil": (("y", "x"), images[1]),
             "cell_id": (("neuron",), ids.astype(np.int64)),
             "identities": (("cell", "session"), table),
-            "shift": (("axis",), shift),
+            "rigid_shift": (("axis",), shift),
             "displacement": (("axis", "y", "x"), displacement),
         },
         coords={

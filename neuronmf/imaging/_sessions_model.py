@@ -9,11 +9,14 @@ P(same), from the data themselves rather than a hand-set threshold.
 
 Components (fitted by EM on all candidate pairs pooled):
 
-- distance, same cell: Rayleigh(σ) (an isotropic Gaussian registration and
-  centroid error); different cells: density ∝ d on [0, ``max_distance``]
-  (neighbours of a uniform field);
-- spatial correlation ρ (clipped to (0, 1)), same cell and different cells:
-  two Beta distributions, fitted by weighted moments.
+- same cell, as in CellReg: log-normal distance and log-normal 1 − ρ
+  (ρ clipped to (0, 1)), fitted by weighted moments; heavy enough tails for
+  the few cells that a deformation or a segmentation moved by a pixel or two;
+- different cells: a Gaussian KDE of *control pairs* (each session's cells
+  against another session moved far away, :func:`control_pairs`), the chance
+  overlaps of unrelated neighbours in this very field; with too few of them,
+  density ∝ d on [0, ``max_distance``] (neighbours of a uniform field) times
+  a Beta on ρ fitted by weighted moments.
 
 ``model="joint"`` multiplies the two features' likelihoods within a component
 (naive Bayes); ``"correlation"`` and ``"distance"`` use one feature, as
@@ -23,19 +26,22 @@ CellReg does.
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 from scipy.stats import beta as beta_dist
-from scipy.stats import rayleigh
+from scipy.stats import gaussian_kde, norm
 
 MODELS = ("joint", "correlation", "distance")
 _EPS = 1e-3
 #: Fewer candidate pairs than this and the mixture keeps its prior parameters.
 MIN_PAIRS = 12
+#: Control pairs (cells of one session against another session moved far
+#: away) wanted for the different-cell density; at most this many are kept.
+CONTROL_PAIRS = (2000, 5000)
 
 
 @dataclass
@@ -45,14 +51,17 @@ class Mixture:
     model: str
     max_distance: float
     weight_same: float
-    sigma_same: float
-    corr_same_a: float
-    corr_same_b: float
+    dist_same_mu: float
+    dist_same_sd: float
+    corr_same_mu: float
+    corr_same_sd: float
     corr_diff_a: float
     corr_diff_b: float
     n_pairs: int
     n_iter: int
     fitted: bool
+    n_control_pairs: int = 0
+    null: gaussian_kde | None = field(default=None, repr=False)
 
     @classmethod
     def prior(cls, model: str, max_distance: float, n_pairs: int) -> Mixture:
@@ -60,9 +69,10 @@ class Mixture:
             model=model,
             max_distance=float(max_distance),
             weight_same=0.5,
-            sigma_same=0.15 * float(max_distance),
-            corr_same_a=8.5,
-            corr_same_b=1.5,
+            dist_same_mu=float(np.log(0.1 * max_distance)),
+            dist_same_sd=0.6,
+            corr_same_mu=float(np.log(0.1)),
+            corr_same_sd=0.6,
             corr_diff_a=0.7,
             corr_diff_b=3.0,
             n_pairs=int(n_pairs),
@@ -77,11 +87,15 @@ class Mixture:
         ls = np.zeros(d.shape)
         ld = np.zeros(d.shape)
         if self.model in ("joint", "distance"):
-            ls = ls + rayleigh.logpdf(d, scale=self.sigma_same)
+            ld_ = np.log(d)
+            ls = ls + norm.logpdf(ld_, self.dist_same_mu, self.dist_same_sd) - ld_
             ld = ld + np.log(2 * d / self.max_distance**2)
         if self.model in ("joint", "correlation"):
-            ls = ls + beta_dist.logpdf(r, self.corr_same_a, self.corr_same_b)
+            lr = np.log1p(-r)
+            ls = ls + norm.logpdf(lr, self.corr_same_mu, self.corr_same_sd) - lr
             ld = ld + beta_dist.logpdf(r, self.corr_diff_a, self.corr_diff_b)
+        if self.null is not None:
+            ld = self.null.logpdf(_features(self.model, d, r))
         return ls, ld
 
     def posterior(self, d, rho) -> np.ndarray:
@@ -92,9 +106,30 @@ class Mixture:
         return np.exp(a - np.logaddexp(a, b))
 
     def as_attrs(self) -> dict:
-        out = asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
         out["fitted"] = int(self.fitted)
+        out["different_cell_model"] = "control pairs" if self.null else "parametric"
         return {f"mixture_{k}": v for k, v in out.items()}
+
+
+def _features(model: str, d: np.ndarray, r: np.ndarray) -> np.ndarray:
+    if model == "distance":
+        return np.atleast_2d(d)
+    if model == "correlation":
+        return np.atleast_2d(r)
+    return np.vstack([d, r])
+
+
+def _null_density(model: str, controls) -> gaussian_kde | None:
+    """A Gaussian KDE of the control pairs' features, or None if too few."""
+    if controls is None or len(controls[0]) < 20:
+        return None
+    d, r = controls
+    r = np.clip(r, _EPS, 1 - _EPS)
+    try:
+        return gaussian_kde(_features(model, d, r))
+    except np.linalg.LinAlgError:  # degenerate (e.g. every control ρ equal)
+        return None
 
 
 def _beta_moments(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
@@ -106,18 +141,40 @@ def _beta_moments(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     return m * common, (1 - m) * common
 
 
+def _lognormal_moments(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Weighted mean and sd of log x (sd at least 0.25: a floor for few pairs)."""
+    sw = max(w.sum(), 1e-12)
+    lx = np.log(x)
+    mu = float((w * lx).sum() / sw)
+    sd = float(np.sqrt((w * (lx - mu) ** 2).sum() / sw))
+    return mu, max(sd, 0.25)
+
+
 def fit_mixture(
-    d: np.ndarray, rho: np.ndarray, *, model: str, max_distance: float
+    d: np.ndarray,
+    rho: np.ndarray,
+    *,
+    model: str,
+    max_distance: float,
+    controls: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Mixture:
     """EM for the two-component mixture over candidate pairs.
 
-    Starts from "close and correlated" (ρ > 0.5 and d < ``max_distance`` / 2)
-    as same-cell; the same-cell σ is kept within [0.1 px, ``max_distance`` /
-    3] and its mean correlation above the different cells'. With fewer than
-    :data:`MIN_PAIRS` pairs the prior parameters are kept (``fitted=False``)
-    and a warning says so.
+    The different-cell density is, when ``controls`` holds enough pairs, a
+    Gaussian KDE of the control pairs' features (pairs that cannot be one
+    cell, :func:`control_pairs`), fixed during EM: chance overlaps of
+    unrelated neighbours are then as likely under "different" as they are in
+    this very field, and sessions with no cell in common fit a same-cell
+    weight near 0. Otherwise it is the parametric density of the module
+    docstring. Starts from "close and correlated" (ρ > 0.5 and d <
+    ``max_distance`` / 2) as same-cell; the same-cell median distance is
+    kept below ``max_distance`` / 3 and its median correlation above the
+    different cells' mean. With fewer than :data:`MIN_PAIRS` pairs the prior
+    parameters are kept (``fitted=False``) and a warning says so.
     """
     mix = Mixture.prior(model, max_distance, len(d))
+    mix.null = _null_density(model, controls)
+    mix.n_control_pairs = 0 if controls is None else len(controls[0])
     if len(d) < MIN_PAIRS:
         warnings.warn(
             f"only {len(d)} candidate pairs (fewer than {MIN_PAIRS}): the "
@@ -131,16 +188,15 @@ def fit_mixture(
     previous = -np.inf
     for it in range(1, 501):
         mix.weight_same = float(np.clip(w.mean(), 1e-4, 1 - 1e-4))
-        sw = max(w.sum(), 1e-12)
-        sigma = np.sqrt((w * d**2).sum() / (2 * sw))
-        mix.sigma_same = float(np.clip(sigma, 0.1, max_distance / 3))
-        mix.corr_same_a, mix.corr_same_b = _beta_moments(r, w)
+        mu, sd = _lognormal_moments(np.maximum(d, 1e-6), w)
+        mix.dist_same_mu = float(min(mu, np.log(max_distance / 3)))
+        mix.dist_same_sd = sd
+        mu, sd = _lognormal_moments(1 - r, w)
         mix.corr_diff_a, mix.corr_diff_b = _beta_moments(r, 1 - w)
-        ms = mix.corr_same_a / (mix.corr_same_a + mix.corr_same_b)
         md = mix.corr_diff_a / (mix.corr_diff_a + mix.corr_diff_b)
-        if ms < md:  # the components swapped: keep "same" the correlated one
-            mix.corr_same_a, mix.corr_diff_a = mix.corr_diff_a, mix.corr_same_a
-            mix.corr_same_b, mix.corr_diff_b = mix.corr_diff_b, mix.corr_same_b
+        # the same-cell median correlation stays above the different cells' mean
+        mix.corr_same_mu = float(min(mu, np.log(max(1 - md, 1e-3))))
+        mix.corr_same_sd = sd
         ls, ld = mix.log_densities(d, r)
         a = np.log(mix.weight_same) + ls
         b = np.log1p(-mix.weight_same) + ld
@@ -255,3 +311,46 @@ def cluster_sessions(
             label[m] = ca
         del members[cb]
     return [sorted(m) for m in members.values()]
+
+
+def _shift_rows(A: sp.csr_array, offset, shape) -> sp.csr_array:
+    """Sparse footprint rows moved by an integer ``offset`` (pixels leaving are cut)."""
+    ny, nx = shape
+    coo = A.tocoo()
+    y = coo.col // nx + offset[0]
+    x = coo.col % nx + offset[1]
+    keep = (y >= 0) & (y < ny) & (x >= 0) & (x < nx)
+    return sp.csr_array(
+        (coo.data[keep], (coo.row[keep], (y * nx + x)[keep])), shape=A.shape
+    )
+
+
+def control_pairs(A, centroids, session_pairs, shape, max_distance, seed=0):
+    """(d, ρ) of pairs that cannot be one cell: session b moved far from a.
+
+    For each session pair, b's footprints and centroids are moved by integer
+    offsets of 2–4 ``max_distance`` in random directions (so no cell can meet
+    itself) and scored against a like real candidates: the chance overlaps of
+    unrelated cells at this field's density, shapes and sizes. Offsets are
+    added until :data:`CONTROL_PAIRS` [0] pairs are found (at most 40 per
+    session pair); at most :data:`CONTROL_PAIRS` [1] are kept.
+    """
+    rng = np.random.default_rng(seed)
+    want, keep = CONTROL_PAIRS
+    ds, rs = [], []
+    for rounds in range(40):
+        for a, b in session_pairs:
+            angle = rng.uniform(0, 2 * np.pi)
+            mag = rng.uniform(2, 4) * max_distance
+            off = np.rint(mag * np.array([np.sin(angle), np.cos(angle)])).astype(int)
+            ii, jj, d = candidate_pairs(centroids[a], centroids[b] + off, max_distance)
+            Bs = _shift_rows(A[b], off, shape)
+            ds.append(d)
+            rs.append(spatial_correlation(A[a], Bs, ii, jj))
+        if sum(map(len, ds)) >= want and rounds >= 3:
+            break
+    d, r = np.concatenate(ds), np.concatenate(rs)
+    if len(d) > keep:
+        pick = rng.choice(len(d), keep, replace=False)
+        d, r = d[pick], r[pick]
+    return d, r

@@ -13,7 +13,7 @@ cell with a fitted same/different mixture, and assigns identities
 
 from __future__ import annotations
 
-import numbers
+import warnings
 from collections.abc import Sequence
 from itertools import combinations
 
@@ -24,188 +24,50 @@ from neuronmf._provenance import result_attrs
 from neuronmf.errors import input_error
 from neuronmf.imaging import _sessions_model as _model
 from neuronmf.imaging import _sessions_register as _reg
+from neuronmf.imaging._sessions_inputs import (
+    _check_options,
+    _footprints_of,
+    _inputs,
+    _projection,
+    _radius,
+)
 
 __all__ = ["align_footprints", "match_sessions", "score_matching"]
 
-METHODS = ("auto", "reference", "cluster")
-REGISTER_ON = ("auto", "mean_image", "footprints", "none")
 
+def _register(images, reference, radius, nonrigid, max_shift, patch, min_strength):
+    """Rigid shifts (session, 2), strengths, fields (or None) and aligned images.
 
-def _footprints_of(item, k: int):
-    """The (neuron, y, x) footprints and the mean image (or None) of session ``k``."""
-    mean = None
-    if isinstance(item, xr.Dataset):
-        if "footprints" not in item:
-            raise input_error(
-                f"sessions[{k}]",
-                "a segmentation Dataset with a 'footprints' (neuron, y, x) variable",
-                f"a Dataset with variables {sorted(map(str, item.data_vars))}",
-                "Pass the result of neuronmf.imaging.segment or a footprints array.",
-            )
-        if "mean_image" in item:
-            mean = np.asarray(item["mean_image"].values, dtype=float)
-        item = item["footprints"]
-    if isinstance(item, xr.DataArray):
-        item = item.data
-    if not hasattr(item, "ndim") or not hasattr(item, "shape"):
-        try:
-            item = np.asarray(item, dtype=float)
-        except (TypeError, ValueError):
-            raise input_error(
-                f"sessions[{k}]",
-                "a segmentation Dataset or a (neuron, y, x) footprints array",
-                type(item).__name__,
-            ) from None
-    if item.ndim != 3:
-        raise input_error(
-            f"sessions[{k}] footprints",
-            "a 3-D (neuron, y, x) array",
-            f"shape {tuple(item.shape)}",
-            "A single neuron's footprint needs a leading axis of length 1.",
-        )
-    dtype = np.dtype(item.dtype)
-    if not (np.issubdtype(dtype, np.number) or dtype.kind == "b") or np.issubdtype(
-        dtype, np.complexfloating
-    ):
-        raise input_error(f"sessions[{k}] footprints", "real numbers", f"dtype {dtype}")
-    if not hasattr(item, "dask"):
-        arr = np.asarray(item)
-        if not np.isfinite(arr).all() or (arr < 0).any():
-            raise input_error(
-                f"sessions[{k}] footprints",
-                "finite and non-negative",
-                "NaN, Inf or negative values",
-            )
-    return item, mean
-
-
-def _check_options(n: int, reference, threshold, max_distance, method, model) -> None:
-    if isinstance(reference, bool) or not isinstance(reference, numbers.Integral):
-        raise input_error("reference", "an integer session index", repr(reference))
-    if not 0 <= reference < n:
-        raise input_error("reference", f"a session index in [0, {n - 1}]", reference)
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, numbers.Real)
-        or not 0 < threshold < 1
-    ):
-        raise input_error("threshold", "a probability in (0, 1)", repr(threshold))
-    if max_distance is not None and (
-        isinstance(max_distance, bool)
-        or not isinstance(max_distance, numbers.Real)
-        or not np.isfinite(max_distance)
-        or max_distance <= 0
-    ):
-        raise input_error(
-            "max_distance", "a positive number of pixels or None", repr(max_distance)
-        )
-    if method not in METHODS:
-        raise input_error("method", " or ".join(map(repr, METHODS)), repr(method))
-    if model not in _model.MODELS:
-        raise input_error("model", " or ".join(map(repr, _model.MODELS)), repr(model))
-
-
-def _inputs(sessions, mean_images, register_on):
-    """Footprints and registration images of every session, shapes checked."""
-    if isinstance(sessions, xr.Dataset | np.ndarray) or not isinstance(
-        sessions, Sequence
-    ):
-        raise input_error(
-            "sessions",
-            "a list of segmentations (or footprints arrays), one per session",
-            type(sessions).__name__,
-        )
-    if len(sessions) < 2:
-        raise input_error(
-            "sessions", "at least 2 sessions", f"{len(sessions)}", "Pass a list."
-        )
-    parsed = [_footprints_of(item, k) for k, item in enumerate(sessions)]
-    foot = [f for f, _ in parsed]
-    shape = tuple(foot[0].shape[1:])
-    for k, f in enumerate(foot):
-        if tuple(f.shape[1:]) != shape:
-            raise input_error(
-                f"sessions[{k}] footprints",
-                f"of the reference field of view {shape} (y, x) like sessions[0]",
-                f"{tuple(f.shape[1:])}",
-                "Crop or pad the sessions to one field of view first.",
-            )
-    means = [m for _, m in parsed]
-    if mean_images is not None:
-        if len(mean_images) != len(foot):
-            raise input_error(
-                "mean_images",
-                f"one image per session ({len(foot)})",
-                f"{len(mean_images)} images",
-            )
-        means = [np.asarray(m, dtype=float) for m in mean_images]
-    for k, m in enumerate(means):
-        if m is not None and (m.shape != shape or not np.isfinite(m).all()):
-            raise input_error(
-                f"mean image of session {k}",
-                f"a finite {shape} (y, x) image matching the footprints",
-                f"shape {m.shape}",
-            )
-    if register_on not in REGISTER_ON:
-        raise input_error(
-            "register_on", " or ".join(map(repr, REGISTER_ON)), repr(register_on)
-        )
-    have = all(m is not None for m in means)
-    if register_on == "mean_image" and not have:
-        raise input_error(
-            "register_on",
-            "'footprints' or 'auto' when a session has no mean image",
-            "'mean_image'",
-            "Pass mean_images=[...] (e.g. movie.mean('time') per session).",
-        )
-    if register_on == "auto":
-        register_on = "mean_image" if have else "footprints"
-    return foot, means, register_on
-
-
-def _radius(footprints) -> float:
-    """Typical soma radius: sqrt(median area above 20 % of the peak / π)."""
-    areas = []
-    for f in footprints:
-        for i in range(min(f.shape[0], 200)):
-            a = np.asarray(f[i], dtype=float)
-            top = a.max()
-            if top > 0:
-                areas.append(int((a >= 0.2 * top).sum()))
-    if not areas:
-        raise input_error(
-            "sessions", "at least one non-empty footprint", "all footprints empty"
-        )
-    return float(max(np.sqrt(np.median(areas) / np.pi), 1.0))
-
-
-def _projection(f) -> np.ndarray:
-    """Footprint projection: the maximum of peak-normalised footprints."""
-    out = np.zeros(f.shape[1:])
-    for i in range(f.shape[0]):
-        a = np.asarray(f[i], dtype=float)
-        top = a.max()
-        if top > 0:
-            np.maximum(out, a / top, out=out)
-    return out
-
-
-def _register(images, reference, radius, nonrigid, max_shift, patch):
-    """Rigid shifts (session, 2), peaks, fields (or None) and aligned images."""
+    A session whose phase-correlation peak is weaker than ``min_strength``
+    (see :func:`~neuronmf.imaging._sessions_register.phase_correlation`) is
+    not moved (shift 0), with a warning: unrelated images (another field of
+    view) still have a highest peak, and following it would line up
+    unrelated cells by chance.
+    """
     n = len(images)
     prepared = [_reg.prepare_image(im, radius) for im in images]
     ref = prepared[reference]
     shifts = np.zeros((n, 2))
-    peaks = np.ones(n)
+    strength = np.full(n, np.nan)
     fields: list = [None] * n
     corr = np.ones(n)
     for s in range(n):
         if s == reference:
             continue
-        shifts[s], peaks[s] = _reg.phase_correlation(
+        shift, strength[s] = _reg.phase_correlation(
             ref, prepared[s], max_shift=max_shift
         )
-        if nonrigid:
+        if strength[s] < min_strength:
+            warnings.warn(
+                f"session {s} does not register to session {reference} (phase-"
+                f"correlation peak {strength[s]:.1f} robust sd, below "
+                f"{min_strength}); it is taken as aligned (shift 0). Different "
+                "fields of view, or too few cells in common?",
+                stacklevel=3,
+            )
+        else:
+            shifts[s] = shift
+        if nonrigid and strength[s] >= min_strength:
             rigid = _reg.align_image(prepared[s], shifts[s])
             fields[s] = _reg.piecewise_field(
                 ref, rigid, patch=patch, max_shift=patch / 4, smooth=patch / 4
@@ -216,7 +78,7 @@ def _register(images, reference, radius, nonrigid, max_shift, patch):
         _reg.align_image(images[s], shifts[s], fields[s]).astype(np.float32)
         for s in range(n)
     ]
-    return shifts, peaks, fields, corr, aligned
+    return shifts, strength, fields, corr, aligned
 
 
 def _pairs(A, centroids, session_pairs, max_distance):
@@ -277,6 +139,7 @@ def match_sessions(
     neuron_radius: float | None = None,
     max_distance: float | None = None,
     max_shift: float | None = None,
+    min_registration_strength: float = 8.0,
     model: str = "joint",
     method: str = "auto",
     threshold: float = 0.5,
@@ -328,6 +191,11 @@ def match_sessions(
         Candidate pairs have centroids closer than this (default 2 radii).
     max_shift : float, optional
         Largest rigid shift searched (default a quarter of the field of view).
+    min_registration_strength : float
+        A session whose phase-correlation peak is weaker than this (robust
+        standard deviations of the correlation surface; unrelated images reach
+        4–8, sessions of one field 10–50) is not moved, with a warning, since
+        a chance peak would line up unrelated cells.
     model : {"joint", "correlation", "distance"}
         The features the mixture uses.
     method : {"auto", "reference", "cluster"}
@@ -343,8 +211,10 @@ def match_sessions(
         session), the mean P(same) of that neuron with the cell's other
         members (NaN where absent or alone); ``score`` (cell), the mean P of
         the cell's member pairs; ``centroid`` (cell, session, axis) in the
-        reference frame. Registration: ``shift`` (session, axis), rigid,
-        ``registration_peak`` and ``registration_correlation`` (session),
+        reference frame. Registration: ``rigid_shift`` (session, axis),
+        ``registration_strength`` (the phase-correlation peak in robust sd;
+        NaN for the reference), ``registered`` (False where the session was
+        not moved) and ``registration_correlation`` (session),
         ``displacement`` (session, axis, y, x; with ``nonrigid``) and the
         aligned registration images ``mean_image`` (session, y, x). Pairwise
         scores: ``pair_session`` and ``pair_neuron`` (pair, side),
@@ -362,26 +232,19 @@ def match_sessions(
     >>> bool((out["neuron"] >= 0).all("session").sum() >= 10)
     True
     """
-    _check_options(len(sessions), reference, threshold, max_distance, method, model)
+    options = dict(locals())
     foot, means, register_on = _inputs(sessions, mean_images, register_on)
-    if not isinstance(nonrigid, bool | np.bool_):
-        raise input_error("nonrigid", "True or False", repr(nonrigid))
     n_s = len(foot)
+    _check_options(n_s, options)
     ny, nx = foot[0].shape[1:]
-    if neuron_radius is None:
-        radius = _radius(foot)
-    elif (
-        isinstance(neuron_radius, bool)
-        or not isinstance(neuron_radius, numbers.Real)
-        or not 0 < neuron_radius < min(ny, nx) / 2
-    ):
+    radius = _radius(foot) if neuron_radius is None else float(neuron_radius)
+    if 2 * radius >= min(ny, nx):
         raise input_error(
             "neuron_radius",
-            f"a positive number of pixels below {min(ny, nx) / 2}",
-            repr(neuron_radius),
+            f"smaller than half the field of view ({ny} × {nx} px)",
+            radius,
+            "Give the radius in pixels, not micrometres.",
         )
-    else:
-        radius = float(neuron_radius)
     dmax = 2.0 * radius if max_distance is None else float(max_distance)
     if max_shift is None:
         max_shift = min(ny, nx) / 4
@@ -395,7 +258,7 @@ def match_sessions(
             m if m is not None else _projection(f)
             for m, f in zip(means, foot, strict=True)
         ]
-        shifts, peaks, fields = np.zeros((n_s, 2)), np.ones(n_s), [None] * n_s
+        shifts, peaks, fields = np.zeros((n_s, 2)), np.full(n_s, np.nan), [None] * n_s
         corr = np.full(n_s, np.nan)
         aligned = [np.asarray(im, np.float32) for im in images]
     else:
@@ -403,8 +266,9 @@ def match_sessions(
             means if register_on == "mean_image" else [_projection(f) for f in foot]
         )
         shifts, peaks, fields, corr, aligned = _register(
-            images, reference, radius, nonrigid, max_shift, patch
-        )
+            images, reference, radius, nonrigid, max_shift, patch,
+            min_registration_strength,
+        )  # fmt: skip
 
     A = [_reg.warp_footprints(f, shifts[s], fields[s]) for s, f in enumerate(foot)]
     centroids = [_reg.footprint_centroids(a, (ny, nx)) for a in A]
@@ -416,7 +280,10 @@ def match_sessions(
     scored = _pairs(A, centroids, session_pairs, dmax)
     d_all = np.concatenate([v[2] for v in scored.values()])
     r_all = np.concatenate([v[3] for v in scored.values()])
-    mix = _model.fit_mixture(d_all, r_all, model=model, max_distance=dmax)
+    controls = _model.control_pairs(A, centroids, session_pairs, (ny, nx), dmax)
+    mix = _model.fit_mixture(
+        d_all, r_all, model=model, max_distance=dmax, controls=controls
+    )
     p_all = mix.posterior(d_all, r_all) if len(d_all) else np.zeros(0)
 
     pairs, probs, rows = {}, {}, []
@@ -441,6 +308,7 @@ def match_sessions(
         "neuron_radius": radius,
         "max_distance": dmax,
         "max_shift": float(max_shift),
+        "min_registration_strength": float(min_registration_strength),
         "model": model,
         "method": method_used,
         "threshold": float(threshold),
@@ -472,8 +340,12 @@ def _dataset(neuron, p_same, score, cen, registration, pair_data, call, mix):
         "p_same": (("cell", "session"), p_same),
         "score": (("cell",), score),
         "centroid": (("cell", "session", "axis"), cen),
-        "shift": (("session", "axis"), shifts),
-        "registration_peak": (("session",), peaks),
+        "rigid_shift": (("session", "axis"), shifts),
+        "registration_strength": (("session",), peaks),
+        "registered": (
+            ("session",),
+            ~(peaks < call["min_registration_strength"]),
+        ),
         "registration_correlation": (("session",), corr),
         "mean_image": (("session", "y", "x"), np.stack(aligned)),
         "pair_session": (("pair", "side"), np.stack([sa, sb], 1).astype(np.int64)),
@@ -509,7 +381,7 @@ def _dataset(neuron, p_same, score, cen, registration, pair_data, call, mix):
 def align_footprints(footprints, result: xr.Dataset, session: int) -> np.ndarray:
     """A session's footprints (neuron, y, x) in the reference frame of ``result``.
 
-    Applies the ``shift`` (and ``displacement``) that :func:`match_sessions`
+    Applies the ``rigid_shift`` (and ``displacement``) that :func:`match_sessions`
     found for ``session``.
 
     Examples
@@ -524,7 +396,7 @@ def align_footprints(footprints, result: xr.Dataset, session: int) -> np.ndarray
     field = None
     if "displacement" in result:
         field = np.asarray(result["displacement"].values[session], float)
-    A = _reg.warp_footprints(f, result["shift"].values[session], field)
+    A = _reg.warp_footprints(f, result["rigid_shift"].values[session], field)
     return A.toarray().reshape(f.shape[0], *f.shape[1:])
 
 

@@ -4,5 +4,23 @@ from neuronmf.model_selection.chain import rank_chain
 from neuronmf.model_selection.matching import match_components
 from neuronmf.model_selection.runner import run_tasks
 from neuronmf.model_selection.scan import RankScan, select_rank
+from neuronmf.model_selection.x_ortho import (
+    FactorSignificance,
+    XOrthoChoice,
+    choose_x_ortho,
+    factor_significance,
+    select_conv_rank,
+)
 
-__all__ = ["RankScan", "match_components", "rank_chain", "run_tasks", "select_rank"]
+__all__ = [
+    "FactorSignificance",
+    "RankScan",
+    "XOrthoChoice",
+    "choose_x_ortho",
+    "factor_significance",
+    "match_components",
+    "rank_chain",
+    "run_tasks",
+    "select_conv_rank",
+    "select_rank",
+]

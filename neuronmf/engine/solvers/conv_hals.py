@@ -35,7 +35,12 @@ from neuronmf.engine.solvers.conv_mu import (
 __all__ = ["run"]
 
 H_SWEEPS = 2
-W_SWEEPS = 3
+W_SWEEPS = 1
+#: Iterations over which the x-ortho penalty is brought in (continuation): exact
+#: updates at full λ from a random start remove every component that overlaps
+#: another before the patterns have formed (multiplicative updates move slowly
+#: enough not to).
+RAMP = 20
 
 
 def _offdiag_lags(A: np.ndarray, L: int, K: int) -> np.ndarray:
@@ -124,7 +129,7 @@ def run(
         last = it == max_iter - 1 or stalled(history, tol)
         if last and it < max_iter - 1:
             converged = True
-        lam = 0.0 if (last and it > 0) else P.x_ortho
+        lam = 0.0 if (last and it > 0) else P.x_ortho * min(1.0, (it + 1) / RAMP)
         if P.M is not None:
             Vfit = P.Vm + (1.0 - P.M) * ops.reconstruct(W, H)
         H = update_H(P, W, H, Vfit, lam, t_hi)

@@ -8,13 +8,16 @@ from neuronmf.imaging.deconvolve import deconvolve
 from neuronmf.imaging.score import masks_from_footprints, score
 from neuronmf.imaging.segment import SegmentParameters, default_parameters, segment
 from neuronmf.imaging.sessions import match_sessions
+from neuronmf.imaging.traces import TraceParameters, traces
 
 __all__ = [
     "SegmentParameters",
+    "TraceParameters",
     "deconvolve",
     "default_parameters",
     "masks_from_footprints",
     "match_sessions",
     "score",
     "segment",
+    "traces",
 ]

@@ -30,6 +30,7 @@ from neuronmf.io._nwb_file import (
     series_time,
     time_axis,
 )
+from neuronmf.io._nwb_traces import add_trace_series, read_trace_series
 
 __all__ = [
     "DENSE_FOOTPRINTS_READ_MAX_BYTES",
@@ -211,6 +212,7 @@ def add_segmentation(
             fp, f"processing/{ophys.name}/{imgseg.name}/{ps_name}"
         )
     _add_responses(ophys, ps, ps_name, ds, traces, timing)
+    add_trace_series(ophys, ps, ps_name, ds, timing)  # imaging.traces' variables
     _add_images(ophys, ps_name, ds, ydim, xdim)
     return finish
 
@@ -483,6 +485,7 @@ def read_segmentation(ps, ophys, info: dict) -> xr.Dataset:
     if imgs is not None:
         for k, img in imgs.images.items():
             data[k] = ((ydim, xdim), np.asarray(img.data[:]).T)
+    data.update(read_trace_series(ophys, ps))  # imaging.traces' variables
     ds = xr.Dataset(data, coords=coords)
     ds.attrs = dict(info.get("attrs", {}))
     return ds

@@ -44,7 +44,9 @@ def _scan_rank(V, r, plan, wanted, loss, seed, options, given=None) -> dict:
             cv_options = cv_fit_options(loss, options)
             for b, mask in enumerate(plan["cv"]):
                 fit = nmf(V, r, loss=loss, mask=mask, seed=seed + b + 1, **cv_options)
-                errors.append(fit.heldout_loss(V, ~mask))
+                # a HeldOut (sparse V) lists the held-out entries itself
+                held = ~mask if isinstance(mask, np.ndarray) else mask
+                errors.append(fit.heldout_loss(V, held))
             out["cv"] = np.array(errors)
         if "bicv" in wanted and r > plan["bicv_max_rank"]:
             out["bicv"] = np.full(len(plan["bicv"]), np.nan)

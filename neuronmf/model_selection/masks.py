@@ -46,6 +46,52 @@ def speckled_mask(
     return ~np.repeat(held, block, axis=1)[:, :n]
 
 
+def speckled_heldout(
+    shape: tuple[int, int],
+    holdout: float,
+    rng: np.random.Generator,
+    block: int = 1,
+    chunk: int = 1 << 21,
+):
+    """The held-out entries of :func:`speckled_mask`, stored sparsely.
+
+    The same draws from ``rng`` as ``speckled_mask(shape, holdout, rng,
+    block)`` (made a few rows at a time, at most about ``chunk`` per call, so
+    the generator ends in the same state), so the held-out entries are those
+    where that mask is False; but no (m, n) array is formed: the result is a
+    :class:`neuronmf.engine.HeldOut` (4 bytes per held-out entry), for masked
+    fits on sparse data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> held = speckled_heldout((50, 400), 0.1, np.random.default_rng(0), block=10)
+    >>> mask = speckled_mask((50, 400), 0.1, np.random.default_rng(0), block=10)
+    >>> bool(np.array_equal(held.to_array(), ~mask))
+    True
+    """
+    from neuronmf.engine._heldout import HeldOut
+
+    m, n = shape
+    n_blocks = -(-n // block)
+    step = max(1, chunk // max(n_blocks, 1))
+    offsets = np.arange(block)
+    counts = np.zeros(m, dtype=np.int64)
+    parts = []
+    for start in range(0, m, step):
+        size = min(step, m - start)
+        rows, blocks = np.nonzero(rng.random((size, n_blocks)) < holdout)
+        cols = (blocks[:, None] * block + offsets).ravel()
+        keep = cols < n
+        rows = np.repeat(rows, block)[keep]
+        parts.append(cols[keep].astype(np.int32 if n < 2**31 else np.int64))
+        counts[start : start + size] = np.bincount(rows, minlength=size)
+    indptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    indices = np.concatenate(parts) if parts else np.zeros(0, np.int32)
+    return HeldOut(indptr, indices, shape)
+
+
 def bicv_split(
     shape: tuple[int, int], rng: np.random.Generator, fraction: float = 0.5
 ) -> tuple[np.ndarray, np.ndarray]:

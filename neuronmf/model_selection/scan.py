@@ -39,12 +39,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from neuronmf._provenance import result_attrs
 from neuronmf.errors import input_error
 from neuronmf.model_selection._assemble import COPHENETIC_TOLERANCE, _assemble
 from neuronmf.model_selection._fits import CV_L1_H, _scan_rank, cv_fit_options
-from neuronmf.model_selection.masks import bicv_split, block_bootstrap, speckled_mask
+from neuronmf.model_selection.masks import (
+    bicv_split,
+    block_bootstrap,
+    speckled_heldout,
+    speckled_mask,
+)
 
 __all__ = [
     "CHEAP",
@@ -65,10 +71,9 @@ CHEAP = ("vaf", "curvefit", "aic", "bic")
 # criteria that need V in memory (masks, restarts, resamples); the others run on a
 # dask array through the engine's chunked path
 IN_MEMORY_ONLY = ("cv", "consensus", "stability")
-# criteria that fit with masks: refused on scipy.sparse V (the sparse fits take
-# no mask); every other criterion runs on the non-zeros
-MASKED = ("cv",)
-SPARSE_METHODS = tuple(m for m in METHODS if m not in MASKED)
+# criteria that run on scipy.sparse V: all (masked CV holds out entries, zeros
+# included, as a HeldOut pattern; the others run on the non-zeros)
+SPARSE_METHODS = METHODS
 #: Default stopping tolerance of the fits of a scan (see ``select_rank``).
 SCAN_TOL = 1e-4
 
@@ -229,7 +234,11 @@ def select_rank(
         never read whole: every fit goes through the engine's chunked path (one
         pass over V per iteration) and the criteria that need V in memory
         (``"cv"``, ``"consensus"``, ``"stability"``) are refused; use
-        ``method="bicv"`` or the classical criteria.
+        ``method="bicv"`` or the classical criteria. A ``scipy.sparse`` V (spike
+        counts) is never densified: every criterion runs on its non-zeros, and
+        ``"cv"`` holds out the same entries (zeros included) as for the dense
+        array, stored sparsely (:class:`neuronmf.engine.HeldOut`), with the same
+        held-out scores to rounding.
     ranks : iterable of int, default range(1, 11)
     method : {"cv", "bicv", "vaf", "curvefit", "aic", "bic", "consensus", \
 "stability"}
@@ -298,7 +307,6 @@ def select_rank(
     n_repeats, block = _check_scan(
         wanted, lazy, holdout, n_repeats, block, n_jobs, nmf_options
     )
-    _check_sparse(V, wanted)
 
     nmf_options = {"tol": SCAN_TOL, **nmf_options}
     settings = {
@@ -308,7 +316,9 @@ def select_rank(
         "vaf_threshold": vaf_threshold,
         "local_vaf_threshold": local_vaf_threshold,
     }
-    plan = _plan(V.shape, ranks_arr, wanted, method, settings, seed)
+    plan = _plan(
+        V.shape, ranks_arr, wanted, method, settings, seed, sparse=sp.issparse(V)
+    )
     base_seed = 0 if seed is None else int(seed)
 
     # _fits (internal): {rank: (W, H)} full fits the caller already has, with the
@@ -397,23 +407,6 @@ def _check_scan(wanted, lazy, holdout, n_repeats, block, n_jobs, nmf_options):
                 f"Remove {name}= from the call.",
             )
     return n_repeats, block
-
-
-def _check_sparse(V, wanted) -> None:
-    """Refuse, for ``scipy.sparse`` V, the criteria that need masked fits."""
-    import scipy.sparse as sp
-
-    needs = [c for c in wanted if c in MASKED]
-    if sp.issparse(V) and needs:
-        raise input_error(
-            "method/criteria for sparse V",
-            f"among {SPARSE_METHODS}",
-            f"{needs}",
-            'Masked hold-out (method="cv") needs masks, which the sparse fits do '
-            'not take; bi-cross-validation (method="bicv") holds out whole blocks '
-            "of rows and columns instead. V is never densified silently: pass "
-            "V.toarray() for masked cross-validation.",
-        )
 
 
 def _as_matrix(V, sample_dim: str):
@@ -505,11 +498,24 @@ def rule_text(
     return rule
 
 
-def _plan(shape, ranks, wanted, method, settings, seed) -> dict[str, Any]:
+def _holds_out_a_line(mask) -> bool:
+    """Whether a cv mask (bool, True = trains) or HeldOut leaves a row or column
+    without a training entry."""
+    if isinstance(mask, np.ndarray):
+        return bool((mask.sum(axis=1) < 1).any() or (mask.sum(axis=0) < 1).any())
+    m, n = mask.shape
+    return bool((mask.row_counts() >= n).any() or (mask.col_counts() >= m).any())
+
+
+def _plan(
+    shape, ranks, wanted, method, settings, seed, sparse: bool = False
+) -> dict[str, Any]:
     """The held-out masks, bi-CV splits and bootstrap resamples of a scan.
 
     Drawn once from ``seed`` (in this order), before any fit, and shared by
-    every rank; bad settings are refused here, before any work.
+    every rank; bad settings are refused here, before any work. For sparse V
+    (``sparse``) the cv masks are :class:`~neuronmf.engine.HeldOut` patterns
+    of the same entries.
     """
     m, n = shape
     holdout, block = settings["holdout"], settings["block"]
@@ -517,11 +523,11 @@ def _plan(shape, ranks, wanted, method, settings, seed) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     plan: dict[str, Any] = {"n_repeats": n_repeats}
     if "cv" in wanted:
-        plan["cv"] = [
-            speckled_mask(shape, holdout, rng, block) for _ in range(n_repeats)
-        ]
+        # sparse V: the same held-out entries, stored sparsely (a HeldOut)
+        draw = speckled_heldout if sparse else speckled_mask
+        plan["cv"] = [draw(shape, holdout, rng, block) for _ in range(n_repeats)]
         for i, mask in enumerate(plan["cv"]):
-            if (mask.sum(axis=1) < 1).any() or (mask.sum(axis=0) < 1).any():
+            if _holds_out_a_line(mask):
                 raise input_error(
                     "holdout",
                     "small enough to leave a training entry in every row and column",

@@ -19,10 +19,14 @@ import numpy as np
 from neuronmf.engine._validation import check_int, check_real
 from neuronmf.errors import input_error
 
-__all__ = ["SEEDS", "SegmentParameters", "default_parameters"]
+__all__ = ["BACKGROUNDS", "SEEDS", "SegmentParameters", "default_parameters"]
 
 #: Where neurons come from (``segment``'s ``seeds``).
 SEEDS = ("activity", "anatomy+activity", "anatomy")
+
+#: The background models (``background``): a rank-``background_rank`` NMF per
+#: patch, or CNMF-E's ring model for one-photon movies (:mod:`._ring`).
+BACKGROUNDS = ("low-rank", "ring")
 
 Check = Callable[[str, Any], Any]
 
@@ -72,6 +76,17 @@ def _weight(name: str, value: Any) -> float:
     return x
 
 
+def _background(name: str, value: Any) -> str:
+    if not isinstance(value, str) or value not in BACKGROUNDS:
+        raise input_error(
+            name,
+            " or ".join(repr(b) for b in BACKGROUNDS),
+            repr(value),
+            "'ring' is CNMF-E's background for one-photon (endoscope) movies.",
+        )
+    return value
+
+
 def _field(check: Check, default: Any = dataclasses.MISSING) -> Any:
     return field(default=default, metadata={"check": check})
 
@@ -101,7 +116,8 @@ class SegmentParameters:
     min_corr : float
         Seed local correlation (0.2).
     min_pnr : float
-        Seed peak-to-noise ratio (5).
+        Seed peak-to-noise ratio (5; 10 with ``background="ring"``, as
+        CNMF-E).
     min_snr : float
         Trace SNR below which a component is rejected (3).
     min_trace_corr : float
@@ -139,6 +155,17 @@ class SegmentParameters:
         read whole; seeds and baseline come from the binned frames, traces
         from the engine's chunked path at the full frame rate (see
         docs/imaging.md, "Out of core").
+    background : {"low-rank", "ring"}
+        The background model (``"low-rank"``: an unpenalised
+        rank-``background_rank`` NMF per patch; ``"ring"``: CNMF-E's ring
+        model for one-photon movies, each pixel's background a least-squares
+        combination of the pixels on a ring of ``ring_radius`` around it, see
+        docs/imaging.md, "One-photon movies").
+    ring_radius : float
+        Radius of the ring in pixels (default ``3 r``, 1.5 neuron diameters);
+        must exceed the neuron radius. Used with ``background="ring"``.
+    ring_iter : int
+        Rounds of ring background → traces → footprints, ≥ 1 (2).
 
     Examples
     --------
@@ -181,6 +208,9 @@ class SegmentParameters:
         ),
         1 << 30,
     )
+    background: str = _field(_background, "low-rank")
+    ring_radius: float = _field(_real(0.0))
+    ring_iter: int = _field(_int(1), 2)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -225,7 +255,13 @@ class SegmentParameters:
             "min_area": int(np.ceil(np.pi * (0.4 * r) ** 2)),
             "max_area": int(np.ceil(np.pi * (2.5 * r) ** 2)),
             "merge_dilation": int(max(1, round(r / 2))),
+            "ring_radius": 3.0 * r,
         }
+        if overrides.get("background") == "ring":
+            # CNMF-E's seeding threshold (min_pnr 10–20): on a movie minus its
+            # ring background the rims of bright neurons and the field's edge
+            # reach a peak-to-noise of 5–8, neurons 13 and more
+            values["min_pnr"] = 10.0
         values.update(overrides)
         if "patch" in overrides:  # its own limit is the likelier error: first
             (patch_field,) = (f for f in dataclasses.fields(cls) if f.name == "patch")
@@ -253,8 +289,15 @@ class SegmentParameters:
     def check_radius(self, neuron_radius: float) -> None:
         """Refuse a ``patch`` too small for ``neuron_radius`` (≤ 4 radii)."""
         _check_patch(self.patch, float(neuron_radius))
+        if self.ring_radius <= neuron_radius:
+            raise input_error(
+                "ring_radius",
+                f"larger than neuron_radius ({float(neuron_radius):g} px)",
+                self.ring_radius,
+                "The ring must lie outside the neuron (default 3 × neuron_radius).",
+            )
 
-    def as_dict(self) -> dict[str, int | float]:
+    def as_dict(self) -> dict[str, int | float | str]:
         """The fields as a plain dict (the keys of :func:`default_parameters`)."""
         return dataclasses.asdict(self)
 

@@ -28,6 +28,7 @@ from neuronmf.imaging._out_of_core import (
 )
 from neuronmf.imaging._parameters import SEEDS, SegmentParameters, default_parameters
 from neuronmf.imaging._patch import _segment_patch
+from neuronmf.imaging._ring import grow_tiles
 from neuronmf.imaging.anatomy import _check_radius, ring_candidates
 from neuronmf.imaging.patches import make_patches
 
@@ -192,6 +193,28 @@ def _check_movie_radius(mov: xr.DataArray, neuron_radius, n_neurons) -> float:
     return r
 
 
+def _check_ring(mov, p: SegmentParameters, background_rank: int) -> int:
+    """The background rank of the patches: 0 for the ring model (no NMF background).
+
+    The ring model holds its patch in memory: a patch above ``patch_memory``
+    with ``background="ring"`` is refused before any work.
+    """
+    if p.background != "ring":
+        return background_rank
+    T, ny, nx = mov.shape
+    size = p.patch if max(ny, nx) > p.patch else max(ny, nx)
+    tiles = grow_tiles(make_patches((ny, nx), size, p.overlap), p.ring_radius, (ny, nx))
+    if any(_patch_nbytes(T, ys, xs) > p.patch_memory for ys, xs, _ in tiles):
+        raise input_error(
+            "background",
+            "'low-rank' when patches exceed patch_memory",
+            "'ring'",
+            "The ring model holds each patch in memory: raise patch_memory or "
+            "pass a smaller patch.",
+        )
+    return 0
+
+
 def _warn_frames(frames: dict) -> None:
     """Warn (at segment's caller) of constant or saturated frames; they are kept."""
     if frames["constant_frames"] or frames["saturated_frames"]:
@@ -215,6 +238,8 @@ def _plan(mov, r: float, p: SegmentParameters, seeds: str, mean: np.ndarray):
     T, ny, nx = mov.shape
     size = p.patch if max(ny, nx) > p.patch else max(ny, nx)
     tiles = make_patches((ny, nx), size, p.overlap)
+    if p.background == "ring":  # whole rings around every pixel of the cores
+        tiles = grow_tiles(tiles, p.ring_radius, (ny, nx))
     out_of_core = [_patch_nbytes(T, ys, xs) > p.patch_memory for ys, xs, _ in tiles]
     peaks, ring, response = ring_candidates(
         mean,
@@ -284,7 +309,11 @@ def _attrs(mov, call: dict, p: SegmentParameters, frames: dict, offset) -> dict:
         }
     )
     for k, v in p.as_dict().items():
-        attrs[k] = float(v) if isinstance(v, float) else int(v)
+        attrs[k] = v if isinstance(v, str | float) else int(v)
+    if p.background == "ring":
+        attrs["method"] = attrs["method"].replace(
+            "NMF background", "ring background (CNMF-E)"
+        )
     return attrs
 
 
@@ -379,7 +408,10 @@ def segment(
         ``min_corr`` and ``min_pnr``); anatomical components fill what the
         activity seeds leave.
     background_rank : int
-        Rank of the unpenalised background per patch.
+        Rank of the unpenalised background per patch (``background="low-rank"``,
+        the default; with ``background="ring"``, CNMF-E's ring model for
+        one-photon movies, there is no low-rank background and
+        ``background_footprints`` / ``background_traces`` are empty).
     smoothness, sparsity, patch, overlap : optional
         Fields of :class:`SegmentParameters` named here for convenience:
         graph-Laplacian weight λ on footprints (0.1), L1 weight (0), patch
@@ -409,7 +441,8 @@ def segment(
         ``max_area``, ``merge_threshold``, ``merge_dilation``,
         ``baseline_percentile``, ``support_dilation``, ``refine_iter``,
         ``footprint_threshold``, ``seed_frames``, ``anatomy_threshold``,
-        ``anatomy_activity_weight``, ``patch_memory``), each documented there.
+        ``anatomy_activity_weight``, ``patch_memory``, ``background``,
+        ``ring_radius``, ``ring_iter``), each documented there.
         Any other keyword is an ``InputError`` naming the valid ones.
 
     Returns
@@ -445,6 +478,7 @@ def segment(
     p = _parameters(
         parameters, r, {**named, "patch": patch, "overlap": overlap}, options
     )
+    rank = _check_ring(mov, p, background_rank)
     frames = _check_frames(mov, mean_image=True)
     _warn_frames(frames)
     offset = -frames["min"] if frames["min"] < 0 else 0.0
@@ -453,10 +487,10 @@ def segment(
 
     def work(i):
         Y, anat = _patch_input(mov, tiles[i], out_of_core[i], offset, p, candidates)
-        return _segment_patch(Y, r, p, kmax, background_rank, refine, seeds, anat)
+        return _segment_patch(Y, r, p, kmax, rank, refine, seeds, anat)
 
     results = _run_patches(tiles, work, n_jobs, progress)
-    variables, coords = _assemble(tiles, results, mov, r, background_rank, offset)
+    variables, coords = _assemble(tiles, results, mov, r, rank, offset)
     call = {
         "neuron_radius": r,
         "n_neurons": n_neurons,

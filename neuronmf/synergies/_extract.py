@@ -67,8 +67,8 @@ def extract(
     n_restarts: int = 10,
     scan_restarts: int | None = None,
     seed: int | None = 0,
-    max_iter: int = 2000,
-    tol: float = 1e-6,
+    max_iter: int | None = None,
+    tol: float | None = None,
     solver: str = "auto",
     init: str = "nndsvda",
     vaf_threshold: float = 0.90,
@@ -76,6 +76,8 @@ def extract(
     max_scan_samples: int | None = 20_000,
     progress: bool = False,
     time_dim: str = "time",
+    kind: str = "synchronous",
+    duration: float | None = None,
     **select_options,
 ) -> xr.Dataset:
     """Muscle synergies of an envelope by NMF: V (muscle × time) ≈ W·H.
@@ -107,7 +109,10 @@ def extract(
         already used as many.
     seed : int, optional
     max_iter, tol, solver, init
-        Passed to :func:`neuronmf.nmf`.
+        Passed to :func:`neuronmf.nmf` (or to
+        :func:`neuronmf.engine.convolutive.conv_nmf` for time-varying
+        synergies; ``init`` is then unused). Defaults: 2000 and 1e-6
+        (synchronous), 1000 and 1e-6 (time-varying).
     vaf_threshold, local_vaf_threshold : float
     max_scan_samples : int or None, default 20000
         Long recordings are scanned (and restarted) on every *s*-th sample,
@@ -118,9 +123,29 @@ def extract(
         None always uses every sample. ``attrs["scan_step"]`` records *s*.
     progress : bool
     time_dim : str
+    kind : {"synchronous", "time-varying"}, default "synchronous"
+        ``"synchronous"``: the synergies above (one muscle-weight vector each,
+        NMF). ``"time-varying"``: d'Avella et al. (2003) time-varying synergies,
+        each a (muscle × lag) waveform ``duration`` long, played at onsets with
+        amplitudes, found by convolutive NMF with sparse activations; see
+        ``docs/synergies.md``. With ``rank="auto"`` only the ``"curvefit"``
+        and ``"vaf"`` criteria apply.
+    duration : float, optional
+        Length of a time-varying synergy in units of the time coordinate
+        (seconds; cycles for a time-normalised envelope). Required for, and
+        only for, ``kind="time-varying"``.
     **select_options
         Passed to :func:`neuronmf.select_rank` for delegated criteria;
         ``n_jobs`` also runs the scan's fits in parallel (one per rank).
+        For ``kind="time-varying"``: ``loss``, ``x_ortho``, ``l1_H``,
+        ``l1_W`` (passed to ``conv_nmf``, relative to the envelope's peak;
+        ``l1_H`` defaults to 0.1 to keep the activations sparse),
+        ``min_amplitude`` (a peak of H is an occurrence when its amplitude
+        is at least this fraction of the synergy's largest; default 0.1) and
+        ``n_shuffles`` (VAF of that many fits to data whose muscles were
+        circularly shifted independently: ``vaf_shuffled``, ``vaf_excess``).
+        A window ``duration`` about 1.5 times the longest expected synergy
+        recovers planted synergies best (the fit centres each synergy in it).
 
     Returns
     -------
@@ -155,6 +180,17 @@ def extract(
     time_dim = check.check_str("time_dim", time_dim)
     progress = check.check_bool("progress", progress)
     seed = check.check_seed("seed", seed)
+    if kind not in ("synchronous", "time-varying"):
+        raise input_error("kind", "'synchronous' or 'time-varying'", repr(kind))
+    if (duration is None) == (kind == "time-varying"):
+        raise input_error(
+            "duration",
+            "given (seconds) for kind='time-varying' and only then",
+            repr(duration),
+        )
+    default_iter, default_tol = (2000, 1e-6) if kind == "synchronous" else (1000, 1e-6)
+    max_iter = default_iter if max_iter is None else max_iter
+    tol = default_tol if tol is None else tol
     if not isinstance(criterion, str):
         raise input_error("criterion", "a method name (a string)", repr(criterion))
     for name, value in (
@@ -172,6 +208,19 @@ def extract(
     elif not mask.any(axis=1).all() or not mask.any(axis=0).any():
         raise input_error("envelope", "observed (not NaN) in every muscle", "all NaN")
     n_restarts = _integer("n_restarts", n_restarts)
+    if kind == "time-varying":
+        from neuronmf.synergies._time_varying import time_varying
+
+        if isinstance(rank, str) and rank != "auto":
+            raise input_error("rank", "'auto' or an integer >= 1", repr(rank))
+        if not isinstance(rank, str):
+            rank = _integer("rank", rank)
+        return time_varying(
+            da, V, mask, rank=rank, ranks=ranks, duration=duration,
+            criterion=criterion, n_restarts=n_restarts, seed=seed,
+            max_iter=max_iter, tol=tol, solver=solver, vaf_threshold=vaf_threshold,
+            local_vaf_threshold=local_vaf_threshold, options=select_options,
+        )  # fmt: skip
     if scan_restarts is None:
         scan_restarts = min(n_restarts, 3)
     scan_restarts = _integer("scan_restarts", scan_restarts)

@@ -303,7 +303,11 @@ def space_by_time(
     if not (one_l and one_p):
         extra["scan_vaf"] = (("n_spatial_scan", "n_temporal_scan"), scan_vaf)
     if n_shuffles:
-        rng = np.random.default_rng(None if seed is None else seed + 1)
+        rng = (
+            seed
+            if isinstance(seed, np.random.Generator)
+            else np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
+        )
         null = [
             _scores(Xs, *_fit(Xs, P, L, *opts)[:3])[0]
             for Xs in (_shuffled(X, rng) for _ in range(n_shuffles))

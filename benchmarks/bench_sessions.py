@@ -82,7 +82,8 @@ def run(args) -> dict:
                 out = match_sessions(segs, mean_images=means, **kw)
                 row[f"segment_{name}"] = score_matching(out, table)
             row["segment_f1"] = [
-                score(g, s.truth["footprints"])["f1"] for g, s in zip(segs, sims, strict=False)
+                score(g, s.truth["footprints"])["f1"]
+                for g, s in zip(segs, sims, strict=False)
             ]
         other = simulate_movie(
             (args.size, args.size), 50, args.neurons, 4.0, seed=seed + 1000

@@ -9,9 +9,11 @@ P(same), from the data themselves rather than a hand-set threshold.
 
 Components (fitted by EM on all candidate pairs pooled):
 
-- same cell, as in CellReg: log-normal distance and log-normal 1 − ρ
-  (ρ clipped to (0, 1)), fitted by weighted moments; heavy enough tails for
-  the few cells that a deformation or a segmentation moved by a pixel or two;
+- same cell: the distance of a 2-D Student-t offset (ν = 3; Rayleigh-like
+  near 0, a power-law tail) and, as in CellReg, a log-normal 1 − ρ (ρ
+  clipped to (0, 1)), fitted by weighted median and moments: tails heavy
+  enough for the few cells that a deformation or a segmentation moved by a
+  pixel or two;
 - different cells: a Gaussian KDE of *control pairs* (each session's cells
   against another session moved far away, :func:`control_pairs`), the chance
   overlaps of unrelated neighbours in this very field; with too few of them,
@@ -35,7 +37,7 @@ from scipy.spatial import cKDTree
 from scipy.stats import beta as beta_dist
 from scipy.stats import gaussian_kde, norm
 
-MODELS = ("joint", "correlation", "distance")
+MODELS = ("correlation", "joint", "distance")
 _EPS = 1e-3
 #: Fewer candidate pairs than this and the mixture keeps its prior parameters.
 MIN_PAIRS = 12
@@ -51,8 +53,7 @@ class Mixture:
     model: str
     max_distance: float
     weight_same: float
-    dist_same_mu: float
-    dist_same_sd: float
+    dist_same_scale: float
     corr_same_mu: float
     corr_same_sd: float
     corr_diff_a: float
@@ -69,8 +70,7 @@ class Mixture:
             model=model,
             max_distance=float(max_distance),
             weight_same=0.5,
-            dist_same_mu=float(np.log(0.1 * max_distance)),
-            dist_same_sd=0.6,
+            dist_same_scale=0.1 * float(max_distance),
             corr_same_mu=float(np.log(0.1)),
             corr_same_sd=0.6,
             corr_diff_a=0.7,
@@ -82,20 +82,20 @@ class Mixture:
 
     def log_densities(self, d, rho) -> tuple[np.ndarray, np.ndarray]:
         """log f(features | same), log f(features | different), per pair."""
-        d = np.maximum(np.asarray(d, float), 1e-6)
+        d = np.maximum(np.asarray(d, float), 1e-3)
         r = np.clip(np.asarray(rho, float), _EPS, 1 - _EPS)
         ls = np.zeros(d.shape)
         ld = np.zeros(d.shape)
         if self.model in ("joint", "distance"):
-            ld_ = np.log(d)
-            ls = ls + norm.logpdf(ld_, self.dist_same_mu, self.dist_same_sd) - ld_
+            ls = ls + _radial_t_logpdf(d, self.dist_same_scale)
             ld = ld + np.log(2 * d / self.max_distance**2)
         if self.model in ("joint", "correlation"):
             lr = np.log1p(-r)
             ls = ls + norm.logpdf(lr, self.corr_same_mu, self.corr_same_sd) - lr
             ld = ld + beta_dist.logpdf(r, self.corr_diff_a, self.corr_diff_b)
         if self.null is not None:
-            ld = self.null.logpdf(_features(self.model, d, r))
+            u = _features(self.model, d, r)
+            ld = self.null.logpdf(u) - u.sum(axis=0)  # Jacobian of the logs
         return ls, ld
 
     def posterior(self, d, rho) -> np.ndarray:
@@ -113,11 +113,18 @@ class Mixture:
 
 
 def _features(model: str, d: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Features of the control KDE: log d and log(1 − ρ).
+
+    In log space the bulk of unrelated neighbours (ρ near 0, d of a few px)
+    and the corner where one cell meets itself (d near 0, ρ near 1) are far
+    apart in bandwidths, so the KDE does not smear the bulk into the corner.
+    """
+    ld, lr = np.log(np.maximum(d, 1e-3)), np.log1p(-np.clip(r, _EPS, 1 - _EPS))
     if model == "distance":
-        return np.atleast_2d(d)
+        return np.atleast_2d(ld)
     if model == "correlation":
-        return np.atleast_2d(r)
-    return np.vstack([d, r])
+        return np.atleast_2d(lr)
+    return np.vstack([ld, lr])
 
 
 def _null_density(model: str, controls) -> gaussian_kde | None:
@@ -139,6 +146,37 @@ def _beta_moments(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     v = min(max(v, 1e-4), 0.95 * m * (1 - m))
     common = m * (1 - m) / v - 1
     return m * common, (1 - m) * common
+
+
+#: The same-cell component's median spatial correlation is at least this: a
+#: cell registered onto itself correlates far better (0.9–1 on simulated
+#: drifting sessions), and without a floor EM on a few unrelated pairs
+#: (sessions with no cell in common) can call the best-correlated third of
+#: them "same".
+SAME_MIN_CORR = 0.7
+_MU_MAX = float(np.log(1 - SAME_MIN_CORR))
+
+#: Degrees of freedom of the same-cell displacement (a 2-D Student t).
+_NU = 3.0
+
+
+def _radial_t_logpdf(d: np.ndarray, scale: float) -> np.ndarray:
+    """log density of |x| for x a 2-D isotropic Student t (ν = 3, ``scale``).
+
+    Like a Rayleigh near 0 (the offset of a registered cell is a 2-D error),
+    with a power-law tail for cells a deformation moved by a pixel or two.
+    """
+    s2 = scale**2
+    return np.log(d / s2) - (_NU + 2) / 2 * np.log1p(d**2 / (_NU * s2))
+
+
+def _radial_t_scale(d: np.ndarray, w: np.ndarray, max_distance: float) -> float:
+    """Scale from the weighted median distance (median = scale·sqrt(ν(2^(2/ν)−1)))."""
+    order = np.argsort(d)
+    cw = np.cumsum(w[order])
+    med = float(d[order][np.searchsorted(cw, cw[-1] / 2)]) if cw[-1] > 0 else 1.0
+    scale = med / np.sqrt(_NU * (2 ** (2 / _NU) - 1))
+    return float(np.clip(scale, 0.05, max_distance / 3))
 
 
 def _lognormal_moments(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
@@ -167,9 +205,9 @@ def fit_mixture(
     this very field, and sessions with no cell in common fit a same-cell
     weight near 0. Otherwise it is the parametric density of the module
     docstring. Starts from "close and correlated" (ρ > 0.5 and d <
-    ``max_distance`` / 2) as same-cell; the same-cell median distance is
+    ``max_distance`` / 2) as same-cell; the same-cell distance scale is
     kept below ``max_distance`` / 3 and its median correlation above the
-    different cells' mean. With fewer than :data:`MIN_PAIRS` pairs the prior
+    different cells' mean and :data:`SAME_MIN_CORR`. With fewer than :data:`MIN_PAIRS` pairs the prior
     parameters are kept (``fitted=False``) and a warning says so.
     """
     mix = Mixture.prior(model, max_distance, len(d))
@@ -188,14 +226,13 @@ def fit_mixture(
     previous = -np.inf
     for it in range(1, 501):
         mix.weight_same = float(np.clip(w.mean(), 1e-4, 1 - 1e-4))
-        mu, sd = _lognormal_moments(np.maximum(d, 1e-6), w)
-        mix.dist_same_mu = float(min(mu, np.log(max_distance / 3)))
-        mix.dist_same_sd = sd
+        mix.dist_same_scale = _radial_t_scale(d, w, max_distance)
         mu, sd = _lognormal_moments(1 - r, w)
         mix.corr_diff_a, mix.corr_diff_b = _beta_moments(r, 1 - w)
         md = mix.corr_diff_a / (mix.corr_diff_a + mix.corr_diff_b)
-        # the same-cell median correlation stays above the different cells' mean
-        mix.corr_same_mu = float(min(mu, np.log(max(1 - md, 1e-3))))
+        # the same-cell median correlation stays above the different cells'
+        # mean and above SAME_MIN_CORR: one cell registered onto itself
+        mix.corr_same_mu = float(min(mu, np.log(max(1 - md, 1e-3)), _MU_MAX))
         mix.corr_same_sd = sd
         ls, ld = mix.log_densities(d, r)
         a = np.log(mix.weight_same) + ls

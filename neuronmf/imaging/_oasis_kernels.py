@@ -87,16 +87,18 @@ def shift_vector(g1, g2, T):
 
 
 @njit(cache=True)
-def ar1_pass(x, g, s_min, vals, weights, starts, lengths):
+def ar1_pass(x, g, s_min, vals, weights, gls, starts, lengths):
     """Pool adjacent violators for AR(1); returns the number of pools.
 
     ``vals`` hold each pool's unconstrained least-squares value (the first
-    pool is used as ``max(v, 0)``), ``weights`` the sums of ``g^{2k}``.
+    pool is used as ``max(v, 0)``), ``weights`` the sums of ``g^{2k}`` and
+    ``gls`` ``g^length``.
     """
     n = 0
     for t in range(x.shape[0]):
         vals[n] = x[t]
         weights[n] = 1.0
+        gls[n] = g
         starts[n] = t
         lengths[n] = 1
         n += 1
@@ -105,12 +107,13 @@ def ar1_pass(x, g, s_min, vals, weights, starts, lengths):
             vp = vals[p]
             if p == 0 and vp < 0.0:
                 vp = 0.0
-            gl = g ** lengths[p]
+            gl = gls[p]
             if vals[n - 1] >= gl * vp + s_min:
                 break
             w = weights[p] + gl * gl * weights[n - 1]
             vals[p] = (weights[p] * vals[p] + gl * weights[n - 1] * vals[n - 1]) / w
             weights[p] = w
+            gls[p] = gl * gls[n - 1]
             lengths[p] += lengths[n - 1]
             n -= 1
     return n
@@ -209,12 +212,12 @@ def ar2_eval(x, g2, h, K, h2c, hhc, starts, lengths, n, clamp0, c):
 @njit(cache=True)
 def _fit_pools(y, b, lam, g1, g2, s_min, mu, h, K, h2c, hhc, work, c):
     """One pass on ``x = y - b - lam mu``; fills ``c``; returns the pools."""
-    vals, weights, zs, x = work[0], work[1], work[2], work[3]
+    vals, weights, zs, x, gls = work[0], work[1], work[2], work[3], work[4]
     starts, lengths = np.empty(y.shape[0], np.int64), np.empty(y.shape[0], np.int64)
     for t in range(y.shape[0]):
         x[t] = y[t] - b - lam * mu[t]
     if g2 == 0.0:
-        n = ar1_pass(x, g1, s_min, vals, weights, starts, lengths)
+        n = ar1_pass(x, g1, s_min, vals, weights, gls, starts, lengths)
         clamp0 = vals[0] < 0.0
         ar1_eval(x, g1, starts, lengths, n, clamp0, c)
     else:
@@ -225,11 +228,104 @@ def _fit_pools(y, b, lam, g1, g2, s_min, mu, h, K, h2c, hhc, work, c):
 
 
 @njit(cache=True)
-def _linear_map(x, g1, g2, h, K, h2c, hhc, starts, lengths, n, clamp0, out):
-    if g2 == 0.0:
-        ar1_eval(x, g1, starts, lengths, n, clamp0, out)
+def _ar1_products(y, mu, g, starts, lengths, n, clamp0, out):
+    """The dot products of the residual's pieces on fixed AR(1) pools.
+
+    With ``u = y - Ly``, ``e = 1 - L1``, ``q = L mu`` (``L`` the fit on the
+    pools), ``out`` gets ``uu, uq, qq, ee, eu, eq, mu.L1`` in one pass per pool.
+    """
+    for j in range(7):
+        out[j] = 0.0
+    for p in range(n):
+        t, l = starts[p], lengths[p]
+        sy = s1 = sm = w = 0.0
+        gk = 1.0
+        for k in range(l):
+            sy += gk * y[t + k]
+            s1 += gk
+            sm += gk * mu[t + k]
+            w += gk * gk
+            gk *= g
+        if p == 0 and clamp0:
+            vy = v1 = vm = 0.0
+        else:
+            vy, v1, vm = sy / w, s1 / w, sm / w
+        for k in range(l):
+            u = y[t + k] - vy
+            e = 1.0 - v1
+            q = vm
+            out[0] += u * u
+            out[1] += u * q
+            out[2] += q * q
+            out[3] += e * e
+            out[4] += e * u
+            out[5] += e * q
+            out[6] += mu[t + k] * v1
+            vy *= g
+            v1 *= g
+            vm *= g
+
+
+@njit(cache=True)
+def _ar2_products(y, mu, g2, h, K, h2c, hhc, starts, lengths, n, clamp0, tmp, out):
+    """As :func:`_ar1_products` on AR(2) pools (three fits, then one pass)."""
+    ly, l1, lmu, ones = tmp[0], tmp[1], tmp[2], tmp[3]
+    ar2_eval(y, g2, h, K, h2c, hhc, starts, lengths, n, clamp0, ly)
+    ar2_eval(ones, g2, h, K, h2c, hhc, starts, lengths, n, clamp0, l1)
+    ar2_eval(mu, g2, h, K, h2c, hhc, starts, lengths, n, clamp0, lmu)
+    for j in range(7):
+        out[j] = 0.0
+    for t in range(y.shape[0]):
+        u = y[t] - ly[t]
+        e = 1.0 - l1[t]
+        q = lmu[t]
+        out[0] += u * u
+        out[1] += u * q
+        out[2] += q * q
+        out[3] += e * e
+        out[4] += e * u
+        out[5] += e * q
+        out[6] += mu[t] * l1[t]
+
+
+@njit(cache=True)
+def _update(dots, lam, b, thresh, auto_lam, fit_b):
+    """New ``(lam, b)`` from the residual ``r = u - b e + lam q`` on fixed pools.
+
+    ``b`` minimises the penalised objective for a given ``lam``:
+    ``b(lam) = (e.u + lam (e.q + mu.L1)) / e.e``; then ``||r(lam)||^2 =
+    thresh`` is a quadratic in ``lam``, solved for its larger root.
+    """
+    uu, uq, qq, ee, eu, eq, ml1 = (
+        dots[0],
+        dots[1],
+        dots[2],
+        dots[3],
+        dots[4],
+        dots[5],
+        dots[6],
+    )
+    if fit_b and ee > 1e-12:
+        nu = eu / ee
+        ka = (eq + ml1) / ee
+        C = uu - 2.0 * nu * eu + nu * nu * ee
+        B = uq - ka * eu - nu * eq + nu * ka * ee
+        A = qq - 2.0 * ka * eq + ka * ka * ee
     else:
-        ar2_eval(x, g2, h, K, h2c, hhc, starts, lengths, n, clamp0, out)
+        nu = b
+        ka = 0.0
+        C = uu - 2.0 * b * eu + b * b * ee
+        B = uq - b * eq
+        A = qq
+    lam_new = lam
+    if auto_lam:
+        if C >= thresh:
+            lam_new = 0.0
+        elif A > 1e-12 * max(C, 1.0):
+            lam_new = (-B + math.sqrt(max(B * B - A * (C - thresh), 0.0))) / A
+            lam_new = max(lam_new, 0.0)
+    b_new = nu + lam_new * ka if (fit_b and ee > 1e-12) else b
+    return lam_new, b_new
 
 
 @njit(cache=True)
@@ -241,72 +337,53 @@ def deconvolve_trace(y, g1, g2, sn, b0, lam0, s_min, auto_lam, fit_b, max_iter, 
     ``b0`` is kept).
     """
     T = y.shape[0]
-    h, K = impulse(g1, g2, T)
-    h2c = np.zeros(T + 1)
-    hhc = np.zeros(T + 1)
-    for k in range(T):
-        h2c[k + 1] = h2c[k] + h[k] * h[k]
-        hhc[k + 1] = hhc[k] + (h[k] * h[k - 1] if k >= 1 else 0.0)
+    if g2 == 0.0:  # AR(1) needs no impulse-response tables
+        h = np.empty(1)
+        K = 1
+        h2c = hhc = h
+    else:
+        h, K = impulse(g1, g2, T)
+        h2c = np.zeros(T + 1)
+        hhc = np.zeros(T + 1)
+        for k in range(T):
+            h2c[k + 1] = h2c[k] + h[k] * h[k]
+            hhc[k + 1] = hhc[k] + (h[k] * h[k - 1] if k >= 1 else 0.0)
     mu = shift_vector(g1, g2, T)
-    work = np.empty((4, T))
-    ones = np.ones(T)
-    ly = np.empty(T)
-    l1 = np.empty(T)
-    lmu = np.empty(T)
+    work = np.empty((5, T))
+    tmp = np.empty((4, T)) if g2 != 0.0 else np.empty((4, 1))
+    if g2 != 0.0:
+        tmp[3, :] = 1.0
+    dots = np.empty(7)
     thresh = sn * sn * T
     lam, b = lam0, b0
     it = 0
+    current = False  # c is the fit of the current (lam, b)
     for _ in range(max_iter):
         it += 1
         n, clamp0, starts, lengths = _fit_pools(
             y, b, lam, g1, g2, s_min, mu, h, K, h2c, hhc, work, c
         )
+        current = True
         if not (auto_lam or fit_b):
             break
-        _linear_map(y, g1, g2, h, K, h2c, hhc, starts, lengths, n, clamp0, ly)
-        _linear_map(ones, g1, g2, h, K, h2c, hhc, starts, lengths, n, clamp0, l1)
-        _linear_map(mu, g1, g2, h, K, h2c, hhc, starts, lengths, n, clamp0, lmu)
-        # residual r = u - b e + lam q with u = y - Ly, e = 1 - L1, q = L mu
-        ee = eu = eq = 0.0
-        for t in range(T):
-            e = 1.0 - l1[t]
-            ee += e * e
-            eu += e * (y[t] - ly[t])
-            eq += e * lmu[t] + mu[t] * l1[t]
-        # with b fitted (minimising the penalised objective, whose penalty
-        # lam mu.c also depends on b): b(lam) = (eu + lam eq) / ee,
-        # r = ut + lam qt
-        A = B = C = 0.0
-        for t in range(T):
-            e = 1.0 - l1[t]
-            if fit_b and ee > 1e-12:
-                ut = y[t] - ly[t] - e * eu / ee
-                qt = lmu[t] - e * eq / ee
-            else:
-                ut = y[t] - ly[t] - b * e
-                qt = lmu[t]
-            A += qt * qt
-            B += ut * qt
-            C += ut * ut
-        lam_new = lam
-        if auto_lam:
-            if C >= thresh:
-                lam_new = 0.0
-            elif A > 1e-12 * max(C, 1.0):
-                lam_new = (-B + math.sqrt(max(B * B - A * (C - thresh), 0.0))) / A
-                lam_new = max(lam_new, 0.0)
-        b_new = b
-        if fit_b and ee > 1e-12:
-            b_new = (eu + lam_new * eq) / ee
+        if g2 == 0.0:
+            _ar1_products(y, mu, g1, starts, lengths, n, clamp0, dots)
+        else:
+            _ar2_products(
+                y, mu, g2, h, K, h2c, hhc, starts, lengths, n, clamp0, tmp, dots
+            )
+        lam_new, b_new = _update(dots, lam, b, thresh, auto_lam, fit_b)
         scale = max(sn, 1e-12)
         done = (
             abs(lam_new - lam) <= 1e-6 * max(lam_new, scale)
             and abs(b_new - b) <= 1e-6 * scale
         )
+        current = lam_new == lam and b_new == b
         lam, b = lam_new, b_new
         if done:
             break
-    _fit_pools(y, b, lam, g1, g2, s_min, mu, h, K, h2c, hhc, work, c)
+    if not current:
+        _fit_pools(y, b, lam, g1, g2, s_min, mu, h, K, h2c, hhc, work, c)
     return lam, b, it
 
 

@@ -15,7 +15,6 @@ import numbers
 
 import numpy as np
 import xarray as xr
-from scipy.signal import welch
 
 from neuronmf._provenance import result_attrs
 from neuronmf.engine._validation import check_int, check_real
@@ -85,10 +84,12 @@ def _as_traces(traces) -> xr.DataArray:
 def estimate_noise(traces: np.ndarray, band: tuple[float, float] = (0.25, 0.5)):
     """Noise standard deviation of each row from its power spectrum.
 
-    Welch's estimate of the one-sided power spectral density (frame rate 1);
-    white noise of variance σ² has density 2σ² at every frequency, so
-    σ = sqrt(mean(P/2)) over ``band`` (in cycles per frame, 0.5 = Nyquist),
-    where calcium transients have little power (as OASIS and CaImAn).
+    The Hann-windowed periodogram of the de-meaned trace (frame rate 1) is
+    averaged over ``band`` (cycles per frame, 0.5 = Nyquist), where calcium
+    transients have little power: white noise of variance σ² has
+    E|X_w(f)|² = σ² Σ w² at every frequency, so σ² = mean |X_w|² / Σ w² (the
+    spectral noise estimate of OASIS and CaImAn, with one window over the
+    whole trace instead of Welch's segments).
 
     Examples
     --------
@@ -97,9 +98,12 @@ def estimate_noise(traces: np.ndarray, band: tuple[float, float] = (0.25, 0.5)):
     2.0
     """
     Y = np.atleast_2d(np.asarray(traces, float))
-    f, P = welch(Y, nperseg=min(256, Y.shape[1]), axis=-1)
+    T = Y.shape[1]
+    w = np.hanning(T + 2)[1:-1]
+    X = np.fft.rfft((Y - Y.mean(axis=1, keepdims=True)) * w, axis=1)
+    f = np.fft.rfftfreq(T)
     sel = (f > band[0]) & (f <= band[1])
-    return np.sqrt(np.mean(P[:, sel], axis=1) / 2.0)
+    return np.sqrt(np.mean(np.abs(X[:, sel]) ** 2, axis=1) / np.sum(w * w))
 
 
 def _autocovariance(Y: np.ndarray, lags: int) -> np.ndarray:
@@ -134,14 +138,15 @@ def estimate_decay(traces, p: int = 1, noise=None, lags: int = 10) -> np.ndarray
     sn = estimate_noise(Y) if noise is None else np.broadcast_to(noise, Y.shape[:1])
     m = p + lags
     xc = _autocovariance(Y, m)
-    G = np.zeros((Y.shape[0], 2))
     k = np.arange(1, m + 1)
-    for i in range(Y.shape[0]):
-        A = xc[i, np.abs(k[:, None] - np.arange(1, p + 1)[None, :])]
-        A[np.arange(p), np.arange(p)] -= sn[i] ** 2
-        g = np.linalg.lstsq(A, xc[i, 1 : m + 1], rcond=None)[0]
-        G[i] = _stable(g)
-    return G
+    A = xc[:, np.abs(k[:, None] - np.arange(1, p + 1)[None, :])]  # (n, m, p)
+    A[:, np.arange(p), np.arange(p)] -= np.asarray(sn, float)[:, None] ** 2
+    AtA = np.einsum("nmi,nmj->nij", A, A)
+    Atb = np.einsum("nmi,nm->ni", A, xc[:, 1 : m + 1])
+    ok = np.abs(np.linalg.det(AtA)) > 1e-300
+    g = np.zeros((Y.shape[0], p))
+    g[ok] = np.linalg.solve(AtA[ok], Atb[ok][..., None])[..., 0]
+    return np.stack([_stable(gi) for gi in g]) if len(g) else np.zeros((0, 2))
 
 
 def _stable(g: np.ndarray) -> np.ndarray:

@@ -218,7 +218,9 @@ def choose_x_ortho(
     >>> from neuronmf.model_selection import choose_x_ortho
     >>> V = np.random.default_rng(0).random((8, 200))
     >>> ch = choose_x_ortho(V, 3, 5, lambdas=np.logspace(-4, 0, 10), max_iter=20)
-    >>> bool(ch.x_ortho in ch.lambdas)
+    >>> bool(ch.lambdas[0] <= ch.crossover <= ch.lambdas[-1])
+    True
+    >>> bool(ch.x_ortho == 2 * ch.crossover)
     True
     """
     if "x_ortho" in options:

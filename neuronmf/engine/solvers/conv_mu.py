@@ -71,6 +71,18 @@ def _off_diagonal(A: np.ndarray) -> np.ndarray:
     return A.sum(axis=0, keepdims=True) - A
 
 
+def _transconv_ones(W, T):
+    """W ⊛ᵀ 1 without the product: Σ over the lags that stay inside the T frames."""
+    c = W.sum(axis=0)  # (K, L)
+    L = c.shape[1]
+    csum = np.cumsum(c, axis=1)  # csum[:, j] = Σ_{ℓ ≤ j}
+    out = np.empty((c.shape[0], T))
+    out[:, : max(T - L + 1, 0)] = csum[:, -1:]
+    for t in range(max(T - L + 1, 0), T):
+        out[:, t] = csum[:, T - t - 1]
+    return out
+
+
 def update_H(P: ConvProblem, W, H, Xhat, lam):
     """One multiplicative update of H (seqNMF's, with the KL form for β = 1)."""
     WTVm = ops.transconv(W, P.Vm)
@@ -80,7 +92,7 @@ def update_H(P: ConvProblem, W, H, Xhat, lam):
     else:
         ratio = P.V / np.maximum(Xhat, EPS)
         num = ops.transconv(W, ratio if P.M is None else P.M * ratio)
-        den = ops.transconv(W, np.ones_like(P.V) if P.M is None else P.M)
+        den = _transconv_ones(W, P.V.shape[1]) if P.M is None else ops.transconv(W, P.M)
     if lam > 0:
         den = den + lam * _off_diagonal(ops.smooth(WTVm, P.L))
     return H * num / (den + P.l1_H + EPS)

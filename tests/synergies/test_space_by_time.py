@@ -167,3 +167,24 @@ def test_a_dataarray_without_trial_dims_is_refused():
         space_by_time(da, 1, 1)
     ds = space_by_time(da, 1, 1, trial_dim="epoch", n_restarts=1)
     assert ds.activations.dims[0] == "trial"
+
+
+def test_the_simulator_plants_what_its_truth_says():
+    sim = simulate_space_by_time(n_trials=6, noise=0.0, seed=2)
+    tr = sim.truth
+    model = np.einsum("tp,spl,ln->stn", tr.temporal, tr.activations, tr.spatial)
+    np.testing.assert_allclose(model, sim.data.values)
+    # every spatial module owns a muscle no other module uses (identifiable)
+    owns = (tr.spatial.values > 0).sum(axis=0) == 1
+    assert all(owns[tr.spatial.values[q] > 0].any() for q in range(3))
+    with pytest.raises(InputError, match="n_spatial must be at most"):
+        simulate_space_by_time(n_muscles=2, n_spatial=3)
+
+
+def test_plot_space_by_time(sim):
+    from neuronmf.plotting.synergies_time import plot_space_by_time
+
+    ds = space_by_time(sim.data, 3, 2, n_restarts=1)
+    fig = plot_space_by_time(ds)
+    assert fig.axes[0].get_title() == "temporal module 0"
+    assert any(ax.get_title() == "spatial module 2" for ax in fig.axes)

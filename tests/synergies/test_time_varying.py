@@ -188,3 +188,39 @@ def test_aligned_cosine_finds_the_shift():
     assert c == pytest.approx(1.0) and d == 3
     c, d = aligned_cosine(a, np.roll(a, -4, axis=1))
     assert c == pytest.approx(1.0) and d == -4
+
+
+def test_the_simulator_plants_what_its_truth_says():
+    sim = simulate_time_varying_emg(
+        n_muscles=4, n_synergies=2, total_time=10.0, rate=50.0, noise=0.0, seed=2
+    )
+    tr = sim.truth
+    model = np.zeros_like(tr.envelope.values)
+    n_lags = tr.sizes["lag"]
+    for k, t0, c in zip(
+        tr.occurrence_synergy.values,
+        tr.onset_sample.values,
+        tr.amplitude.values,
+        strict=True,
+    ):
+        model[t0 : t0 + n_lags] += c * tr.synergies.values[k].T
+    np.testing.assert_allclose(model, tr.envelope.values)
+    np.testing.assert_allclose(sim.data.values, tr.envelope.values)  # noise 0
+    np.testing.assert_allclose(tr.onset.values, tr.onset_sample.values / 50.0)
+    again = simulate_time_varying_emg(
+        n_muscles=4, n_synergies=2, total_time=10.0, rate=50.0, noise=0.0, seed=2
+    )
+    xr.testing.assert_identical(sim.data, again.data)
+    with pytest.raises(InputError, match="duration and total_time"):
+        simulate_time_varying_emg(duration=0.01, rate=50.0)
+
+
+def test_plot_time_varying():
+    from neuronmf.plotting.synergies_time import plot_time_varying
+
+    sim = _sim(0, total_time=5.0)
+    ds = extract(sim.data, kind="time-varying", duration=DURATION, rank=2,
+                 n_restarts=1)  # fmt: skip
+    fig = plot_time_varying(ds, envelope=sim.data, window=(0, 3))
+    assert len(fig.axes) == 3
+    assert fig.axes[-1].get_xlim() == (0.0, 3.0)

@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from neuronmf._threads import thread_controller, user_set_threads
+from neuronmf.engine._heldout import as_heldout
 from neuronmf.errors import input_error
 
 #: The solvers that run on sparse data, by loss (the first is "auto").
@@ -94,8 +95,6 @@ def sparse_heldout(mask, shape, solver: str):
     observation mask (True = observed); returns the ``HeldOut``. Masked fits
     on sparse data run CCD (KL) or HALS (Frobenius).
     """
-    from neuronmf.engine._heldout import as_heldout
-
     if solver not in MASKED_SPARSE_SOLVERS["kl"] + MASKED_SPARSE_SOLVERS["frobenius"]:
         raise input_error(
             "solver",

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from neuronmf.engine import losses
+from neuronmf.engine._heldout import HeldOut, heldout_loss
 from neuronmf.errors import input_error
 
 
@@ -108,8 +109,6 @@ class NMFResult:
 
     def _sparse_heldout_loss(self, V, entries) -> float:
         """:meth:`heldout_loss` for ``scipy.sparse`` V (entries: HeldOut or bool)."""
-        from neuronmf.engine._heldout import HeldOut, heldout_loss
-
         W, H = np.asarray(self.W), np.asarray(self.H)
         shape = (W.shape[0], H.shape[1])
         held = entries if isinstance(entries, HeldOut) else None

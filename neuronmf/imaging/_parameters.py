@@ -126,15 +126,24 @@ class SegmentParameters:
     merge_threshold : float
         Trace correlation above which overlapping components merge (0.8).
     smoothness : float
-        Graph-Laplacian weight λ on the footprints, ≥ 0 (0.1; ``refine="full"``).
+        Graph-Laplacian weight λ on the footprints, ≥ 0 (0.1; ``refine="full"``),
+        unit-free: relative to each neuron's trace energy ‖c_k‖².
     sparsity : float
-        L1 weight on the footprints, ≥ 0 (0; ``refine="full"``).
+        L1 weight on the footprints, ≥ 0 (0; ``refine="full"``), unit-free: a
+        pixel is zeroed when its unpenalised value is below ``sparsity`` × the
+        value of a flat unit-norm footprint on the support.
     baseline_percentile : float
         Per-pixel percentile over time taken as the baseline, in [0, 100] (10).
     support_dilation : int
         Pixels by which a refined footprint may grow beyond its seed (1).
     refine_iter : int
-        Engine iterations per refinement round, ≥ 1 (30).
+        HALS sweeps per footprint or trace update of the refinement, ≥ 1 (5;
+        two alternations of footprints and traces).
+    refine_prior : float
+        κ ≥ 0 (1): a refined footprint is pulled towards its seed with weight
+        κ / SNR² against its trace energy (SNR: of one pixel of the footprint
+        estimated from the trace), so a quiet neuron keeps its seed (e.g. an
+        anatomical disc) and an active one follows the data; 0 for none.
     footprint_threshold : float
         Footprints keep their connected part ≥ this × max, in [0, 1] (0.3).
     seed_frames : int
@@ -190,7 +199,8 @@ class SegmentParameters:
     sparsity: float = _field(_real(0.0), 0.0)
     baseline_percentile: float = _field(_real(0.0, 100.0), 10.0)
     support_dilation: int = _field(_int(0), 1)
-    refine_iter: int = _field(_int(1), 30)
+    refine_iter: int = _field(_int(1), 5)
+    refine_prior: float = _field(_real(0.0), 1.0)
     footprint_threshold: float = _field(_real(0.0, 1.0), 0.3)
     seed_frames: int = _field(
         _whole(

@@ -153,6 +153,37 @@ def _activity_seeds(Rs, r: float, p: SegmentParameters, limit: int, seeds: str, 
     return A, C
 
 
+def _refine_options(p: SegmentParameters, rank: int) -> dict:
+    """The keywords of :func:`refine_footprints` from the parameters."""
+    return {
+        "smoothness": p.smoothness,
+        "support_dilation": p.support_dilation,
+        "sparsity": p.sparsity,
+        "background_rank": rank,
+        "sweeps": p.refine_iter,
+        "prior": p.refine_prior,
+    }
+
+
+def _refine_discs(fit: dict, stay, D: np.ndarray, V, p: SegmentParameters):
+    """Anatomical discs refined beside the components that stay (held fixed).
+
+    ``refine="full"``: each disc is pulled towards itself with the weight of
+    ``refine_prior`` (a silent cell keeps its disc, an active one follows
+    its transients); the background is fitted jointly, as for the seeds.
+    """
+    Rr = fit["Rr"]
+    A = np.concatenate([fit["A"][stay], D])
+    Cd = np.maximum(_rows_times(D.reshape(len(D), -1), V), 0)
+    C = np.concatenate([fit["C"][stay], Cd])
+    if len(Rr) < C.shape[1]:
+        C = _bin_traces(C, C.shape[1] // len(Rr))
+    hold = np.arange(len(A)) < len(stay)
+    rank = max(fit["bg_W"].shape[1], 1)
+    A, _ = refine_footprints(Rr, A, C, hold=hold, **_refine_options(p, rank))
+    return A[len(stay) :]
+
+
 def _fit_components(V, A, C, Rr, step: int, p: SegmentParameters, refine, rank: int):
     """Background and traces (``refine="traces"``), or footprints too (``"full"``).
 
@@ -167,20 +198,19 @@ def _fit_components(V, A, C, Rr, step: int, p: SegmentParameters, refine, rank: 
     bg_W = np.maximum(_row_means(V), 1e-6)
     bg_W = np.repeat(bg_W, rank, axis=1) * (1 + 0.01 * np.arange(rank))
     bg_H = np.ones((rank, T))
-    if step > 1 and K:  # traces at the full frame rate
+    if (step > 1 or refine == "full") and K:  # traces at the full frame rate
         C = np.asarray(project(V, A.reshape(K, -1).T))
     if refine == "full" and K:
         # footprints from the seeds with a jointly fitted local background
-        # (neuronmf.imaging._refine); background and traces then as "traces"
-        Cr = _bin_traces(C, step) if len(Rr) < T else C
-        A, _ = refine_footprints(
-            Rr,
-            A,
-            Cr,
-            smoothness=p.smoothness,
-            support_dilation=p.support_dilation,
-            background_rank=rank,
+        # (neuronmf.imaging._refine); background and traces then as "traces".
+        # Duplicates are merged first, on the jointly projected traces: once
+        # refined, two seeds of one soma split it and no longer correlate
+        A, C, _groups = merge_duplicates(
+            A, C, threshold=p.merge_threshold, dilation=p.merge_dilation
         )
+        K = len(A)
+        Cr = _bin_traces(C, step) if len(Rr) < T else C
+        A, _ = refine_footprints(Rr, A, Cr, **_refine_options(p, rank))
         C = np.asarray(project(V, A.reshape(K, -1).T))
     if refine and K:
         C, bg_W, bg_H = _fit_traces(V, A.reshape(K, -1).T, C, bg_W, bg_H, rank)
@@ -230,6 +260,8 @@ def _add_anatomy(fit: dict, R, V, r: float, p: SegmentParameters, anat: dict, sp
         return
     D = disc_footprints(peaks[idx], (h, w), r)
     stay = np.nonzero(~replaced)[0]
+    if fit["refine"] == "full" and fit["Rr"] is not None:
+        D = _refine_discs(fit, stay, D, V, p)
     W = np.concatenate([A[stay], D]).reshape(len(stay) + len(idx), -1).T
     Dm = D.reshape(len(idx), -1)
     C0 = np.concatenate([C[stay], np.maximum(_rows_times(Dm, V), 0)])
@@ -318,6 +350,8 @@ def _segment_patch(
         "bg_W": bg_W,
         "bg_H": bg_H,
         "refine": refine,
+        # the frames refine="full" refines anatomical discs on (not with the ring)
+        "Rr": None if ring is not None else Rr,
         "reasons": reasons,
         "centroid": cen,
         "origin": ["activity"] * K,

@@ -69,23 +69,54 @@ def _background_traces(Yf: np.ndarray, outside: np.ndarray, rank: int) -> np.nda
     return np.array(rows)
 
 
-def _update_footprints(Yf, X, Ct, K, support, lam, adj, deg, sweeps):
-    """HALS sweeps over the footprint and background columns of ``X``, traces fixed."""
+def _update_footprints(Yf, X, Ct, K, support, lam, l1, adj, deg, sweeps, prior):
+    """HALS sweeps over the footprint and background columns of ``X``, traces fixed.
+
+    ``prior`` is ``(rho, W0)``: footprint k is pulled towards ``W0[:, k]`` with
+    weight ``rho[k]`` (in trace-energy units; 0 for none, ``inf`` to hold it);
+    ``l1[k]`` is its L1 weight relative to the trace energy.
+    """
+    rho, W0 = prior
     G = Ct @ Ct.T
     YC = (Yf @ Ct.T.astype(Yf.dtype)).astype(np.float64)
     for _ in range(sweeps):
         for k in range(X.shape[1]):
             g = G[k, k]
-            if g <= 0:
+            if g <= 0 or (k < K and np.isinf(rho[k])):
                 continue
             rk = YC[:, k] - X @ G[:, k] + g * X[:, k]
             if k < K:
                 lk = lam * g
-                num = rk + lk * (adj @ X[:, k])
-                X[:, k] = np.maximum(num / (g + lk * deg), 0) * support[:, k]
+                num = rk + lk * (adj @ X[:, k]) + rho[k] * W0[:, k] - l1[k] * g
+                den = g + lk * deg + rho[k]
+                X[:, k] = np.maximum(num / den, 0) * support[:, k]
             else:
                 X[:, k] = rk / g
     return X
+
+
+def _prior_weights(Yf, support, C, kappa: float) -> np.ndarray:
+    """κ n σ² g / g_c per footprint (n its support area, σ² the mean noise
+    variance there, g = ‖c‖² and g_c = ‖c − c̄‖² its trace's energy and
+    variation).
+
+    Against the trace energy g this is κ / SNR², SNR being that of one pixel
+    of a unit-norm footprint estimated from the trace's *variation*: a quiet
+    neuron keeps its seed even when it sits on a bright offset, an active one
+    follows the data.
+    """
+    K = support.shape[1]
+    if kappa == 0:
+        return np.zeros(K)
+    on = support.sum(axis=1) > 0
+    d = np.diff(Yf[on], axis=1)
+    var = np.zeros(len(support))
+    var[on] = (np.median(np.abs(d), axis=1) / (0.6745 * np.sqrt(2.0))) ** 2
+    area = support.sum(axis=0)
+    g = (C**2).sum(axis=1)
+    gc = ((C - C.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+    ratio = np.where(gc > 0, g / np.maximum(gc, 1e-300), np.inf)
+    return kappa * (var @ support) / np.maximum(area, 1) * area * ratio
 
 
 def _update_traces(Yf, X, Ct, K, sweeps):
@@ -122,9 +153,12 @@ def refine_footprints(
     *,
     smoothness: float,
     support_dilation: int,
+    sparsity: float = 0.0,
     background_rank: int = 1,
     rounds: int = 2,
     sweeps: int = 5,
+    prior: float = 0.0,
+    hold=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Refine seed footprints by HALS with the traces fixed (private helper).
 
@@ -140,10 +174,18 @@ def refine_footprints(
     smoothness : float
         Unit-free graph-Laplacian weight λ (relative to each trace's energy).
     support_dilation : int
+    sparsity : float
+        Unit-free L1 weight: relative to each trace's energy and to the value
+        of a flat unit-norm footprint on the support.
     background_rank : int
         Background time courses beside the per-pixel offset.
     rounds, sweeps : int
         Alternations of footprints and traces; HALS sweeps per update.
+    prior : float
+        κ ≥ 0: each footprint is pulled towards its seed with weight κ / SNR²
+        relative to its trace energy (:func:`_prior_weights`); 0 for none.
+    hold : ndarray of bool (K,), optional
+        Footprints kept as they are (their traces are still fitted).
 
     Returns
     -------
@@ -164,9 +206,17 @@ def refine_footprints(
     W0 = A.reshape(K, -1).T.astype(np.float64)
     W0 = W0 / np.maximum(np.linalg.norm(W0, axis=0), 1e-30)
     X = np.hstack([W0, np.zeros((h * w, len(Cb)))])
+    # the prior weighs each seed by its trace's variation on these frames
+    c0 = (W0.T.astype(Yf.dtype) @ Yf).astype(np.float64) if prior else None
+    rho = _prior_weights(Yf, support, c0, prior)
+    l1 = sparsity / np.sqrt(np.maximum(support.sum(axis=0), 1))
+    if hold is not None:
+        rho[np.asarray(hold, bool)] = np.inf
     Ct = np.vstack([np.maximum(np.asarray(C, np.float64), 0), Cb])
     for _ in range(rounds):
-        X = _update_footprints(Yf, X, Ct, K, support, smoothness, adj, deg, sweeps)
+        X = _update_footprints(
+            Yf, X, Ct, K, support, smoothness, l1, adj, deg, sweeps, (rho, W0)
+        )
         norm = np.linalg.norm(X[:, :K], axis=0)
         dead = norm <= 0
         X[:, :K][:, dead] = W0[:, dead]
@@ -177,4 +227,6 @@ def refine_footprints(
     Ar = _connected_to_peak(X[:, :K].T.reshape(K, h, w), MASK_FRACTION)
     Wr = Ar.reshape(K, -1)
     Ar = Ar / np.maximum(np.linalg.norm(Wr, axis=1), 1e-30)[:, None, None]
+    held = np.isinf(rho)
+    Ar[held] = W0[:, held].T.reshape(-1, h, w)
     return Ar, Ct[:K]

@@ -116,8 +116,8 @@ class SegmentParameters:
     min_corr : float
         Seed local correlation (0.2).
     min_pnr : float
-        Seed peak-to-noise ratio (5; 10 with ``background="ring"``, as
-        CNMF-E).
+        Seed peak-to-noise ratio (5; 8 with ``background="ring"``, stricter
+        as CNMF-E's).
     min_snr : float
         Trace SNR below which a component is rejected (3).
     min_trace_corr : float
@@ -268,10 +268,11 @@ class SegmentParameters:
             "ring_radius": 3.0 * r,
         }
         if overrides.get("background") == "ring":
-            # CNMF-E's seeding threshold (min_pnr 10–20): on a movie minus its
-            # ring background the rims of bright neurons and the field's edge
-            # reach a peak-to-noise of 5–8, neurons 13 and more
-            values["min_pnr"] = 10.0
+            # stricter seeding, as CNMF-E's (min_pnr 10–20): on simulated
+            # one-photon movies minus their ring background, the field's edge
+            # and the rims of bright neurons reach a peak-to-noise of 4–6,
+            # neurons 8.5 and more
+            values["min_pnr"] = 8.0
         values.update(overrides)
         if "patch" in overrides:  # its own limit is the likelier error: first
             (patch_field,) = (f for f in dataclasses.fields(cls) if f.name == "patch")

@@ -10,6 +10,7 @@ from neuronmf.plotting import assemblies, decoding, engine, imaging, rank, syner
 from neuronmf.plotting.assemblies import plot_activations as plot_assembly_activations
 from neuronmf.plotting.assemblies import plot_membership
 from neuronmf.plotting.decoding import plot_predictions, plot_rank_scores
+from neuronmf.plotting.deconvolution import plot_deconvolution
 from neuronmf.plotting.engine import plot_components, plot_loss, plot_result
 from neuronmf.plotting.imaging import plot_contours, plot_footprints, plot_traces
 from neuronmf.plotting.rank import plot_component_intervals, plot_rank_scan
@@ -29,6 +30,7 @@ __all__ = [
     "plot_component_intervals",
     "plot_components",
     "plot_contours",
+    "plot_deconvolution",
     "plot_footprints",
     "plot_loss",
     "plot_membership",

@@ -43,7 +43,7 @@ _EPS = 1e-3
 MIN_PAIRS = 12
 #: Control pairs (cells of one session against another session moved far
 #: away) wanted for the different-cell density; at most this many are kept.
-CONTROL_PAIRS = (2000, 5000)
+CONTROL_PAIRS = (1000, 4000)
 
 
 @dataclass
@@ -80,8 +80,12 @@ class Mixture:
             fitted=False,
         )
 
-    def log_densities(self, d, rho) -> tuple[np.ndarray, np.ndarray]:
-        """log f(features | same), log f(features | different), per pair."""
+    def log_densities(self, d, rho, null_ld=None) -> tuple[np.ndarray, np.ndarray]:
+        """log f(features | same), log f(features | different), per pair.
+
+        ``null_ld``: the control KDE's log density at these pairs, computed
+        once (it does not change during EM).
+        """
         d = np.maximum(np.asarray(d, float), 1e-3)
         r = np.clip(np.asarray(rho, float), _EPS, 1 - _EPS)
         ls = np.zeros(d.shape)
@@ -93,7 +97,9 @@ class Mixture:
             lr = np.log1p(-r)
             ls = ls + norm.logpdf(lr, self.corr_same_mu, self.corr_same_sd) - lr
             ld = ld + beta_dist.logpdf(r, self.corr_diff_a, self.corr_diff_b)
-        if self.null is not None:
+        if null_ld is not None:
+            ld = null_ld
+        elif self.null is not None:
             u = _features(self.model, d, r)
             ld = self.null.logpdf(u) - u.sum(axis=0)  # Jacobian of the logs
         return ls, ld
@@ -207,8 +213,9 @@ def fit_mixture(
     docstring. Starts from "close and correlated" (ρ > 0.5 and d <
     ``max_distance`` / 2) as same-cell; the same-cell distance scale is
     kept below ``max_distance`` / 3 and its median correlation above the
-    different cells' mean and :data:`SAME_MIN_CORR`. With fewer than :data:`MIN_PAIRS` pairs the prior
-    parameters are kept (``fitted=False``) and a warning says so.
+    different cells' mean and :data:`SAME_MIN_CORR`. With fewer than
+    :data:`MIN_PAIRS` pairs the prior parameters are kept (``fitted=False``)
+    and a warning says so.
     """
     mix = Mixture.prior(model, max_distance, len(d))
     mix.null = _null_density(model, controls)
@@ -223,6 +230,10 @@ def fit_mixture(
         return mix
     r = np.clip(rho, _EPS, 1 - _EPS)
     w = np.where((rho > 0.5) & (d < max_distance / 2), 0.95, 0.05)
+    null_ld = None
+    if mix.null is not None:
+        u = _features(model, d, r)
+        null_ld = mix.null.logpdf(u) - u.sum(axis=0)
     previous = -np.inf
     for it in range(1, 501):
         mix.weight_same = float(np.clip(w.mean(), 1e-4, 1 - 1e-4))
@@ -234,7 +245,7 @@ def fit_mixture(
         # mean and above SAME_MIN_CORR: one cell registered onto itself
         mix.corr_same_mu = float(min(mu, np.log(max(1 - md, 1e-3)), _MU_MAX))
         mix.corr_same_sd = sd
-        ls, ld = mix.log_densities(d, r)
+        ls, ld = mix.log_densities(d, r, null_ld)
         a = np.log(mix.weight_same) + ls
         b = np.log1p(-mix.weight_same) + ld
         total = np.logaddexp(a, b)
@@ -369,13 +380,13 @@ def control_pairs(A, centroids, session_pairs, shape, max_distance, seed=0):
     offsets of 2–4 ``max_distance`` in random directions (so no cell can meet
     itself) and scored against a like real candidates: the chance overlaps of
     unrelated cells at this field's density, shapes and sizes. Offsets are
-    added until :data:`CONTROL_PAIRS` [0] pairs are found (at most 40 per
+    added until :data:`CONTROL_PAIRS` [0] pairs are found (at most 20 per
     session pair); at most :data:`CONTROL_PAIRS` [1] are kept.
     """
     rng = np.random.default_rng(seed)
     want, keep = CONTROL_PAIRS
     ds, rs = [], []
-    for rounds in range(40):
+    for rounds in range(20):
         for a, b in session_pairs:
             angle = rng.uniform(0, 2 * np.pi)
             mag = rng.uniform(2, 4) * max_distance

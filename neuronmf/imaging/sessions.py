@@ -223,7 +223,9 @@ def match_sessions(
         ``displacement`` (session, axis, y, x; with ``nonrigid``) and the
         aligned registration images ``mean_image`` (session, y, x). Pairwise
         scores: ``pair_session`` and ``pair_neuron`` (pair, side),
-        ``pair_distance``, ``pair_correlation`` and ``pair_p_same`` (pair).
+        ``pair_distance``, ``pair_correlation`` and ``pair_p_same`` (pair);
+        the control pairs behind the different-cell density,
+        ``control_distance`` and ``control_correlation`` (control).
         ``attrs``: provenance (``neuronmf_kind="session_matching"``), the
         fitted mixture (``mixture_*``) and the options.
 
@@ -325,7 +327,7 @@ def match_sessions(
         score,
         cen,
         (shifts, peaks, corr, fields, aligned),
-        (rows, d_all, r_all, p_all),
+        (rows, d_all, r_all, p_all, controls),
         call,
         mix,
     )
@@ -333,7 +335,7 @@ def match_sessions(
 
 def _dataset(neuron, p_same, score, cen, registration, pair_data, call, mix):
     shifts, peaks, corr, fields, aligned = registration
-    rows, d_all, r_all, p_all = pair_data
+    rows, d_all, r_all, p_all, controls = pair_data
     n_s = neuron.shape[1]
     ny, nx = aligned[0].shape
     if rows:
@@ -358,6 +360,8 @@ def _dataset(neuron, p_same, score, cen, registration, pair_data, call, mix):
         "pair_distance": (("pair",), d_all),
         "pair_correlation": (("pair",), r_all),
         "pair_p_same": (("pair",), p_all),
+        "control_distance": (("control",), controls[0]),
+        "control_correlation": (("control",), controls[1]),
     }
     if any(f is not None for f in fields):
         disp = np.zeros((n_s, 2, ny, nx), np.float32)

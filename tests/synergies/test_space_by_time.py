@@ -188,3 +188,13 @@ def test_plot_space_by_time(sim):
     fig = plot_space_by_time(ds)
     assert fig.axes[0].get_title() == "temporal module 0"
     assert any(ax.get_title() == "spatial module 2" for ax in fig.axes)
+
+
+def test_netcdf_round_trip(sim, tmp_path):
+    from neuronmf.io import load_result, save_netcdf
+
+    ds = space_by_time(sim.data, 3, 2, n_restarts=1)
+    save_netcdf(ds, tmp_path / "sbt.nc")
+    back = load_result(tmp_path / "sbt.nc")
+    xr.testing.assert_allclose(ds, back)
+    assert back.attrs["neuronmf_kind"] == "space_by_time"

@@ -224,3 +224,15 @@ def test_plot_time_varying():
     fig = plot_time_varying(ds, envelope=sim.data, window=(0, 3))
     assert len(fig.axes) == 3
     assert fig.axes[-1].get_xlim() == (0.0, 3.0)
+
+
+def test_netcdf_round_trip(tmp_path):
+    from neuronmf.io import load_result, save_netcdf
+
+    sim = _sim(0, total_time=5.0)
+    ds = extract(sim.data, kind="time-varying", duration=DURATION, rank=2,
+                 n_restarts=1)  # fmt: skip
+    save_netcdf(ds, tmp_path / "tv.nc")
+    back = load_result(tmp_path / "tv.nc")
+    xr.testing.assert_allclose(ds, back)
+    assert back.attrs["neuronmf_kind"] == "time_varying_synergies"

@@ -79,7 +79,9 @@ def test_hals_reaches_the_objective_of_the_reference():
     mu = nm.conv_nmf(V, 2, 12, solver="mu", seed=0, max_iter=1000, tol=1e-7)
     hals = nm.conv_nmf(V, 2, 12, solver="hals", seed=0, max_iter=300, tol=1e-7)
     assert hals.loss == pytest.approx(mu.loss, rel=2e-3)
-    assert hals.n_iter < mu.n_iter / 5
+    # HALS reaches the reference's 1000-iteration objective in far fewer iterations
+    reached = np.flatnonzero(np.asarray(hals.loss_history) <= mu.loss * (1 + 1e-3))
+    assert reached.size and reached[0] < mu.n_iter / 5
 
 
 def test_hals_is_monotone_and_keeps_the_reference_fixed_point():

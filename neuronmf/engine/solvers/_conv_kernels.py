@@ -76,9 +76,14 @@ def h_sweeps(H, Q, B, C, t_hi, n_sweeps):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def w_sweeps(Wf, B, G, n_sweeps):  # pragma: no cover - compiled
+def w_sweeps(Wf, B, G, WG, n_sweeps):  # pragma: no cover - compiled
     """HALS on the columns of flat W for ½‖V − Wf·Hl‖² (Gram G = Hl Hlᵀ, B = V Hlᵀ
-    minus the penalties' gradients), in place."""
+    minus the penalties' gradients), in place.
+
+    ``WG`` = Wf·G on entry (one BLAS product) and is kept up to date by a rank-one
+    update per changed entry (contiguous, vectorised; entries that stay at 0 cost
+    nothing).
+    """
     N, P = Wf.shape
     for _ in range(n_sweeps):
         for j in range(P):
@@ -86,11 +91,16 @@ def w_sweeps(Wf, B, G, n_sweeps):  # pragma: no cover - compiled
             if d <= 0.0:
                 continue
             for n in range(N):
-                acc = 0.0
+                old = Wf[n, j]
+                new = old + (B[n, j] - WG[n, j]) / d
+                if new < 0.0:
+                    new = 0.0
+                delta = new - old
+                if delta == 0.0:
+                    continue
+                Wf[n, j] = new
                 for i in range(P):
-                    acc += Wf[n, i] * G[j, i]  # G is symmetric: read its row
-                new = Wf[n, j] + (B[n, j] - acc) / d
-                Wf[n, j] = new if new > 0.0 else 0.0
+                    WG[n, i] += delta * G[j, i]
     return Wf
 
 

@@ -73,7 +73,13 @@ def update_W(P: ConvProblem, W, H, Vfit, lam):
     Hl = ops.lagged(H, L)
     G = kern.toeplitz_gram(kern.lag_corr(H, L), K, L)
     if P.x_ortho > 0:  # one product for the data and its smoothed copy
-        both = np.vstack((Vfit, P.XS)) @ Hl.T
+        if Vfit is P.Vm:  # stacked once per fit
+            if getattr(P, "VXS", None) is None:
+                P.VXS = np.vstack((P.Vm, P.XS))
+            stacked = P.VXS
+        else:
+            stacked = np.vstack((Vfit, P.XS))
+        both = stacked @ Hl.T
         B0, PW = both[: Vfit.shape[0]], _offdiag_lags(both[Vfit.shape[0] :], L, K)
     else:
         B0, PW = Vfit @ Hl.T, None
@@ -83,7 +89,7 @@ def update_W(P: ConvProblem, W, H, Vfit, lam):
     if P.l1_W > 0:
         B -= P.l1_W
     Wf = np.ascontiguousarray(ops.flat(W))
-    kern.w_sweeps(Wf, B, G, W_SWEEPS)
+    kern.w_sweeps(Wf, B, G, Wf @ G, W_SWEEPS)
     value = None
     if P.M is None:
         fit = 0.5 * P.vv - float((Wf * B0).sum()) + 0.5 * float(((Wf @ G) * Wf).sum())

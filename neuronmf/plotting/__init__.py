@@ -14,6 +14,11 @@ from neuronmf.plotting.deconvolution import plot_deconvolution
 from neuronmf.plotting.engine import plot_components, plot_loss, plot_result
 from neuronmf.plotting.imaging import plot_contours, plot_footprints, plot_traces
 from neuronmf.plotting.rank import plot_component_intervals, plot_rank_scan
+from neuronmf.plotting.sessions import (
+    plot_session_matching,
+    plot_session_overlay,
+    plot_session_scores,
+)
 from neuronmf.plotting.synergies import plot_activations as plot_synergy_activations
 from neuronmf.plotting.synergies import (
     plot_rank_curve,
@@ -39,6 +44,9 @@ __all__ = [
     "plot_rank_scan",
     "plot_rank_scores",
     "plot_result",
+    "plot_session_matching",
+    "plot_session_overlay",
+    "plot_session_scores",
     "plot_similarity",
     "plot_synergies",
     "plot_synergy_activations",

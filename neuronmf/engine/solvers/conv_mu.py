@@ -62,7 +62,17 @@ def objective(P: ConvProblem, W, H, Xhat=None, x_ortho=None) -> float:
     lam = P.x_ortho if x_ortho is None else x_ortho
     value = data_term(P, Xhat) + P.l1_W * float(W.sum()) + P.l1_H * float(H.sum())
     if lam > 0:
-        value += lam * ops.cross_penalty(ops.transconv(W, P.Vm), H, P.L)
+        value += lam * ops.cross_penalty(_wtv(P, W), H, P.L)
+    return value
+
+
+def _wtv(P: ConvProblem, W) -> np.ndarray:
+    """W ⊛ᵀ (M ⊙ V), kept for the same W (the objective's and the next H update's)."""
+    cached = getattr(P, "_wtv_cache", None)
+    if cached is not None and cached[0] is W:
+        return cached[1]
+    value = ops.transconv(W, P.Vm)
+    P._wtv_cache = (W, value)
     return value
 
 
@@ -85,7 +95,7 @@ def _transconv_ones(W, T):
 
 def update_H(P: ConvProblem, W, H, Xhat, lam):
     """One multiplicative update of H (seqNMF's, with the KL form for β = 1)."""
-    WTVm = ops.transconv(W, P.Vm)
+    WTVm = _wtv(P, W) if (P.loss == "frobenius" or lam > 0) else None
     if P.loss == "frobenius":
         num = WTVm
         den = ops.transconv(W, Xhat if P.M is None else P.M * Xhat)

@@ -130,6 +130,7 @@ RESULT_FILES = {
     "synergies": ("synergies.nc", "synergies.nwb"),
     "segment": ("segmentation.nc", "segmentation.nwb"),
     "assemblies": ("assemblies.nc", "assemblies.nwb"),
+    "sequences": ("sequences.nc", "sequences.nwb"),
     "decode": ("decoding.nc", "decoding.nwb"),
     "rank": ("rank_scan.nc",),
     "demo": (

@@ -31,7 +31,16 @@ EXIT_BAD_INPUT = 3
 EXIT_INTERRUPTED = 130
 
 # Command modules, in the order `neuronmf --help` lists them.
-COMMANDS = ("demo", "info", "synergies", "rank", "assemblies", "decode", "segment")
+COMMANDS = (
+    "demo",
+    "info",
+    "synergies",
+    "rank",
+    "assemblies",
+    "sequences",
+    "decode",
+    "segment",
+)
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):

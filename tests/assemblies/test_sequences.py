@@ -1,0 +1,128 @@
+"""assemblies.sequences: planted sequences found in order, null data gives none."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import neuronmf as nm
+from neuronmf.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def planted():
+    sim = nm.datasets.simulate_sequences(n_frames=900, seed=0)
+    A = xr.DataArray(
+        sim.data.T, dims=("time", "neuron"), coords={"time": np.arange(900) / 30.0}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ds = nm.assemblies.sequences(A, rank=4, lags=35, x_ortho=0.005, kind="dff")
+    return sim, A, ds
+
+
+def test_planted_sequences_are_found_with_their_members_in_order(planted):
+    sim, _, ds = planted
+    truth = [set(np.flatnonzero(sim.W[:, j, :].sum(1) > 0)) for j in range(3)]
+    found = [
+        set(np.flatnonzero(ds.members.values[:, k]))
+        for k in np.flatnonzero(ds.significant.values)
+    ]
+    assert len(found) >= 2  # one planted sequence is rare in the held-out quarter
+    for members in found:
+        assert members in truth
+    for k in np.flatnonzero(ds.significant.values):
+        idx = np.flatnonzero(ds.members.values[:, k])
+        true_first = np.array([sim.W[i].sum(0).argmax() for i in idx])
+        peak = ds.peak_lag.values[idx, k]
+        # the order in which members peak is the planted order
+        assert np.corrcoef(peak, true_first)[0, 1] > 0.95
+    assert ds.attrs["neuronmf_kind"] == "sequences"
+    assert ds.attrs["n_significant"] == int(ds.significant.sum())
+
+
+def test_occurrences_match_the_planted_onsets(planted):
+    sim, _, ds = planted
+    k = int(np.flatnonzero(ds.significant.values)[0])
+    j = max(
+        range(3), key=lambda j: ds.members.values[sim.W[:, j, :].sum(1) > 0, k].sum()
+    )
+    true_onsets = np.flatnonzero(sim.H[j] > 0)
+    found = ds.event_time.values[ds.event_sequence.values == k] * 30.0
+    assert found.size == true_onsets.size
+    # each found onset within a few frames of a true one (the pattern is centred)
+    gaps = np.abs(found[:, None] - true_onsets[None, :]).min(axis=1)
+    assert np.all(gaps <= 40)
+
+
+def test_null_data_gives_no_significant_sequence():
+    # every neuron from its own simulation: the same firing statistics, but no
+    # two neurons share occurrences (circularly shifting the neurons of one
+    # simulation would not do: each pair keeps a fixed lag, i.e. a sequence)
+    null = np.stack(
+        [
+            nm.datasets.simulate_sequences(n_frames=900, seed=100 + i).data[i]
+            for i in range(30)
+        ]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ds = nm.assemblies.sequences(null.T, rank=4, lags=35, x_ortho=0.005, kind="dff")
+    assert ds.attrs["n_significant"] == 0
+    assert not ds.significant.any()
+
+
+def test_no_held_out_part_tests_nothing_and_says_so():
+    sim = nm.datasets.simulate_sequences(n_frames=300, seed=0)
+    with pytest.warns(RuntimeWarning, match="no held-out data"):
+        ds = nm.assemblies.sequences(
+            sim.data.T,
+            rank=2,
+            lags=35,
+            x_ortho=0.0,
+            kind="dff",
+            train_fraction=1.0,
+            max_iter=20,
+        )
+    assert np.isnan(ds.p_value.values).all()
+    assert not ds.significant.any()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"lags": 400}, "lags must be at most half the training frames"),
+        ({"train_fraction": 1.5}, "train_fraction must be in"),
+        ({"train_fraction": 0.99}, "held-out frames"),
+        ({"alpha": 1.0}, "alpha must be in"),
+        ({"x_ortho": -1.0}, "x_ortho must be"),
+        ({"loss": "l2"}, "loss"),
+    ],
+)
+def test_bad_options_are_refused_before_any_work(kwargs, match):
+    V = np.random.default_rng(0).random((600, 5))
+    with pytest.raises(InputError, match=match):
+        nm.assemblies.sequences(V, **{"rank": 2, "lags": 10, "kind": "dff", **kwargs})
+
+
+def test_negative_counts_are_refused():
+    V = -np.ones((200, 3))
+    with pytest.raises(InputError, match="non-negative"):
+        nm.assemblies.sequences(V, rank=1, lags=5, kind="counts")
+
+
+def test_result_round_trips_through_netcdf_and_nwb(planted, tmp_path):
+    _, _, ds = planted
+    for suffix in (".nc", ".nwb"):
+        path = tmp_path / f"seq{suffix}"
+        if suffix == ".nc":
+            nm.io.save_netcdf(ds, path)
+        else:
+            nm.io.save_nwb(ds, path)
+        back = nm.io.load_result(path)
+        np.testing.assert_allclose(back.patterns.values, ds.patterns.values)
+        np.testing.assert_array_equal(back.members.values, ds.members.values)
+        assert back.attrs["neuronmf_kind"] == "sequences"

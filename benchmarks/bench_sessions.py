@@ -125,11 +125,11 @@ def _summary(rows) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--size", type=int, default=192)
-    parser.add_argument("--neurons", type=int, default=80)
-    parser.add_argument("--frames", type=int, default=500)
-    parser.add_argument("--sessions", type=int, default=4)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--size", type=int, default=160)
+    parser.add_argument("--neurons", type=int, default=60)
+    parser.add_argument("--frames", type=int, default=400)
+    parser.add_argument("--sessions", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="benchmarks/results/sessions.json")
     args = parser.parse_args()

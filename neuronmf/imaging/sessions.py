@@ -70,7 +70,12 @@ def _register(images, reference, radius, nonrigid, max_shift, patch, min_strengt
         if nonrigid and strength[s] >= min_strength:
             rigid = _reg.align_image(prepared[s], shifts[s])
             fields[s] = _reg.piecewise_field(
-                ref, rigid, patch=patch, max_shift=patch / 4, smooth=patch / 4
+                ref,
+                rigid,
+                patch=patch,
+                max_shift=patch / 8,
+                smooth=patch / 4,
+                min_strength=_reg.PATCH_MIN_STRENGTH,
             )
         moved = _reg.align_image(prepared[s], shifts[s], fields[s])
         corr[s] = float(np.corrcoef(ref.ravel(), moved.ravel())[0, 1])
@@ -258,7 +263,7 @@ def match_sessions(
     method_used = (
         ("reference" if n_s == 2 else "cluster") if method == "auto" else method
     )
-    patch = int(max(32, 8 * radius))
+    patch = int(max(48, 12 * radius))
 
     if register_on == "none":
         images = [

@@ -115,7 +115,7 @@ def test_truth_footprints_are_matched_across_drifting_sessions(sessions):
 
 
 def test_two_sessions_use_the_optimal_assignment_and_round_trip(tmp_path, sessions):
-    from neuronmf.io import load_result, save_netcdf
+    from neuronmf.io import load_result, save_netcdf, save_nwb
 
     feet = [s.truth["footprints"].values for s in sessions[:2]]
     out = match_sessions(feet, nonrigid=True, model="joint")
@@ -124,9 +124,13 @@ def test_two_sessions_use_the_optimal_assignment_and_round_trip(tmp_path, sessio
     table = sessions[0].truth["identities"].values[:, :2]
     sc = score_matching(out, table)
     assert sc["precision"] >= 0.95 and sc["recall"] >= 0.9, sc
-    back = load_result(save_netcdf(out, tmp_path / "m.nc"))
-    np.testing.assert_array_equal(back["neuron"].values, out["neuron"].values)
-    assert back.attrs["neuronmf_kind"] == "session_matching"
+    for path in (
+        save_netcdf(out, tmp_path / "m.nc"),
+        save_nwb(out, tmp_path / "m.nwb"),
+    ):
+        back = load_result(path)
+        np.testing.assert_array_equal(back["neuron"].values, out["neuron"].values)
+        assert back.attrs["neuronmf_kind"] == "session_matching"
 
 
 def test_sessions_with_no_cell_in_common_give_almost_no_matches():

@@ -9,7 +9,8 @@ Run from the repository root (``NEURONMF_DATA_DIR`` as for the tests)::
 
 ``time-varying``: ``simulate_time_varying_emg`` (8 muscles, 3 synergies of 0.3 s,
 30 s at 100 Hz, noise 0.02), ``extract(kind="time-varying", duration=0.45,
-rank=3)``; per seed the matched cosine of every synergy after the best lag shift,
+rank=3)`` (``--duration 0.3``: a window as long as the planted synergies);
+per seed the matched cosine of every synergy after the best lag shift,
 the fraction of planted occurrences found within 3 samples (30 ms) after that
 shift, the number of occurrences reported, the amplitude correlation and the time.
 
@@ -121,7 +122,12 @@ def time_varying(args):
         sim = simulate_time_varying_emg(total_time=30.0, seed=seed)
         t = time.perf_counter()
         ds = extract(
-            sim.data, kind="time-varying", duration=0.45, rank=3, n_restarts=3, seed=0
+            sim.data,
+            kind="time-varying",
+            duration=args.duration,
+            rank=3,
+            n_restarts=3,
+            seed=0,
         )
         row = {
             "seed": seed,
@@ -139,7 +145,10 @@ def time_varying(args):
         "median_seconds": float(np.median([r["seconds"] for r in rows])),
     }
     print(json.dumps({k: v for k, v in summary.items() if k != "rows"}))
-    _save("time_varying", summary)
+    _save(
+        "time_varying" + ("" if args.duration == 0.45 else f"_{args.duration:g}s"),
+        summary,
+    )
 
 
 def space_by_time(args):
@@ -310,6 +319,7 @@ def main():
     for name in ("time-varying", "space-by-time", "null"):
         s = sub.add_parser(name)
         s.add_argument("--seeds", type=int, default=10 if name != "null" else 5)
+    sub.choices["time-varying"].add_argument("--duration", type=float, default=0.45)
     s = sub.add_parser("santuz")
     s.add_argument("--duration", type=float, default=0.5)
     args = p.parse_args()

@@ -144,8 +144,8 @@ def extract(
         is at least this fraction of the synergy's largest; default 0.1) and
         ``n_shuffles`` (VAF of that many fits to data whose muscles were
         circularly shifted independently: ``vaf_shuffled``, ``vaf_excess``).
-        A window ``duration`` about 1.5 times the longest expected synergy
-        recovers planted synergies best (the fit centres each synergy in it).
+        Make ``duration`` somewhat longer than the longest expected synergy
+        (the fit centres each synergy in its window; see docs/synergies.md).
 
     Returns
     -------

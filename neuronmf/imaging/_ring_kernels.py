@@ -13,7 +13,7 @@ import numpy as np
 from neuronmf.engine.solvers._numba_cache import njit
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def _cholesky(G, n):  # pragma: no cover - compiled
     """``G = L Lᵀ`` in place: the lower triangle of ``G`` becomes ``L``."""
     for j in range(n):
@@ -29,7 +29,7 @@ def _cholesky(G, n):  # pragma: no cover - compiled
             G[r, j] = s / d
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def _solve(L, b, n):  # pragma: no cover - compiled
     """Solve ``L Lᵀ x = b`` in place (``b`` becomes x)."""
     for j in range(n):
@@ -44,7 +44,7 @@ def _solve(L, b, n):  # pragma: no cover - compiled
         b[j] = s / L[j, j]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def ring_weights(
     F, Fd, order, block_of, index, ridge, out
 ):  # pragma: no cover - compiled

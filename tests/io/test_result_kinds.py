@@ -91,6 +91,20 @@ def _rank_scan() -> xr.Dataset:
     return nm.select_rank(V, range(1, 4), n_repeats=2, seed=4).to_dataset()
 
 
+@functools.cache
+def _deconvolution() -> xr.Dataset:
+    y = np.random.default_rng(0).normal(size=(3, 80))
+    return nm.imaging.deconvolve(y, model="ar2")
+
+
+@functools.cache
+def _segmentation_traces() -> xr.Dataset:
+    sim = nm.datasets.simulate_movie((32, 32), 60, 4, 3.0, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return nm.imaging.traces(_segmentation(), sim.data)
+
+
 # kind -> (builder, neuronmf_kind, the seed the call was given: None = no seed)
 KINDS = {
     "nmf": (_nmf, "nmf", 4),
@@ -100,6 +114,8 @@ KINDS = {
     "segmentation": (_segmentation, "segmentation", None),
     "decoding": (_decoding, "decoding", 4),
     "rank_scan": (_rank_scan, "rank_scan", 4),
+    "deconvolution": (_deconvolution, "deconvolution", None),
+    "segmentation_traces": (_segmentation_traces, "segmentation", None),
 }
 
 

@@ -94,7 +94,7 @@ def test_result_carries_the_provenance_attrs(seg):
     assert isinstance(attrs["neuronmf_version"], str) and attrs["neuronmf_version"]
     params = params_of(attrs)
     assert params["min_snr"] == 2.5 and params["neuron_radius"] == 3.0
-    assert params["seeds"] == "anatomy+activity" and params["refine"] == "traces"
+    assert params["seeds"] == "anatomy+activity" and params["refine"] == "full"
     assert set(SegmentParameters.names()) <= set(params)
     # the plain per-parameter attributes are kept beside the JSON
     assert attrs["min_snr"] == 2.5 and attrs["patch_memory"] == 1 << 30

@@ -151,7 +151,8 @@ def sequences(
        shifted at random in lag (seqNMF's ``test_significance``; Bonferroni
        over all ``rank`` patterns, as seqNMF: p ≤ alpha / rank):
        :func:`neuronmf.model_selection.factor_significance`;
-    5. with the patterns fixed, H is fitted on the whole recording; every peak
+    5. with the patterns fixed, H is fitted on the whole recording (without the
+       x-ortho penalty, as seqNMF's last iteration); every peak
        of a pattern's H above ``event_threshold`` × its maximum, at least
        ``lags`` / 2 frames from the next, is an occurrence;
     6. members: neuron i belongs to sequence k when its share of the pattern's
@@ -246,8 +247,11 @@ def sequences(
     fit = conv_nmf(V_train, rank, lags, x_ortho=lam, seed=seed, **options)
     W = np.asarray(getattr(fit.W, "values", fit.W))
     p, significant, skew = _significance(V_test, W, alpha, seed)
+    # H over the whole recording with the patterns fixed, without the x-ortho
+    # penalty: with W fixed it would only make the patterns compete for frames,
+    # and it silences whole patterns (seqNMF also ends its fit without it)
     full = conv_nmf(
-        V, rank, lags, W=W, update_W=False, x_ortho=lam, seed=seed, **options
+        V, rank, lags, W=W, update_W=False, x_ortho=0.0, seed=seed, **options
     )
     H = np.asarray(getattr(full.H, "values", full.H))
     weight, members, peak = _members(W)

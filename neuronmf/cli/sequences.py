@@ -88,7 +88,7 @@ def run(args) -> int:
         write_results,
         write_summary,
     )
-    from neuronmf.plotting.sequences import neuron_order, plot_sequences, plot_x_ortho
+    from neuronmf.plotting.sequences import plot_sequences, plot_x_ortho
 
     X = load_activity(
         args.input, series=args.series, bin_width=args.bin_width, rate=args.rate
@@ -125,9 +125,11 @@ def run(args) -> int:
         f"Bonferroni over {args.rank})",
         f"significant sequences: {sig.size} of {args.rank}",
     ]
-    order = neuron_order(ds, "significant")
     for k in sig:
-        members = [i for i in order if ds.members.values[i, k]]
+        members = sorted(
+            np.flatnonzero(ds.members.values[:, k]),
+            key=lambda i: ds.peak_lag.values[i, k],
+        )
         n_events = int((ds.event_sequence.values == k).sum())
         lines.append(
             f"  sequence {k}: p = {ds.p_value.values[k]:.3g}, "

@@ -118,7 +118,7 @@ def plot_sequences(ds, activity=None, *, which: str = "significant"):
         ax_h.legend(
             title="sequence", fontsize=7, title_fontsize=7, loc="upper right", ncol=2
         )
-    ax_h.tick_params(labelbottom=False)
+    ax_h.set_xlabel(time_label(ds["time"]))
     ax_v.imshow(
         data[order],
         aspect="auto",

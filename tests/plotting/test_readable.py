@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 
 import matplotlib
 import numpy as np
@@ -32,6 +33,7 @@ from neuronmf.plotting import (
     engine,
     imaging,
     rank,
+    sequences,
     synergies,
 )
 
@@ -61,7 +63,15 @@ def data():
     res = nm.nmf(rng.random((8, 300)), 2, seed=0)
     V = rng.random((20, 2)) @ rng.random((2, 60))
     scan = nm.select_rank(V, [1, 2, 3], n_repeats=2, criteria=["stability"])
+    sim_q = nm.datasets.simulate_sequences(n_frames=600, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        seq = nm.assemblies.sequences(
+            sim_q.data.T, rank=3, lags=35, kind="dff", max_iter=30, seed=0
+        )
     return {
+        "seq": seq,
+        "seq_activity": sim_q.data.T,
         "syn": syn,
         "seg": seg,
         "movie": sim_m.data,
@@ -96,6 +106,10 @@ FIGURES = {
     ),
     "decoding.plot_predictions": lambda d: decoding.plot_predictions(d["dec"]),
     "decoding.plot_rank_scores": lambda d: decoding.plot_rank_scores(d["dec"]),
+    "sequences.plot_sequences": lambda d: sequences.plot_sequences(
+        d["seq"], d["seq_activity"]
+    ),
+    "sequences.plot_x_ortho": lambda d: sequences.plot_x_ortho(d["seq"]),
     "rank.plot_rank_scan": lambda d: rank.plot_rank_scan(d["scan"]),
     "rank.plot_component_intervals": lambda d: rank.plot_component_intervals(
         d["scan"], 2

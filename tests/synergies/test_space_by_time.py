@@ -27,13 +27,13 @@ def _matched_cosines(found, truth):
 
 @pytest.fixture(scope="module")
 def sim():
-    return simulate_space_by_time(n_trials=40, noise=0.1, seed=3)
+    return simulate_space_by_time(n_trials=24, noise=0.1, seed=3)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_modules_are_recovered_from_simulated_trials(seed):
-    sim = simulate_space_by_time(n_trials=40, noise=0.1, seed=seed)
-    ds = space_by_time(sim.data, 3, 2, n_restarts=2)
+    sim = simulate_space_by_time(n_trials=24, n_time=40, noise=0.1, seed=seed)
+    ds = space_by_time(sim.data, 3, 2, n_restarts=1)
     spatial = _matched_cosines(ds.spatial.values, sim.truth.spatial.values)
     temporal = _matched_cosines(ds.temporal.values.T, sim.truth.temporal.values.T)
     assert spatial.min() >= 0.95, spatial
@@ -90,7 +90,7 @@ def test_hals_and_the_multiplicative_reference_agree_and_decrease(sim):
 def test_objective_from_grams_equals_the_direct_sum(sim):
     X = sim.data.values
     rng = np.random.default_rng(1)
-    Wt, A, Ws = rng.random((50, 2)), rng.random((40, 2, 3)), rng.random((3, 12))
+    Wt, A, Ws = rng.random((50, 2)), rng.random((24, 2, 3)), rng.random((3, 12))
     direct = np.sum((X - sbt.reconstruct(Wt, A, Ws)) ** 2)
     assert sbt.objective(X, Wt, A, Ws) == pytest.approx(direct, rel=1e-10)
 

@@ -133,7 +133,7 @@ def aligned_cosine(a, b, max_shift=None):
             num = float(np.sum(a[:, : L - d] * b[:, d:]))
         else:
             num = float(np.sum(a[:, -d:] * b[:, : L + d]))
-        c = num / den if den > 0 else 0.0
+        c = float(num / den) if den > 0 else 0.0
         if c > best[0]:
             best = (c, d)
     return best

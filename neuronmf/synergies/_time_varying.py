@@ -279,6 +279,13 @@ def time_varying(
         extra["vaf_shuffled"] = (("shuffle",), np.asarray(null))
     W, H = _normalised(res)
     Vs, H = Vs * top, H * top
+    if mask_s is not None:
+        warnings.warn(
+            f"{int((~mask_s).sum())} missing (NaN) envelope entries were masked "
+            "out of the fit and the VAF.",
+            UserWarning,
+            stacklevel=3,
+        )
     empty = np.flatnonzero(~(H > 0).any(axis=1))
     if empty.size:
         warnings.warn(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 import xarray as xr
@@ -139,8 +137,7 @@ def test_nan_dropouts_are_masked():
     sim = _sim(0)
     data = sim.data.copy()
     data[100:110, 2] = np.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
+    with pytest.warns(UserWarning, match="10 missing"):
         ds = extract(data, kind="time-varying", duration=DURATION, rank=2,
                      n_restarts=1)  # fmt: skip
     assert np.isfinite(float(ds.vaf))

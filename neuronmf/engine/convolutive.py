@@ -104,8 +104,8 @@ class ConvNMFResult:
         (the scale is in W). Components are sorted by ``power_explained``.
     loss_history : list of float
         The objective after each iteration (data term + x_ortho·R + l1 terms, on
-        the zero-padded data; the last iteration is run, and scored, without
-        the x-ortho term).
+        the zero-padded data; ``"mu"``'s last iteration is run, and scored,
+        without the x-ortho term).
     n_iter, converged, loss
         Iterations run, whether the stopping rule was met, the final objective.
     power : float
@@ -299,8 +299,9 @@ def conv_nmf(
     the x-ortho penalty makes components that overlap in time compete. As in
     seqNMF the data are padded with ``lags`` zero frames on both sides (so a
     pattern may start before the first frame), the factors are centred in their
-    lag window every iteration, H's rows are rescaled to unit norm (the scale
-    goes to W), and the last iteration is run without the x-ortho penalty.
+    lag window every iteration, and H's rows are rescaled to unit norm (the
+    scale goes to W); ``"mu"`` runs its last iteration without the x-ortho
+    penalty, as seqNMF does (``"hals"`` does not: docs/sequences.md).
     λ is on seqNMF's scale (its demos use 0.001–0.005 for data in [0, 1]); see
     :func:`neuronmf.model_selection.choose_x_ortho` to choose it.
 

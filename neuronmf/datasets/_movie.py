@@ -90,7 +90,8 @@ def simulate_movie(
     motion : dict, optional
         Known motion of the sample (:mod:`neuronmf.datasets._movie_motion`):
         ``{"rigid": N, "nonrigid": M}`` gives rigid random-walk shifts up to
-        N px per axis plus a smooth non-rigid field up to M px; the truth then
+        N px per axis plus a smooth non-rigid field up to M px (``"resting"``:
+        resting fluorescence of the neurons, default 0); the truth then
         holds ``shifts`` (time, axis) and, when M > 0, ``motion_modes`` and
         ``motion_weights``. The neurons, calcium and noise are those of the
         same ``seed`` without motion. With ``one_photon`` the one-photon
@@ -277,7 +278,7 @@ def _frames(rng, A, C, rate, brightness, background, neuropil, read_noise, moves
             + npil_img[None] * npil_t[:, None, None]
         )
     else:  # issue 23: a moving sample (_movie_motion)
-        neurons = brightness * np.einsum("kyx,kt->tyx", A, C)
+        neurons = brightness * np.einsum("kyx,kt->tyx", A, C + moves["resting"])
         expected = moving_frames(moves, neurons, bg_img, drift, npil_img, npil_t)
     Y = rng.poisson(expected).astype(np.float64) + read_noise * rng.standard_normal(
         expected.shape

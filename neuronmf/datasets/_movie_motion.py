@@ -10,6 +10,13 @@
     A smooth deformation added to it: three half-cycle cosine modes across the
     field of view with zero-mean, slowly varying (smoothed random-walk)
     weights, scaled so that its largest value on either axis is M px.
+``"resting"`` (default 0)
+    Resting fluorescence of every neuron, in units of a unit calcium level
+    (added to its calcium in the movie, not in ``truth["traces"]``). Real
+    GCaMP somata are visible at rest, so the anatomy moves with the sample;
+    with 0 (the simulator's default) a neuron is dark between transients and
+    a frame holds little but the neuropil and the few active cells, from which
+    no registration can recover subpixel shifts (docs/benchmarks.md).
 ``"seed"`` (int, optional)
     Seed of the motion; default: derived from the movie's seed, from its own
     stream, so the neurons, calcium and noise are those of the same movie
@@ -46,7 +53,7 @@ __all__ = [
     "moving_frames",
 ]
 
-_KEYS = ("rigid", "nonrigid", "seed")
+_KEYS = ("rigid", "nonrigid", "resting", "seed")
 N_MODES = 3
 
 
@@ -64,7 +71,7 @@ def check_motion(motion) -> dict | None:
     if unknown:
         raise input_error("motion keys", f"among {list(_KEYS)}", unknown)
     out = {}
-    for k in ("rigid", "nonrigid"):
+    for k in ("rigid", "nonrigid", "resting"):
         v = motion.get(k, 0.0)
         if (
             isinstance(v, bool)
@@ -113,7 +120,12 @@ def make_motion(motion: dict, T: int, ny: int, nx: int, seed) -> dict:
             for a in range(2)
         )
         weights = w * (motion["nonrigid"] / max(peak, 1e-12))
-    return {"rigid": rigid, "modes": modes, "weights": weights}
+    return {
+        "rigid": rigid,
+        "modes": modes,
+        "weights": weights,
+        "resting": motion["resting"],
+    }
 
 
 def displacement(truth, frames=None) -> np.ndarray:

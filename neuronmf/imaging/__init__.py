@@ -5,6 +5,7 @@ matches them to ground truth (CaImAn-style IoU or neurofinder-style centroid).
 """
 
 from neuronmf.imaging.deconvolve import deconvolve
+from neuronmf.imaging.register import register
 from neuronmf.imaging.score import masks_from_footprints, score
 from neuronmf.imaging.segment import SegmentParameters, default_parameters, segment
 from neuronmf.imaging.sessions import match_sessions
@@ -17,6 +18,7 @@ __all__ = [
     "default_parameters",
     "masks_from_footprints",
     "match_sessions",
+    "register",
     "score",
     "segment",
     "traces",

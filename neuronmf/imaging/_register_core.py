@@ -1,0 +1,237 @@
+"""The estimator, the template and the pass of :func:`neuronmf.imaging.register`.
+
+No validation here (the public function did it). :class:`Aligner` estimates
+the shifts of a batch of frames against a template and applies them;
+:func:`build_template` refines a template on a sample of frames held in memory;
+:func:`run_pass` reads the movie once, chunk by chunk, and writes the corrected
+frames into a sink (a NumPy array or an HDF5 dataset).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neuronmf.errors import input_error
+from neuronmf.imaging import _register_phase as ph
+from neuronmf.imaging import _register_warp as wp
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything the arithmetic needs (checked by ``register``)."""
+
+    method: str
+    max_shift: int
+    patch: int
+    overlap: int
+    max_deviation: int
+    subpixel: str
+    upsample: int
+    whiten: float
+    smooth: float
+    order: int
+    min_peak_ratio: float
+
+
+class Aligner:
+    """Shifts of frames against one template, and the corrected frames."""
+
+    def __init__(self, template: np.ndarray, opts: Options):
+        self.opts = opts
+        ny, nx = template.shape
+        self.shape = (ny, nx)
+        taper_px = max(4.0, min(ny, nx) / 16.0)
+        self.window = ph.taper((ny, nx), taper_px)
+        self.lp = ph.lowpass((ny, nx), opts.smooth)
+        self.T = ph.template_spectrum(template, self.window)
+        self.grid = None
+        if opts.method == "piecewise":
+            g = wp.PatchGrid((ny, nx), opts.patch, opts.overlap)
+            self.grid = g
+            self.pwindow = ph.taper(g.size, max(2.0, min(g.size) / 8.0))
+            self.plp = ph.lowpass(g.size, opts.smooth)
+            tp, _ = g.cut(template[None].astype(np.float32))
+            self.pT = ph.template_spectrum(tp[0], self.pwindow)
+
+    def estimate(self, frames: np.ndarray):
+        """Rigid shifts (n, 2), patch shifts (n, npy, npx, 2) or None, peak ratios."""
+        o = self.opts
+        rigid, ratio = ph.estimate(
+            frames,
+            self.T,
+            self.window,
+            self.lp,
+            (o.max_shift, o.max_shift),
+            whiten=o.whiten,
+            subpixel=o.subpixel,
+            upsample=o.upsample,
+        )
+        if self.grid is None:
+            return rigid, None, ratio
+        offs = np.rint(rigid).astype(int)
+        pad = int(np.abs(offs).max()) if offs.size else 0
+        padded = np.pad(frames, ((0, 0), (pad, pad), (pad, pad)), mode="edge")
+        patches, used = self.grid.cut(padded, offs + pad, origin=pad)
+        res, pratio = ph.estimate(
+            patches,
+            self.pT,
+            self.pwindow,
+            self.plp,
+            (o.max_deviation, o.max_deviation),
+            whiten=o.whiten,
+            subpixel=o.subpixel,
+            upsample=o.upsample,
+        )
+        local = used + res
+        weak = pratio < o.min_peak_ratio
+        if weak.any():
+            local[weak] = np.broadcast_to(rigid[:, None, None, :], local.shape)[weak]
+        return rigid, local, ratio
+
+    def correct(self, frames: np.ndarray, rigid, local) -> np.ndarray:
+        out = np.empty(frames.shape, np.float32)
+        for i in range(len(frames)):
+            if local is None:
+                wp.shift_rigid(frames[i], rigid[i], self.opts.order, out[i])
+            else:
+                field = self.grid.field(local[i])
+                wp.warp(frames[i], field, self.opts.order, out[i])
+        return out
+
+
+def correlations(frames: np.ndarray, template: np.ndarray, border: int) -> np.ndarray:
+    """Pearson correlation of each frame with the template, inside ``border``."""
+    b = int(border)
+    sl = (slice(b, -b or None), slice(b, -b or None))
+    t = template[sl].astype(np.float64).ravel()
+    t = t - t.mean()
+    f = frames[(slice(None), *sl)].reshape(len(frames), -1)
+    n = f.shape[1]
+    ft = f @ t.astype(np.float32)
+    s1 = f.sum(axis=1, dtype=np.float64)
+    s2 = np.einsum("ij,ij->i", f, f, dtype=np.float64)
+    var = s2 - s1 * s1 / n
+    den = np.sqrt(np.maximum(var, 0)) * np.linalg.norm(t)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, ft / den, np.nan)
+
+
+def crispness(image: np.ndarray, border: int) -> float:
+    """Frobenius norm of the gradient magnitude of an image (NoRMCorre's measure)."""
+    b = int(border)
+    img = image[b : -b or None, b : -b or None].astype(np.float64)
+    gy, gx = np.gradient(img)
+    return float(np.sqrt((gy**2 + gx**2).sum()))
+
+
+def initial_template(sample: np.ndarray) -> np.ndarray:
+    """Mean of the most mutually correlated frames of the sample.
+
+    Frames are 2 × 2 binned and z-scored; the frame whose ``k`` best
+    correlations (k = 20, or a fifth of the sample) are highest on average is
+    averaged with those ``k`` frames.
+    """
+    n, ny, nx = sample.shape
+    if n == 1:
+        return sample[0].astype(np.float32)
+    b = sample[:, : ny - ny % 2, : nx - nx % 2]
+    b = b.reshape(n, ny // 2, 2, nx // 2, 2).mean(axis=(2, 4), dtype=np.float64)
+    b = b.reshape(n, -1)
+    b -= b.mean(axis=1, keepdims=True)
+    b /= np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    C = b @ b.T
+    np.fill_diagonal(C, -np.inf)
+    k = int(min(20, max(1, n // 5)))
+    top = np.sort(C, axis=1)[:, -k:]
+    best = int(np.argmax(top.mean(axis=1)))
+    members = np.r_[best, np.argsort(C[best])[-k:]]
+    return sample[members].mean(axis=0, dtype=np.float64).astype(np.float32)
+
+
+def build_template(sample: np.ndarray, opts: Options, rounds: int) -> np.ndarray:
+    """Iteratively refined template: register the sample, average its best half."""
+    template = initial_template(sample)
+    border = opts.max_shift
+    for r in range(rounds):
+        last = r == rounds - 1
+        o = opts if last or opts.method == "rigid" else _rigid(opts)
+        al = Aligner(template, o)
+        rigid, local, _ = al.estimate(sample)
+        fixed = al.correct(sample, rigid, local)
+        c = correlations(fixed, template, border)
+        keep = c >= np.nanmedian(c) if len(c) > 3 else np.ones(len(c), bool)
+        template = fixed[keep].mean(axis=0, dtype=np.float64).astype(np.float32)
+    return template
+
+
+def _rigid(opts: Options) -> Options:
+    from dataclasses import replace
+
+    return replace(opts, method="rigid")
+
+
+def read_frames(data, t0: int, t1: int) -> np.ndarray:
+    """Frames ``t0:t1`` of an in-memory or dask movie as float32 (never a view)."""
+    block = data[t0:t1]
+    if hasattr(block, "compute"):
+        block = block.compute()
+    block = np.array(block, dtype=np.float32)
+    bad = ~np.isfinite(block).all(axis=(1, 2))
+    if bad.any():
+        i = t0 + int(np.nonzero(bad)[0][0])
+        raise input_error(
+            f"frame {i} of the movie",
+            "finite",
+            "NaN or Inf",
+            "Drop or interpolate non-finite frames before registering.",
+        )
+    return block
+
+
+def read_sample(data, n: int) -> np.ndarray:
+    """``n`` frames spread evenly over the movie (float32)."""
+    T = data.shape[0]
+    idx = np.unique(np.linspace(0, T - 1, min(n, T)).round().astype(int))
+    return np.concatenate([read_frames(data, i, i + 1) for i in idx])
+
+
+def run_pass(data, aligner: Aligner, template, sink, chunk: int, bidi, bar) -> dict:
+    """One read of the movie: shifts, correlations, means; corrected into ``sink``."""
+    T, ny, nx = data.shape
+    o = aligner.opts
+    rigid = np.zeros((T, 2))
+    local = None
+    if aligner.grid is not None:
+        local = np.zeros((T, *aligner.grid.grid, 2))
+    corr = np.zeros(T)
+    before = np.zeros(T)
+    ratio = np.zeros(T)
+    raw_sum = np.zeros((ny, nx))
+    fix_sum = np.zeros((ny, nx))
+    for t0 in range(0, T, chunk):
+        t1 = min(T, t0 + chunk)
+        raw = read_frames(data, t0, t1)
+        raw_sum += raw.sum(axis=0, dtype=np.float64)
+        frames = wp.fix_bidi(raw, bidi, o.order) if bidi else raw
+        r, loc, ratio[t0:t1] = aligner.estimate(frames)
+        fixed = aligner.correct(frames, r, loc)
+        rigid[t0:t1] = r
+        if local is not None:
+            local[t0:t1] = loc
+        before[t0:t1] = correlations(frames, template, o.max_shift)
+        corr[t0:t1] = correlations(fixed, template, o.max_shift)
+        fix_sum += fixed.sum(axis=0, dtype=np.float64)
+        if sink is not None:
+            sink[t0:t1] = fixed
+        bar.update(t1 - t0)
+    return {
+        "rigid": rigid,
+        "local": local,
+        "correlation": corr,
+        "correlation_before": before,
+        "peak_ratio": ratio,
+        "mean_before": raw_sum / T,
+        "mean_after": fix_sum / T,
+    }

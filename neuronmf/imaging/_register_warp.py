@@ -1,0 +1,147 @@
+"""Patches, shift fields and warping for :func:`neuronmf.imaging.register`.
+
+No validation here. A shift ``s`` at pixel ``p`` means the corrected frame is
+``frame(p + s)`` (see :mod:`neuronmf.imaging._register_phase`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from neuronmf.imaging import _register_kernels as _k
+
+ORDERS = {"bilinear": 1, "cubic": 3}
+
+
+def patch_starts(n: int, size: int, overlap: int) -> np.ndarray:
+    """Start indices of overlapping patches of ``size`` covering ``0..n``."""
+    if size >= n:
+        return np.array([0])
+    step = max(1, size - overlap)
+    count = int(np.ceil((n - size) / step)) + 1
+    return np.round(np.linspace(0, n - size, count)).astype(int)
+
+
+class PatchGrid:
+    """Patch layout and the separable interpolation of a patch-shift grid.
+
+    ``By`` (ny, npy) and ``Bx`` (nx, npx) are the cubic-spline (or linear for
+    fewer than 4 patches per axis) interpolation weights from the patch
+    centres to every pixel, constant beyond the outermost centres; a field is
+    ``By @ S @ Bx.T`` for a (npy, npx) grid of shifts ``S``.
+    """
+
+    def __init__(self, shape, size: int, overlap: int):
+        ny, nx = shape
+        self.shape = (ny, nx)
+        self.size = (min(size, ny), min(size, nx))
+        self.ys = patch_starts(ny, size, overlap)
+        self.xs = patch_starts(nx, size, overlap)
+        self.cy = self.ys + (self.size[0] - 1) / 2.0
+        self.cx = self.xs + (self.size[1] - 1) / 2.0
+        self.By = _weights(self.cy, ny)
+        self.Bx = _weights(self.cx, nx)
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        return len(self.ys), len(self.xs)
+
+    def cut(self, images: np.ndarray, offsets=None, origin: int = 0):
+        """(n, npy, npx, h, w) patches of (n, H, W) images, and the offsets used.
+
+        ``images`` may be padded by ``origin`` px on every side; the patch of
+        frame ``i`` starts at the template patch's start plus ``offsets[i]``
+        (padded coordinates), kept inside the image. The offsets used are
+        returned in unpadded pixels, (n, npy, npx, 2).
+        """
+        n, H, W = images.shape
+        h, w = self.size
+        npy, npx = self.grid
+        out = np.empty((n, npy, npx, h, w), np.float32)
+        used = np.zeros((n, npy, npx, 2))
+        for i in range(n):
+            oy, ox = (0, 0) if offsets is None else offsets[i]
+            for a, y0 in enumerate(self.ys):
+                y = int(np.clip(y0 + oy, 0, H - h))
+                for b, x0 in enumerate(self.xs):
+                    x = int(np.clip(x0 + ox, 0, W - w))
+                    out[i, a, b] = images[i, y : y + h, x : x + w]
+                    used[i, a, b] = (y - y0 - origin, x - x0 - origin)
+        return out, used
+
+    def field(self, shifts: np.ndarray) -> np.ndarray:
+        """(2, ny, nx) displacement of one frame from its (npy, npx, 2) grid."""
+        return np.stack(
+            [self.By @ shifts[..., k] @ self.Bx.T for k in range(2)]
+        ).astype(np.float32)
+
+
+def _weights(centres: np.ndarray, n: int) -> np.ndarray:
+    """(n, len(centres)) interpolation weights, constant beyond the end centres."""
+    k = len(centres)
+    if k == 1:
+        return np.ones((n, 1))
+    u = np.interp(np.arange(n), centres, np.arange(k))  # clamps at the ends
+    order = 3 if k >= 4 else 1
+    B = np.empty((n, k))
+    for j in range(k):
+        e = np.zeros(k)
+        e[j] = 1.0
+        B[:, j] = ndimage.map_coordinates(e, [u], order=order, mode="nearest")
+    return B
+
+
+def shift_rigid(frame: np.ndarray, s, order: int, out=None) -> np.ndarray:
+    """``frame(p + s)`` for a rigid shift ``s`` (edges: nearest pixel)."""
+    if out is None:
+        out = np.empty(frame.shape, np.float32)
+    _k.shift_frame(frame, float(s[0]), float(s[1]), order == 3, out)
+    return out
+
+
+def warp(frame: np.ndarray, field: np.ndarray, order: int, out=None) -> np.ndarray:
+    """``frame(p + field(p))`` for a (2, ny, nx) displacement (edges: nearest)."""
+    if out is None:
+        out = np.empty(frame.shape, np.float32)
+    _k.warp_frame(frame, field[0], field[1], order == 3, out)
+    return out
+
+
+def bidi_offset(images: np.ndarray, max_offset: int = 5, step: float = 0.05) -> float:
+    """Horizontal offset of odd rows against even rows (bidirectional scanning).
+
+    Positive: odd rows are displaced to the right (larger x). Estimated from the
+    whitened cross-spectrum of odd rows against the mean of their even
+    neighbours, summed over rows and images, evaluated on a ``step`` px grid.
+    """
+    img = np.asarray(images, np.float64).reshape(-1, *images.shape[-2:])
+    ny = img.shape[1] - (img.shape[1] % 2)
+    even = img[:, 0:ny:2]
+    odd = img[:, 1:ny:2]
+    nxt = np.concatenate([even[:, 1:], even[:, -1:]], axis=1)
+    ref = 0.5 * (even + nxt)
+    nx = img.shape[2]
+    Fo = np.fft.rfft(odd - odd.mean(-1, keepdims=True), axis=-1)
+    Fe = np.fft.rfft(ref - ref.mean(-1, keepdims=True), axis=-1)
+    X = (Fo * np.conj(Fe)).sum(axis=(0, 1))
+    X /= np.abs(X) + 1e-12
+    X *= np.exp(-2.0 * (np.pi * 1.0) ** 2 * np.fft.rfftfreq(nx) ** 2)
+    w = np.full(len(X), 2.0)
+    w[0] = 1.0
+    if nx % 2 == 0:
+        w[-1] = 1.0
+    lags = np.arange(-max_offset, max_offset + step / 2, step)
+    f = np.fft.rfftfreq(nx)
+    cc = (np.exp(2j * np.pi * lags[:, None] * f[None, :]) @ (X * w)).real
+    return float(lags[int(np.argmax(cc))])
+
+
+def fix_bidi(frames: np.ndarray, offset: float, order: int) -> np.ndarray:
+    """Frames with odd rows moved back by ``offset`` px along x (a copy)."""
+    out = np.array(frames, dtype=np.float32, copy=True)
+    if offset:
+        out[:, 1::2] = ndimage.shift(
+            out[:, 1::2], (0, 0, -offset), order=order, mode="nearest"
+        )
+    return out

@@ -1,0 +1,177 @@
+"""imaging.register: rigid and piecewise motion correction (issue 23, item 1)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from neuronmf.datasets import simulate_movie
+from neuronmf.datasets._movie_motion import displacement
+from neuronmf.errors import InputError
+from neuronmf.imaging import register
+
+
+def _rmse(est, true):
+    d = np.asarray(est) - np.asarray(true)
+    d = d - d.mean(axis=tuple(range(d.ndim - 1)))  # the template's position
+    return float(np.sqrt((d**2).mean()))
+
+
+@pytest.fixture(scope="module")
+def rigid_sim():
+    return simulate_movie((96, 96), 80, 24, seed=3, motion={"rigid": 6, "resting": 0.5})
+
+
+@pytest.fixture(scope="module")
+def rigid_reg(rigid_sim):
+    return register(rigid_sim.data)
+
+
+def test_rigid_shifts_recovered_to_subpixel(rigid_sim, rigid_reg):
+    true = rigid_sim.truth["shifts"].values
+    assert np.abs(true).max() > 3  # the movie really moves
+    assert rigid_reg["shifts"].dims == ("time", "axis")
+    assert _rmse(rigid_reg["shifts"], true) < 0.15
+    assert (
+        rigid_reg.attrs["crispness_after"] > 1.5 * rigid_reg.attrs["crispness_before"]
+    )
+    after = rigid_reg["correlation"].values
+    before = rigid_reg["correlation_before"].values
+    assert np.mean(after) > np.mean(before) + 0.1
+
+
+def test_result_convention(rigid_sim, rigid_reg):
+    reg = rigid_reg
+    assert reg.attrs["neuronmf_kind"] == "registration"
+    assert reg.attrs["seed"] == "none"
+    assert reg["corrected"].shape == rigid_sim.data.shape
+    assert reg["corrected"].dtype == np.float32
+    np.testing.assert_array_equal(reg["time"], rigid_sim.data["time"])
+    for v in ("template", "mean_before", "mean_after"):
+        assert reg[v].dims == ("y", "x")
+
+
+def test_subpixel_dft_beats_integer_peak(rigid_sim, rigid_reg):
+    true = rigid_sim.truth["shifts"].values
+    coarse = register(rigid_sim.data, subpixel="none", template=rigid_reg["template"])
+    assert _rmse(rigid_reg["shifts"], true) < 0.5 * _rmse(coarse["shifts"], true)
+
+
+def test_piecewise_follows_a_nonrigid_field():
+    sim = simulate_movie(
+        (96, 96), 60, 24, seed=4, motion={"rigid": 4, "nonrigid": 2, "resting": 0.5}
+    )
+    true = displacement(sim.truth)[:, 8:-8, 8:-8]
+    pw = register(sim.data, method="piecewise", patch=40, overlap=20)
+    assert pw["shifts"].dims == ("time", "patch_y", "patch_x", "axis")
+    assert pw["rigid_shifts"].dims == ("time", "axis")
+    from neuronmf.imaging._register_warp import PatchGrid
+
+    g = PatchGrid((96, 96), 40, 20)
+    est = np.stack([np.moveaxis(g.field(s), 0, -1) for s in pw["shifts"].values])
+    rigid = np.broadcast_to(pw["rigid_shifts"].values[:, None, None], est.shape)
+    err_pw = _rmse(est[:, 8:-8, 8:-8], true)
+    err_rigid = _rmse(rigid[:, 8:-8, 8:-8], true)
+    assert err_pw < 0.35
+    assert err_pw < 0.7 * err_rigid
+
+
+def test_still_movie_gives_no_shift():
+    sim = simulate_movie((64, 64), 40, 12, seed=5, motion={"resting": 0.5})
+    reg = register(sim.data)
+    assert np.abs(reg["shifts"].values).max() < 0.3
+
+
+def test_structureless_movie_correlates_with_nothing():
+    noise = np.random.default_rng(0).normal(100, 10, (30, 48, 48)).astype(np.float32)
+    reg = register(noise)
+    assert np.nanmean(reg["correlation"].values) < 0.3
+
+
+def test_bidirectional_offset_is_found_and_removed():
+    sim = simulate_movie((64, 64), 40, 14, seed=6, motion={"resting": 0.5})
+    mov = sim.data.values.astype(np.float32)
+    mov[:, 1::2] = np.roll(mov[:, 1::2], 2, axis=2)  # odd rows 2 px to the right
+    reg = register(mov, bidi=True)
+    assert abs(reg.attrs["bidi_offset"] - 2.0) < 0.15
+    plain = register(mov)
+    clean = sim.data.values.mean(axis=0)[4:-4, 4:-4]
+
+    def err(r):
+        return np.abs(r["mean_after"].values[4:-4, 4:-4] - clean).mean()
+
+    assert err(reg) < 0.5 * err(plain)
+
+
+def test_out_file_lazy_and_equal(tmp_path, rigid_sim, rigid_reg):
+    path = tmp_path / "reg.h5"
+    reg = register(rigid_sim.data, out=path, template=rigid_reg["template"])
+    assert path.is_file()
+    assert hasattr(reg["corrected"].data, "dask")
+    mem = register(rigid_sim.data, template=rigid_reg["template"])
+    np.testing.assert_allclose(reg["corrected"].values, mem["corrected"].values)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reg.h5"]
+
+
+def test_dask_input_chunked_like_memory(rigid_sim, rigid_reg):
+    lazy = rigid_sim.data.chunk({"time": 16})
+    before = rigid_sim.data.values.copy()
+    reg = register(lazy, template=rigid_reg["template"], chunk_frames=7)
+    mem = register(rigid_sim.data, template=rigid_reg["template"])
+    np.testing.assert_allclose(reg["shifts"], mem["shifts"], atol=1e-4)
+    np.testing.assert_array_equal(rigid_sim.data.values, before)  # input untouched
+
+
+def test_netcdf_round_trip(tmp_path, rigid_reg):
+    from neuronmf.io import load_result, save_netcdf
+
+    path = tmp_path / "reg.nc"
+    save_netcdf(rigid_reg, path)
+    back = load_result(path)
+    xr.testing.assert_allclose(back["shifts"], rigid_reg["shifts"])
+    assert back.attrs["neuronmf_kind"] == "registration"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"method": "affine"}, "method must be one of 'rigid', 'piecewise'"),
+        ({"whiten": 2.0}, "whiten must be a number in [0, 1]"),
+        ({"whiten": True}, "whiten must be"),
+        ({"max_shift": 0}, "max_shift must be"),
+        ({"subpixel": "gauss"}, "subpixel must be one of"),
+        ({"template": np.zeros((5, 5))}, "template must be a finite (32, 32) image"),
+        ({"out": "/nonexistent-folder/x.h5"}, "out must be a path in an existing"),
+        ({"bidi": "yes"}, "bidi must be True or False"),
+    ],
+)
+def test_bad_arguments_refused(kwargs, message):
+    mov = np.ones((4, 32, 32), np.float32)
+    with pytest.raises(InputError) as e:
+        register(mov, **kwargs)
+    assert message in str(e.value)
+
+
+def test_bad_movies_refused():
+    with pytest.raises(InputError, match="3-D"):
+        register(np.ones((32, 32)))
+    with pytest.raises(InputError, match="at least 2 frames"):
+        register(np.ones((1, 32, 32)))
+    bad = np.ones((5, 32, 32), np.float32)
+    bad[3, 1, 1] = np.nan
+    with pytest.raises(InputError, match="frame 3 of the movie must be finite"):
+        register(bad)
+
+
+def test_simulated_motion_truth():
+    sim = simulate_movie((48, 48), 30, 6, seed=1, motion={"rigid": 5, "nonrigid": 2})
+    shifts = sim.truth["shifts"].values
+    assert shifts.shape == (30, 2) and np.abs(shifts).max() <= 5
+    field = displacement(sim.truth) - shifts[:, None, None, :]
+    assert np.isclose(np.abs(field).max(), 2.0)
+    still = simulate_movie((48, 48), 30, 6, seed=1)
+    zero = simulate_movie((48, 48), 30, 6, seed=1, motion={"rigid": 0})
+    np.testing.assert_array_equal(still.data.values, zero.data.values)
+    with pytest.raises(InputError, match="motion keys"):
+        simulate_movie((48, 48), 30, 6, motion={"affine": 1})

@@ -88,6 +88,18 @@ def test_fixed_coefficient_and_dff():
     assert out["dff_valid"].all()
 
 
+def test_correction_removes_shared_neuropil_correlation():
+    """Independent cells under one neuropil: correlated raw, uncorrelated corrected."""
+    mov, seg, C, _ = _movie(alpha=0.6, T=800, seed=5)
+    out = traces(seg, mov, neuropil="estimate", spikes=False)
+    iu = np.triu_indices(4, 1)
+    raw = np.corrcoef(out["raw_fluorescence"].values)[iu]
+    corrected = np.corrcoef(out["fluorescence"].values)[iu]
+    calcium = np.corrcoef(C)[iu]  # chance correlations of the independent cells
+    assert np.median(raw - calcium) > 0.3
+    np.testing.assert_allclose(corrected, calcium, atol=0.05)
+
+
 def test_estimated_coefficient_recovers_truth():
     mov, seg, _, _ = _movie(alpha=0.6)
     out = traces(seg, mov, neuropil="estimate", spikes=False)

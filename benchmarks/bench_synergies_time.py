@@ -6,6 +6,7 @@ Run from the repository root (``NEURONMF_DATA_DIR`` as for the tests)::
     python benchmarks/bench_synergies_time.py space-by-time --seeds 10
     python benchmarks/bench_synergies_time.py null --seeds 5
     python benchmarks/bench_synergies_time.py santuz
+    python benchmarks/bench_synergies_time.py people
 
 ``time-varying``: ``simulate_time_varying_emg`` (8 muscles, 3 synergies of 0.3 s,
 30 s at 100 Hz, noise 0.02), ``extract(kind="time-varying", duration=0.45,
@@ -27,6 +28,11 @@ touchdowns), its envelope (20-450 Hz band-pass, 6 Hz low-pass, peak-normalised),
 time-varying synergies of 0.5 s with the rank by the curve-fit rule over 1..6;
 every occurrence's phase in its stride (touchdown = 0) against lift-off, the
 shuffle null, and the synchronous synergies of the same envelope for comparison.
+
+``people``: space-by-time across the 15 santuz people (their published cycle-averaged
+envelopes, 200 × 13, as 15 trials), scan 1..5 × 1..6, with the VAF of 5 shared spatial
+modules with free timing and of 6 shared temporal modules with free weights (NMF of the
+stacked data: upper bounds for those numbers of modules).
 
 Results go to ``benchmarks/results/synergies_time.json`` (one key per command).
 """
@@ -313,6 +319,50 @@ def santuz(args):
     _save(f"santuz_{args.duration:g}s", out)
 
 
+def people(args):
+    """Space-by-time across the 15 santuz people (their cycle-averaged envelopes V,
+    200 phase points x 13 muscles, as 15 'trials'), with the two stacked-NMF bounds."""
+    import pandas as pd
+    import xarray as xr
+
+    from neuronmf.engine.api import nmf
+    from neuronmf.synergies import space_by_time
+
+    d = data_dir() / "santuz_gait_emg" / "csv"
+    ids = [f"ID{i:04d}_TW_01" for i in range(1, 16)]
+    frames = [pd.read_csv(d / f"{p}_V.csv") for p in ids]
+    muscles = [c for c in frames[0].columns if c.lower() != "time"]
+    X = np.stack([f[muscles].to_numpy(float) for f in frames])
+    S, T, N = X.shape
+    da = xr.DataArray(
+        X,
+        dims=("trial", "time", "muscle"),
+        coords={"trial": ids, "time": np.arange(T) / T, "muscle": muscles},
+    )
+    t = time.perf_counter()
+    ds = space_by_time(da, range(1, 6), range(1, 7), n_restarts=3, seed=0)
+    seconds = time.perf_counter() - t
+    xx = float(np.sum(X**2))
+    bounds = {}
+    for name, M, r in (
+        ("spatial_L5_free_timing", X.reshape(S * T, N), 5),
+        ("temporal_P6_free_weights", X.transpose(1, 0, 2).reshape(T, S * N), 6),
+    ):
+        f = nmf(M, r, n_restarts=3, seed=0, max_iter=2000)
+        bounds[name] = 1 - float(np.sum((M - f.W @ f.H) ** 2)) / xx
+    out = {
+        "seconds": seconds,
+        "chosen": [ds.attrs["n_spatial"], ds.attrs["n_temporal"]],
+        "vaf": float(ds.vaf),
+        "scan_vaf (n_spatial 1..5 x n_temporal 1..6)": ds.scan_vaf.values.round(
+            3
+        ).tolist(),
+        "bounds": bounds,
+    }
+    print(json.dumps(out, indent=1))
+    _save("santuz_people_space_by_time", out)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -320,6 +370,7 @@ def main():
         s = sub.add_parser(name)
         s.add_argument("--seeds", type=int, default=10 if name != "null" else 5)
     sub.choices["time-varying"].add_argument("--duration", type=float, default=0.45)
+    sub.add_parser("people")
     s = sub.add_parser("santuz")
     s.add_argument("--duration", type=float, default=0.5)
     args = p.parse_args()
@@ -329,6 +380,7 @@ def main():
         "space-by-time": space_by_time,
         "null": null,
         "santuz": santuz,
+        "people": people,
     }[args.cmd](args)
 
 

@@ -138,9 +138,16 @@ def _check_seg(seg) -> np.ndarray:
     fp = seg["footprints"]
     if fp.ndim != 3 or fp.dims[0] != "neuron":
         raise input_error("seg['footprints']", "(neuron, y, x)", f"dims {fp.dims}")
-    A = np.asarray(fp.values, dtype=float)
-    if not np.isfinite(A).all() or (A < 0).any():
-        raise input_error("seg['footprints']", "finite and non-negative", "other")
+    A = np.asarray(fp.values)  # as stored (float32 from segment): no float64 copy
+    if A.dtype == bool:  # masks given as footprints: uniform weights
+        A = A.astype(np.float32)
+    what = "seg['footprints']"
+    if not np.issubdtype(A.dtype, np.number):
+        raise input_error(what, "numbers (or boolean masks)", f"dtype {A.dtype}")
+    if not np.isfinite(A).all():
+        raise input_error(what, "finite", "NaN or Inf")
+    if (A < 0).any():
+        raise input_error(what, "non-negative", f"minimum {float(A.min()):g}")
     return A
 
 

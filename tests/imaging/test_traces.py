@@ -203,6 +203,10 @@ def test_bad_inputs_refused():
         traces(seg, mov[:, :32, :32])
     with pytest.raises(InputError, match="seg must be a segmentation Dataset"):
         traces(seg["footprints"], mov)
+    with pytest.raises(InputError, match=r"seg\['footprints'\] must be non-negative"):
+        traces(seg.assign(footprints=-seg["footprints"]), mov)
+    masks = traces(seg.assign(footprints=seg["footprints"] > 0.2), mov, spikes=False)
+    assert masks["dff_valid"].all()  # boolean masks are footprints of weight 1
     bare = xr.DataArray(mov.values, dims=("time", "y", "x"))
     with pytest.raises(InputError, match="rate must be given"):
         traces(seg, bare)

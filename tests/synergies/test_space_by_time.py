@@ -198,3 +198,33 @@ def test_netcdf_round_trip(sim, tmp_path):
     back = load_result(tmp_path / "sbt.nc")
     xr.testing.assert_allclose(ds, back)
     assert back.attrs["neuronmf_kind"] == "space_by_time"
+
+
+def test_trials_from_load_activity_align(tmp_path):
+    """(trial, time, neuron) counts as load_activity(align=, window=, bin_width=)
+    returns them: two groups of neurons firing in two epochs of each trial."""
+    from neuronmf.io import load_activity
+
+    rng = np.random.default_rng(0)
+    starts = np.arange(40) * 2.0
+    times, units = [], []
+    for s, t0 in enumerate(starts):
+        for unit in range(8):
+            epoch = (0.1, 0.4) if unit < 4 else (0.6, 0.9)
+            gain = 1.0 + (s % 2)  # two conditions: twice the rate in odd trials
+            n = rng.poisson(20 * gain)
+            times.append(t0 + rng.uniform(*epoch, n))
+            units.append(np.full(n, unit))
+    path = tmp_path / "spikes.npz"
+    np.savez(path, spike_times=np.concatenate(times), spike_unit=np.concatenate(units))
+    trials = load_activity(path, align=starts, window=(0.0, 1.0), bin_width=0.05)
+    assert trials.dims == ("trial", "time", "neuron")
+    ds = space_by_time(trials, 2, 2, n_restarts=2)
+    assert ds.spatial.dims == ("spatial_module", "neuron")
+    np.testing.assert_allclose(ds.time.values, trials.time.values)
+    # each spatial module is one group of neurons, each temporal module one epoch
+    groups = np.repeat(np.eye(2), 4, axis=1)
+    assert _matched_cosines(ds.spatial.values, groups).min() > 0.95
+    t = trials.time.values
+    epochs = np.stack([(t > 0.1) & (t < 0.4), (t > 0.6) & (t < 0.9)]).astype(float)
+    assert _matched_cosines(ds.temporal.values.T, epochs).min() > 0.95

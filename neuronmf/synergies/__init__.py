@@ -5,6 +5,9 @@ optionally time-normalised per gait cycle; ``extract`` factorises it into
 ``synergies`` (muscle, synergy) and ``activations`` (synergy, time), choosing
 the number of synergies by the curve-fit, VAF or any ``select_rank`` rule;
 ``match``, ``group``, ``refit`` and ``cycle_average`` compare and reuse them.
+``extract(..., kind="time-varying", duration=)`` finds d'Avella's time-varying
+synergies (waveforms with onsets and amplitudes) and ``space_by_time`` Delis's
+spatial and temporal modules of trial-structured data.
 See ``docs/synergies.md``.
 """
 

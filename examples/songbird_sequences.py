@@ -6,12 +6,10 @@ spectrogram at 200 Hz (``$NEURONMF_DATA_DIR/songbird_hvc_seqnmf``). As in
 seqNMF's demo, the first 75 % of the frames are fitted (K = 10 patterns of
 L = 20 frames, L1 on W 0.1) and each pattern is tested on the last 25 %.
 
-Then the song: syllable onsets are the rising crossings of the spectrogram's
-power envelope over a threshold halfway (in log power) between silence and song.
-For every significant sequence, each occurrence's lag to the nearest syllable
-onset is compared with the same lags for the occurrences circularly shifted at
-random (1,000 draws): a sequence locked to the song has its occurrences closer
-to onsets than chance.
+Then the song: for every significant sequence, the song (log spectrogram) in
+the pattern's window after each occurrence is correlated between occurrences
+and compared with random times (500 draws). A sequence locked to the song sees
+the same stretch of song each time it occurs.
 
     python examples/songbird_sequences.py --out results/songbird
     python examples/songbird_sequences.py --x-ortho 0.005   # seqNMF demo's λ
@@ -47,29 +45,41 @@ def load(data_dir: Path = DATA):
     return A, d["song"], song_rate
 
 
-def syllable_onsets(song: np.ndarray, song_rate: float, min_gap: float = 0.02):
-    """Onset times (s): rising crossings of the log power envelope's midpoint."""
-    env = np.log1p(song.sum(axis=0))
-    quiet, loud = np.percentile(env, 10), np.percentile(env, 90)
-    on = env > (quiet + loud) / 2
-    rises = np.flatnonzero(on[1:] & ~on[:-1]) + 1
-    gap = round(min_gap * song_rate)
-    keep = [r for r in rises if not on[max(0, r - gap) : r].any()]
-    return np.asarray(keep) / song_rate
+def song_consistency(events, song, song_rate, window, n_null=500, seed=0):
+    """How alike the song is after each occurrence, against random times.
 
+    The log spectrogram in ``window`` seconds after each occurrence, centred and
+    scaled, correlated between every pair of occurrences; the mean correlation
+    against the same for as many random times (``n_null`` draws). A sequence
+    locked to the song sees the same song segment every time it occurs.
+    Returns (mean correlation, chance median, p, occurrences used).
+    """
+    logs = np.log1p(song)
+    n = round(window * song_rate)
 
-def alignment(events, onsets, duration, n_null=1000, seed=0):
-    """Median |lag| to the nearest onset, and its p against shifted events."""
+    def stat(times):
+        idx = (np.asarray(times) * song_rate).astype(int)
+        idx = idx[(idx >= 0) & (idx + n <= logs.shape[1])]
+        if idx.size < 2:
+            return np.nan, idx.size
+        X = np.stack([logs[:, i : i + n].ravel() for i in idx])
+        X = X - X.mean(axis=1, keepdims=True)
+        X /= np.linalg.norm(X, axis=1, keepdims=True) + 1e-12
+        C = X @ X.T
+        return float(C[np.triu_indices(idx.size, 1)].mean()), idx.size
 
-    def stat(t):
-        return np.median(np.min(np.abs(t[:, None] - onsets[None, :]), axis=1))
-
-    observed = stat(events)
+    observed, used = stat(events)
+    if used < 2:
+        return np.nan, np.nan, np.nan, used
     rng = np.random.default_rng(seed)
-    null = np.array(
-        [stat((events + rng.uniform(0, duration)) % duration) for _ in range(n_null)]
+    end = logs.shape[1] / song_rate - window
+    null = np.array([stat(rng.uniform(0, end, used))[0] for _ in range(n_null)])
+    return (
+        observed,
+        float(np.median(null)),
+        (1 + np.sum(null >= observed)) / (1 + n_null),
+        used,
     )
-    return observed, (1 + np.sum(null <= observed)) / (1 + n_null), np.median(null)
 
 
 def main(argv=None) -> None:
@@ -82,13 +92,12 @@ def main(argv=None) -> None:
     ds = nm.assemblies.sequences(
         A, rank=10, lags=20, l1_W=0.1, x_ortho=x_ortho, kind="dff", seed=0
     )
-    onsets = syllable_onsets(song, song_rate)
     duration = A.sizes["time"] / A.attrs["rate"]
     print(
         f"{A.sizes['neuron']} neurons x {A.sizes['time']} frames; λ = "
         f"{ds.attrs['x_ortho']:.3g} ({ds.attrs['x_ortho_rule']}); "
         f"{ds.attrs['n_significant']} significant of 10 patterns; "
-        f"{onsets.size} syllable onsets in {duration:.1f} s"
+        f"{duration:.1f} s of song"
     )
     print(f"p-values: {np.round(ds.p_value.values, 3).tolist()}")
     for k in np.flatnonzero(ds.significant.values):
@@ -97,12 +106,13 @@ def main(argv=None) -> None:
             key=lambda i: ds.peak_lag.values[i, k],
         )
         events = ds.event_time.values[ds.event_sequence.values == k]
-        # the pattern is centred in its window: its content starts at H's peak
-        obs, p, chance = alignment(events, onsets, duration)
+        r, chance, p, used = song_consistency(
+            events, song, song_rate, ds.sizes["lag"] / A.attrs["rate"]
+        )
         print(
             f"sequence {k}: {len(members)} neurons in firing order {members}; "
-            f"{events.size} occurrences; median |lag| to a syllable onset "
-            f"{1000 * obs:.0f} ms (chance {1000 * chance:.0f} ms, p = {p:.3f})"
+            f"{events.size} occurrences; song after them alike: r = {r:.2f} "
+            f"(random times {chance:.2f}, p = {p:.3f}, {used} occurrences)"
         )
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -260,8 +260,8 @@ def deconvolve(
     baseline : "auto" or float
         ``b``: fitted jointly with λ (``"auto"``) or fixed.
     noise : float or array (neuron,), optional
-        Noise σ (default: :func:`estimate_noise`, Welch's spectrum above a
-        quarter of the frame rate).
+        Noise σ (default: :func:`estimate_noise`, the windowed power spectrum
+        above a quarter of the frame rate).
     max_iter : int
         Passes of the λ/baseline update (usually under 10).
 

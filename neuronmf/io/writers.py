@@ -75,6 +75,7 @@ from neuronmf.io._nwb_file import (  # noqa: F401  (re-exported)
     unknown_subject,
     write_nwb_atomic,
 )
+from neuronmf.io._nwb_registration import add_registration, read_registration
 from neuronmf.io._nwb_segmentation import (  # noqa: F401  (re-exported)
     _PIXEL_CHUNK_ROWS,
     _PIXEL_FLUSH_BYTES,
@@ -141,6 +142,11 @@ NWB_KINDS: dict[str, NwbKind] = {
         ("predictions", "behavior"),
         _decoding_add,
         lambda container, module, info: read_decoding(module, info),
+    ),
+    "registration": NwbKind(
+        ("corrected", "shifts"),
+        add_registration,
+        lambda container, module, info: read_registration(module, info),
     ),
 }
 #: Writer and reader of every kind without its own NWB layout.

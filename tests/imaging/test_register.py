@@ -175,3 +175,26 @@ def test_simulated_motion_truth():
     np.testing.assert_array_equal(still.data.values, zero.data.values)
     with pytest.raises(InputError, match="motion keys"):
         simulate_movie((48, 48), 30, 6, motion={"affine": 1})
+
+
+def test_nwb_motion_correction_links_the_acquired_movie(tmp_path):
+    import pynwb
+
+    from neuronmf.io import load_result, save_nwb
+
+    sim = simulate_movie((40, 40), 12, 5, 3.0, seed=2, motion={"rigid": 2})
+    reg = register(sim.data)
+    path = tmp_path / "session.nwb"
+    sim.to_nwb(path)
+    save_nwb(reg, path)
+    with pynwb.NWBHDF5IO(str(path), "r") as io:
+        nwb = io.read()
+        mc = nwb.processing["registration"]["MotionCorrection"]
+        stack = mc.corrected_image_stacks["CorrectedImageStack"]
+        assert stack.original.name == "TwoPhotonSeries"
+        assert stack.corrected.data.shape == (12, 40, 40)
+        xy = stack.xy_translation.data[:]
+        np.testing.assert_allclose(xy[:, ::-1], reg["shifts"].values)
+    back = load_result(path)
+    np.testing.assert_allclose(back["corrected"].values, reg["corrected"].values)
+    np.testing.assert_allclose(back["template"].values, reg["template"].values)

@@ -105,6 +105,12 @@ def _segmentation_traces() -> xr.Dataset:
         return nm.imaging.traces(_segmentation(), sim.data)
 
 
+@functools.cache
+def _registration(method: str = "rigid") -> xr.Dataset:
+    sim = nm.datasets.simulate_movie((40, 40), 12, 5, 3.0, seed=2, motion={"rigid": 2})
+    return nm.imaging.register(sim.data, method=method, patch=20, overlap=8)
+
+
 # kind -> (builder, neuronmf_kind, the seed the call was given: None = no seed)
 KINDS = {
     "nmf": (_nmf, "nmf", 4),
@@ -116,6 +122,12 @@ KINDS = {
     "rank_scan": (_rank_scan, "rank_scan", 4),
     "deconvolution": (_deconvolution, "deconvolution", None),
     "segmentation_traces": (_segmentation_traces, "segmentation", None),
+    "registration": (_registration, "registration", None),
+    "registration_piecewise": (
+        lambda: _registration("piecewise"),
+        "registration",
+        None,
+    ),
 }
 
 

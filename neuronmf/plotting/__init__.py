@@ -14,6 +14,7 @@ from neuronmf.plotting.deconvolution import plot_deconvolution
 from neuronmf.plotting.engine import plot_components, plot_loss, plot_result
 from neuronmf.plotting.imaging import plot_contours, plot_footprints, plot_traces
 from neuronmf.plotting.rank import plot_component_intervals, plot_rank_scan
+from neuronmf.plotting.registration import plot_registration
 from neuronmf.plotting.sessions import (
     plot_session_matching,
     plot_session_overlay,
@@ -43,6 +44,7 @@ __all__ = [
     "plot_rank_curve",
     "plot_rank_scan",
     "plot_rank_scores",
+    "plot_registration",
     "plot_result",
     "plot_session_matching",
     "plot_session_overlay",

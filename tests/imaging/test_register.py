@@ -198,3 +198,14 @@ def test_nwb_motion_correction_links_the_acquired_movie(tmp_path):
     back = load_result(path)
     np.testing.assert_allclose(back["corrected"].values, reg["corrected"].values)
     np.testing.assert_allclose(back["template"].values, reg["template"].values)
+
+
+def test_plot_registration(rigid_reg):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from neuronmf.plotting import plot_registration
+
+    fig = plot_registration(rigid_reg)
+    assert len(fig.axes) == 4
+    assert len(fig.axes[0].lines) == 2 and len(fig.axes[1].lines) == 2

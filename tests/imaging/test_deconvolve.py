@@ -120,6 +120,27 @@ def test_estimates_decay_and_noise():
     assert np.allclose(estimate_noise(Y), 0.5, rtol=0.1)
 
 
+def test_innovation_noise_on_high_snr_traces():
+    """The spectrum overestimates σ on spike-dense, high-SNR traces; innovations not."""
+    from neuronmf.datasets import simulate_movie
+
+    sim = simulate_movie((40, 40), 1500, 8, 4.0, seed=0)
+    calcium, spikes = sim.truth["traces"].values, sim.truth["spikes"].values
+    Y = calcium + np.random.default_rng(0).normal(0, 0.02, calcium.shape)
+    psd = deconvolve(Y, model="ar2")
+    inn = deconvolve(Y, model="ar2", noise="innovations")
+    assert np.median(psd["noise"]) > 2 * 0.02  # the known bias
+    np.testing.assert_allclose(np.median(inn["noise"]), 0.02, rtol=0.15)
+    assert _binned_corr(inn["spikes"].values, spikes, 1) >= _binned_corr(
+        psd["spikes"].values, spikes, 1
+    )
+    # and on white noise it is σ too
+    rng = np.random.default_rng(1)
+    null = deconvolve(rng.normal(0, 1.0, (10, 2000)), noise="innovations")
+    np.testing.assert_allclose(null["noise"], 1.0, rtol=0.1)
+    assert (null["spikes"].values > 0).mean() < 0.02
+
+
 def test_pure_noise_gives_almost_no_spikes():
     """Null data: white noise has no transients; at most tiny, rare spikes."""
     rng = np.random.default_rng(7)
@@ -165,6 +186,7 @@ def test_dataarray_time_neuron_input_and_attrs():
         ({"sparsity": "high"}, "sparsity must be"),
         ({"s_min": "0"}, "s_min must be"),
         ({"noise": 0.0}, "noise must be positive"),
+        ({"noise": "mad"}, "noise must be 'psd', 'innovations'"),
         ({"max_iter": 2.5}, "max_iter must be"),
     ],
 )

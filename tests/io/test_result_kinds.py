@@ -111,6 +111,12 @@ def _registration(method: str = "rigid") -> xr.Dataset:
     return nm.imaging.register(sim.data, method=method, patch=20, overlap=8)
 
 
+@functools.cache
+def _session_matching() -> xr.Dataset:
+    sims = nm.datasets.simulate_movie((64, 64), 10, 15, 4.0, n_sessions=2, seed=0)
+    return nm.imaging.match_sessions([s.truth["footprints"] for s in sims])
+
+
 # kind -> (builder, neuronmf_kind, the seed the call was given: None = no seed)
 KINDS = {
     "nmf": (_nmf, "nmf", 4),
@@ -123,6 +129,7 @@ KINDS = {
     "deconvolution": (_deconvolution, "deconvolution", None),
     "segmentation_traces": (_segmentation_traces, "segmentation", None),
     "registration": (_registration, "registration", None),
+    "session_matching": (_session_matching, "session_matching", None),
     "registration_piecewise": (
         lambda: _registration("piecewise"),
         "registration",

@@ -59,9 +59,9 @@ def test_sparse_cv_scores_equal_dense(loss, rtol, monkeypatch):
     monkeypatch.setattr(_fit, "initialize", start)
     V = _counts()
     assert (V == 0).mean() > 0.5
-    dense = _scan(V, loss)
-    for fmt in (sp.csr_array, sp.csc_matrix):
-        out = _scan(fmt(V), loss)
+    dense = _scan(V, loss, max_iter=30)
+    for fmt in (sp.csc_matrix,):  # any format (CSR inside); more in tests/engine
+        out = _scan(fmt(V), loss, max_iter=30)
         assert out.best_rank == dense.best_rank
         for name in ("cv_error", "cv_mean", "cv_se"):
             np.testing.assert_allclose(

@@ -78,7 +78,10 @@ def _register(images, reference, radius, nonrigid, max_shift, patch, min_strengt
                 min_strength=_reg.PATCH_MIN_STRENGTH,
             )
         moved = _reg.align_image(prepared[s], shifts[s], fields[s])
-        corr[s] = float(np.corrcoef(ref.ravel(), moved.ravel())[0, 1])
+        if ref.std() > 0 and moved.std() > 0:
+            corr[s] = float(np.corrcoef(ref.ravel(), moved.ravel())[0, 1])
+        else:  # an empty image (a session without cells): undefined
+            corr[s] = np.nan
     aligned = [
         _reg.align_image(images[s], shifts[s], fields[s]).astype(np.float32)
         for s in range(n)

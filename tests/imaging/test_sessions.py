@@ -213,3 +213,12 @@ def test_plot_session_matching(sessions):
     fig = plot_session_matching(out, feet)
     assert len(fig.axes) >= 2
     assert "matched across 3 sessions" in fig.axes[0].get_title()
+
+
+def test_a_session_without_neurons_leaves_every_cell_alone():
+    a = simulate_movie((64, 64), 10, 15, 4.0, seed=0).truth["footprints"].values
+    with pytest.warns(UserWarning):  # no registration, no pairs to fit
+        out = match_sessions([a, np.zeros((0, 64, 64))])
+    np.testing.assert_array_equal(out["neuron"].values[:, 0], np.arange(len(a)))
+    assert (out["neuron"].values[:, 1] == -1).all()
+    assert np.isnan(out["registration_correlation"].values[1])

@@ -2,8 +2,9 @@
 
 Usage::
 
-    python benchmarks/bench_imaging.py simulated
+    python benchmarks/bench_imaging.py simulated [--refine full|traces]
     python benchmarks/bench_imaging.py neurofinder [--radius 5] [--jobs 2] [--seeds S]
+        [--refine full|traces]
     python benchmarks/bench_imaging.py split [--radius 5] [--jobs 2]
     python benchmarks/bench_imaging.py memory [--size 1024] [--frames 2000]
     /work/bench-venv-s2p/bin/python benchmarks/bench_imaging.py suite2p
@@ -89,17 +90,20 @@ def _scores(footprints, found_x, truth, active, truth_x) -> dict:
     return out
 
 
-def bench_neurofinder(radius: float, jobs: int, seeds: str) -> dict:
+def bench_neurofinder(radius: float, jobs: int, seeds: str, refine="full") -> dict:
     import neuronmf as nm
 
     mov, truth, truth_x = _neurofinder()
     t0 = time.perf_counter()
-    seg = nm.imaging.segment(mov, neuron_radius=radius, n_jobs=jobs, seeds=seeds)
+    seg = nm.imaging.segment(
+        mov, neuron_radius=radius, n_jobs=jobs, seeds=seeds, refine=refine
+    )
     wall, rss = time.perf_counter() - t0, _rss_mb()  # before scoring
     active = _active(mov, truth)
     out = {
         "tool": "neuronmf",
         "seeds": seeds,
+        "refine": refine,
         "wall_s": round(wall, 1),
         "peak_rss_mb": round(rss),
         "n_found": int(seg.sizes["neuron"]),
@@ -109,6 +113,9 @@ def bench_neurofinder(radius: float, jobs: int, seeds: str) -> dict:
     }
     fp = seg.footprints.values
     out.update(_scores(fp, seg.centroid.values[:, 1], truth, active, truth_x))
+    # mean IoU of the matched pairs (IoU rule), the footprint-refinement figure
+    s = nm.imaging.score(fp, truth)
+    out["iou"]["mean_matched_iou"] = round(float(np.mean(s["iou"])), 3)
     return out
 
 
@@ -166,18 +173,23 @@ SIMULATED = [  # (shape, frames, neurons, radius, seed) for datasets.simulate_mo
     ((48, 48), 150, 8, 4.0, 3),
     ((48, 48), 200, 8, 4.0, 1),
     ((40, 40), 120, 5, 3.0, 2),
+    # denser, larger and longer (issue 23, footprint refinement)
+    ((64, 64), 400, 30, 4.0, 5),
+    ((80, 80), 300, 25, 5.0, 7),
+    ((64, 64), 300, 12, 6.0, 11),
+    ((96, 96), 500, 50, 4.0, 13),
 ]
 
 
-def bench_simulated() -> list[dict]:
-    """Precision/recall/F1 (IoU rule) on small ``datasets.simulate_movie`` movies."""
+def bench_simulated(refine="full") -> list[dict]:
+    """Precision/recall/F1 and mean matched IoU (IoU rule) on simulated movies."""
     import neuronmf as nm
 
     rows = []
     for shape, frames, n, radius, seed in SIMULATED:
         sim = nm.datasets.simulate_movie(shape, frames, n, radius, seed=seed)
         t0 = time.perf_counter()
-        seg = nm.imaging.segment(sim.data, neuron_radius=radius)
+        seg = nm.imaging.segment(sim.data, neuron_radius=radius, refine=refine)
         s = nm.imaging.score(seg, sim.truth)
         rows.append(
             {
@@ -186,6 +198,8 @@ def bench_simulated() -> list[dict]:
                 "n_anatomy": int(seg.attrs["n_anatomy"]),
                 "wall_s": round(time.perf_counter() - t0, 1),
                 **{k: round(s[k], 3) for k in ("precision", "recall", "f1")},
+                "refine": refine,
+                "mean_matched_iou": round(float(np.mean(s["iou"])), 3),
             }
         )
     return rows
@@ -259,6 +273,7 @@ def main() -> None:
         default="anatomy+activity",
         choices=["anatomy+activity", "activity", "anatomy"],
     )
+    p.add_argument("--refine", default="full", choices=["full", "traces"])
     p.add_argument("--radius", type=float, default=5.0)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--size", type=int, default=1024)
@@ -267,7 +282,7 @@ def main() -> None:
     a = p.parse_args()
     if a.mode in ("simulated", "split"):
         rows = (
-            bench_simulated()
+            bench_simulated(a.refine)
             if a.mode == "simulated"
             else bench_split(a.radius, a.jobs)
         )
@@ -275,7 +290,7 @@ def main() -> None:
             print(json.dumps(row))
         return
     if a.mode == "neurofinder":
-        res = bench_neurofinder(a.radius, a.jobs, a.seeds)
+        res = bench_neurofinder(a.radius, a.jobs, a.seeds, a.refine)
     elif a.mode == "memory":
         res = bench_memory(a.size, a.frames, a.path, a.jobs)
     else:

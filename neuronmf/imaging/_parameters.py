@@ -140,7 +140,7 @@ class SegmentParameters:
         HALS sweeps per footprint or trace update of the refinement, ≥ 1 (5;
         two alternations of footprints and traces).
     refine_prior : float
-        κ ≥ 0 (1): a refined footprint is pulled towards its seed with weight
+        κ ≥ 0 (5): a refined footprint is pulled towards its seed with weight
         κ / SNR² against its trace energy (SNR: of one pixel of the footprint
         estimated from the trace), so a quiet neuron keeps its seed (e.g. an
         anatomical disc) and an active one follows the data; 0 for none.
@@ -200,7 +200,7 @@ class SegmentParameters:
     baseline_percentile: float = _field(_real(0.0, 100.0), 10.0)
     support_dilation: int = _field(_int(0), 1)
     refine_iter: int = _field(_int(1), 5)
-    refine_prior: float = _field(_real(0.0), 1.0)
+    refine_prior: float = _field(_real(0.0), 5.0)
     footprint_threshold: float = _field(_real(0.0, 1.0), 0.3)
     seed_frames: int = _field(
         _whole(

@@ -136,4 +136,4 @@ def test_full_refinement_raises_iou_over_seeds(movie):
 def test_refine_prior_is_checked():
     with pytest.raises(InputError, match="refine_prior"):
         SegmentParameters.from_radius(4.0, refine_prior=-1.0)
-    assert SegmentParameters.from_radius(4.0).refine_prior == 1.0
+    assert SegmentParameters.from_radius(4.0).refine_prior == 5.0

@@ -40,6 +40,7 @@ _LAZY = {
         (
             "NMF",
             "ConvNMFResult",
+            "HeldOut",
             "JointNMFResult",
             "NMFResult",
             "conv_nmf",
@@ -59,6 +60,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from neuronmf.engine import (
         NMF,
         ConvNMFResult,
+        HeldOut,
         JointNMFResult,
         NMFResult,
         conv_nmf,
@@ -87,6 +89,7 @@ __all__ = [
     "NMF",
     "ConvNMFResult",
     "ConvergenceWarning",
+    "HeldOut",
     "InputError",
     "JointNMFResult",
     "NMFResult",

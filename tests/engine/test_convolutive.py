@@ -171,3 +171,15 @@ def test_bad_input_is_refused(kwargs, match):
 def test_negative_data_refused():
     with pytest.raises(nm.InputError, match="non-negative"):
         nm.conv_nmf(-np.ones((3, 40)), 1, 3)
+
+
+@pytest.mark.parametrize("solver", ["hals", "mu"])
+def test_fixed_W_finds_the_occurrences(solver):
+    W = np.zeros((8, 1, 8))
+    W[np.arange(8), 0, np.arange(8)] = 1.0
+    H = np.zeros((1, 400))
+    H[0, 20::50] = 2.0
+    V = reconstruct_conv(W, H)
+    res = nm.conv_nmf(V, 1, 8, W=W, update_W=False, solver=solver, max_iter=300)
+    np.testing.assert_array_equal(res.W, W)
+    np.testing.assert_allclose(res.H, H, atol=0.05)

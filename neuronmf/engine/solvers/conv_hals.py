@@ -131,7 +131,11 @@ def run(
     fitted = Xhat if P.M is None else P.M * Xhat
     norm2 = float((fitted * fitted).sum())
     if norm2 > 0:
-        W *= max(float((P.Vm * fitted).sum()) / norm2, 0.0)
+        alpha = max(float((P.Vm * fitted).sum()) / norm2, 0.0)
+        if update_W_:
+            W *= alpha
+        else:  # a fixed W keeps its scale
+            H *= alpha
     if P.x_ortho > 0 and P.XS is None:
         P.XS = ops.smooth(P.Vm, L)
     history: list[float] = []
@@ -150,7 +154,8 @@ def run(
         if shift:
             W, H = ops.shift_factors(W, H)
             H[:, t_hi:] = 0.0
-        W, H = renormalise(W, H)
+        if update_W_:  # a fixed W keeps its scale
+            W, H = renormalise(W, H)
         value = None
         if update_W_:
             if P.M is not None:

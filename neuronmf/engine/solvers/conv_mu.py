@@ -169,7 +169,8 @@ def run(
             W, H = ops.shift_factors(W, H)
             if update_W_:
                 W = W + P.smallnum
-        W, H = renormalise(W, H)
+        if update_W_:  # a fixed W keeps its scale
+            W, H = renormalise(W, H)
         if update_W_:
             Xhat = ops.reconstruct(W, H)
             W = update_W(P, W, H, Xhat, lam)

@@ -83,9 +83,10 @@ is required)
         (``neuronmf.nmf`` on sparse input), correlations come from the sparse
         Gram matrix, and the surrogates shift the stored entries. Sparse input
         takes ``kind`` "counts", "deconvolved" or "auto" (refused:
-        "fluorescence" and "dff", which need a dense ΔF/F) and ``rank_method``
-        "mp" or a given rank (masked "cv" is refused); coordinates are
-        0, 1, … . The result equals the dense array's to rounding. The
+        "fluorescence" and "dff", which need a dense ΔF/F); ``rank_method="cv"``
+        runs ``select_rank(method="cv")`` on the sparse counts (held-out entries,
+        zeros included, stored sparsely); coordinates are 0, 1, … . The result
+        equals the dense array's to rounding. The
         ``SparseActivity`` of ``load_activity(..., sparse=True)`` is taken as
         it is, with its coordinates and recorded kind.
     rank : int or "auto"
@@ -228,15 +229,6 @@ is required)
     V = sp.csr_array(X.T) if sparse else X.T
     if rank_method not in ("mp", "cv"):
         raise input_error("rank_method", "'mp' or 'cv'", rank_method)
-    if sparse and rank == "auto" and rank_method == "cv":
-        raise input_error(
-            "rank_method for sparse activity",
-            "'mp' (or a given rank)",
-            "'cv'",
-            "Masked cross-validation is not available on sparse counts; choose the "
-            "rank with neuronmf.select_rank(V, ranks, method='bicv', loss='kl') "
-            "and pass rank=.",
-        )
     mp_count = sparse_mp_count(X) if sparse else marchenko_pastur_count(X)
     r, scan = _choose_rank(V, rank, rank_method, ranks, mp_count, loss, seed, progress)
     with warnings.catch_warnings():

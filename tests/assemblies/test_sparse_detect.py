@@ -76,9 +76,46 @@ def test_dff_kinds_refused_on_sparse(kind):
         detect(sp.csr_array(_counts()), rank=2, kind=kind)
 
 
-def test_masked_cv_rank_refused_on_sparse():
-    with pytest.raises(InputError, match="rank_method for sparse"):
-        detect(sp.csr_array(_counts()), rank="auto", rank_method="cv", kind="counts")
+CV = {"rank": "auto", "rank_method": "cv", "kind": "counts", "n_surrogates": 0}
+
+
+def test_masked_cv_rank_on_sparse_equals_dense(monkeypatch):
+    """rank_method="cv" on sparse counts: select_rank(method="cv") as for dense.
+
+    The fits start from factors drawn from the seed alone (the default init
+    reads V through sparse or dense products, which differ in the last bit;
+    see tests/model_selection/test_sparse_cv.py), so both arms run the same
+    arithmetic and the scan's scores agree to rounding.
+    """
+    from neuronmf.engine import _fit
+
+    def start(V, rank, init, rng):
+        m, n = V.shape
+        return rng.random((m, rank)) + 0.1, rng.random((rank, n)) + 0.1
+
+    monkeypatch.setattr(_fit, "initialize", start)
+    X = _counts(n_t=600)
+    dense = detect(X, ranks=(1, 2, 3, 4), seed=3, **CV)
+    out = detect(sp.csr_array(X), ranks=(1, 2, 3, 4), seed=3, **CV)
+    assert dense.attrs["rank"] >= 2  # two planted assemblies are seen
+    assert out.attrs["rank"] == dense.attrs["rank"]
+    assert out.attrs["rank_rule"] == dense.attrs["rank_rule"]
+    for name in ("rank_scores", "rank_scores_se"):
+        np.testing.assert_allclose(out[name].values, dense[name].values, rtol=1e-9)
+    np.testing.assert_allclose(
+        out.membership.values, dense.membership.values, rtol=1e-6, atol=1e-9
+    )
+
+
+def test_masked_cv_rank_on_sparse_null_is_1():
+    """Independent Poisson neurons: rank 1 by masked CV, sparse as dense."""
+    N = np.random.default_rng(5).poisson(0.1, (600, 16)).astype(float)
+    S = sp.csr_array(N)
+    assert S.nnz < 0.15 * N.size
+    out = detect(S, ranks=(1, 2, 3), seed=0, **CV)
+    assert out.attrs["rank"] == 1
+    assert int(np.argmin(out.rank_scores.values)) == 0  # 1-SE rule aside
+    assert detect(N, ranks=(1, 2, 3), seed=0, **CV).attrs["rank"] == 1
 
 
 def test_negative_sparse_refused():

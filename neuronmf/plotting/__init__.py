@@ -6,7 +6,16 @@ domains have a ``plot_activations``; here they are
 modules keep the short name: ``neuronmf.plotting.assemblies.plot_activations``).
 """
 
-from neuronmf.plotting import assemblies, decoding, engine, imaging, rank, synergies
+from neuronmf.plotting import (
+    assemblies,
+    decoding,
+    engine,
+    imaging,
+    rank,
+    sequences,
+    synergies,
+    synergies_time,
+)
 from neuronmf.plotting.assemblies import plot_activations as plot_assembly_activations
 from neuronmf.plotting.assemblies import plot_membership
 from neuronmf.plotting.decoding import plot_predictions, plot_rank_scores
@@ -15,6 +24,7 @@ from neuronmf.plotting.engine import plot_components, plot_loss, plot_result
 from neuronmf.plotting.imaging import plot_contours, plot_footprints, plot_traces
 from neuronmf.plotting.rank import plot_component_intervals, plot_rank_scan
 from neuronmf.plotting.registration import plot_registration
+from neuronmf.plotting.sequences import plot_sequences, plot_x_ortho
 from neuronmf.plotting.sessions import (
     plot_session_matching,
     plot_session_overlay,
@@ -26,6 +36,7 @@ from neuronmf.plotting.synergies import (
     plot_similarity,
     plot_synergies,
 )
+from neuronmf.plotting.synergies_time import plot_space_by_time, plot_time_varying
 
 __all__ = [
     "assemblies",
@@ -46,13 +57,19 @@ __all__ = [
     "plot_rank_scores",
     "plot_registration",
     "plot_result",
+    "plot_sequences",
     "plot_session_matching",
     "plot_session_overlay",
     "plot_session_scores",
     "plot_similarity",
+    "plot_space_by_time",
     "plot_synergies",
     "plot_synergy_activations",
+    "plot_time_varying",
     "plot_traces",
+    "plot_x_ortho",
     "rank",
+    "sequences",
     "synergies",
+    "synergies_time",
 ]

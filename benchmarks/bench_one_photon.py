@@ -3,7 +3,8 @@
 Usage::
 
     python benchmarks/bench_one_photon.py [--size 128] [--frames 1000]
-        [--neurons 40] [--radius 4] [--seeds 0 1 2] [--out FILE]
+        [--neurons 40] [--radius 4] [--seeds 0 1 2] [--backgrounds ring low-rank]
+        [--out FILE]
 
 For each seed, a one-photon movie (``simulate_movie(one_photon=True)``: blurred
 footprints on a blob-and-vessel background 5–20 × the neurons' brightness) is
@@ -54,6 +55,12 @@ def main() -> None:
     ap.add_argument("--neurons", type=int, default=40)
     ap.add_argument("--radius", type=float, default=4.0)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument(
+        "--backgrounds",
+        nargs="+",
+        default=["ring", "low-rank"],
+        choices=["ring", "low-rank"],
+    )
     ap.add_argument("--out", default="benchmarks/results/one_photon.json")
     args = ap.parse_args()
     rows = []
@@ -67,7 +74,7 @@ def main() -> None:
                 one_photon=True,
                 seed=seed,
             )
-            for background in ("ring", "low-rank"):
+            for background in args.backgrounds:
                 row = {
                     "seed": seed,
                     "n_neurons": n,
@@ -76,7 +83,7 @@ def main() -> None:
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     summary = {}
-    for background in ("ring", "low-rank"):
+    for background in args.backgrounds:
         f1 = [r["f1"] for r in rows if r["background"] == background and r["n_neurons"]]
         null = [
             r["found"]

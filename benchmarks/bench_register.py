@@ -6,6 +6,7 @@ Usage::
     python benchmarks/bench_register.py run /tmp/regbench       # error, fps, RSS
     python benchmarks/bench_register.py subpixel                # dft/parabola/none
     python benchmarks/bench_register.py f1                      # segment F1
+    python benchmarks/bench_register.py neurofinder             # the real movie
     /work/bench-venv-s2p/bin/python benchmarks/bench_register_suite2p.py /tmp/regbench
 
 ``prepare`` writes two simulated movies (``simulate_movie`` with
@@ -189,6 +190,44 @@ def f1() -> None:
         print(json.dumps(row), flush=True)
 
 
+def neurofinder() -> None:
+    """Register neurofinder_subset (already registered by its authors)."""
+    import os
+
+    from neuronmf.imaging import register
+    from neuronmf.io import load_movie
+
+    root = Path(os.environ.get("NEURONMF_DATA_DIR", "/work/shared/data"))
+    mov = load_movie(root / "neurofinder_subset" / "images")
+    for method in ("rigid", "piecewise"):
+        t0 = time.perf_counter()
+        reg = register(mov, method=method)
+        wall = time.perf_counter() - t0
+        s = reg["shifts"].values.reshape(len(mov), -1, 2)
+        rig = (reg["rigid_shifts"] if "rigid_shifts" in reg else reg["shifts"]).values
+        dev = np.abs(s - np.median(s, axis=0)).max()
+        row = {
+            "method": method,
+            "wall_s": round(wall, 1),
+            "fps": round(len(mov) / wall, 1),
+            "rigid_shift_sd_px": rig.std(0).round(3).tolist(),
+            "rigid_shift_range_px": [
+                rig.min(0).round(2).tolist(),
+                rig.max(0).round(2).tolist(),
+            ],
+            "max_abs_patch_shift_minus_median": round(float(dev), 2),
+            "patch_shift_sd_px": round(float(s.std(0).mean()), 3),
+            "corr_before_mean": round(float(reg["correlation_before"].mean()), 4),
+            "corr_after_mean": round(float(reg["correlation"].mean()), 4),
+            "crispness_before": round(reg.attrs["crispness_before"], 1),
+            "crispness_after": round(reg.attrs["crispness_after"], 1),
+            "peak_rss_mb": round(
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            ),
+        }
+        print(json.dumps(row), flush=True)
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else "run"
     if cmd == "prepare":
@@ -201,3 +240,5 @@ if __name__ == "__main__":
         subpixel()
     elif cmd == "f1":
         f1()
+    elif cmd == "neurofinder":
+        neurofinder()

@@ -7,18 +7,20 @@ Usage (suite2p lives only in its own virtual environment)::
     python benchmarks/bench_register.py prepare /tmp/regbench
     /work/bench-venv-s2p/bin/python benchmarks/bench_register_suite2p.py /tmp/regbench
 
-Each case runs ``suite2p.registration.register.registration_wrapper`` (reference
-from ``nimg_init`` = 300 frames with suite2p's 8 rigid iterations, then rigid
-and, for ``nonrigid``, block-wise phase correlation with its subpixel kriging,
-default settings otherwise, CPU) in a fresh child process on the same uint16
-frames converted to int16 (suite2p's binary format), in memory, timed from
-the call to its return; peak RSS is ``getrusage`` of that child (the RSS after
-importing suite2p and torch is reported beside it). The error is computed
-exactly as in ``bench_register.py`` (a constant offset removed): suite2p's
-``yoff``/``xoff`` are the shifts that move a frame onto the reference, the
-opposite sign of neuronmf's; the sign is flipped and both are reported.
-Nonrigid: ``yoff + yoff1`` per block against the true displacement at each
-block centre (``nonrigid.make_blocks``).
+Each case runs ``suite2p.registration.register.registration_wrapper``
+(reference from ``nimg_init`` = 300 frames with suite2p's 8 rigid iterations,
+then rigid and, for ``nonrigid``, block-wise phase correlation with its
+subpixel kriging, default settings otherwise, CPU) in a fresh child process on
+the same uint16 frames converted to int16 (suite2p's binary format), in
+memory, timed from the call to its return (registered in place: suite2p's
+``f_raw`` must be one of its BinaryFile objects, an array is refused); peak
+RSS is ``getrusage`` of that child (the RSS after importing suite2p and torch
+is reported beside it). The error is computed exactly as in
+``bench_register.py`` (a constant offset removed): suite2p's ``yoff``/``xoff``
+are the shifts that move a frame onto the reference, the opposite sign of
+neuronmf's; the sign is flipped and both are reported. Nonrigid: ``yoff +
+yoff1`` per block against the true displacement at each block centre
+(``nonrigid.make_blocks``).
 """
 
 from __future__ import annotations
@@ -54,10 +56,8 @@ def case(folder: Path, name: str, nonrigid: bool) -> dict:
     settings = default_settings()
     reg = dict(settings["registration"])
     reg["nonrigid"] = nonrigid
-    out = np.zeros_like(mov)
-    t0 = time.perf_counter()
-    res = registration_wrapper(out, f_raw=mov, settings=reg,
-                               device=torch.device("cpu"))  # fmt: skip
+    t0 = time.perf_counter()  # registered in place (f_raw=None)
+    res = registration_wrapper(mov, settings=reg, device=torch.device("cpu"))
     wall = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     T = mov.shape[0]

@@ -150,16 +150,26 @@ def initial_template(sample: np.ndarray) -> np.ndarray:
     return sample[members].mean(axis=0, dtype=np.float64).astype(np.float32)
 
 
-def build_template(sample: np.ndarray, opts: Options, rounds: int) -> np.ndarray:
-    """Iteratively refined template: register the sample, average its best half."""
+def build_template(
+    sample: np.ndarray, opts: Options, rounds: int, chunk: int
+) -> np.ndarray:
+    """Iteratively refined template: register the sample, average its best half.
+
+    The sample is registered ``chunk`` frames at a time (the working set of
+    the FFTs is several times the frames'); piecewise registration is used
+    in the last round only.
+    """
     template = initial_template(sample)
     border = opts.max_shift
+    fixed = np.empty_like(sample)
     for r in range(rounds):
         last = r == rounds - 1
         o = opts if last or opts.method == "rigid" else _rigid(opts)
         al = Aligner(template, o)
-        rigid, local, _ = al.estimate(sample)
-        fixed = al.correct(sample, rigid, local)
+        for i in range(0, len(sample), chunk):
+            part = sample[i : i + chunk]
+            rigid, local, _ = al.estimate(part)
+            fixed[i : i + chunk] = al.correct(part, rigid, local)
         c = correlations(fixed, template, border)
         keep = c >= np.nanmedian(c) if len(c) > 3 else np.ones(len(c), bool)
         template = fixed[keep].mean(axis=0, dtype=np.float64).astype(np.float32)

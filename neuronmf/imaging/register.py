@@ -290,7 +290,7 @@ def register(
             bidi_offset = wp.bidi_offset(sample.mean(axis=0, keepdims=True))
             sample = wp.fix_bidi(sample, bidi_offset, opts.order)
         if template is None:
-            template = core.build_template(sample, opts, template_rounds)
+            template = core.build_template(sample, opts, template_rounds, chunk)
         del sample
     template = np.asarray(template, np.float32)
     aligner = core.Aligner(template, opts)

@@ -133,6 +133,7 @@ RESULT_FILES = {
     "sequences": ("sequences.nc", "sequences.nwb"),
     "decode": ("decoding.nc", "decoding.nwb"),
     "rank": ("rank_scan.nc",),
+    "imaging": ("imaging.nwb", "registration.nc", "segmentation.nc", "registered.h5"),
     "demo": (
         "synergies.nc",
         "synergies.nwb",

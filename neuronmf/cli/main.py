@@ -40,6 +40,7 @@ COMMANDS = (
     "sequences",
     "decode",
     "segment",
+    "imaging",
 )
 
 

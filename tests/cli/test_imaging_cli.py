@@ -1,0 +1,127 @@
+"""`neuronmf imaging` end to end: register -> segment -> traces -> spikes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import neuronmf as nm
+from neuronmf.cli.main import build_parser, main
+
+
+@pytest.fixture(scope="module")
+def moving(tmp_path_factory):
+    sim = nm.datasets.simulate_movie((48, 48), 100, 8, 4.0, seed=3, motion={"rigid": 3})
+    path = tmp_path_factory.mktemp("imaging") / "movie.npy"
+    np.save(path, sim.data.values)
+    return sim, path
+
+
+@pytest.fixture(scope="module")
+def run(moving, tmp_path_factory):
+    _, src = moving
+    out = tmp_path_factory.mktemp("imaging_out") / "run1"
+    argv = ["imaging", str(src), "--rate", "10", "--radius", "4", "--out", str(out)]
+    code = main(argv)
+    return code, out
+
+
+def test_imaging_writes_every_step(moving, run, capfd):
+    sim, src = moving
+    code, out = run
+    assert code == 0
+    for name in (
+        "imaging.nwb",
+        "registration.nc",
+        "segmentation.nc",
+        "registered.h5",
+        "summary.txt",
+    ):
+        assert (out / name).stat().st_size > 0, name
+    for png in ("registration.png", "contours.png", "traces.png", "spikes.png"):
+        assert (out / png).stat().st_size > 1000, png
+    seg = nm.io.load_result(out / "segmentation.nc")
+    assert {"dff", "spikes"} <= set(seg.data_vars)
+    assert seg.attrs["input_file"] == str(src)
+    reg = nm.io.load_result(out / "registration.nc")
+    assert reg.sizes["time"] == len(sim.data)
+    # the registered frames are closer to the template than the raw ones
+    assert float(reg.correlation.median()) > float(reg.correlation_before.median())
+
+
+def test_imaging_nwb_has_every_step(run):
+    import pynwb
+
+    _, out = run
+    with pynwb.NWBHDF5IO(str(out / "imaging.nwb"), "r") as io:
+        f = io.read()
+        names = {
+            name: type(obj).__name__
+            for module in f.processing.values()
+            for name, obj in module.data_interfaces.items()
+        }
+        assert names.get("MotionCorrection") == "MotionCorrection"
+        seg = f.processing["ophys"]["ImageSegmentation"]
+        assert "PlaneSegmentation" in seg.plane_segmentations
+        n = len(seg["PlaneSegmentation"])
+        assert n == nm.io.load_result(out / "segmentation.nc").sizes["neuron"] > 0
+        fl = f.processing["ophys"]["Fluorescence"]
+        dff = f.processing["ophys"]["DfOverF"]
+        assert "PlaneSegmentation" in dff.roi_response_series
+        series = dff["PlaneSegmentation"]
+        assert series.data.shape == (100, n)
+        assert any("Deconvolved" in k for k in fl.roi_response_series)
+
+
+def test_imaging_summary_and_progress(run, capfd):
+    _, out = run
+    lines = (out / "summary.txt").read_text().splitlines()
+    assert lines[0] == "neuronmf imaging"
+    assert "100 frames of 48 x 48 px" in lines[1]
+    assert lines[2].startswith("registration: rigid; rigid shift median")
+    assert lines[3].startswith("segmentation: ") and "neurons kept" in lines[3]
+    assert lines[4].startswith("traces: neuropil fixed")
+    assert lines[5].startswith("spikes (ar1): median")
+    assert lines[-1].startswith("files: ") and "imaging.nwb" in lines[-1]
+
+
+def test_imaging_progress_lines(moving, tmp_path, capsys):
+    _, src = moving
+    out = tmp_path / "o"
+    argv = ["imaging", str(src), "--rate", "10", "--radius", "4"]
+    argv += ["--registration", "none", "--neuropil", "none", "--out", str(out)]
+    assert main(argv) == 0
+    text = capsys.readouterr()
+    for step in ("2/3 segmentation", "3/3 traces and spikes", "writing results"):
+        assert f"imaging: {step}" in text.out
+    assert "segment: 100%" in text.err  # the progress bars
+    assert "registration: none" in (out / "summary.txt").read_text()
+    assert not (out / "registration.nc").exists()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--radius", "0"], ["--radius", "nan"], ["--jobs", "0"], ["--rate", "-1"]],
+)
+def test_imaging_bad_options_exit_3_before_any_work(moving, tmp_path, capsys, extra):
+    _, src = moving
+    out = tmp_path / "never"
+    assert main(["imaging", str(src), *extra, "--out", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert extra[0] in err and "must be" in err
+    assert not out.exists()  # nothing written, no folder made
+
+
+def test_imaging_bad_movie_exit_3(tmp_path, capsys):
+    missing = tmp_path / "missing.tif"
+    assert main(["imaging", str(missing), "--out", str(tmp_path / "o")]) == 3
+    one = tmp_path / "one.npy"
+    np.save(one, np.ones((1, 32, 32), np.float32))
+    assert main(["imaging", str(one), "--out", str(tmp_path / "o2")]) == 3
+    assert "at least 2 frames" in capsys.readouterr().err
+    assert not (tmp_path / "o2").exists()
+
+
+def test_imaging_help_has_example():
+    text = build_parser()._subparsers._group_actions[0].choices["imaging"]
+    assert "neuronmf imaging" in text.format_help()

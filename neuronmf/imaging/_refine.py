@@ -6,12 +6,15 @@ a local background fitted jointly: a per-pixel offset plus ``background_rank``
 time courses with free-sign spatial maps. Each round is
 
 1. HALS footprint updates with the traces fixed: for neuron k,
-   ``a_k ← max(0, (r_k + λ g_kk N a_k) / (g_kk (1 + λ d)))`` on its support
-   (its seed support dilated by ``support_dilation`` px), with ``g_kk = ‖c_k‖²``
-   the trace energy, ``r_k`` the residual correlated with ``c_k``, ``N`` the
-   8-neighbour pixel adjacency and ``d`` its degree: the graph-Laplacian
-   penalty ``λ g_kk a_kᵀ L a_k`` scaled by the trace energy, so λ
-   (``smoothness``) is unit-free; the background maps by least squares;
+   ``a_k ← max(0, (r_k + λ g N a_k + ρ_k a_k⁰ − s g / √n_k) / (g (1 + λ d) + ρ_k))``
+   on its support (its seed support dilated by ``support_dilation`` px, area
+   ``n_k``), with ``g = ‖c_k‖²`` the trace energy, ``r_k`` the residual
+   correlated with ``c_k``, ``N`` the 8-neighbour pixel adjacency and ``d`` its
+   degree: the graph-Laplacian penalty ``λ g a_kᵀ L a_k`` and the L1 term
+   (``sparsity`` s) scaled by the trace energy, so λ (``smoothness``) and s are
+   unit-free; ``ρ_k`` pulls the footprint towards its seed ``a_k⁰`` with weight
+   κ / SNR² against ``g`` (:func:`_prior_weights`, ``refine_prior`` κ); the
+   background maps by least squares;
 2. each footprint rescaled to unit norm;
 3. the traces (non-negative) and background time courses (free) by
    block-coordinate descent with the footprints fixed.
@@ -20,10 +23,11 @@ Why the former ``"full"`` (``neuronmf.nmf`` on ``max(V − background, 0)``)
 lowered IoU, measured in docs/imaging.md ("Footprint refinement"): the data
 were clipped at zero *after* subtracting a per-pixel mean background, which
 keeps only the tops of the transients and favours the centre pixels (the
-footprints shrank from ~55 to ~10 px), and the unscaled λ = 0.1 was negligible
-against a trace energy of ~10⁶. The high-pass filter the seeds run on also
-carves a negative skirt around every soma (its local mean, σ = 2 r), which
-erodes the edge at which masks are cut (0.2 × max); ``R`` has none.
+footprints shrank from ~40–70 to 4–21 px), and the unscaled λ = 0.1 was
+negligible against a trace energy of ~10⁷ (ratio ~10⁻⁹). The high-pass filter
+the seeds run on also carves a negative skirt around every soma (its local
+mean, σ = 2 r), which erodes the edge at which masks are cut (0.2 × max);
+``R`` has none.
 """
 
 from __future__ import annotations

@@ -115,3 +115,13 @@ def test_bad_input_is_refused_before_work(call, match):
     V = np.random.default_rng(0).random((6, 100))
     with pytest.raises(nm.InputError, match=match):
         call(V)
+
+
+def test_select_conv_rank_kl_scores_held_out_deviance():
+    sim = simulate_sequences(n_sequences=2, n_frames=1500, kind="poisson", seed=3)
+    scan = select_conv_rank(
+        sim.data, [1, 2, 3], 30, loss="kl", n_repeats=3, max_iter=100
+    )
+    err = scan.scores["cv_error"].values
+    assert np.all(np.isfinite(err)) and np.all(err > 0)
+    assert scan.best_rank == 2

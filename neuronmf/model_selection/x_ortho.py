@@ -288,7 +288,7 @@ class FactorSignificance:
     Attributes
     ----------
     pvalues : ndarray (component,)
-        (1 + #null skewness > observed)/n_null; NaN for a factor that was not
+        (1 + #null skewness > observed)/(1 + n_null); NaN for a factor that was not
         tested (empty W, or one neuron with > 99.9 % of its power).
     significant : ndarray of bool
         p ≤ alpha / (number of tested factors) (Bonferroni).
@@ -407,7 +407,8 @@ def factor_significance(
             Wnull = np.take_along_axis(Wt, (lag - shifts) % L, axis=2)
             null = skew(_circular_transconv(Wnull, X), axis=1, bias=True)
             above += null > observed
-        pvalues[tested] = (1 + above) / n_null
+        # (1 + #)/(1 + n) is a valid p-value (never above 1; seqNMF divides by n)
+        pvalues[tested] = (1 + above) / (1 + n_null)
         skewness[tested] = observed
     n_null = int(n_null) if Kt else 0
     significant = np.zeros(K, bool)

@@ -103,3 +103,29 @@ def test_kl_float32():
     b = nm.nmf(V.astype(np.float32), 3, loss="kl", seed=0)
     assert b.W.dtype == np.float32
     assert b.loss == pytest.approx(a.loss, rel=1e-3)
+
+
+def test_ccd_is_continuous_in_its_start():
+    """Starts one ulp apart give the same fit (issue 25 finding, s10_sparsecv).
+
+    A left step clamped at -f_k empties (f·o)_t where f_k alone made it: the
+    difference is exact 0 or a residual of ±1e-17 depending on rounding, and
+    the curvature safeguard halved the step in the first case but bounded the
+    curvature by ~x o²/1e-34 (no move) in the second, so W ended ~0.1 apart
+    after one iteration. Both branches now halve.
+    """
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        W = rng.random((30, 2)) * (rng.random((30, 2)) < 0.5)
+        H = (rng.random((2, 200)) < 0.15) * 4.0
+        V = rng.poisson(W @ H + 0.2).astype(float)
+        W0, H0 = rng.random((30, 3)) + 0.1, rng.random((3, 200)) + 0.1
+        W1 = W0 * (1 + 2.0**-52 * (rng.random(W0.shape) < 0.5))
+        assert np.any(W1 != W0)
+        for it in (1, 10):
+            kw = {"loss": "kl", "solver": "ccd", "max_iter": it, "tol": 0}
+            a = nm.nmf(V, 3, W=W0, H=H0, **kw)
+            b = nm.nmf(V, 3, W=W1, H=H0, **kw)
+            np.testing.assert_allclose(a.W, b.W, rtol=0, atol=1e-12)
+            np.testing.assert_allclose(a.H, b.H, rtol=0, atol=1e-12)
+            assert abs(a.loss - b.loss) <= 1e-9 * a.loss

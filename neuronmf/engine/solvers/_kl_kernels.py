@@ -26,7 +26,11 @@ point, which bounds φ'' on the whole step (φ'' decreases with s), so the
 quadratic model majorises φ and the shorter step lowers φ. Every coordinate
 step therefore lowers the objective: the fit is monotone. Entries with
 X_ij = 0 contribute only their linear term (0·log 0 = 0), and (f·o_j) is never
-floored: steps that would make it ≤ 0 where X_ij > 0 are halved.
+floored: steps that would make it ≤ 0 where X_ij > 0 are halved. So are steps
+that would bring it below 1e-10 of its value (``_RESIDUAL``): a step to f_k = 0
+empties (f·o_j) where f_k alone made it, and the difference is then exact 0 or a
+rounding residual of either sign; treating both alike keeps the fit continuous
+in its start (docs/engine.md, "KL CCD and its start").
 """
 
 from __future__ import annotations
@@ -48,6 +52,12 @@ def _sigs(template: str) -> list[str]:
 # domain check relies on infinities.
 _FAST = {"reassoc", "contract", "arcp"}
 
+# (f·o) at a step that empties it up to rounding: u − f_k o_k is exact 0 or a
+# residual of ±a few ulps of u, and 1/residual² would bound the curvature by
+# ~1e34 (no move) where exact 0 halves the step. Below this fraction of u the
+# step is treated as leaving the domain (halved), whichever way rounding fell.
+_RESIDUAL = 1e-10
+
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def _curvature_at(x, o, u, s):
@@ -57,7 +67,7 @@ def _curvature_at(x, o, u, s):
     for t in range(x.shape[0]):
         ot = o[t]
         un = u[t] + ot * s
-        low = min(low, un)
+        low = min(low, un - _RESIDUAL * u[t])
         inv = 1.0 / un
         hess += x[t] * ot * ot * inv * inv
     if low <= 0.0:

@@ -120,7 +120,8 @@ def greedy_colouring(indptr, indices):
 def _curvature_at(x, o, u, m, s):
     un = u + o * s
     keep = (m != 0) & (o != 0) & (x != 0)
-    if np.any(un[keep] <= 0):
+    # as the kernel: (f·o) emptied up to rounding counts as leaving the domain
+    if np.any(un[keep] <= 1e-10 * u[keep]):
         return np.inf
     return float(np.sum(x[keep] * o[keep] ** 2 / un[keep] ** 2))
 

@@ -84,7 +84,7 @@ def case(folder: Path, name: str, nonrigid: bool) -> dict:
                 _rmse(full[:, 10:-10, 10:-10], field[:, 10:-10, 10:-10]), 4
             )
         return row
-    yb, xb, nb, _, _ = nr.make_blocks(mov.shape[1], mov.shape[2], reg["block_size"])
+    yb, xb, nb = nr.make_blocks(mov.shape[1], mov.shape[2], reg["block_size"])[:3]
     cy = np.array([int(np.mean(b)) for b in yb])
     cx = np.array([int(np.mean(b)) for b in xb])
     local = rigid[:, None, :] + np.stack([res["yoff1"], res["xoff1"]], axis=-1)
@@ -100,7 +100,10 @@ def case(folder: Path, name: str, nonrigid: bool) -> dict:
 def main(folder: Path) -> None:
     import suite2p  # noqa: F401
 
-    for name, nonrigid in [("rigid", False), ("nonrigid", False), ("nonrigid", True)]:
+    cases = [("rigid", False), ("nonrigid", False), ("nonrigid", True)]
+    if len(sys.argv) > 2:  # a subset, e.g. "nonrigid:1"
+        cases = [(c.split(":")[0], bool(int(c.split(":")[1]))) for c in sys.argv[2:]]
+    for name, nonrigid in cases:
         cmd = [sys.executable, __file__, "_case", str(folder), name, str(int(nonrigid))]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode:

@@ -91,6 +91,12 @@ def _summary(args, movie, reg, seg) -> list[str]:
         f"segmentation: {n} neurons kept, {seg.sizes['rejected']} rejected; "
         f"radius {args.radius:g} px; background {args.background}"
     )
+    if "segmented_region" in seg.attrs:
+        y0, y1, x0, x1 = seg.attrs["segmented_region"]
+        lines.append(
+            f"segmented region: y {y0}-{y1}, x {x0}-{x1} (covered by every frame "
+            "after registration; outside it the edge pixels are repeated)"
+        )
     if n and "dff" in seg:
         dff = seg["dff"].values
         ok = np.isfinite(dff).all(axis=1)
@@ -167,9 +173,17 @@ def run(args) -> int:
         )
         corrected = reg["corrected"]
         corrected.attrs.update(movie.attrs)
+    # segment only where every frame holds real pixels (registration repeats the
+    # edge pixel elsewhere, and that filler segments as streaks, not neurons)
+    region = (
+        {"y": slice(None), "x": slice(None)}
+        if reg is None
+        else nm.imaging.valid_region(reg)
+    )
+    inner = corrected.isel(**region)
     print("imaging: 2/3 segmentation", flush=True)
     seg = nm.imaging.segment(
-        corrected,
+        inner,
         neuron_radius=args.radius,
         background=args.background,
         n_jobs=args.jobs,
@@ -178,11 +192,13 @@ def run(args) -> int:
     print("imaging: 3/3 traces and spikes", flush=True)
     seg = nm.imaging.traces(
         seg,
-        corrected,
+        inner,
         neuropil=args.neuropil,
         model=args.spike_model,
         progress=progress,
     )
+    if reg is not None:
+        seg = nm.imaging.to_full_frame(seg, corrected, region)
     seg.attrs["input_file"] = str(args.movie)
     print("imaging: writing results", flush=True)
     files = []

@@ -4,6 +4,7 @@
 matches them to ground truth (CaImAn-style IoU or neurofinder-style centroid).
 """
 
+from neuronmf.imaging._valid import to_full_frame, valid_region
 from neuronmf.imaging.deconvolve import deconvolve
 from neuronmf.imaging.register import register
 from neuronmf.imaging.score import masks_from_footprints, score
@@ -21,5 +22,7 @@ __all__ = [
     "register",
     "score",
     "segment",
+    "to_full_frame",
     "traces",
+    "valid_region",
 ]

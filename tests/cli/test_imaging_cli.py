@@ -80,8 +80,10 @@ def test_imaging_summary_and_progress(run, capfd):
     assert "100 frames of 48 x 48 px" in lines[1]
     assert lines[2].startswith("registration: rigid; rigid shift median")
     assert lines[3].startswith("segmentation: ") and "neurons kept" in lines[3]
-    assert lines[4].startswith("traces: neuropil fixed")
-    assert lines[5].startswith("spikes (ar1): median")
+    # registration moved the frames: only the region every frame covers is segmented
+    assert lines[4].startswith("segmented region: y ")
+    assert lines[5].startswith("traces: neuropil fixed")
+    assert lines[6].startswith("spikes (ar1): median")
     assert lines[-1].startswith("files: ") and "imaging.nwb" in lines[-1]
 
 

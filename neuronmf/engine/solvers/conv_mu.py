@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from neuronmf.engine import losses
 from neuronmf.engine.solvers import _conv_ops as ops
 
 __all__ = ["ConvProblem", "objective", "run"]
@@ -33,6 +34,9 @@ class ConvProblem:
         self.M = M  # None, or float (N, Tp) with 1 = observed (pads observed)
         self.L = L
         self.loss = loss
+        # the two data terms differ by their beta (2: least squares, 1: KL); the
+        # loss spec says which, so nothing here compares loss names
+        self.least_squares = losses.get(loss).beta == 2
         self.x_ortho = x_ortho
         self.l1_W = l1_W
         self.l1_H = l1_H
@@ -43,7 +47,7 @@ class ConvProblem:
 
 def data_term(P: ConvProblem, Xhat: np.ndarray) -> float:
     """The data-fit term of the objective."""
-    if P.loss == "frobenius":
+    if P.least_squares:
         R = P.Vm - (Xhat if P.M is None else P.M * Xhat)
         return 0.5 * float(np.vdot(R, R))
     mu = np.maximum(Xhat, EPS)
@@ -95,8 +99,8 @@ def _transconv_ones(W, T):
 
 def update_H(P: ConvProblem, W, H, Xhat, lam):
     """One multiplicative update of H (seqNMF's, with the KL form for β = 1)."""
-    WTVm = _wtv(P, W) if (P.loss == "frobenius" or lam > 0) else None
-    if P.loss == "frobenius":
+    WTVm = _wtv(P, W) if (P.least_squares or lam > 0) else None
+    if P.least_squares:
         num = WTVm
         den = ops.transconv(W, Xhat if P.M is None else P.M * Xhat)
     else:
@@ -112,7 +116,7 @@ def update_W(P: ConvProblem, W, H, Xhat, lam):
     """One multiplicative update of every lag of W from the same reconstruction."""
     K = W.shape[1]
     Hl = ops.lagged(H, P.L)
-    if P.loss == "frobenius":
+    if P.least_squares:
         num = P.Vm @ Hl.T
         den = (Xhat if P.M is None else P.M * Xhat) @ Hl.T
     else:

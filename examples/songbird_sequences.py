@@ -11,8 +11,8 @@ the pattern's window after each occurrence is correlated between occurrences
 and compared with random times (500 draws). A sequence locked to the song sees
 the same stretch of song each time it occurs.
 
-    python examples/songbird_sequences.py --out results/songbird
-    python examples/songbird_sequences.py --x-ortho 0.005   # seqNMF demo's λ
+    python examples/songbird_sequences.py --out results/songbird  # seqNMF's λ 0.005
+    python examples/songbird_sequences.py --x-ortho auto    # λ by the cost crossover
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ import xarray as xr
 import neuronmf as nm
 from neuronmf.plotting.sequences import plot_sequences
 
-DATA = Path(os.environ.get("NEURONMF_DATA_DIR", "../shared/data"))
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("NEURONMF_DATA_DIR", REPO.parent / "shared" / "data"))
 
 
 def load(data_dir: Path = DATA):
@@ -84,7 +85,7 @@ def song_consistency(events, song, song_rate, window, n_null=500, seed=0):
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--x-ortho", default="auto")
+    parser.add_argument("--x-ortho", default="0.005")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     x_ortho = args.x_ortho if args.x_ortho == "auto" else float(args.x_ortho)

@@ -23,6 +23,7 @@ from neuronmf.engine._validation import check_bool, check_int, check_real, choic
 from neuronmf.errors import input_error
 from neuronmf.imaging import _register_core as core
 from neuronmf.imaging import _register_warp as wp
+from neuronmf.imaging.segment import _as_movie
 
 __all__ = ["METHODS", "register"]
 
@@ -30,24 +31,6 @@ METHODS = ("rigid", "piecewise")
 SUBPIXEL = ("dft", "parabola", "none")
 #: float32 bytes of raw frames per chunk of the pass (the working set is ~6×).
 CHUNK_BYTES = 32 << 20
-
-
-def _as_movie(movie) -> xr.DataArray:
-    if isinstance(movie, xr.DataArray):
-        if movie.ndim != 3:
-            raise input_error(
-                "movie", "a 3-D (time, y, x) DataArray", f"dims {movie.dims}"
-            )
-        if "time" in movie.dims:
-            others = [d for d in movie.dims if d != "time"]
-            movie = movie.transpose("time", *others)
-        return movie
-    arr = movie if hasattr(movie, "ndim") else np.asarray(movie)
-    if arr.ndim != 3:
-        raise input_error(
-            "movie", "a 3-D (time, y, x) array", f"shape {getattr(arr, 'shape', None)}"
-        )
-    return xr.DataArray(arr, dims=("time", "y", "x"), name="movie")
 
 
 def _check_movie(mov: xr.DataArray) -> None:

@@ -9,66 +9,79 @@ motion-free movie with the same seed is segmented and scored on the same region.
 Prints one JSON line.
 """
 
-import json, sys, numpy as np, warnings
+from __future__ import annotations
 
-sys.path.insert(0, "benchmarks")
-warnings.simplefilter("ignore")
-from bench_register import _moved, RADIUS
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_register import RADIUS, _moved
+
 from neuronmf.datasets import simulate_movie
-from neuronmf.imaging import register, score, segment, valid_region, to_full_frame
-
-seed = int(sys.argv[1])
-label = sys.argv[2]
-args = ((128, 128), 600, 40, RADIUS)
-motion = (
-    {"rigid": 10, "resting": 0.5}
-    if label == "rigid10"
-    else {"rigid": 10, "nonrigid": 3, "resting": 0.5}
+from neuronmf.imaging import (
+    register,
+    score,
+    segment,
+    to_full_frame,
+    valid_region,
 )
-method = "rigid" if label == "rigid10" else "piecewise"
-still = simulate_movie(*args, seed=seed, motion={"rigid": 0, "resting": 0.5})
-sim = simulate_movie(*args, seed=seed, motion=motion)
-reg = register(sim.data, method=method)
-region = valid_region(reg)
-shifts = reg["shifts"].values.reshape(len(sim.data), -1, 2).mean(axis=1)
-c = np.rint((sim.truth["shifts"].values - shifts).mean(0)).astype(int)
-masks = _moved(sim.truth["masks"].values, c)
-inner = reg["corrected"].isel(**region)
-seg = to_full_frame(segment(inner, neuron_radius=RADIUS), reg["corrected"], region)
-y0, y1 = region["y"].start, region["y"].stop
-x0, x1 = region["x"].start, region["x"].stop
+
+MOTIONS = {
+    "rigid10": ({"rigid": 10, "resting": 0.5}, "rigid"),
+    "nonrigid3": ({"rigid": 10, "nonrigid": 3, "resting": 0.5}, "piecewise"),
+}
 
 
-def inside(m):
-    cy, cx = [np.array([np.nonzero(k)[a].mean() for k in m]) for a in (0, 1)]
-    return (cy >= y0) & (cy < y1) & (cx >= x0) & (cx < x1)
+def _inside(masks: np.ndarray, region: dict) -> np.ndarray:
+    cy = np.array([np.nonzero(m)[0].mean() for m in masks])
+    cx = np.array([np.nonzero(m)[1].mean() for m in masks])
+    y, x = region["y"], region["x"]
+    return (cy >= y.start) & (cy < y.stop) & (cx >= x.start) & (cx < x.stop)
 
 
-keep = inside(masks)
-f_reg = score(seg, masks[keep])["f1"]
-# still movie, same region (in the still frame: undo the template offset)
-smasks = still.truth["masks"].values
-sseg = segment(still.data, neuron_radius=RADIUS)
-region_s = {"y": slice(y0 - c[0], y1 - c[0]), "x": slice(x0 - c[1], x1 - c[1])}
-sseg_in = to_full_frame(
-    segment(still.data.isel(**region_s), neuron_radius=RADIUS), still.data, region_s
-)
-keep_s = inside(_moved(smasks, c))
-f_still_all = score(sseg, smasks)["f1"]
-f_still_in = score(sseg_in, smasks[keep_s])["f1"]
-print(
-    json.dumps(
-        {
-            "seed": seed,
-            "case": label,
-            "region": [y0, y1, x0, x1],
-            "template_offset": c.tolist(),
-            "truth_inside": int(keep.sum()),
-            "of": len(keep),
-            "f1_registered_in_region": round(f_reg, 3),
-            "f1_still_same_region": round(f_still_in, 3),
-            "f1_still_whole": round(f_still_all, 3),
-        }
-    ),
-    flush=True,
-)
+def run(seed: int, label: str) -> dict:
+    motion, method = MOTIONS[label]
+    args = ((128, 128), 600, 40, RADIUS)
+    still = simulate_movie(*args, seed=seed, motion={"rigid": 0, "resting": 0.5})
+    sim = simulate_movie(*args, seed=seed, motion=motion)
+    reg = register(sim.data, method=method)
+    region = valid_region(reg)
+    shifts = reg["shifts"].values.reshape(len(sim.data), -1, 2).mean(axis=1)
+    c = np.rint((sim.truth["shifts"].values - shifts).mean(0)).astype(int)
+    masks = _moved(sim.truth["masks"].values, c)
+    inner = reg["corrected"].isel(**region)
+    seg = to_full_frame(segment(inner, neuron_radius=RADIUS), reg["corrected"], region)
+    keep = _inside(masks, region)
+    # the same region in the still movie's frame (undo the template offset)
+    y, x = region["y"], region["x"]
+    still_region = {
+        "y": slice(y.start - c[0], y.stop - c[0]),
+        "x": slice(x.start - c[1], x.stop - c[1]),
+    }
+    smasks = still.truth["masks"].values
+    inner_still = segment(still.data.isel(**still_region), neuron_radius=RADIUS)
+    seg_still = to_full_frame(inner_still, still.data, still_region)
+    keep_still = _inside(_moved(smasks, c), region)
+    return {
+        "seed": seed,
+        "case": label,
+        "region": [y.start, y.stop, x.start, x.stop],
+        "template_offset": c.tolist(),
+        "truth_inside": int(keep.sum()),
+        "of": len(keep),
+        "f1_registered_in_region": round(score(seg, masks[keep])["f1"], 3),
+        "f1_still_same_region": round(score(seg_still, smasks[keep_still])["f1"], 3),
+        "f1_still_whole": round(
+            score(segment(still.data, neuron_radius=RADIUS), smasks)["f1"], 3
+        ),
+    }
+
+
+if __name__ == "__main__":
+    warnings.simplefilter("ignore")
+    print(json.dumps(run(int(sys.argv[1]), sys.argv[2])), flush=True)

@@ -107,6 +107,19 @@ def name_flags(message: str, flags: dict[str, str]) -> str:
     return message
 
 
+def add_movie_arguments(parser: argparse.ArgumentParser) -> None:
+    """MOVIE, ``--series`` and ``--rate``: how the movie commands name their input."""
+    parser.add_argument(
+        "movie", type=Path, help="movie file or TIFF folder (NWB/HDF5/TIFF/Zarr/npy)"
+    )
+    parser.add_argument(
+        "--series", default=None, help="NWB series / HDF5 or Zarr dataset to read"
+    )
+    parser.add_argument(
+        "--rate", type=float, default=None, help="frame rate (Hz) if the file has none"
+    )
+
+
 def check_input(path: Path, flag: str = "INPUT") -> Path:
     """An existing file or folder, else a clear error (exit code 3)."""
     from neuronmf.errors import input_error

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from neuronmf.cli._common import add_movie_arguments
+
 EXAMPLE = """examples:
   neuronmf imaging session.nwb --radius 5 --out run1
   neuronmf imaging neurofinder_subset/images --rate 7 --radius 5 --jobs 2 --out run1
@@ -28,15 +30,7 @@ def register(subparsers) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "movie", type=Path, help="movie file or TIFF folder (NWB/HDF5/TIFF/Zarr/npy)"
-    )
-    p.add_argument(
-        "--series", default=None, help="NWB series / HDF5 or Zarr dataset to read"
-    )
-    p.add_argument(
-        "--rate", type=float, default=None, help="frame rate (Hz) if the file has none"
-    )
+    add_movie_arguments(p)
     p.add_argument(
         "--registration",
         default="rigid",

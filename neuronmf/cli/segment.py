@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from neuronmf.cli._common import add_movie_arguments
+
 EXAMPLE = """examples:
   neuronmf segment session.nwb --radius 5 --out seg
   neuronmf segment session.nwb --series TwoPhotonSeries --out seg
@@ -23,15 +25,7 @@ def register(subparsers) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "movie", type=Path, help="movie file or TIFF folder (NWB/HDF5/TIFF/Zarr/npy)"
-    )
-    p.add_argument(
-        "--series", default=None, help="NWB series / HDF5 or Zarr dataset to read"
-    )
-    p.add_argument(
-        "--rate", type=float, default=None, help="frame rate (Hz) if the file has none"
-    )
+    add_movie_arguments(p)
     p.add_argument("--radius", type=float, default=5.0, help="neuron radius in pixels")
     p.add_argument("--jobs", type=int, default=1, help="patches processed in parallel")
     p.add_argument("--patch", type=int, default=None, help="patch side in pixels")

@@ -17,7 +17,12 @@ from neuronmf.datasets._movie_motion import (
 )
 from neuronmf.datasets._movie_one_photon import check_flag, one_photon_frames
 from neuronmf.datasets._movie_sessions import simulate_sessions
-from neuronmf.datasets._simulation import Simulation, _check_int, _check_pos
+from neuronmf.datasets._simulation import (
+    Simulation,
+    _check_int,
+    _check_pos,
+    movie_array,
+)
 from neuronmf.errors import input_error
 
 __all__ = ["simulate_movie"]
@@ -159,20 +164,8 @@ def simulate_movie(
         Y, bg_img, npil_img = _frames(
             rng, A, C, rate, brightness, background, neuropil, read_noise, moves
         )
-    if dtype == "uint16":
-        Y = np.clip(np.rint(Y), 0, 65535).astype(np.uint16)
-        units = "counts"
-    else:
-        Y = Y.astype(np.float32)
-        units = "photons"
-    t = np.arange(T, dtype=float) / rate
-    data = xr.DataArray(
-        Y,
-        dims=("time", "y", "x"),
-        coords={"time": t, "y": np.arange(ny), "x": np.arange(nx)},
-        name="movie",
-        attrs={"rate": rate, "units": units},
-    )
+    data = movie_array(Y, dtype, rate)
+    Y, units, t = data.values, data.attrs["units"], data["time"].values
     truth = xr.Dataset(
         {
             "footprints": (("neuron", "y", "x"), A),

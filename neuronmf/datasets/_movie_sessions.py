@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 from scipy.ndimage import gaussian_filter, map_coordinates
 
-from neuronmf.datasets._simulation import Simulation, _check_int
+from neuronmf.datasets._simulation import Simulation, _check_int, movie_array
 from neuronmf.errors import input_error
 
 __all__ = ["DRIFT_DEFAULTS", "simulate_sessions"]
@@ -240,20 +240,8 @@ def _simulation(
     """The :class:`Simulation` of session ``s``."""
     ny, nx = call["shape"]
     T, rate = call["n_frames"], call["rate"]
-    if call["dtype"] == "uint16":
-        Y = np.clip(np.rint(Y), 0, 65535).astype(np.uint16)
-        units = "counts"
-    else:
-        Y = Y.astype(np.float32)
-        units = "photons"
-    t = np.arange(T, dtype=float) / rate
-    data = xr.DataArray(
-        Y,
-        dims=("time", "y", "x"),
-        coords={"time": t, "y": np.arange(ny), "x": np.arange(nx)},
-        name="movie",
-        attrs={"rate": rate, "units": units, "session": s},
-    )
+    data = movie_array(Y, call["dtype"], rate, session=s)
+    Y, units, t = data.values, data.attrs["units"], data["time"].values
     displacement = deform + shift[:, None, None]
     truth = xr.Dataset(
         {

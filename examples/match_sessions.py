@@ -48,7 +48,7 @@ def main() -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
 
     sims = nm.datasets.simulate_movie(
-        (128, 128), 400, 40, 4.0, n_sessions=3, seed=0,
+        (128, 128), 200, 40, 4.0, n_sessions=3, seed=0,
         session_drift={"shift": 6.0, "deformation": 1.0, "turnover": 0.15},
     )  # fmt: skip
     segs = [nm.imaging.segment(s.data, neuron_radius=4.0) for s in sims]

@@ -242,7 +242,10 @@ def test_rank_scan_to_dataset_has_the_result_attrs_and_reads_back():
     scan = nm.select_rank(V, range(1, 4), n_repeats=2, seed=None)
     ds = scan.to_dataset()
     assert ds.attrs["neuronmf_kind"] == "rank_scan" and ds.attrs["seed"] == "none"
-    assert ds.attrs["loss"] == "frobenius" and ds.attrs["best_rank"] == 2
+    # unseeded masks (the point: seed "none"), so the chosen rank may vary between
+    # runs (2 or 3 here); the dataset must carry the scan's own choice
+    assert ds.attrs["loss"] == "frobenius"
+    assert ds.attrs["best_rank"] == scan.best_rank
     assert json.loads(ds.attrs["criteria"]) == ["cv", "vaf", "curvefit", "aic", "bic"]
     assert json.loads(ds.attrs["choices"]) == scan.choices
     params = params_of(ds.attrs)

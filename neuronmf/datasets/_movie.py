@@ -164,7 +164,7 @@ def simulate_movie(
         Y, bg_img, npil_img = _frames(
             rng, A, C, rate, brightness, background, neuropil, read_noise, moves
         )
-    data = movie_array(Y, dtype, rate)
+    data = movie_array(_cast(Y, dtype), dtype, rate)
     Y, units, t = data.values, data.attrs["units"], data["time"].values
     truth = xr.Dataset(
         {
@@ -228,16 +228,45 @@ def _footprints(rng, centres, radius: float, ny: int, nx: int) -> np.ndarray:
     """(neuron, y, x) elliptical somata, peak 1, zero outside 1.5 radii."""
     yy, xx = np.mgrid[:ny, :nx].astype(float)
     A = np.zeros((len(centres), ny, nx))
+    half = int(np.ceil(1.5 * 1.2 * radius)) + 2  # the support lies in this box
     for i, (cy, cx) in enumerate(centres):
         ry, rx = radius * rng.uniform(0.8, 1.2, 2)
         a = rng.uniform(0, np.pi)
-        dy, dx = yy - cy, xx - cx
+        box = (
+            slice(max(0, int(cy) - half), min(ny, int(cy) + half + 1)),
+            slice(max(0, int(cx) - half), min(nx, int(cx) + half + 1)),
+        )
+        dy, dx = yy[box] - cy, xx[box] - cx
         u = (dy * np.cos(a) + dx * np.sin(a)) / ry
         v = (-dy * np.sin(a) + dx * np.cos(a)) / rx
         d2 = u**2 + v**2
-        A[i] = np.exp(-d2 / 0.8) * (d2 <= 2.25)
+        A[i][box] = np.exp(-d2 / 0.8) * (d2 <= 2.25)
         A[i] /= A[i].max()
     return A
+
+
+def _neuron_signal(A, C, scale: float, chunk: int = 64) -> np.ndarray:
+    """``scale * einsum("kyx,kt->tyx", A, C)``, each footprint over its own box.
+
+    The same sequential sum over the neurons as the einsum (zeros outside a
+    footprint's bounding box add nothing), so bit-identical, in time chunks:
+    O(T · Σ box) instead of O(T · k · y · x).
+    """
+    k, ny, nx = A.shape
+    T = C.shape[1]
+    out = np.zeros((T, ny, nx))
+    boxes = []
+    for i in range(k):
+        rows, cols = np.flatnonzero(A[i].any(1)), np.flatnonzero(A[i].any(0))
+        if len(rows):
+            box = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+            boxes.append((i, box, A[i][box]))
+    for t0 in range(0, T, chunk):
+        block = out[t0 : t0 + chunk]
+        for i, (ys, xs), a in boxes:
+            block[:, ys, xs] += a[None] * C[i, t0 : t0 + chunk, None, None]
+        block *= scale
+    return out
 
 
 def _calcium(rng, k, T, rate, spike_rate, tau_rise, tau_decay) -> tuple[Any, ...]:
@@ -264,19 +293,38 @@ def _frames(rng, A, C, rate, brightness, background, neuropil, read_noise, moves
     pop = C.mean(0) if k else np.zeros(T)
     npil_t = 1.0 + gaussian_filter1d(pop, 2.0 * rate) / max(pop.max(), 1e-12) * 0.5
     drift = 1.0 + 0.03 * np.sin(2 * np.pi * np.arange(T) / max(T, 1))
+    # One (T, y, x) buffer, filled in time chunks (3,000 512^2 frames fit):
+    # expected photons, then Poisson counts, then + read noise; the same
+    # random streams and arithmetic as whole-array calls.
     if moves is None:
-        expected = (
-            brightness * np.einsum("kyx,kt->tyx", A, C)
-            + bg_img[None] * drift[:, None, None]
-            + npil_img[None] * npil_t[:, None, None]
-        )
+        Y = _neuron_signal(A, C, brightness)
+        for c in _chunks(T):
+            Y[c] += bg_img[None] * drift[c, None, None]
+            Y[c] += npil_img[None] * npil_t[c, None, None]
     else:  # issue 23: a moving sample (_movie_motion)
-        neurons = brightness * np.einsum("kyx,kt->tyx", A, C + moves["resting"])
-        expected = moving_frames(moves, neurons, bg_img, drift, npil_img, npil_t)
-    Y = rng.poisson(expected).astype(np.float64) + read_noise * rng.standard_normal(
-        expected.shape
-    )
+        neurons = _neuron_signal(A, C + moves["resting"], brightness)
+        Y = moving_frames(moves, neurons, bg_img, drift, npil_img, npil_t)
+    for c in _chunks(T):
+        Y[c] = rng.poisson(Y[c])
+    for c in _chunks(T):
+        Y[c] += read_noise * rng.standard_normal(Y[c].shape)
     return Y, bg_img, npil_img
+
+
+def _chunks(T: int, size: int = 64) -> list[slice]:
+    return [slice(t, min(T, t + size)) for t in range(0, T, size)]
+
+
+def _cast(Y: np.ndarray, dtype: str) -> np.ndarray:
+    """``Y`` rounded and clipped to uint16 (or float32) in time chunks.
+
+    ``movie_array`` then repeats it exactly on 2-byte or 4-byte temporaries
+    instead of 8-byte ones (a 512^2 x 3,000 movie is 6.3 GB in float64).
+    """
+    out = np.empty(Y.shape, np.uint16 if dtype == "uint16" else np.float32)
+    for c in _chunks(len(Y)):
+        out[c] = np.clip(np.rint(Y[c]), 0, 65535) if dtype == "uint16" else Y[c]
+    return out
 
 
 def _write_movie_nwb(nwbfile, Y, A, C, rate: float, units: str) -> None:

@@ -33,6 +33,7 @@ class Options:
     smooth: float
     order: int
     min_peak_ratio: float
+    fourier: bool = False
 
 
 class Aligner:
@@ -91,13 +92,21 @@ class Aligner:
         return rigid, local, ratio
 
     def correct(self, frames: np.ndarray, rigid, local) -> np.ndarray:
+        """Corrected frames; with ``fourier`` the rigid part is a phase ramp and a
+        piecewise field's residual (patch shifts minus the rigid one) is warped
+        with the cubic kernel."""
+        o = self.opts
+        if o.fourier:
+            frames = wp.shift_fourier(frames, rigid)
+            if local is None:
+                return frames
+            local = local - rigid[:, None, None, :]
         out = np.empty(frames.shape, np.float32)
         for i in range(len(frames)):
             if local is None:
-                wp.shift_rigid(frames[i], rigid[i], self.opts.order, out[i])
+                wp.shift_rigid(frames[i], rigid[i], o.order, out[i])
             else:
-                field = self.grid.field(local[i])
-                wp.warp(frames[i], field, self.opts.order, out[i])
+                wp.warp(frames[i], self.grid.field(local[i]), o.order, out[i])
         return out
 
 

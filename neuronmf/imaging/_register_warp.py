@@ -7,11 +7,16 @@ No validation here. A shift ``s`` at pixel ``p`` means the corrected frame is
 from __future__ import annotations
 
 import numpy as np
+from scipy import fft as sfft
 from scipy import ndimage
 
 from neuronmf.imaging import _register_kernels as _k
 
-ORDERS = {"bilinear": 1, "cubic": 3}
+#: Interpolation kernels of the warps; "fourier" resamples rigid shifts by a
+#: phase ramp (:func:`shift_fourier`) and anything non-rigid with the cubic one.
+ORDERS = {"bilinear": 1, "cubic": 3, "fourier": 3}
+#: Pixels of edge padding beyond the largest shift in :func:`shift_fourier`.
+FOURIER_MARGIN = 8
 
 
 def patch_starts(n: int, size: int, overlap: int) -> np.ndarray:
@@ -98,6 +103,43 @@ def shift_rigid(frame: np.ndarray, s, order: int, out=None) -> np.ndarray:
         out = np.empty(frame.shape, np.float32)
     _k.shift_frame(frame, float(s[0]), float(s[1]), order == 3, out)
     return out
+
+
+def _odd_fast_len(n: int) -> int:
+    """Smallest odd 3-5-7-smooth length >= n (odd: no Nyquist bin to break symmetry)."""
+    m = n | 1
+    while True:
+        k = m
+        for p in (3, 5, 7):
+            while k % p == 0:
+                k //= p
+        if k == 1:
+            return m
+        m += 2
+
+
+def shift_fourier(frames: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """``frame(p + s)`` for each frame and rigid shift by a Fourier phase ramp.
+
+    The shift of a band-limited signal is a unitary operator: white noise stays
+    white (interpolation kernels average neighbouring pixels and correlate it).
+    Frames are edge-padded by ``max|s| + FOURIER_MARGIN`` px to odd FFT lengths,
+    so that what the shift brings in from beyond an edge is the edge pixel (as
+    for the kernels' clamped edges), not the opposite side of the frame, and the
+    periodic seam stays out of the frame.
+    """
+    n, ny, nx = frames.shape
+    shifts = np.asarray(shifts, np.float64).reshape(n, 2)
+    pad = int(np.ceil(np.abs(shifts).max(initial=0.0))) + FOURIER_MARGIN
+    Ly, Lx = _odd_fast_len(ny + 2 * pad), _odd_fast_len(nx + 2 * pad)
+    widths = ((0, 0), (pad, Ly - ny - pad), (pad, Lx - nx - pad))
+    F = sfft.rfft2(np.pad(frames.astype(np.float32, copy=False), widths, mode="edge"),
+                   axes=(-2, -1), workers=2)  # fmt: skip
+    fy, fx = sfft.fftfreq(Ly), sfft.rfftfreq(Lx)
+    F *= np.exp(2j * np.pi * shifts[:, 0, None] * fy).astype(np.complex64)[:, :, None]
+    F *= np.exp(2j * np.pi * shifts[:, 1, None] * fx).astype(np.complex64)[:, None, :]
+    out = sfft.irfft2(F, s=(Ly, Lx), axes=(-2, -1), workers=2)
+    return np.ascontiguousarray(out[:, pad : pad + ny, pad : pad + nx], np.float32)
 
 
 def warp(frame: np.ndarray, field: np.ndarray, order: int, out=None) -> np.ndarray:

@@ -77,6 +77,67 @@ def test_piecewise_follows_a_nonrigid_field():
     assert err_pw < 0.7 * err_rigid
 
 
+def _shifted_noisy(shifts, shape=(64, 64), noise=1.0, seed=0):
+    """A smooth image moved by ``shifts`` (Fourier, exact) plus white noise."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    big = (shape[0] + 40, shape[1] + 40)
+    img = ndimage.gaussian_filter(rng.normal(0, 20, big), 1.0)
+    F = np.fft.fft2(img)
+    fy = np.fft.fftfreq(img.shape[0])[:, None]
+    fx = np.fft.fftfreq(img.shape[1])[None, :]
+    frames = [
+        np.fft.ifft2(F * np.exp(-2j * np.pi * (fy * sy + fx * sx))).real
+        for sy, sx in shifts
+    ]
+    clean = np.stack(frames)[:, 20:-20, 20:-20]
+    noisy = clean + rng.normal(0, noise, clean.shape)
+    return img[20:-20, 20:-20], noisy.astype(np.float32)
+
+
+def _neighbour_correlation(resid):
+    z = (resid - resid.mean()) / resid.std()
+    cy = (z[:, 1:] * z[:, :-1]).mean()
+    cx = (z[:, :, 1:] * z[:, :, :-1]).mean()
+    return float(cy), float(cx)
+
+
+def test_fourier_interpolation_keeps_noise_white():
+    # half-pixel shifts: a cubic kernel averages neighbours there, correlating
+    # their noise (~0.38 per axis); the phase ramp is unitary
+    shifts = np.random.default_rng(1).integers(-4, 5, (40, 2)) + 0.5
+    template, mov = _shifted_noisy(shifts)
+    out = {}
+    for interp in ("fourier", "cubic"):
+        reg = register(mov, template=template, interpolation=interp)
+        assert _rmse(reg["shifts"], shifts) < 0.05
+        b = 8  # inside the band that shifts of <= 4.5 px fill from the edge
+        resid = reg["corrected"].values[:, b:-b, b:-b] - template[b:-b, b:-b]
+        out[interp] = (_neighbour_correlation(resid), resid.var())
+    (cy, cx), var = out["fourier"]
+    assert abs(cy) < 0.05 and abs(cx) < 0.05
+    assert 0.9 < var < 1.15  # the noise variance (1) is kept
+    (cy, cx), var = out["cubic"]
+    assert cy > 0.25 and cx > 0.25 and var < 0.8
+
+
+def test_fourier_shift_exact_inside_and_edge_filled_outside():
+    from neuronmf.imaging._register_warp import shift_fourier
+
+    rng = np.random.default_rng(2)
+    frame = rng.normal(0, 1, (1, 40, 50)).astype(np.float32)
+    frame[0, :, :5] += 30.0  # a bright left edge must not wrap to the right
+    out = shift_fourier(frame, np.array([[3.0, -4.0]]))[0]
+    # an integer shift is an exact translation inside the frame
+    np.testing.assert_allclose(out[:37, 4:], frame[0, 3:, :46], atol=1e-4)
+    # p + s beyond the frame: the edge pixel (clamped), not the opposite side
+    below = np.broadcast_to(frame[0, -1, :46], (3, 46))
+    np.testing.assert_allclose(out[37:, 4:], below, atol=1e-4)
+    left = np.repeat(frame[0, 3:, :1], 4, axis=1)
+    np.testing.assert_allclose(out[:37, :4], left, atol=1e-4)
+
+
 def test_still_movie_gives_no_shift():
     sim = simulate_movie((64, 64), 40, 12, seed=5, motion={"resting": 0.5})
     reg = register(sim.data)
@@ -144,6 +205,7 @@ def test_netcdf_round_trip(tmp_path, rigid_reg):
         ({"template": np.zeros((5, 5))}, "template must be a finite (32, 32) image"),
         ({"out": "/nonexistent-folder/x.h5"}, "out must be a path in an existing"),
         ({"bidi": "yes"}, "bidi must be True or False"),
+        ({"interpolation": "sinc"}, "interpolation must be one of"),
     ],
 )
 def test_bad_arguments_refused(kwargs, message):

@@ -225,6 +225,7 @@ def run_pass(data, aligner: Aligner, template, sink, chunk: int, bidi, bar) -> d
     if aligner.grid is not None:
         local = np.zeros((T, *aligner.grid.grid, 2))
     corr = np.zeros(T)
+    limit = np.zeros(T, bool)
     before = np.zeros(T)
     ratio = np.zeros(T)
     raw_sum = np.zeros((ny, nx))
@@ -237,6 +238,7 @@ def run_pass(data, aligner: Aligner, template, sink, chunk: int, bidi, bar) -> d
         r, loc, ratio[t0:t1] = aligner.estimate(frames)
         fixed = aligner.correct(frames, r, loc)
         rigid[t0:t1] = r
+        limit[t0:t1] = ph.at_limit(r, (ny, nx), (o.max_shift, o.max_shift))
         if local is not None:
             local[t0:t1] = loc
         before[t0:t1] = correlations(frames, template, o.max_shift)
@@ -251,6 +253,7 @@ def run_pass(data, aligner: Aligner, template, sink, chunk: int, bidi, bar) -> d
         "correlation": corr,
         "correlation_before": before,
         "peak_ratio": ratio,
+        "at_limit": limit,
         "mean_before": raw_sum / T,
         "mean_after": fix_sum / T,
     }

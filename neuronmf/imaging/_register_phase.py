@@ -196,6 +196,19 @@ def estimate(
     return shifts, peak_ratio(win)
 
 
+def at_limit(shifts: np.ndarray, shape, max_shift) -> np.ndarray:
+    """True where a shift's integer peak lay on the border of the search window.
+
+    There the correlation still rose towards the border: the true shift may be
+    larger than the window, or the peak is a spurious one (frames with little
+    structure); the estimate is not to be trusted either way.
+    """
+    lim = np.array(
+        [min(int(m), (n - 1) // 2) for m, n in zip(max_shift, shape, strict=True)]
+    )
+    return (np.abs(np.rint(shifts)) >= lim).any(axis=-1)
+
+
 def template_spectrum(template: np.ndarray, window: np.ndarray) -> np.ndarray:
     """``conj(rfft2)`` of a template (or a stack of patch templates)."""
     return np.conj(spectra(template.astype(np.float32), window))

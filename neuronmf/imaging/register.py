@@ -311,6 +311,23 @@ def register(
     return _result(mov, aligner, template, stats, corrected, call, bidi_offset)
 
 
+def _warn_at_limit(limit: np.ndarray, max_shift: int) -> None:
+    """Warn when more than 1 % of the frames' shifts lie on the search limit."""
+    n, T = int(limit.sum()), len(limit)
+    if n > 0.01 * T:
+        import warnings
+
+        warnings.warn(
+            f"register: the shifts of {n} of {T} frames lie on the ±{max_shift} px "
+            "limit of the search, where the correlation still rose: those estimates "
+            "are not to be trusted (the motion may be larger: raise max_shift; or "
+            "the frames hold too little structure, e.g. neurons dark between "
+            "transients: check reg['peak_ratio'] and plot_registration).",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
 def _pass_to_file(path, mov, aligner, template, chunk, bidi_offset, bar) -> dict:
     """The pass writing into an HDF5 file built beside ``path`` and renamed."""
     import h5py
@@ -370,7 +387,9 @@ def _result(mov, aligner, template, stats, corrected, call, bidi_offset):
         crispness_after=core.crispness(stats["mean_after"], border),
         bidi_offset=float(bidi_offset),
         max_abs_shift=float(np.abs(stats["rigid"]).max()),
+        frames_at_max_shift=int(stats["at_limit"].sum()),
     )
+    _warn_at_limit(stats["at_limit"], call["max_shift"])
     if "rate" in mov.attrs:
         attrs["rate"] = mov.attrs["rate"]
     ds = xr.Dataset(variables, coords=coords, attrs=attrs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -136,6 +138,25 @@ def test_fourier_shift_exact_inside_and_edge_filled_outside():
     np.testing.assert_allclose(out[37:, 4:], below, atol=1e-4)
     left = np.repeat(frame[0, 3:, :1], 4, axis=1)
     np.testing.assert_allclose(out[:37, :4], left, atol=1e-4)
+
+
+def test_shifts_on_the_search_limit_are_flagged():
+    # neurons dark between transients (no "resting"): frames of 48 x 48 px hold
+    # one or two active cells, which match the wrong cell of the template, up
+    # to the ±10 px search limit (shift RMSE ~5 px against 3 px of motion)
+    sparse = simulate_movie((48, 48), 100, 8, 4.0, seed=3, motion={"rigid": 3})
+    with pytest.warns(RuntimeWarning, match="limit of the search"):
+        reg = register(sparse.data)
+    assert reg.attrs["frames_at_max_shift"] >= 10
+    # the same field with the cells visible at rest registers to subpixel
+    sim = simulate_movie(
+        (48, 48), 100, 8, 4.0, seed=3, motion={"rigid": 3, "resting": 0.5}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        reg = register(sim.data)
+    assert reg.attrs["frames_at_max_shift"] == 0
+    assert _rmse(reg["shifts"], sim.truth["shifts"].values) < 0.2
 
 
 def test_still_movie_gives_no_shift():

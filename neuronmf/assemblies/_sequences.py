@@ -134,6 +134,7 @@ def sequences(
     time_dim: str = "time",
     seed: int | None = 0,
     progress: bool = False,
+    merge_fragments: bool | str = "auto",
 ) -> xr.Dataset:
     """Find neural sequences: patterns of neurons that fire in a fixed order.
 
@@ -190,6 +191,12 @@ def sequences(
     seed : int, optional
     progress : bool
         Progress bar over the λ scan.
+    merge_fragments : bool or "auto", default "auto"
+        Merge patterns that are one sequence split in two (activations locked
+        at a fixed lag, merged when held-out training entries allow;
+        :func:`neuronmf.model_selection.merge_fragments`) before the
+        significance test. ``"auto"``: for the KL loss (counts), where such
+        splits were measured (docs/benchmarks.md, "Convolutive NMF").
 
     Returns
     -------
@@ -222,6 +229,8 @@ def sequences(
     seed = check.check_seed("seed", seed)
     progress = check.check_bool("progress", progress)
     kind = check.choice("kind", kind, ("auto", *KINDS))
+    if not (isinstance(merge_fragments, str) and merge_fragments == "auto"):
+        merge_fragments = check.check_bool("merge_fragments", merge_fragments)
     A = _as_counts(activity, bin_width, time_dim)
     T = A.sizes["time"]
     rank, lags, train_fraction, alpha, event_threshold, x_ortho, loss, n_train = _check(
@@ -245,6 +254,14 @@ def sequences(
     else:
         lam, rule = float(x_ortho), "given"
     fit = conv_nmf(V_train, rank, lags, x_ortho=lam, seed=seed, **options)
+    n_merged = 0
+    if merge_fragments is True or (merge_fragments == "auto" and loss == "kl"):
+        from neuronmf.model_selection.conv_fragments import (
+            merge_fragments as _merge,
+        )
+
+        merged = _merge(V_train, fit, seed=seed)
+        fit, n_merged = merged.result, merged.n_merged
     W = np.asarray(getattr(fit.W, "values", fit.W))
     p, significant, skew = _significance(V_test, W, alpha, seed)
     # H over the whole recording with the patterns fixed, without the x-ortho
@@ -300,6 +317,7 @@ def sequences(
         "event_threshold": event_threshold,
         "max_iter": max_iter,
         "kind": kind,
+        "merge_fragments": merge_fragments,
     }
     solver = fit.params.get("solver") if isinstance(fit.params, dict) else None
     ds.attrs = result_attrs(
@@ -316,6 +334,7 @@ def sequences(
             "activity_kind_source": kind_source,
             "preprocessing": how,
             "membership_rule": "share of the pattern norm > 1/sqrt(N)",
+            "merged_fragments": n_merged,
         }
     )
     return ds

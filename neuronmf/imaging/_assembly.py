@@ -85,6 +85,9 @@ def _collect_patch(tile, out: dict) -> dict:
         "baseline": out["b0"][lc],
         "bg_A": (out["bg_W"] * scale[:, :, None])[(slice(None), *lc)],
         "bg_C": out["bg_H"] / scale,
+        "correlation": (  # the seeding's correlation image, on the core
+            None if out.get("correlation") is None else out["correlation"][lc]
+        ),
         "rejected_centroid": [],
         "rejected_reason": [],
         "rejected_origin": [],

@@ -129,8 +129,13 @@ def _prepare(Y, r: float, p: SegmentParameters, step: int, refine):
     return R, Rh, Rs, None, b0
 
 
-def _activity_seeds(Rs, r: float, p: SegmentParameters, limit: int, seeds: str, T):
-    """Greedy seeds (step 2) and the first merge (step 4); none for ``"anatomy"``."""
+def _activity_seeds(
+    Rs, r: float, p: SegmentParameters, limit: int, seeds: str, T, summary=None
+):
+    """Greedy seeds (step 2) and the first merge (step 4); none for ``"anatomy"``.
+
+    ``summary`` (a dict) receives the seeding's correlation image.
+    """
     _, h, w = Rs.shape
     if seeds != "anatomy":
         # seeds on the movie minus its local spatial mean (neuropil flattened)
@@ -141,6 +146,7 @@ def _activity_seeds(Rs, r: float, p: SegmentParameters, limit: int, seeds: str, 
             min_corr=p.min_corr,
             min_pnr=p.min_pnr,
             min_area=p.min_area,
+            summary=summary,
         )
     else:
         A, C = np.zeros((0, h, w)), np.zeros((0, T))
@@ -306,7 +312,9 @@ def _segment_patch(
     ``b0``, the background ``bg_W`` (rank, h, w) and ``bg_H`` (rank, T), each
     component's ``origin``, its rejection ``reasons`` (``""`` when kept) and
     its named ``measures`` (``snr``, ``compactness``, ``trace_correlation``,
-    ``area``, ``ring_response``, ``activity_evidence``, ``anatomy_score``).
+    ``area``, ``ring_response``, ``activity_evidence``, ``anatomy_score``),
+    and the seeding's local ``correlation`` image (h, w) (``None`` with
+    ``seeds="anatomy"``).
     """
     T, h, w = Y.shape
     # long movies are seeded on frames averaged in bins of `step` (calcium
@@ -319,7 +327,8 @@ def _segment_patch(
         R, Rh, Rs, Rb, b0 = _prepare(Y, r, p, step, refine)
     cap = max(1, min(h * w, T) - background_rank - 1)
     limit = cap if n_neurons is None else min(n_neurons, cap)
-    A, C = _activity_seeds(Rs, r, p, limit, seeds, T)
+    summary: dict = {}  # the seeding's correlation image, kept for the result
+    A, C = _activity_seeds(Rs, r, p, limit, seeds, T, summary)
     del Rs
     if ring is not None:  # background, traces and footprints alternated
         A, C, R, V, b0 = ring.fit(A, C)
@@ -382,4 +391,5 @@ def _segment_patch(
         "origin": fit["origin"],
         "reasons": reasons,
         "measures": measures,
+        "correlation": summary.get("correlation"),
     }

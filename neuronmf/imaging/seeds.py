@@ -85,6 +85,7 @@ def greedy_seeds(
     n_iter: int = 5,
     footprint_threshold: float = 0.3,
     min_area: int = 0,
+    summary: dict | None = None,
 ):
     """Greedy rank-1 extraction at the best local-correlation × PNR peaks.
 
@@ -97,6 +98,8 @@ def greedy_seeds(
     fewer than ``min_area`` pixels (a noise speck: quality control would
     reject it anyway) is subtracted but not kept, and the summary images are
     not recomputed for it, which keeps the search fast on long, noisy movies.
+    A ``summary`` dict receives the local correlation image (``"correlation"``,
+    of ``R`` minus its local mean, before any subtraction) at no extra cost.
 
     Returns
     -------
@@ -111,6 +114,8 @@ def greedy_seeds(
     Rf, Z = _spatial_filters(R, r)
     pnr, _ = _peak_to_noise(Rf)
     corr = correlation_image(Z)
+    if summary is not None:
+        summary["correlation"] = corr
     score = np.where((corr >= min_corr) & (pnr >= min_pnr), corr * pnr, 0.0)
     yy, xx = np.mgrid[-w : w + 1, -w : w + 1]
     disc = (yy**2 + xx**2) <= (w + 0.5) ** 2

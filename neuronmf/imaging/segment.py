@@ -29,6 +29,7 @@ from neuronmf.imaging._out_of_core import (
 from neuronmf.imaging._parameters import SEEDS, SegmentParameters, default_parameters
 from neuronmf.imaging._patch import _segment_patch
 from neuronmf.imaging._ring import grow_tiles
+from neuronmf.imaging._summary_images import summary_images
 from neuronmf.imaging.anatomy import _check_radius, ring_candidates
 from neuronmf.imaging.patches import make_patches
 
@@ -459,7 +460,10 @@ def segment(
         (``"activity"`` or ``"anatomy"``), ``ring_response``,
         ``activity_evidence`` and ``anatomy_score`` (step 6); the rejected
         components (``rejected_centroid``, ``rejected_reason``,
-        ``rejected_origin``). ``attrs``: the provenance
+        ``rejected_origin``); the summary images ``mean_image`` (y, x), the
+        movie's temporal mean, and ``correlation_image`` (y, x), the
+        seeding's local correlation (absent with ``seeds="anatomy"``).
+        ``attrs``: the provenance
         (``neuronmf_kind="segmentation"``, ``neuronmf_version``, ``params``
         as JSON, ``seed="none"``) and, as plain values, every parameter and
         ``n_patches``, ``n_patches_out_of_core``, ``n_anatomy``, ...
@@ -485,7 +489,8 @@ def segment(
     frames = _check_frames(mov, mean_image=True)
     _warn_frames(frames)
     offset = -frames["min"] if frames["min"] < 0 else 0.0
-    tiles, out_of_core, candidates = _plan(mov, r, p, seeds, frames.pop("mean"))
+    mean = frames.pop("mean")  # kept as the result's mean_image
+    tiles, out_of_core, candidates = _plan(mov, r, p, seeds, mean)
     kmax = None if n_neurons == "auto" else int(n_neurons)
 
     def work(i):
@@ -493,7 +498,9 @@ def segment(
         return _segment_patch(Y, r, p, kmax, rank, refine, seeds, anat)
 
     results = _run_patches(tiles, work, n_jobs, progress)
+    images = summary_images(tiles, results, mean, mov.dims[1:])
     variables, coords = _assemble(tiles, results, mov, r, rank, offset)
+    variables.update(images)
     call = {
         "neuron_radius": r,
         "n_neurons": n_neurons,

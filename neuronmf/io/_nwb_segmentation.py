@@ -5,7 +5,8 @@ Layout: ``processing["ophys"]`` gets an ``ImageSegmentation`` holding a
 (the footprints transposed, float64), with per-neuron variables as extra
 columns, and a ``Fluorescence`` holding a ``RoiResponseSeries`` (time, roi) of
 the traces (``dff`` goes to a ``DfOverF`` series, 2-D ``background``/``baseline``
-images to an ``Images`` container, both in (x, y) order). When that dense
+images and the summary images ``mean_image``/``correlation_image`` to an
+``Images`` container ``<plane segmentation>Images``, in (x, y) order). When that dense
 ``image_mask`` would exceed :data:`DENSE_IMAGE_MASK_MAX_BYTES` (256 MiB), or the
 footprints are a dask array, the footprints go to a sparse ``pixel_mask``
 instead: per neuron the (x, y, weight) rows of its non-zero pixels (weight
@@ -363,19 +364,24 @@ def _add_responses(ophys, ps, ps_name, ds, traces, timing) -> None:
         )
 
 
+#: The 2-D images of a segmentation written to its ``Images`` container: the
+#: background ones and the summary images ``segment`` keeps (suite2p and
+#: CaImAn write their mean and correlation images to such a container too).
+SEGMENTATION_IMAGES = ("background", "baseline", "mean_image", "correlation_image")
+
+
 def _add_images(ophys, ps_name: str, ds: xr.Dataset, ydim: str, xdim: str) -> None:
-    """2-D ``background``/``baseline`` images, stored (x, y)."""
+    """The 2-D images of :data:`SEGMENTATION_IMAGES` the result has, stored (x, y)."""
     from pynwb.base import Images
     from pynwb.image import GrayscaleImage
 
-    images = [
-        k for k in ("background", "baseline") if k in ds and ds[k].dims == (ydim, xdim)
-    ]
+    images = [k for k in SEGMENTATION_IMAGES if k in ds and ds[k].dims == (ydim, xdim)]
     if not images:
         return
     imgs = Images(
         name=free_name(ophys.data_interfaces, f"{ps_name}Images", False, "ophys"),
-        description=f"neuronmf background images of {ps_name}, stored (x, y).",
+        description=f"neuronmf background and summary images of {ps_name}, "
+        "stored (x, y).",
         images=[
             GrayscaleImage(
                 name=k,

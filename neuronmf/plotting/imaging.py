@@ -70,14 +70,56 @@ def footprint_outlines(footprints, fraction: float = 0.3) -> list[Path]:
     return lines
 
 
+#: The images :func:`plot_contours` draws on: name → (variable of the
+#: segmentation, colour-bar label).
+CONTOUR_IMAGES = {
+    "mean": ("mean_image", "mean intensity"),
+    "max": (None, "max intensity"),
+    "correlation": ("correlation_image", "local correlation"),
+}
+
+
+def _contour_image(seg, movie, image: str):
+    """(image, its name for the title, colour-bar label) under the contours."""
+    from neuronmf.errors import input_error
+
+    if image not in CONTOUR_IMAGES:
+        raise input_error("image", " or ".join(map(repr, CONTOUR_IMAGES)), repr(image))
+    name, label = CONTOUR_IMAGES[image]
+    if name is not None and name in seg:  # kept by segment: no pass over the movie
+        return np.asarray(seg[name]), image, label
+    if image != "correlation" and movie is not None:
+        bg = movie.max("time") if image == "max" else movie.mean("time")
+        return np.asarray(bg), image, label
+    if image != "correlation" and "baseline" in seg:  # no movie, no mean_image
+        return np.asarray(seg["baseline"]), "baseline", "baseline intensity"
+    raise input_error(
+        "image",
+        "an image the segmentation has",
+        repr(image),
+        f"The segmentation has no {name or 'baseline'!r} variable (segment "
+        "keeps correlation_image unless seeds='anatomy'); pass the movie and "
+        "image='mean' or 'max'.",
+    )
+
+
 def plot_contours(seg, movie=None, *, image: str = "mean", ax=None):
-    """Footprint contours over the movie's mean (or max) image, or the baseline.
+    """Footprint contours over a summary image of the movie.
+
+    ``image="mean"`` draws on the segmentation's ``mean_image`` (kept by
+    :func:`neuronmf.imaging.segment`, so the movie is not read again; for
+    results without one, the movie's mean), ``"correlation"`` on its local
+    ``correlation_image``, ``"max"`` on the movie's maximum projection (the
+    movie is read once). Without a movie and without the image, the
+    ``baseline`` is drawn, as the title says.
 
     Parameters
     ----------
     seg : Dataset from :func:`neuronmf.imaging.segment`
     movie : DataArray (time, y, x), optional
-    image : {"mean", "max"}
+        Only needed for ``image="max"``, a mean image segment did not keep,
+        and the intensity units (``movie.attrs["units"]``).
+    image : {"mean", "correlation", "max"}
     ax : matplotlib Axes, optional
 
     Returns
@@ -88,16 +130,14 @@ def plot_contours(seg, movie=None, *, image: str = "mean", ax=None):
     --------
     >>> import neuronmf as nm
     >>> sim = nm.datasets.simulate_movie((40, 40), 100, 4, 3.0, seed=0)
-    >>> fig = plot_contours(nm.imaging.segment(sim.data, neuron_radius=3.0), sim.data)
+    >>> seg = nm.imaging.segment(sim.data, neuron_radius=3.0)
+    >>> fig = plot_contours(seg, image="correlation")
     """
+    bg, shown, label = _contour_image(seg, movie, image)
     if ax is None:
         fig, ax = new_figure(figsize=(6, 6))
     else:
         fig = ax.figure
-    if movie is not None:
-        bg = np.asarray(movie.max("time") if image == "max" else movie.mean("time"))
-    else:
-        bg = np.asarray(seg["baseline"])
     im = ax.imshow(bg, cmap="gray")
     del bg
     A = seg["footprints"]
@@ -111,14 +151,14 @@ def plot_contours(seg, movie=None, *, image: str = "mean", ax=None):
         autolim=False,
     )
     ax.plot([], [], color="tab:orange", lw=0.8, label="footprint (30 % of peak)")
-    ax.set_title(
-        f"{len(A)} neurons over the {image if movie is not None else 'baseline'} image"
-    )
+    ax.set_title(f"{len(A)} neurons over the {shown} image")
     ax.set_xlabel("x (px)")
     ax.set_ylabel("y (px)")
     ax.legend(loc="upper right", fontsize=8, framealpha=0.7)
     units = (movie.attrs.get("units") if movie is not None else None) or "a.u."
-    fig.colorbar(im, ax=ax, shrink=0.8, label=f"{image} intensity ({units})")
+    if shown == "correlation":
+        units = "Pearson r"
+    fig.colorbar(im, ax=ax, shrink=0.8, label=f"{label} ({units})")
     return fig
 
 

@@ -100,6 +100,7 @@ def test_no_held_out_part_tests_nothing_and_says_so():
         ({"alpha": 1.0}, "alpha must be in"),
         ({"x_ortho": -1.0}, "x_ortho must be"),
         ({"loss": "l2"}, "loss"),
+        ({"merge_fragments": "yes"}, "merge_fragments must be"),
     ],
 )
 def test_bad_options_are_refused_before_any_work(kwargs, match):
@@ -126,3 +127,20 @@ def test_result_round_trips_through_netcdf_and_nwb(planted, tmp_path):
         np.testing.assert_allclose(back.patterns.values, ds.patterns.values)
         np.testing.assert_array_equal(back.members.values, ds.members.values)
         assert back.attrs["neuronmf_kind"] == "sequences"
+
+
+def test_counts_merge_fragments_by_default_and_dff_does_not(planted):
+    _, _, ds = planted  # ΔF/F: Frobenius, no merge step
+    assert ds.attrs["merged_fragments"] == 0
+    sim = nm.datasets.simulate_sequences(n_frames=900, seed=0, kind="poisson")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ds = nm.assemblies.sequences(
+            sim.data.T, rank=4, lags=35, x_ortho=0.03, kind="counts", max_iter=60
+        )
+    assert isinstance(ds.attrs["merged_fragments"], int)
+    # an absorbed pattern is empty: never significant, no members
+    empty = ds.patterns.sum(("neuron", "lag")).values == 0
+    assert empty.sum() >= ds.attrs["merged_fragments"]
+    assert not ds.significant.values[empty].any()
+    assert ds.n_members.values[empty].sum() == 0

@@ -112,6 +112,11 @@ def test_out_of_core_never_reads_the_whole_patch(sim):
     assert seg_mem.attrs["n_patches_out_of_core"] == 0
     assert rec_mem.peak == T
     assert nm.imaging.score(seg, sim.truth)["f1"] >= 0.9
+    # the mean image comes from the same read pass as the frame checks
+    mean = sim.data.values.mean(0)
+    for _, s in runs.values():
+        np.testing.assert_allclose(s["mean_image"], mean, rtol=1e-5)
+        assert np.isfinite(s["correlation_image"]).all()
 
 
 @pytest.mark.parametrize("bad", [0, -5, 1.5, "1GB", True, None])
@@ -140,6 +145,8 @@ def test_out_of_core_quality_and_evidence_are_exact(sim):
     assert mem.attrs["n_anatomy"] >= 2
     assert list(ooc.origin.values) == list(mem.origin.values)
     np.testing.assert_array_equal(ooc.baseline, mem.baseline)
+    np.testing.assert_allclose(ooc.mean_image, mem.mean_image, rtol=1e-6)
+    np.testing.assert_allclose(ooc.correlation_image, mem.correlation_image, atol=1e-5)
     np.testing.assert_allclose(ooc.activity_evidence, mem.activity_evidence, rtol=1e-9)
     np.testing.assert_allclose(ooc.trace_correlation, mem.trace_correlation, atol=1e-6)
     np.testing.assert_allclose(

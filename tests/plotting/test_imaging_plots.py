@@ -102,3 +102,40 @@ def test_contours_match_matplotlib_contour():
             assert sorted(np.round(np.concatenate(mine), 9).tolist()) == key
     finally:
         plt.close(fig)
+
+
+def test_contours_are_drawn_on_the_segmentation_summary_images():
+    """segment keeps mean_image and correlation_image: no movie needed."""
+    import numpy as np
+    import pytest
+    import xarray as xr
+
+    from neuronmf.errors import InputError
+
+    rng = np.random.default_rng(0)
+    A = np.zeros((2, 24, 24), np.float32)
+    A[0, 4:8, 4:8] = A[1, 14:19, 10:15] = 1.0
+    mean, corr, base = (rng.random((24, 24)).astype(np.float32) for _ in range(3))
+    dims = ("y", "x")
+    seg = xr.Dataset(
+        {
+            "footprints": (("neuron", *dims), A),
+            "mean_image": (dims, mean),
+            "correlation_image": (dims, corr),
+            "baseline": (dims, base),
+        }
+    )
+    for image, expected in (("mean", mean), ("correlation", corr)):
+        fig = plot_contours(seg, image=image)
+        ax = fig.axes[0]
+        np.testing.assert_array_equal(ax.images[0].get_array(), expected)
+        assert ax.get_title() == f"2 neurons over the {image} image"
+    # a result saved before mean_image existed: the baseline, as the title says
+    old = seg.drop_vars(["mean_image", "correlation_image"])
+    fig = plot_contours(old)
+    np.testing.assert_array_equal(fig.axes[0].images[0].get_array(), base)
+    assert "baseline image" in fig.axes[0].get_title()
+    with pytest.raises(InputError, match="no 'correlation_image' variable"):
+        plot_contours(old, image="correlation")
+    with pytest.raises(InputError, match="image must be 'mean' or 'max' or"):
+        plot_contours(seg, image="median")

@@ -135,6 +135,20 @@ def timed_child(cmd: list[str]) -> dict:
     }
 
 
+def _provenance() -> dict:
+    """The checkout's commit (and whether it had local changes), UTC start time."""
+    here = Path(__file__).resolve().parent
+    git = ["git", "-C", str(here)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    dirty = subprocess.run([*git, "status", "--porcelain", "--", "../neuronmf"],
+                           capture_output=True, text=True).stdout.strip()  # fmt: skip
+    return {
+        "commit": head + ("+local" if dirty else ""),
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
 def _scores(found: np.ndarray, truth: np.ndarray) -> dict:
     from neuronmf.imaging import score
 
@@ -157,6 +171,7 @@ def ours(folder: Path, registration: str = "piecewise", jobs: int = 1) -> dict:
            "--rate", str(RATE), "--jobs", str(jobs), "--no-progress",
            "--out", str(out)]  # fmt: skip
     row = {"tool": "neuronmf imaging", "command": " ".join(cmd[1:])}
+    row.update(_provenance())
     row.update(timed_child(cmd))
     with xr.open_dataset(out / "segmentation.nc") as seg:
         found = masks_from_footprints(seg["footprints"].values)

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_pipeline import (
     RESULTS,
+    _provenance,
     best_offset,
     load_truth,
     moved,
@@ -88,7 +89,7 @@ def child(folder: Path) -> None:
 
 
 def main(folder: Path) -> None:
-    row = {"tool": "suite2p full pipeline", "settings": SETTINGS}
+    row = {"tool": "suite2p full pipeline", "settings": SETTINGS, **_provenance()}
     t = timed_child([sys.executable, __file__, "_child", str(folder)])
     row.update(json.loads(t.pop("stdout_tail")[0]))
     row.update(t)

@@ -164,7 +164,8 @@ def simulate_movie(
         Y, bg_img, npil_img = _frames(
             rng, A, C, rate, brightness, background, neuropil, read_noise, moves
         )
-    data = movie_array(_cast(Y, dtype), dtype, rate)
+    Y = _cast(Y, dtype)  # the float64 frames freed before movie_array's copies
+    data = movie_array(Y, dtype, rate)
     Y, units, t = data.values, data.attrs["units"], data["time"].values
     truth = xr.Dataset(
         {

@@ -105,41 +105,45 @@ def shift_rigid(frame: np.ndarray, s, order: int, out=None) -> np.ndarray:
     return out
 
 
-def _odd_fast_len(n: int) -> int:
-    """Smallest odd 3-5-7-smooth length >= n (odd: no Nyquist bin to break symmetry)."""
-    m = n | 1
-    while True:
-        k = m
-        for p in (3, 5, 7):
-            while k % p == 0:
-                k //= p
-        if k == 1:
-            return m
-        m += 2
-
-
 def shift_fourier(frames: np.ndarray, shifts: np.ndarray) -> np.ndarray:
-    """``frame(p + s)`` for each frame and rigid shift by a Fourier phase ramp.
+    """``frame(p + s)`` for each frame and rigid shift, the fraction by a phase ramp.
 
     The shift of a band-limited signal is a unitary operator: white noise stays
     white (interpolation kernels average neighbouring pixels and correlate it).
-    Frames are edge-padded by ``max|s| + FOURIER_MARGIN`` px to odd FFT lengths,
-    so that what the shift brings in from beyond an edge is the edge pixel (as
-    for the kernels' clamped edges), not the opposite side of the frame, and the
-    periodic seam stays out of the frame.
+    The fractional part of ``s`` (|f| <= 0.5) is applied in the Fourier domain
+    to the frame edge-padded by ``FOURIER_MARGIN`` px (what comes in from beyond
+    an edge is the edge pixel, as with the kernels' clamped edges, and the
+    periodic seam stays out of the frame); the integer part moves whole pixels,
+    edges clamped. The Nyquist bin of an even length keeps its real part
+    (``cos(pi f)``), the one departure from a unitary shift.
     """
     n, ny, nx = frames.shape
     shifts = np.asarray(shifts, np.float64).reshape(n, 2)
-    pad = int(np.ceil(np.abs(shifts).max(initial=0.0))) + FOURIER_MARGIN
-    Ly, Lx = _odd_fast_len(ny + 2 * pad), _odd_fast_len(nx + 2 * pad)
+    whole = np.rint(shifts).astype(int)
+    frac = shifts - whole
+    pad = FOURIER_MARGIN
+    Ly = sfft.next_fast_len(ny + 2 * pad, real=True)
+    Lx = sfft.next_fast_len(nx + 2 * pad, real=True)
     widths = ((0, 0), (pad, Ly - ny - pad), (pad, Lx - nx - pad))
-    F = sfft.rfft2(np.pad(frames.astype(np.float32, copy=False), widths, mode="edge"),
-                   axes=(-2, -1), workers=2)  # fmt: skip
+    padded = np.pad(frames.astype(np.float32, copy=False), widths, mode="edge")
+    F = sfft.rfft2(padded, axes=(-2, -1), workers=2)
     fy, fx = sfft.fftfreq(Ly), sfft.rfftfreq(Lx)
-    F *= np.exp(2j * np.pi * shifts[:, 0, None] * fy).astype(np.complex64)[:, :, None]
-    F *= np.exp(2j * np.pi * shifts[:, 1, None] * fx).astype(np.complex64)[:, None, :]
-    out = sfft.irfft2(F, s=(Ly, Lx), axes=(-2, -1), workers=2)
-    return np.ascontiguousarray(out[:, pad : pad + ny, pad : pad + nx], np.float32)
+    F *= np.exp(2j * np.pi * frac[:, 0, None] * fy).astype(np.complex64)[:, :, None]
+    F *= np.exp(2j * np.pi * frac[:, 1, None] * fx).astype(np.complex64)[:, None, :]
+    moved = sfft.irfft2(F, s=(Ly, Lx), axes=(-2, -1), workers=2)
+    out = np.empty((n, ny, nx), np.float32)
+    for i, (ky, kx) in enumerate(whole):
+        out[i] = _whole_shift(moved[i], ky, kx, pad, ny, nx)
+    return out
+
+
+def _whole_shift(img: np.ndarray, ky: int, kx: int, pad: int, ny: int, nx: int):
+    """``img[pad + p + k]`` (edges clamped to the frame) of a padded image."""
+    if abs(ky) <= pad and abs(kx) <= pad:  # the pad holds the edge already
+        return img[pad + ky : pad + ky + ny, pad + kx : pad + kx + nx]
+    iy = np.clip(np.arange(ny) + ky, 0, ny - 1) + pad
+    ix = np.clip(np.arange(nx) + kx, 0, nx - 1) + pad
+    return np.take(np.take(img, iy, axis=0), ix, axis=1)
 
 
 def warp(frame: np.ndarray, field: np.ndarray, order: int, out=None) -> np.ndarray:

@@ -1,20 +1,20 @@
 """Registration of sessions for :func:`~neuronmf.imaging.match_sessions`.
 
-Rigid shifts by phase correlation with subpixel refinement (a matrix-product
-upsampled DFT around the integer peak, after Guizar-Sicairos, Thurman & Fienup
-2008, Opt. Lett. 33:156), an optional smooth non-rigid field from
-piecewise phase correlation on overlapping patches (NoRMCorre-like: patch
-shifts, outliers replaced by the median of their neighbours, interpolated and
-smoothed), and the transform applied to footprints with
+Rigid shifts by phase correlation with subpixel refinement (movie
+registration's arithmetic, :mod:`neuronmf.imaging._register_phase`: an
+upsampled DFT around the integer peak after Guizar-Sicairos, Thurman & Fienup
+2008, Opt. Lett. 33:156), with the peak's strength in robust standard
+deviations of the correlation surface (the significance rule of session
+matching); an optional smooth non-rigid field from piecewise phase
+correlation on overlapping patches, all patches in one batch (NoRMCorre-like:
+patch shifts, outliers replaced by the median of their neighbours,
+interpolated and smoothed); and the transform applied to footprints with
 :func:`scipy.ndimage.map_coordinates`.
 
 Convention: a session's image ``I_s`` shows the reference's content moved by
 ``shift + field(q)``, ``I_s(q + shift + field(q)) ≈ I_ref(q)``; aligning a
 session therefore samples it at ``q + shift + field(q)``.
 
-The phase correlation here is private to session matching; it should be
-consolidated with :mod:`neuronmf.imaging.register` (movie registration) once
-both exist.
 """
 
 from __future__ import annotations
@@ -23,11 +23,21 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.ndimage import gaussian_filter, map_coordinates, median_filter
 
+from neuronmf.imaging import _register_phase as _phase
+
 #: A patch of the non-rigid field whose phase-correlation peak is weaker than
 #: this keeps the rigid shift (patches hold fewer cells than the whole image,
 #: so a lower bar than the rigid registration's; 6 halved the field error of
 #: 48 px patches on simulated sessions where 8 left most patches rigid).
 PATCH_MIN_STRENGTH = 6.0
+#: Floor of the whitening, relative to the largest magnitude of each
+#: cross-power spectrum: frequencies the band-passed images leave empty are
+#: damped instead of amplified to unit magnitude. Register's ``cross_power``
+#: (an absolute epsilon, optional low-pass) halved the strengths on simulated
+#: mean images (median 8.6 against 20.9, below ``min_registration_strength``);
+#: with the floor the strengths and shifts are those of the former private
+#: phase correlation (docs/imaging.md, "Across sessions").
+FLOOR = 1e-3
 
 __all__ = [
     "align_image",
@@ -53,32 +63,41 @@ def prepare_image(image: np.ndarray, radius: float) -> np.ndarray:
     sd = img.std()
     if sd > 0:
         img = img / sd
-    return img * _taper(img.shape)
+    return img * _taper(img.shape, 0.1)
 
 
-def _taper(shape: tuple[int, int], frac: float = 0.1) -> np.ndarray:
-    def edge(n: int) -> np.ndarray:
-        w = np.ones(n)
-        m = max(1, int(frac * n))
-        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(m) + 0.5) / m)
-        w[:m] = ramp
-        w[n - m :] = ramp[::-1]
-        return w
-
-    return np.outer(edge(shape[0]), edge(shape[1]))
+def _taper(shape: tuple[int, int], frac: float) -> np.ndarray:
+    """Raised-cosine edges ``frac`` × the shorter side wide (register's window)."""
+    return _phase.taper(shape, max(1.0, float(int(frac * min(shape)))))
 
 
-def _upsampled_peak(
-    R: np.ndarray, centre: np.ndarray, upsample: int
-) -> tuple[np.ndarray, float]:
-    """The peak of ``ifft2(R)`` near ``centre`` on a grid of 1/``upsample`` px."""
-    ny, nx = R.shape
-    offs = np.arange(-1.5, 1.5 + 0.5 / upsample, 1.0 / upsample)
-    ey = np.exp(2j * np.pi * np.outer(centre[0] + offs, np.fft.fftfreq(ny)))
-    ex = np.exp(2j * np.pi * np.outer(np.fft.fftfreq(nx), centre[1] + offs))
-    vals = (ey @ R @ ex).real / (ny * nx)
-    iy, ix = np.unravel_index(int(np.argmax(vals)), vals.shape)
-    return centre + np.array([offs[iy], offs[ix]]), float(vals[iy, ix])
+def _phase_surface(reference: np.ndarray, images: np.ndarray, max_shift):
+    """Whitened cross-power spectra of ``images`` against ``reference``.
+
+    :mod:`neuronmf.imaging._register_phase` gives the spectra (rfft2 of the
+    mean-removed images; no window, the images are tapered already) and the
+    integer peak; the whitening is ``F · conj(T) / (|F · conj(T)| + floor)``
+    with the relative :data:`FLOOR`. Leading axes of ``images`` (patches) are
+    kept. Returns the whitened spectra, the integer peak lags (..., 2) within
+    ``max_shift`` and the correlation window around lag 0 (..., 2m+1, 2m+1).
+    """
+    shape = reference.shape[-2:]
+    ones = np.ones(shape, np.float32)
+    spectrum = _phase.template_spectrum(np.asarray(reference, np.float32), ones)
+    cross = _phase.spectra(np.asarray(images, np.float32), ones) * spectrum
+    mag = np.abs(cross)
+    R = cross / (mag + FLOOR * mag.max(axis=(-2, -1), keepdims=True) + 1e-30)
+    limit = max(shape) if max_shift is None else float(max_shift)
+    lags, win = _phase.integer_peak(R, shape, (limit, limit))
+    return R, lags, win
+
+
+def _strength(win: np.ndarray) -> np.ndarray:
+    """Peak height over the median of the surface in robust sd (1.4826 × MAD)."""
+    flat = win.reshape(*win.shape[:-2], -1).astype(np.float64)
+    med = np.median(flat, axis=-1, keepdims=True)
+    spread = 1.4826 * np.median(np.abs(flat - med), axis=-1)
+    return (flat.max(axis=-1) - med[..., 0]) / np.maximum(spread, 1e-300)
 
 
 def phase_correlation(
@@ -90,13 +109,14 @@ def phase_correlation(
 ) -> tuple[np.ndarray, float]:
     """Shift ``s`` (y, x) with ``image(q) ≈ reference(q - s)``, and its strength.
 
-    Whitened cross-power spectrum (a small floor keeps empty frequencies from
-    dividing by zero), integer peak within ``max_shift`` px, refined to
-    1/``upsample`` px. The strength is the peak's height above the median of
-    the correlation surface in robust standard deviations (1.4826 × MAD): the
-    highest of many independent values of pure noise reaches about
-    sqrt(2 ln N), 4–6 for images of 64²–512² px, while images of one field
-    give 10–50.
+    The phase correlation of :mod:`neuronmf.imaging._register_phase` (movie
+    registration's): whitened cross-power spectrum, integer peak within
+    ``max_shift`` px, refined to 1/``upsample`` px by an upsampled DFT
+    (:func:`~neuronmf.imaging._register_phase.dft_refine`). The strength is
+    the peak's height above the median of the correlation surface in robust
+    standard deviations (1.4826 × MAD): the highest of many independent
+    values of pure noise reaches about sqrt(2 ln N), 4–6 for images of
+    64²–512² px, while images of one field give 10–50.
 
     Examples
     --------
@@ -107,29 +127,10 @@ def phase_correlation(
     >>> np.round(shift, 2).tolist()
     [3.0, -2.0]
     """
-    F = np.fft.fft2(reference)
-    G = np.fft.fft2(image)
-    cross = G * np.conj(F)
-    mag = np.abs(cross)
-    R = cross / (mag + 1e-3 * mag.max() + 1e-300)
-    r = np.fft.ifft2(R).real
-    ny, nx = r.shape
-    fy = np.fft.fftfreq(ny) * ny
-    fx = np.fft.fftfreq(nx) * nx
-    if max_shift is not None:
-        allowed = (np.abs(fy)[:, None] <= max_shift) & (
-            np.abs(fx)[None, :] <= max_shift
-        )
-        r = np.where(allowed, r, -np.inf)
-    iy, ix = np.unravel_index(int(np.argmax(r)), r.shape)
-    centre = np.array([fy[iy], fx[ix]], dtype=float)
-    finite = r[np.isfinite(r)]
-    med = np.median(finite)
-    spread = 1.4826 * np.median(np.abs(finite - med))
-    strength = float((r[iy, ix] - med) / max(spread, 1e-300))
-    if upsample > 1:
-        centre, _ = _upsampled_peak(R, centre, upsample)
-    return centre, strength
+    R, lags, win = _phase_surface(reference, image, max_shift)
+    shape = np.shape(reference)
+    shift = _phase.dft_refine(R, lags, shape, upsample) if upsample > 1 else lags
+    return np.asarray(shift, float), float(_strength(win))
 
 
 def _sample_points(shape, shift, field) -> np.ndarray:
@@ -173,18 +174,14 @@ def piecewise_field(
     stride = max(patch // 2, 1)
     ys = list(range(0, max(ny - patch, 0) + 1, stride)) or [0]
     xs = list(range(0, max(nx - patch, 0) + 1, stride)) or [0]
-    shifts = np.zeros((2, len(ys), len(xs)))
-    peaks = np.zeros((len(ys), len(xs)))
     taper = _taper((min(patch, ny), min(patch, nx)), 0.2)
-    for i, y0 in enumerate(ys):
-        for j, x0 in enumerate(xs):
-            a = reference[y0 : y0 + patch, x0 : x0 + patch]
-            b = image[y0 : y0 + patch, x0 : x0 + patch]
-            s, pk = phase_correlation(
-                a * taper, b * taper, max_shift=max_shift, upsample=10
-            )
-            shifts[:, i, j] = s
-            peaks[i, j] = pk
+    cut = [(y0, x0) for y0 in ys for x0 in xs]
+    a = np.stack([reference[y : y + patch, x : x + patch] for y, x in cut]) * taper
+    b = np.stack([image[y : y + patch, x : x + patch] for y, x in cut]) * taper
+    R, lags, win = _phase_surface(a, b, max_shift)  # every patch at once
+    est = _phase.dft_refine(R, lags, taper.shape, 10)
+    shifts = np.moveaxis(est.reshape(len(ys), len(xs), 2), -1, 0)
+    peaks = _strength(win).reshape(len(ys), len(xs))
     shifts[:, peaks < min_strength] = 0.0  # not significant: rigid there
     for k in range(2):
         med = median_filter(shifts[k], size=3, mode="nearest")

@@ -88,6 +88,39 @@ def test_phase_correlation_is_subpixel():
     assert noise < 6  # unrelated images: below min_registration_strength (8)
 
 
+def test_phase_correlation_is_movie_registrations(monkeypatch):
+    """One phase correlation: session matching calls _register_phase's peak
+    search and subpixel refinement, once for all the patches of a field."""
+    from neuronmf.imaging import _register_phase as ph
+    from neuronmf.imaging import _sessions_register as sr
+
+    calls = []
+
+    def spy(name):
+        real = getattr(ph, name)
+
+        def wrapped(*args, **kwargs):
+            calls.append((name, args[0].shape))
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(ph, name, wrapped)
+
+    for name in ("integer_peak", "dft_refine"):
+        spy(name)
+    rng = np.random.default_rng(1)
+    ref = prepare_image(gaussian_filter(rng.standard_normal((96, 96)), 1.5), 2.0)
+    img = np.roll(ref, (2, -3), axis=(0, 1))
+    shift, _ = phase_correlation(ref, img, max_shift=10)
+    np.testing.assert_allclose(shift, [2, -3], atol=0.1)
+    assert [c[0] for c in calls] == ["integer_peak", "dft_refine"]
+    calls.clear()
+    field = sr.piecewise_field(ref, ref, patch=48, max_shift=6, smooth=12)
+    assert field.shape == (2, 96, 96) and np.abs(field).max() < 0.1
+    assert [c[0] for c in calls] == ["integer_peak", "dft_refine"]
+    assert calls[0][1][0] == 9  # 3 × 3 patches in one batch
+    assert not hasattr(sr, "_upsampled_peak")  # the duplicate is gone
+
+
 # --- matching ------------------------------------------------------------------------
 
 
@@ -154,7 +187,11 @@ def test_end_to_end_from_segment():
         session_drift={"shift": 4.0, "deformation": 0.5, "turnover": 0.1},
     )  # fmt: skip
     segs = [segment(s.data, neuron_radius=4.0) for s in sims]
-    out = match_sessions(segs, mean_images=[s.data.mean("time").values for s in sims])
+    out = match_sessions(segs)  # registered on the segmentations' mean_image
+    assert out.attrs["register_on"] == "mean_image"
+    np.testing.assert_allclose(
+        out["mean_image"].values[0], sims[0].data.mean("time").values, rtol=1e-5
+    )
     # the truth identity table in the indices of the detected neurons
     ident = sims[0].truth["identities"].values
     table = np.full(ident.shape, -1)

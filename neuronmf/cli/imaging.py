@@ -108,6 +108,31 @@ def _summary(args, movie, reg, seg) -> list[str]:
     return lines
 
 
+class _Clock:
+    """Wall and CPU seconds (this process, every thread) of each step."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._time = time
+        self.steps: list[tuple[str, float, float]] = []
+        self._start = self._mark = (time.perf_counter(), time.process_time())
+
+    def lap(self, name: str) -> None:
+        now = (self._time.perf_counter(), self._time.process_time())
+        wall, cpu = now[0] - self._mark[0], now[1] - self._mark[1]
+        self.steps.append((name, wall, cpu))
+        self._mark = now
+        print(f"imaging: {name} took {wall:.1f} s (CPU {cpu:.1f} s)", flush=True)
+
+    def line(self) -> str:
+        """``time: step wall s (CPU s), ...; total ...`` for the summary."""
+        parts = [f"{n} {w:.1f} s (CPU {c:.1f} s)" for n, w, c in self.steps]
+        wall = sum(w for _, w, _ in self.steps)
+        cpu = sum(c for _, _, c in self.steps)
+        return f"time: {', '.join(parts)}; total {wall:.1f} s (CPU {cpu:.1f} s)"
+
+
 def _check_args(args) -> None:
     """The numeric options, checked before the movie is read."""
     import math
@@ -144,6 +169,7 @@ def run(args) -> int:
 
     progress = not args.no_progress
     _check_args(args)
+    clock = _Clock()
     movie = nm.io.load_movie(
         check_input(args.movie, "MOVIE"), series=args.series, rate=args.rate
     )
@@ -167,6 +193,7 @@ def run(args) -> int:
         )
         corrected = reg["corrected"]
         corrected.attrs.update(movie.attrs)
+        clock.lap("registration")
     # segment only where every frame holds real pixels (registration repeats the
     # edge pixel elsewhere, and that filler segments as streaks, not neurons)
     region = (
@@ -183,6 +210,7 @@ def run(args) -> int:
         n_jobs=args.jobs,
         progress=progress,
     )
+    clock.lap("segmentation")
     print("imaging: 3/3 traces and spikes", flush=True)
     seg = nm.imaging.traces(
         seg,
@@ -194,6 +222,7 @@ def run(args) -> int:
     if reg is not None:
         seg = nm.imaging.to_full_frame(seg, corrected, region)
     seg.attrs["input_file"] = str(args.movie)
+    clock.lap("traces")
     print("imaging: writing results", flush=True)
     files = []
     if reg is not None:
@@ -215,6 +244,8 @@ def run(args) -> int:
         if "spikes" in seg:
             figs.append(save_figure(plot_deconvolution(seg), args.out / "spikes.png"))
     lines = _summary(args, movie, reg, seg)
+    clock.lap("writing")
+    lines.append(clock.line())
     lines.append("files: " + ", ".join(p.name for p in [*files, *figs]))
     write_summary(args.out, lines)
     print(

@@ -87,6 +87,25 @@ def test_imaging_summary_and_progress(run, capfd):
     assert lines[-1].startswith("files: ") and "imaging.nwb" in lines[-1]
 
 
+def test_imaging_summary_times_every_step(run):
+    import re
+
+    _, out = run
+    line = (out / "summary.txt").read_text().splitlines()[-2]
+    steps = re.findall(r"(\w+) ([\d.]+) s \(CPU ([\d.]+) s\)", line)
+    assert line.startswith("time: ")
+    assert [s[0] for s in steps] == [
+        "registration",
+        "segmentation",
+        "traces",
+        "writing",
+        "total",
+    ]
+    wall = [float(s[1]) for s in steps]
+    assert all(w >= 0 for w in wall) and wall[1] > 0
+    assert abs(sum(wall[:-1]) - wall[-1]) < 0.5  # the total is the steps' sum
+
+
 def test_imaging_progress_lines(moving, tmp_path, capsys):
     _, src = moving
     out = tmp_path / "o"
@@ -96,6 +115,8 @@ def test_imaging_progress_lines(moving, tmp_path, capsys):
     text = capsys.readouterr()
     for step in ("2/3 segmentation", "3/3 traces and spikes", "writing results"):
         assert f"imaging: {step}" in text.out
+    assert "imaging: segmentation took " in text.out  # each step's time
+    assert "imaging: registration took" not in text.out  # registration none
     assert "segment: 100%" in text.err  # the progress bars
     assert "registration: none" in (out / "summary.txt").read_text()
     assert not (out / "registration.nc").exists()

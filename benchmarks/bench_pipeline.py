@@ -173,6 +173,8 @@ def ours(folder: Path, registration: str = "piecewise", jobs: int = 1) -> dict:
     row = {"tool": "neuronmf imaging", "command": " ".join(cmd[1:])}
     row.update(_provenance())
     row.update(timed_child(cmd))
+    summary = (out / "summary.txt").read_text().splitlines()
+    row["steps"] = [x for x in summary if x.startswith("time: ")][-1:]
     with xr.open_dataset(out / "segmentation.nc") as seg:
         found = masks_from_footprints(seg["footprints"].values)
     truth = load_truth(folder)

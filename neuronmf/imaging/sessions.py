@@ -179,9 +179,9 @@ def match_sessions(
     ----------
     sessions : list of Dataset or array
         Per session, the result of :func:`neuronmf.imaging.segment` (its
-        ``footprints`` (neuron, y, x), and ``mean_image`` (y, x) if it has
-        one) or a plain (neuron, y, x) footprints array. Every session has the
-        same field of view.
+        ``footprints`` (neuron, y, x) and ``mean_image`` (y, x), which
+        ``segment`` keeps) or a plain (neuron, y, x) footprints array. Every
+        session has the same field of view.
     mean_images : list of arrays (y, x), optional
         The sessions' mean images (e.g. ``movie.mean("time")``); they override
         any ``mean_image`` of the segmentations.

@@ -4,8 +4,8 @@ With spike counts and the KL loss, :func:`neuronmf.conv_nmf` can end with a
 real sequence split in two: a spare component holds a few of the sequence's
 neurons at their true spacing and fires at a fixed lag after (or before) the
 main one (docs/benchmarks.md, "Convolutive NMF"). Two such components are one
-pattern; :func:`merge_fragments` finds them by their locked occurrences and
-merges them when held-out data do not object.
+pattern; :func:`merge_fragments` finds them by their locked occurrences or
+their shared spacing and merges them when held-out data do not object.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ class FragmentMerge:
         Every candidate tried, in order: ``kept``, ``absorbed`` (component
         indices in the fit it was tried on), ``lag`` (frames from the kept
         component's onset to the absorbed one's), ``pvalue`` and ``correlation``
-        of the lag locking, ``heldout_split`` and ``heldout_merged`` (mean
+        of the lag locking, ``pvalue_spacing`` of the shared spacing,
+        ``heldout_split`` and ``heldout_merged`` (mean
         held-out loss over the masks), ``heldout_se`` (the split model's
         standard error over the masks) and ``accepted``.
     """
@@ -126,6 +127,39 @@ def lag_locking(H, lags: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return pvalues, lag, corr
 
 
+def _spacing_locking(W, rng, n_null: int = 199):
+    """Does pattern j hold neurons of pattern i at i's relative spacing?
+
+    c(δ) = Σₙ Σ_ℓ W_i(n, ℓ)·W_j(n, ℓ − δ) at its peak over |δ| < L, against
+    ``n_null`` draws with each neuron's row of W_j rolled over lags by a random
+    1…L (``factor_significance``'s null: the same neurons, spacing broken).
+    Returns p-values and peak δ (component, component); δ is the lag at which
+    j's onset follows i's.
+    """
+    N, K, L = W.shape
+    n = 2 * L
+    F = np.fft.rfft(W, n=n, axis=2)  # (N, K, L + 1)
+    pvalues = np.full((K, K), np.nan)
+    lag = np.zeros((K, K), dtype=int)
+    window = np.arange(-L + 1, L)
+    idx = np.arange(L)
+    for i in range(K):
+        for j in range(i + 1, K):
+            c = np.fft.irfft((np.conj(F[:, j]) * F[:, i]).sum(axis=0), n=n)[window % n]
+            best = int(np.argmax(c))
+            observed = c[best]
+            above = 0
+            for _ in range(n_null):
+                shifts = rng.integers(1, L + 1, size=(N, 1))
+                Wj = np.take_along_axis(W[:, j], (idx - shifts) % L, axis=1)
+                Fj = np.fft.rfft(Wj, n=n, axis=1)
+                null = np.fft.irfft((np.conj(Fj) * F[:, i]).sum(axis=0), n=n)
+                above += null[window % n].max() >= observed
+            pvalues[i, j] = pvalues[j, i] = (1 + above) / (1 + n_null)
+            lag[i, j], lag[j, i] = window[best], -window[best]
+    return pvalues, lag
+
+
 def _merged(W, H, keep, drop, lag):
     """W with component ``drop`` (firing ``lag`` frames after ``keep``) added into
     ``keep`` at that lag, scaled by the regression of H_drop on shifted H_keep."""
@@ -194,7 +228,12 @@ def merge_fragments(
 
     A pair of components is a candidate when their activations are locked at one
     lag (:func:`lag_locking`, p ≤ ``alpha``; the lag is below the pattern length,
-    so the two overlap in time at every occurrence). The weaker component is then
+    so the two overlap in time at every occurrence), or when the weaker pattern
+    holds neurons of the stronger at the stronger's relative spacing (the peak
+    over lags of Σₙ Σ_ℓ W_i(n, ℓ)·W_j(n, ℓ − δ) against 199 draws with each
+    neuron's row of W_j rolled over lags at random, ``factor_significance``'s
+    null; p ≤ ``alpha``). A fragment that fires at only some of the
+    occurrences is found by the second. The weaker component is then
     shifted by that lag, scaled by the regression of its activations on the
     stronger one's, and added into it; the model with one component fewer is
     refitted from there. The merge is accepted when the held-out loss does not get
@@ -219,7 +258,7 @@ def merge_fragments(
         A fit of :func:`neuronmf.conv_nmf`; its options (loss, solver, x_ortho,
         l1_W, l1_H, max_iter, tol, shift) are used for every refit.
     alpha : float, default 0.05
-        Candidate screen for the lag locking (the held-out rule decides).
+        Candidate screen for both tests (the held-out rule decides).
     holdout, n_repeats : float, int
         Masks of the held-out comparison (default 10 %, 5 masks, as
         :func:`~neuronmf.model_selection.select_conv_rank`).
@@ -228,7 +267,7 @@ def merge_fragments(
     max_merges : int, optional
         At most this many merges (default rank − 1).
     seed : int, default 0
-        Seed of the masks.
+        Seed of the masks and of the spacing null.
 
     Returns
     -------
@@ -280,6 +319,7 @@ def merge_fragments(
         for i in range(n_repeats)
     ]
     current, merges = result, []
+    rng = np.random.default_rng([seed or 0, 7])
     while sum(m["accepted"] for m in merges) < max_merges:
         W, H = _values(current.W), _values(current.H)
         # refits use the non-empty components only (an empty one is padded back)
@@ -287,16 +327,19 @@ def merge_fragments(
         W, H = W[:, live], H[live]
         power = np.asarray(current.power_explained)[live]
         p, lag, corr = lag_locking(H, L)
+        pw, lagw = _spacing_locking(W, rng)
         pairs = sorted(
-            (p[i, j], -corr[i, j], i, j)
+            (min(p[i, j], pw[i, j]), -corr[i, j], i, j)
             for i in range(live.size)
             for j in range(i + 1, live.size)
-            if p[i, j] <= alpha and power[i] > 0 and power[j] > 0
+            if min(p[i, j], pw[i, j]) <= alpha and power[i] > 0 and power[j] > 0
         )
         accepted = False
-        for pv, negr, i, j in pairs:
-            # keep the stronger (components are sorted by power: the lower index)
-            keep, drop, ell = int(i), int(j), int(lag[i, j])
+        for _pv, negr, i, j in pairs:
+            # keep the stronger (components are sorted by power: the lower index);
+            # the lag of the locked activations, else that of the shared spacing
+            keep, drop = int(i), int(j)
+            ell = int(lag[i, j] if p[i, j] <= alpha else lagw[i, j])
             Wm, Hm = _merged(W, H, keep, drop, ell)
             s, m, se = _heldout_diff(Vm, W, H, Wm, Hm, L, options, masks)
             accepted = bool(m - s <= se)
@@ -305,7 +348,8 @@ def merge_fragments(
                     "kept": int(live[keep]),
                     "absorbed": int(live[drop]),
                     "lag": ell,
-                    "pvalue": float(pv),
+                    "pvalue": float(p[i, j]),
+                    "pvalue_spacing": float(pw[i, j]),
                     "correlation": float(-negr),
                     "heldout_split": s,
                     "heldout_merged": m,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -123,6 +124,11 @@ def test_fourier_interpolation_keeps_noise_white():
     assert 0.9 < var < 1.15  # the noise variance (1) is kept
     (cy, cx), var = out["cubic"]
     assert cy > 0.25 and cx > 0.25 and var < 0.8
+    # the default is recorded: fourier for rigid, cubic for piecewise
+    rig = register(mov[:4], template=template)
+    assert json.loads(rig.attrs["params"])["interpolation"] == "fourier"
+    pw = register(mov[:4], template=template, method="piecewise", patch=32)
+    assert json.loads(pw.attrs["params"])["interpolation"] == "cubic"
 
 
 def test_fourier_shift_exact_inside_and_edge_filled_outside():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 from neuronmf.cli._common import add_movie_arguments
@@ -152,6 +153,31 @@ def _check_args(args) -> None:
 
 
 def run(args) -> int:
+    """The command, on one BLAS/OpenMP thread unless the user set the count."""
+    with _one_thread():
+        return _run(args)
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """Limit the BLAS and OpenMP pools to one thread (and restore them).
+
+    The pipeline's products are per patch and small: extra BLAS threads spin
+    more than they compute. On 256 x 256 x 300 frames (2 cores, load 20) the
+    command took 33-37 s CPU on one thread against 46-53 s on two, same
+    output (docs/benchmarks.md, "End to end"). Any of OMP_NUM_THREADS,
+    OPENBLAS_NUM_THREADS, ... or NEURONMF_NUM_THREADS set by the user wins.
+    """
+    from neuronmf._threads import thread_controller, user_set_threads
+
+    if user_set_threads():
+        yield
+        return
+    with thread_controller().limit(limits=1):
+        yield
+
+
+def _run(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")

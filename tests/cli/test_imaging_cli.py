@@ -87,6 +87,23 @@ def test_imaging_summary_and_progress(run, capfd):
     assert lines[-1].startswith("files: ") and "imaging.nwb" in lines[-1]
 
 
+def test_imaging_runs_on_one_blas_thread_unless_the_user_chose(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from neuronmf.cli.imaging import _one_thread
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NEURONMF_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr("neuronmf._threads._default_threads", lambda: 2)
+    before = [p["num_threads"] for p in threadpool_info()]
+    with _one_thread():
+        assert all(p["num_threads"] == 1 for p in threadpool_info())
+    assert [p["num_threads"] for p in threadpool_info()] == before
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")  # the user's choice wins
+    with _one_thread():
+        assert [p["num_threads"] for p in threadpool_info()] == before
+
+
 def test_imaging_summary_times_every_step(run):
     import re
 

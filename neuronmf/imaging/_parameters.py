@@ -125,6 +125,13 @@ class SegmentParameters:
         component is rejected (0.5).
     merge_threshold : float
         Trace correlation above which overlapping components merge (0.8).
+    fragment_overlap : float
+        A component with more than this fraction of its mask inside a
+        stronger component's support, active only while that one is (less
+        than half the chance share of its activity in the stronger one's
+        quiet frames), is rejected as its fragment, in [0, 1] (0.5; 1 turns
+        the test off). Residual motion after registration leaves such
+        fragments at the edges of bright neurons (docs/imaging.md).
     smoothness : float
         Graph-Laplacian weight λ on the footprints, ≥ 0 (0.1; ``refine="full"``),
         unit-free: relative to each neuron's trace energy ‖c_k‖².
@@ -194,6 +201,7 @@ class SegmentParameters:
     min_area: int = _field(_int(0))
     max_area: int = _field(_int(0))
     merge_threshold: float = _field(_real(), 0.8)
+    fragment_overlap: float = _field(_real(0.0, 1.0), 0.5)
     merge_dilation: int = _field(_int(0))
     smoothness: float = _field(_real(0.0), 0.1)
     sparsity: float = _field(_real(0.0), 0.0)

@@ -26,7 +26,12 @@ from neuronmf.imaging._refine import refine_footprints
 from neuronmf.imaging._ring import RingBackground
 from neuronmf.imaging.anatomy import activity_evidence, anatomy_score, disc_footprints
 from neuronmf.imaging.merging import merge_duplicates
-from neuronmf.imaging.quality import compactness, trace_correlation, trace_snr
+from neuronmf.imaging.quality import (
+    compactness,
+    nested_fragments,
+    trace_correlation,
+    trace_snr,
+)
 from neuronmf.imaging.seeds import greedy_seeds
 
 
@@ -73,6 +78,7 @@ def _quality(A, C, R, p: SegmentParameters) -> tuple[dict, list[str]]:
     else:
         rval = trace_correlation(A, C, R)
     area = np.array([(a >= 0.2 * max(a.max(), 1e-30)).sum() for a in A])
+    fragment = nested_fragments(A, C, snr, overlap=p.fragment_overlap)
     reasons = []
     for k in range(len(A)):
         why = []
@@ -84,6 +90,8 @@ def _quality(A, C, R, p: SegmentParameters) -> tuple[dict, list[str]]:
             why.append(f"area {area[k]} px < {p.min_area}")
         if area[k] > p.max_area:
             why.append(f"area {area[k]} px > {p.max_area}")
+        if fragment[k]:
+            why.append(fragment[k])
         reasons.append("; ".join(why))
     measures = {
         "snr": snr,

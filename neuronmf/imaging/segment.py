@@ -386,7 +386,10 @@ def segment(
        after refinement;
     5. quality: SNR, compactness, trace correlation; components failing
        ``min_snr``, ``min_trace_corr``, ``min_area`` or ``max_area`` are
-       rejected with the reason kept;
+       rejected with the reason kept, and so are fragments of a stronger
+       component (more than ``fragment_overlap`` of the mask on it, weaker
+       there and active only while it is: what residual motion leaves at a
+       bright neuron's edge, :func:`~neuronmf.imaging.quality.nested_fragments`);
     6. anatomy (``seeds`` includes ``"anatomy"``): ring-shaped somata in the
        contrast-normalised mean image (:mod:`neuronmf.imaging.anatomy`),
        kept when their ``anatomy_score`` reaches ``anatomy_threshold`` and no
@@ -443,6 +446,7 @@ def segment(
         Any field of :class:`SegmentParameters` by name (``min_corr``,
         ``min_pnr``, ``min_snr``, ``min_trace_corr``, ``min_area``,
         ``max_area``, ``merge_threshold``, ``merge_dilation``,
+        ``fragment_overlap``,
         ``baseline_percentile``, ``support_dilation``, ``refine_iter``,
         ``footprint_threshold``, ``seed_frames``, ``anatomy_threshold``,
         ``anatomy_activity_weight``, ``patch_memory``, ``background``,

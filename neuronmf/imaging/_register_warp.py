@@ -111,11 +111,12 @@ def shift_fourier(frames: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     The shift of a band-limited signal is a unitary operator: white noise stays
     white (interpolation kernels average neighbouring pixels and correlate it).
     The fractional part of ``s`` (|f| <= 0.5) is applied in the Fourier domain
-    to the frame edge-padded by ``FOURIER_MARGIN`` px (what comes in from beyond
-    an edge is the edge pixel, as with the kernels' clamped edges, and the
-    periodic seam stays out of the frame); the integer part moves whole pixels,
-    edges clamped. The Nyquist bin of an even length keeps its real part
-    (``cos(pi f)``), the one departure from a unitary shift.
+    to the frame padded by at least ``FOURIER_MARGIN`` px so that its periodic
+    extension is continuous (:func:`_smooth_pad`; no seam for the ramp to ring
+    on); the integer part moves whole pixels, and what comes in from beyond an
+    edge is the edge pixel, as with the kernels' clamped edges. The Nyquist bin
+    of an even length keeps its real part (``cos(pi f)``), the one departure
+    from a unitary shift.
     """
     n, ny, nx = frames.shape
     shifts = np.asarray(shifts, np.float64).reshape(n, 2)
@@ -125,7 +126,7 @@ def shift_fourier(frames: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     Ly = sfft.next_fast_len(ny + 2 * pad, real=True)
     Lx = sfft.next_fast_len(nx + 2 * pad, real=True)
     widths = ((0, 0), (pad, Ly - ny - pad), (pad, Lx - nx - pad))
-    padded = np.pad(frames.astype(np.float32, copy=False), widths, mode="edge")
+    padded = _smooth_pad(frames.astype(np.float32, copy=False), widths)
     F = sfft.rfft2(padded, axes=(-2, -1), workers=2)
     fy, fx = sfft.fftfreq(Ly), sfft.rfftfreq(Lx)
     F *= np.exp(2j * np.pi * frac[:, 0, None] * fy).astype(np.complex64)[:, :, None]
@@ -137,13 +138,51 @@ def shift_fourier(frames: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     return out
 
 
+def _smooth_pad(frames: np.ndarray, widths) -> np.ndarray:
+    """Frames padded so that their periodic extension is continuous.
+
+    Along each axis the gap between the last and (periodically) the first
+    row or column goes from the one edge's values to the other's by a raised
+    cosine, flat at both ends: next to an edge the pad is that edge's pixel,
+    and there is no jump for the phase ramp to ring on.
+    """
+    out = np.pad(frames, widths, mode="edge")
+    n = frames.shape[1:]
+    for axis, (lo, hi) in zip((1, 2), widths[1:], strict=True):
+        gap = lo + hi
+        if gap == 0:
+            continue
+        t = np.arange(1, gap + 1) / (gap + 1)
+        w = (0.5 - 0.5 * np.cos(np.pi * t)).astype(np.float32)
+        first = np.take(out, [lo], axis=axis)
+        last = np.take(out, [lo + n[axis - 1] - 1], axis=axis)
+        shape = [1, 1, 1]
+        shape[axis] = gap
+        blend = last + (first - last) * w.reshape(shape)
+        idx = (np.arange(lo + n[axis - 1], lo + n[axis - 1] + gap)) % out.shape[axis]
+        if axis == 1:
+            out[:, idx] = blend
+        else:
+            out[:, :, idx] = blend
+    return out
+
+
 def _whole_shift(img: np.ndarray, ky: int, kx: int, pad: int, ny: int, nx: int):
-    """``img[pad + p + k]`` (edges clamped to the frame) of a padded image."""
-    if abs(ky) <= pad and abs(kx) <= pad:  # the pad holds the edge already
-        return img[pad + ky : pad + ky + ny, pad + kx : pad + kx + nx]
-    iy = np.clip(np.arange(ny) + ky, 0, ny - 1) + pad
-    ix = np.clip(np.arange(nx) + kx, 0, nx - 1) + pad
-    return np.take(np.take(img, iy, axis=0), ix, axis=1)
+    """``img[pad + p + k]`` of a padded image, edges clamped to the frame's."""
+    if abs(ky) > pad or abs(kx) > pad:
+        iy = np.clip(np.arange(ny) + ky, 0, ny - 1) + pad
+        ix = np.clip(np.arange(nx) + kx, 0, nx - 1) + pad
+        return np.take(np.take(img, iy, axis=0), ix, axis=1)
+    out = img[pad + ky : pad + ky + ny, pad + kx : pad + kx + nx].copy()
+    if ky > 0:
+        out[ny - ky :] = out[ny - ky - 1]
+    elif ky < 0:
+        out[:-ky] = out[-ky]
+    if kx > 0:
+        out[:, nx - kx :] = out[:, nx - kx - 1 : nx - kx]
+    elif kx < 0:
+        out[:, :-kx] = out[:, -kx : -kx + 1]
+    return out
 
 
 def warp(frame: np.ndarray, field: np.ndarray, order: int, out=None) -> np.ndarray:

@@ -147,6 +147,29 @@ def test_fourier_shift_exact_inside_and_edge_filled_outside():
     np.testing.assert_allclose(out[:37, :4], left, atol=1e-4)
 
 
+def test_fourier_shift_does_not_ring_near_the_edges():
+    # a smooth field with a strong gradient, known everywhere: edge padding would
+    # leave a jump in the periodic extension (top against bottom) that the phase
+    # ramp turns into ringing several pixels into the frame
+    from neuronmf.imaging._register_warp import shift_fourier, shift_rigid
+
+    rng = np.random.default_rng(0)
+    fy, fx, ph = rng.uniform(-0.2, 0.2, (3, 30))
+    ph *= 20
+
+    def f(y, x):
+        waves = np.sin(2 * np.pi * (fy * y[..., None] + fx * x[..., None]) + ph)
+        return 0.5 * y + 2 * waves.sum(-1)
+
+    yy, xx = np.mgrid[0:100, 0:100].astype(float)
+    frame = f(yy, xx).astype(np.float32)[None]
+    truth = f(yy + 0.5, xx + 0.5)
+    four = np.abs(shift_fourier(frame, np.array([[0.5, 0.5]]))[0] - truth)
+    cubic = np.abs(shift_rigid(frame[0], (0.5, 0.5), 3) - truth)
+    band = (slice(4, 16), slice(10, -10))  # rows 4-15 from the top edge
+    assert four[band].mean() < 0.8 * cubic[band].mean()
+
+
 def test_shifts_on_the_search_limit_are_flagged():
     # neurons dark between transients (no "resting"): frames of 48 x 48 px hold
     # one or two active cells, which match the wrong cell of the template, up

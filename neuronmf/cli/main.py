@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import re
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -133,10 +135,54 @@ def _interrupt_handler(state: dict):
         state["interrupted"] = True
         if state.get("done") or state.get("in_hook"):
             return  # remembered: the exit code is 130, or redelivered later
+        if _in_numba(frame):  # compiling or loading machine code: not here
+            state["delivered"] = False
+            _redeliver_later(state)
+            return
         state["delivered"] = True
         raise KeyboardInterrupt
 
     return handler
+
+
+def _in_numba(frame) -> bool:
+    """Whether Python is running Numba's or llvmlite's own code (compiling).
+
+    A KeyboardInterrupt raised there can land inside llvmlite's lock callback,
+    which is called from C: the process then crashed with SIGSEGV instead of
+    exiting 130 (seen when a Ctrl-C came during a first run's compilation).
+    """
+    marks = (f"{os.sep}numba{os.sep}", f"{os.sep}llvmlite{os.sep}")
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if any(m in name for m in marks):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _redeliver_later(state: dict) -> None:
+    """Raise the remembered interrupt in the main thread at the next safe point.
+
+    A daemon thread asks for the interrupt again every 20 ms until the
+    handler has raised it (outside Numba) or the command has finished.
+    """
+    if state.get("redelivering"):
+        return
+    state["redelivering"] = True
+
+    def redeliver():
+        import _thread
+        import time
+
+        try:
+            while not (state["delivered"] or state["done"]):
+                _thread.interrupt_main()  # the handler raises it in the main thread
+                time.sleep(0.02)
+        finally:
+            state["redelivering"] = False
+
+    threading.Thread(target=redeliver, daemon=True).start()
 
 
 def _unraisable_hook(state: dict, previous):
@@ -148,23 +194,13 @@ def _unraisable_hook(state: dict, previous):
     thread at the next opportunity, so the command stops with exit code 130.
     """
 
-    def redeliver():
-        import _thread
-        import time
-
-        while not (state["delivered"] or state["done"]):
-            _thread.interrupt_main()  # the handler raises it in the main thread
-            time.sleep(0.02)
-
     def hook(unraisable):
         if isinstance(unraisable.exc_value, KeyboardInterrupt):
-            import threading
-
             state["interrupted"] = True
             state["in_hook"] = True  # the handler must not raise in here
             try:
                 state["delivered"] = False
-                threading.Thread(target=redeliver, daemon=True).start()
+                _redeliver_later(state)
             finally:
                 state["in_hook"] = False
             return
@@ -250,7 +286,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     is restored on return.
     """
     import signal
-    import threading
 
     state: dict = {"interrupted": False, "args": None, "done": False}
     previous = None

@@ -542,3 +542,27 @@ def test_exit_codes_are_documented():
         assert f"| **{code}** |" in doc
     assert f"| **{cli.EXIT_INTERRUPTED}** |" in doc
     assert "full disk" in doc and "synergies_2" in doc
+
+
+def test_ctrl_c_while_numba_compiles_is_held_until_it_returns(monkeypatch):
+    """A Ctrl-C inside Numba's own code (compiling, loading machine code) is held.
+
+    Raised there, it can land in llvmlite's lock callback, called from C, and
+    the process crashed with SIGSEGV instead of exiting 130. It is remembered
+    and raised again once Python is back outside Numba.
+    """
+    from neuronmf.cli import main as cli_main
+
+    later = []
+    monkeypatch.setattr(cli_main, "_redeliver_later", later.append)
+    state = {"interrupted": False, "done": False}
+    handler = cli_main._interrupt_handler(state)
+    inside = os.path.join(os.sep, "site-packages", "numba", "core", "compiler.py")
+    namespace: dict = {}
+    exec(compile("import sys\nframe = sys._getframe()", inside, "exec"), namespace)
+    handler(signal.SIGINT, namespace["frame"])  # held: no KeyboardInterrupt here
+    assert state["interrupted"] and state["delivered"] is False
+    assert later == [state]
+    with pytest.raises(KeyboardInterrupt):  # outside Numba it is raised
+        handler(signal.SIGINT, sys._getframe())
+    assert state["delivered"] is True

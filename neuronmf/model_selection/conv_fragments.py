@@ -181,20 +181,16 @@ def _merged(W, H, keep, drop, lag):
     return W[:, rest], H[rest]
 
 
-def _heldout_diff(V, Ws, Hs, Wm, Hm, lags, options, masks):
-    """Mean held-out loss of the split and the merged model over the masks, and
-    the standard error of the split model's."""
+def _heldout_losses(V, W0, H0, lags, options, masks) -> np.ndarray:
+    """Held-out loss of the model started at (W0, H0), refitted on each mask."""
     from neuronmf.engine import losses
 
     spec = losses.get(options.get("loss", "frobenius"))
-    split, merged = [], []
+    out = []
     for mask in masks:
-        for W0, H0, out in ((Ws, Hs, split), (Wm, Hm, merged)):
-            r = conv_nmf(V, W0.shape[1], lags, W=W0, H=H0, mask=mask, **options)
-            out.append(spec.heldout(V, r.reconstruction(), mask))
-    split, merged = np.array(split), np.array(merged)
-    se = float(split.std(ddof=1) / np.sqrt(split.size))
-    return float(split.mean()), float(merged.mean()), se
+        r = conv_nmf(V, W0.shape[1], lags, W=W0, H=H0, mask=mask, **options)
+        out.append(spec.heldout(V, r.reconstruction(), mask))
+    return np.array(out)
 
 
 def _pad_empty(res: ConvNMFResult, n: int) -> ConvNMFResult:
@@ -335,13 +331,17 @@ def merge_fragments(
             if min(p[i, j], pw[i, j]) <= alpha and power[i] > 0 and power[j] > 0
         )
         accepted = False
+        # the split model's held-out losses: the same for every candidate pair
+        split = _heldout_losses(Vm, W, H, L, options, masks) if pairs else None
         for _pv, negr, i, j in pairs:
             # keep the stronger (components are sorted by power: the lower index);
             # the lag of the locked activations, else that of the shared spacing
             keep, drop = int(i), int(j)
             ell = int(lag[i, j] if p[i, j] <= alpha else lagw[i, j])
             Wm, Hm = _merged(W, H, keep, drop, ell)
-            s, m, se = _heldout_diff(Vm, W, H, Wm, Hm, L, options, masks)
+            merged = _heldout_losses(Vm, Wm, Hm, L, options, masks)
+            s, m = float(split.mean()), float(merged.mean())
+            se = float(split.std(ddof=1) / np.sqrt(split.size))
             accepted = bool(m - s <= se)
             merges.append(
                 {

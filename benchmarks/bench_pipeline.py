@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/bench_pipeline.py prepare /tmp/pipe --frames 1000
-    python benchmarks/bench_pipeline.py ours /tmp/pipe
+    python benchmarks/bench_pipeline.py ours /tmp/pipe [piecewise] [--jobs 2]
     /work/bench-venv-s2p/bin/python benchmarks/bench_pipeline_suite2p.py /tmp/pipe
     python benchmarks/bench_pipeline.py neurofinder
 
@@ -233,8 +233,12 @@ if __name__ == "__main__":
         )
         prepare(Path(sys.argv[2]), n)
     elif what == "ours":
-        reg = sys.argv[3] if len(sys.argv) > 3 else "piecewise"
-        _save(ours(Path(sys.argv[2]), reg))
+        jobs = (
+            int(sys.argv[sys.argv.index("--jobs") + 1]) if "--jobs" in sys.argv else 1
+        )
+        rest = [a for a in sys.argv[3:] if a != "--jobs" and not a.isdigit()]
+        reg = rest[0] if rest else "piecewise"
+        _save(ours(Path(sys.argv[2]), reg, jobs))
     elif what == "neurofinder":
         reg = sys.argv[2] if len(sys.argv) > 2 else "rigid"
         _save(neurofinder(reg))

@@ -19,16 +19,18 @@ def correlation_image(R: np.ndarray) -> np.ndarray:
     _T, ny, nx = Z.shape
     acc = np.zeros((ny, nx), np.float32)
     cnt = np.zeros((ny, nx), np.float32)
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            if dy == 0 and dx == 0:
-                continue
-            ys = slice(max(dy, 0), ny + min(dy, 0))
-            yd = slice(max(-dy, 0), ny + min(-dy, 0))
-            xs = slice(max(dx, 0), nx + min(dx, 0))
-            xd = slice(max(-dx, 0), nx + min(-dx, 0))
-            acc[yd, xd] += (Z[:, yd, xd] * Z[:, ys, xs]).mean(0)
-            cnt[yd, xd] += 1
+    # four of the eight neighbour directions: each pair's correlation is
+    # added to both of its pixels
+    for dy, dx in ((0, 1), (1, -1), (1, 0), (1, 1)):
+        ys = slice(max(dy, 0), ny + min(dy, 0))
+        yd = slice(max(-dy, 0), ny + min(-dy, 0))
+        xs = slice(max(dx, 0), nx + min(dx, 0))
+        xd = slice(max(-dx, 0), nx + min(-dx, 0))
+        pair = (Z[:, yd, xd] * Z[:, ys, xs]).mean(0)
+        acc[yd, xd] += pair
+        acc[ys, xs] += pair
+        cnt[yd, xd] += 1
+        cnt[ys, xs] += 1
     return acc / np.maximum(cnt, 1)
 
 
@@ -45,10 +47,18 @@ def _spatial_filters(R: np.ndarray, neuron_radius: float):
     return Rf, R - low
 
 
-def _peak_to_noise(Rf: np.ndarray):
-    """(peak-to-noise image, noise image) of a filtered movie (time, y, x)."""
-    sn = noise_level(Rf)
-    return (Rf.max(0) - np.median(Rf, 0)) / sn, sn
+def _peak_to_noise(Rf: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Peak-to-noise image of a filtered movie (time, y, x), 0 outside ``where``.
+
+    Only the pixels of ``where`` (y, x) are computed: the medians over time
+    are most of the seeding's cost, and a pixel that cannot seed (its local
+    correlation is too low, or it was ruled out before) needs none.
+    """
+    out = np.zeros(where.shape)
+    if where.any():
+        X = np.ascontiguousarray(Rf[:, where].T)  # (pixels, time)
+        out[where] = (X.max(1) - np.median(X, 1)) / noise_level(X, axis=1)
+    return out
 
 
 def _subtract_filtered(Rf, Z, c, a, corner, neuron_radius: float) -> None:
@@ -112,10 +122,10 @@ def greedy_seeds(
     w = int(np.ceil(2 * r))
     pad = int(np.ceil(4 * r)) + 2
     Rf, Z = _spatial_filters(R, r)
-    pnr, _ = _peak_to_noise(Rf)
     corr = correlation_image(Z)
     if summary is not None:
         summary["correlation"] = corr
+    pnr = _peak_to_noise(Rf, corr >= min_corr)
     score = np.where((corr >= min_corr) & (pnr >= min_pnr), corr * pnr, 0.0)
     yy, xx = np.mgrid[-w : w + 1, -w : w + 1]
     disc = (yy**2 + xx**2) <= (w + 0.5) ** 2
@@ -129,7 +139,9 @@ def greedy_seeds(
         y0, y1 = max(cy - w, 0), min(cy + w + 1, ny)
         x0, x1 = max(cx - w, 0), min(cx + w + 1, nx)
         dmask = disc[y0 - cy + w : y1 - cy + w, x0 - cx + w : x1 - cx + w]
-        Rw = R[:, y0:y1, x0:x1].reshape(T, -1)
+        # one float64 copy of the window (a float32 one would be cast again by
+        # every product with the float64 trace below)
+        Rw = R[:, y0:y1, x0:x1].reshape(T, -1).astype(np.float64)
         c = np.maximum(Rf[:, cy, cx], 0).astype(np.float64)
         a = None
         for _ in range(n_iter):
@@ -169,12 +181,13 @@ def greedy_seeds(
         # recompute the summary images around the removed component
         Y0, Y1 = max(cy - pad, 0), min(cy + pad + 1, ny)
         X0, X1 = max(cx - pad, 0), min(cx + pad + 1, nx)
-        pl, _ = _peak_to_noise(Rf[:, Y0:Y1, X0:X1])
         z0, z1 = max(Y0 - 1, 0), min(Y1 + 1, ny)  # neighbours of the region's edge
         q0, q1 = max(X0 - 1, 0), min(X1 + 1, nx)
         cl = correlation_image(Z[:, z0:z1, q0:q1])[Y0 - z0 : Y1 - z0, X0 - q0 : X1 - q0]
-        new = np.where((cl >= min_corr) & (pl >= min_pnr), cl * pl, 0.0)
         old = score[Y0:Y1, X0:X1]
+        # a pixel ruled out before stays out: its peak-to-noise is not needed
+        pl = _peak_to_noise(Rf[:, Y0:Y1, X0:X1], (old > 0) & (cl >= min_corr))
+        new = np.where((cl >= min_corr) & (pl >= min_pnr), cl * pl, 0.0)
         score[Y0:Y1, X0:X1] = np.where(old > 0, np.minimum(new, old), 0.0)
     if not A:
         return np.zeros((0, ny, nx)), np.zeros((0, T)), np.zeros((0, 2), int)

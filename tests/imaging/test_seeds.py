@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from neuronmf.imaging.seeds import _spatial_filters, _subtract_filtered
+from neuronmf.imaging.seeds import (
+    _peak_to_noise,
+    _spatial_filters,
+    _subtract_filtered,
+    correlation_image,
+    noise_level,
+)
 
 
 @pytest.mark.parametrize("corner", [(20, 25), (0, 0), (52, 3)])
@@ -21,3 +27,41 @@ def test_filtered_movies_follow_a_rank_one_subtraction_exactly(corner):
     Rf2, Z2 = _spatial_filters(R2, radius)
     np.testing.assert_allclose(Rf, Rf2, atol=1e-12)
     np.testing.assert_allclose(Z, Z2, atol=1e-12)
+
+
+def _reference_correlation_image(R):
+    """Mean Pearson correlation with each of the (up to 8) neighbours, per pixel."""
+    _T, ny, nx = R.shape
+    out = np.zeros((ny, nx))
+    for y in range(ny):
+        for x in range(nx):
+            rs = [
+                np.corrcoef(R[:, y, x], R[:, y + dy, x + dx])[0, 1]
+                for dy in (-1, 0, 1)
+                for dx in (-1, 0, 1)
+                if (dy or dx) and 0 <= y + dy < ny and 0 <= x + dx < nx
+            ]
+            out[y, x] = np.mean(rs)
+    return out
+
+
+def test_correlation_image_matches_pearson_with_each_neighbour():
+    rng = np.random.default_rng(1)
+    R = rng.normal(size=(80, 7, 9))
+    R[:, 2:5, 3:6] += rng.normal(size=(80, 1, 1)) * 2  # a correlated block
+    np.testing.assert_allclose(
+        correlation_image(R), _reference_correlation_image(R), atol=1e-6
+    )
+
+
+def test_peak_to_noise_is_computed_only_where_asked_and_exactly_there():
+    rng = np.random.default_rng(2)
+    Rf = rng.normal(size=(50, 6, 8))
+    Rf[10, 2, 3] += 9.0
+    where = rng.random((6, 8)) < 0.4
+    where[2, 3] = True
+    pnr = _peak_to_noise(Rf, where)
+    full = (Rf.max(0) - np.median(Rf, 0)) / noise_level(Rf)
+    np.testing.assert_array_equal(pnr[where], full[where])
+    assert np.all(pnr[~where] == 0)
+    assert pnr[2, 3] == full.max()

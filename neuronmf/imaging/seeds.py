@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from neuronmf.imaging import _seeds_kernels as _k
+
 
 def noise_level(X: np.ndarray, axis: int = 0) -> np.ndarray:
     """Robust noise SD along ``axis``: MAD of differences / (0.6745·√2)."""
@@ -13,25 +15,11 @@ def noise_level(X: np.ndarray, axis: int = 0) -> np.ndarray:
 
 
 def correlation_image(R: np.ndarray) -> np.ndarray:
-    """Mean correlation of each pixel with its 8 neighbours; R is (time, y, x)."""
-    Z = R - R.mean(0)
-    Z /= np.sqrt((Z**2).mean(0)) + 1e-12
-    _T, ny, nx = Z.shape
-    acc = np.zeros((ny, nx), np.float32)
-    cnt = np.zeros((ny, nx), np.float32)
-    # four of the eight neighbour directions: each pair's correlation is
-    # added to both of its pixels
-    for dy, dx in ((0, 1), (1, -1), (1, 0), (1, 1)):
-        ys = slice(max(dy, 0), ny + min(dy, 0))
-        yd = slice(max(-dy, 0), ny + min(-dy, 0))
-        xs = slice(max(dx, 0), nx + min(dx, 0))
-        xd = slice(max(-dx, 0), nx + min(-dx, 0))
-        pair = (Z[:, yd, xd] * Z[:, ys, xs]).mean(0)
-        acc[yd, xd] += pair
-        acc[ys, xs] += pair
-        cnt[yd, xd] += 1
-        cnt[ys, xs] += 1
-    return acc / np.maximum(cnt, 1)
+    """Mean correlation of each pixel with its 8 neighbours; R is (time, y, x).
+
+    float32 (y, x); a pixel without variance correlates 0.
+    """
+    return _k.neighbour_correlation(np.asarray(R))
 
 
 def _spatial_filters(R: np.ndarray, neuron_radius: float):
@@ -80,9 +68,8 @@ def _subtract_filtered(Rf, Z, c, a, corner, neuron_radius: float) -> None:
     box[y0 - Y0 : y0 - Y0 + h, x0 - X0 : x0 - X0 + w] = a
     low = ndimage.gaussian_filter(box, 4 * s)
     band = ndimage.gaussian_filter(box, s) - low
-    cc = np.asarray(c, dtype=Rf.dtype)[:, None, None]
-    Rf[:, Y0:Y1, X0:X1] -= cc * band.astype(Rf.dtype)[None]
-    Z[:, Y0:Y1, X0:X1] -= cc * (box - low).astype(Z.dtype)[None]
+    _k.subtract_outer(Rf, np.asarray(c, Rf.dtype), band.astype(Rf.dtype), Y0, X0)
+    _k.subtract_outer(Z, np.asarray(c, Z.dtype), (box - low).astype(Z.dtype), Y0, X0)
 
 
 def greedy_seeds(

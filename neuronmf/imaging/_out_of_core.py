@@ -13,7 +13,7 @@ take a (pixels × time) matrix in memory or lazy alike.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, sparse
 
 from neuronmf.engine.chunked import is_dask
 from neuronmf.imaging.anatomy import (
@@ -284,12 +284,25 @@ def _map_columns(V, func, W, H):
 def _residual(V, W, H):
     """``max(V − W·H, 0)``; lazy for a dask ``V`` (W·H is never formed whole)."""
     if not is_dask(V):
-        return np.maximum(V - W @ H, 0)
+        return _residual_block(V, W, H)
     return _map_columns(V, _residual_block, W, H)
 
 
 def _residual_block(V_block, W, H_block):
-    return np.maximum(V_block - W @ H_block, 0)
+    """``max(V − W·H, 0)`` in one new array.
+
+    Footprints cover a few hundred of a patch's pixels: a mostly-zero ``W``
+    is multiplied as a sparse matrix (its non-zeros × time products instead
+    of pixels × components × time).
+    """
+    W = np.asarray(W)
+    if W.size and np.count_nonzero(W) < 0.25 * W.size:
+        out = np.asarray(sparse.csr_array(W) @ np.asarray(H_block))
+    else:
+        out = W @ H_block
+    out = out.astype(np.result_type(V_block, out), copy=False)
+    np.subtract(V_block, out, out=out)
+    return np.maximum(out, 0, out=out)
 
 
 def _rows_times(M: np.ndarray, V) -> np.ndarray:

@@ -152,3 +152,21 @@ def test_out_of_core_quality_and_evidence_are_exact(sim):
     np.testing.assert_allclose(
         ooc.traces, mem.traces, rtol=1e-5, atol=1e-6 * float(mem.traces.max())
     )
+
+
+@pytest.mark.parametrize("density", [0.02, 1.0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_residual_equals_the_plain_formula_for_sparse_and_dense_footprints(
+    density, dtype
+):
+    from neuronmf.imaging._out_of_core import _residual
+
+    rng = np.random.default_rng(5)
+    V = rng.random((400, 30)).astype(dtype)
+    W = rng.random((400, 6)) * (rng.random((400, 6)) < density)
+    H = rng.random((6, 30))
+    before = V.copy()
+    got = _residual(V, W, H)
+    np.testing.assert_allclose(got, np.maximum(V - W @ H, 0), atol=1e-12)
+    np.testing.assert_array_equal(V, before)  # the input is not modified
+    assert got.min() >= 0

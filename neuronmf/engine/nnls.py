@@ -67,7 +67,9 @@ def exponent(X, limit: int = 40) -> int:
     >>> exponent(np.array([3e100])), exponent(np.array([3.0])), exponent(np.zeros(2))
     (334, 0, 0)
     """
-    top = float(np.abs(X).max(initial=0.0))
+    X = np.asarray(X)
+    # the largest magnitude without an |X| temporary (V can be GBs); NaN stays NaN
+    top = float(np.maximum(X.max(initial=0.0), -X.min(initial=0.0)))
     if top == 0.0 or not np.isfinite(top):
         return 0
     _, e = np.frexp(top)

@@ -45,7 +45,12 @@ def register(subparsers) -> None:
         choices=["low-rank", "ring"],
         help="background model: low-rank (two-photon) or ring (one-photon, CNMF-E)",
     )
-    p.add_argument("--jobs", type=int, default=1, help="patches processed in parallel")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="threads: chunks registered and patches segmented at once",
+    )
     p.add_argument(
         "--neuropil",
         default="fixed",
@@ -215,6 +220,7 @@ def _run(args) -> int:
             movie,
             method=args.registration,
             out=args.out / "registered.h5",
+            n_jobs=args.jobs,
             progress=progress,
         )
         corrected = reg["corrected"]

@@ -227,10 +227,65 @@ def read_sample(data, n: int) -> np.ndarray:
     return np.concatenate([read_frames(data, i, i + 1) for i in idx])
 
 
-def run_pass(data, aligner: Aligner, template, sink, chunk: int, bidi, bar) -> dict:
+def _align_chunk(aligner: Aligner, template, raw: np.ndarray, bidi) -> dict:
+    """Shifts, corrected frames and their statistics for one chunk of raw frames."""
+    o = aligner.opts
+    ny, nx = aligner.shape
+    frames = wp.fix_bidi(raw, bidi, o.order) if bidi else raw
+    rigid, local, ratio = aligner.estimate(frames)
+    fixed = aligner.correct(frames, rigid, local)
+    return {
+        "rigid": rigid,
+        "local": local,
+        "ratio": ratio,
+        "fixed": fixed,
+        "at_limit": ph.at_limit(rigid, (ny, nx), (o.max_shift, o.max_shift)),
+        "before": correlations(frames, template, o.max_shift),
+        "after": correlations(fixed, template, o.max_shift),
+        "raw_sum": raw.sum(axis=0, dtype=np.float64),
+        "fix_sum": fixed.sum(axis=0, dtype=np.float64),
+    }
+
+
+def _aligned_chunks(data, aligner, template, chunk: int, bidi, n_jobs: int):
+    """``(t0, t1, _align_chunk(...))`` in order, ``n_jobs`` chunks at a time.
+
+    The movie is read in the calling thread, one chunk ahead of each worker
+    (at most ``n_jobs + 1`` chunks in memory); the FFTs, NumPy and the warp
+    kernels release the GIL, so the workers run in parallel.
+    """
+    T = data.shape[0]
+    starts = range(0, T, chunk)
+    if n_jobs <= 1:
+        for t0 in starts:
+            t1 = min(T, t0 + chunk)
+            raw = read_frames(data, t0, t1)
+            yield t0, t1, _align_chunk(aligner, template, raw, bidi)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    pending: deque = deque()
+    with ThreadPoolExecutor(max_workers=n_jobs) as ex:
+        for t0 in starts:
+            t1 = min(T, t0 + chunk)
+            raw = read_frames(data, t0, t1)
+            pending.append(
+                (t0, t1, ex.submit(_align_chunk, aligner, template, raw, bidi))
+            )
+            if len(pending) > n_jobs:
+                a, b, fut = pending.popleft()
+                yield a, b, fut.result()
+        while pending:
+            a, b, fut = pending.popleft()
+            yield a, b, fut.result()
+
+
+def run_pass(
+    data, aligner: Aligner, template, sink, chunk: int, bidi, bar, n_jobs: int = 1
+) -> dict:
     """One read of the movie: shifts, correlations, means; corrected into ``sink``."""
     T, ny, nx = data.shape
-    o = aligner.opts
     rigid = np.zeros((T, 2))
     local = None
     if aligner.grid is not None:
@@ -241,22 +296,18 @@ def run_pass(data, aligner: Aligner, template, sink, chunk: int, bidi, bar) -> d
     ratio = np.zeros(T)
     raw_sum = np.zeros((ny, nx))
     fix_sum = np.zeros((ny, nx))
-    for t0 in range(0, T, chunk):
-        t1 = min(T, t0 + chunk)
-        raw = read_frames(data, t0, t1)
-        raw_sum += raw.sum(axis=0, dtype=np.float64)
-        frames = wp.fix_bidi(raw, bidi, o.order) if bidi else raw
-        r, loc, ratio[t0:t1] = aligner.estimate(frames)
-        fixed = aligner.correct(frames, r, loc)
-        rigid[t0:t1] = r
-        limit[t0:t1] = ph.at_limit(r, (ny, nx), (o.max_shift, o.max_shift))
+    for t0, t1, part in _aligned_chunks(data, aligner, template, chunk, bidi, n_jobs):
+        rigid[t0:t1] = part["rigid"]
+        ratio[t0:t1] = part["ratio"]
+        limit[t0:t1] = part["at_limit"]
         if local is not None:
-            local[t0:t1] = loc
-        before[t0:t1] = correlations(frames, template, o.max_shift)
-        corr[t0:t1] = correlations(fixed, template, o.max_shift)
-        fix_sum += fixed.sum(axis=0, dtype=np.float64)
+            local[t0:t1] = part["local"]
+        before[t0:t1] = part["before"]
+        corr[t0:t1] = part["after"]
+        raw_sum += part["raw_sum"]
+        fix_sum += part["fix_sum"]
         if sink is not None:
-            sink[t0:t1] = fixed
+            sink[t0:t1] = part["fixed"]
         bar.update(t1 - t0)
     return {
         "rigid": rigid,

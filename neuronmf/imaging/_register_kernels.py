@@ -25,7 +25,7 @@ def _keys(t: float) -> tuple[float, float, float, float]:
     return w0, w1, w2, w3
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def warp_frame(frame, dy, dx, cubic, out):
     """``out[y, x] = frame(y + dy[y, x], x + dx[y, x])`` (dy, dx: float32 fields)."""
     ny, nx = frame.shape
@@ -59,7 +59,7 @@ def warp_frame(frame, dy, dx, cubic, out):
             out[y, x] = acc
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def shift_frame(frame, sy, sx, cubic, out):
     """``out[y, x] = frame(y + sy, x + sx)``: a rigid shift, separable weights."""
     ny, nx = frame.shape

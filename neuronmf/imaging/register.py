@@ -146,6 +146,7 @@ def register(
     bidi: bool = False,
     chunk_frames: int | None = None,
     out: str | os.PathLike | None = None,
+    n_jobs: int = 1,
     progress: bool = False,
 ) -> xr.Dataset:
     """Correct the motion of a calcium-imaging movie (rigid or piecewise rigid).
@@ -222,6 +223,9 @@ def register(
         displaced along x against even rows) before registering.
     chunk_frames : int, optional
         Frames per chunk of the pass (default: 32 MiB of float32 frames).
+    n_jobs : int
+        Chunks of the pass aligned at once, in threads (default 1). Memory
+        holds ``n_jobs + 1`` chunks; the result does not depend on it.
     out : path, optional
         Write the corrected movie to this HDF5 file (dataset ``corrected``,
         float32, one chunk per frame, with ``shifts``, ``correlation`` and
@@ -278,6 +282,7 @@ def register(
     template_frames = check_int("template_frames", template_frames, 1)
     template_rounds = check_int("template_rounds", template_rounds, 0)
     chunk = _chunk(mov, chunk_frames)
+    n_jobs = check_int("n_jobs", n_jobs, 1)
     path = _check_out(out)
     T, ny, nx = mov.shape
     if template is not None:
@@ -305,10 +310,12 @@ def register(
         if path is None:
             corrected = np.empty((T, ny, nx), np.float32)
             stats = core.run_pass(
-                data, aligner, template, corrected, chunk, bidi_offset, bar
+                data, aligner, template, corrected, chunk, bidi_offset, bar, n_jobs
             )
         else:
-            stats = _pass_to_file(path, mov, aligner, template, chunk, bidi_offset, bar)
+            stats = _pass_to_file(
+                path, mov, aligner, template, chunk, bidi_offset, bar, n_jobs
+            )
             corrected = _lazy_corrected(path)
     finally:
         bar.close()
@@ -341,7 +348,9 @@ def _warn_at_limit(limit: np.ndarray, max_shift: int) -> None:
         )
 
 
-def _pass_to_file(path, mov, aligner, template, chunk, bidi_offset, bar) -> dict:
+def _pass_to_file(
+    path, mov, aligner, template, chunk, bidi_offset, bar, n_jobs: int
+) -> dict:
     """The pass writing into an HDF5 file built beside ``path`` and renamed."""
     import h5py
 
@@ -357,7 +366,7 @@ def _pass_to_file(path, mov, aligner, template, chunk, bidi_offset, bar) -> dict
             if isinstance(rate, numbers.Real):
                 d.attrs["rate"] = float(rate)
             stats = core.run_pass(
-                mov.data, aligner, template, d, chunk, bidi_offset, bar
+                mov.data, aligner, template, d, chunk, bidi_offset, bar, n_jobs
             )
             local = stats["local"]
             f["shifts"] = stats["rigid"] if local is None else local

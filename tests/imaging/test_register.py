@@ -322,3 +322,23 @@ def test_plot_registration(rigid_reg):
     fig = plot_registration(rigid_reg)
     assert len(fig.axes) == 4
     assert len(fig.axes[0].lines) == 2 and len(fig.axes[1].lines) == 2
+
+
+@pytest.mark.parametrize("method", ["rigid", "piecewise"])
+def test_threads_give_the_same_result_in_memory_and_to_a_file(tmp_path, method):
+    sim = simulate_movie(
+        (64, 64), 50, 12, seed=8, motion={"rigid": 3, "nonrigid": 1, "resting": 0.5}
+    )
+    kw = {"method": method, "patch": 32, "overlap": 16, "chunk_frames": 7}
+    one = register(sim.data, **kw)
+    two = register(sim.data, n_jobs=3, **kw)
+    to_file = register(sim.data, n_jobs=2, out=tmp_path / "r.h5", **kw)
+    for res in (two, to_file):
+        for name in ("shifts", "correlation", "corrected", "mean_after"):
+            np.testing.assert_array_equal(res[name].values, one[name].values)
+
+
+def test_n_jobs_must_be_a_positive_integer():
+    sim = simulate_movie((32, 32), 10, 3, seed=1)
+    with pytest.raises(InputError, match="n_jobs"):
+        register(sim.data, n_jobs=0)

@@ -385,16 +385,21 @@ def conv_nmf(
         from neuronmf.engine.solvers import conv_hals
 
         run = conv_hals.run
-    Wf, Hf, history, n_iter, converged = run(
-        P,
-        W0,
-        H0,
-        max_iter=max_iter,
-        tol=tol,
-        shift=shift and update_W,
-        update_W_=update_W,
-        callback=callback,
-    )
+    from neuronmf.engine.solvers.base import blas_threads
+
+    # nmf's per-fit thread rule: small lagged products on one BLAS thread (their
+    # many tiny GEMMs woke 2 BLAS threads per call: 10-100x slower on 2 busy cores)
+    with blas_threads((N, T + 2 * lags), rank * lags):
+        Wf, Hf, history, n_iter, converged = run(
+            P,
+            W0,
+            H0,
+            max_iter=max_iter,
+            tol=tol,
+            shift=shift and update_W,
+            update_W_=update_W,
+            callback=callback,
+        )
     return _finish(V, mask, Wf, Hf, lags, history, n_iter, converged, labels, locals())
 
 

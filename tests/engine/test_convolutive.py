@@ -183,3 +183,32 @@ def test_fixed_W_finds_the_occurrences(solver):
     res = nm.conv_nmf(V, 1, 8, W=W, update_W=False, solver=solver, max_iter=300)
     np.testing.assert_array_equal(res.W, W)
     np.testing.assert_allclose(res.H, H, atol=0.05)
+
+
+@pytest.mark.parametrize("solver", ["hals", "mu"])
+def test_small_fit_runs_on_one_blas_thread_and_restores(solver):
+    """conv_nmf keeps nmf's per-fit thread rule (engine.solvers.base.blas_threads):
+    a small problem's many tiny lagged products on one BLAS thread. Without it,
+    waking two threads per product made choose_x_ortho's test (10 fits of
+    30 × 3000, K = 5, L = 50) take 48 s instead of 3 s on two busy cores."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas():
+        return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+    if not blas():
+        pytest.skip("no BLAS library that threadpoolctl controls")
+    V, _, _ = _toy()
+    seen = []
+    with threadpool_limits(2, user_api="blas"):
+        nm.conv_nmf(
+            V,
+            2,
+            12,
+            solver=solver,
+            seed=0,
+            max_iter=3,
+            callback=lambda i, f: seen.append(blas()),
+        )
+        assert blas() == {2}  # restored
+    assert seen and all(b == {1} for b in seen)

@@ -125,3 +125,35 @@ def test_select_conv_rank_kl_scores_held_out_deviance():
     err = scan.scores["cv_error"].values
     assert np.all(np.isfinite(err)) and np.all(err > 0)
     assert scan.best_rank == 2
+
+
+def test_significance_nulls_run_on_one_blas_thread(monkeypatch):
+    """factor_significance's null products follow the engine's thread rule
+    (engine.solvers.base.blas_threads): 120 small products woke two BLAS
+    threads each, 10-30× slower on two busy cores."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from neuronmf.model_selection import x_ortho
+
+    def blas():
+        return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+    if not blas():
+        pytest.skip("no BLAS library that threadpoolctl controls")
+    real, seen = x_ortho._circular_transconv, []
+
+    def spy(W, X):
+        seen.append(blas())
+        return real(W, X)
+
+    monkeypatch.setattr(x_ortho, "_circular_transconv", spy)
+    W = np.zeros((10, 1, 10))
+    W[np.arange(10), 0, np.arange(10)] = 1.0
+    H = np.zeros((1, 600))
+    H[0, 30::60] = 1
+    V = reconstruct_conv(W, H) + 0.01
+    with threadpool_limits(2, user_api="blas"):
+        sig = factor_significance(V, W, seed=0)
+        assert blas() == {2}  # restored
+    assert sig.significant[0]
+    assert len(seen) == 1 + sig.n_null and all(b == {1} for b in seen)

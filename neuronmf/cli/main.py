@@ -123,39 +123,67 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Seconds a held Ctrl-C (Python inside llvmlite, see :func:`_in_numba`) may wait
+#: for Python to come out before the ``neuronmf`` program ends itself
+#: (:func:`_exit_now`). A single LLVM call can last tens of seconds on a cold cache.
+_HARD_EXIT_AFTER = 0.5
+
+
 def _interrupt_handler(state: dict):
     """SIGINT handler: remember the interrupt, then raise KeyboardInterrupt.
 
     Remembering it makes the exit code 130 even when a library swallows the
     KeyboardInterrupt (a finalizer or callback reports it as "Exception
-    ignored" and carries on).
+    ignored" and carries on). Where raising is unsafe (:func:`_in_numba`) the
+    interrupt is held and re-delivered (:func:`_redeliver_later`); the
+    ``neuronmf`` program ends itself if that takes longer than
+    :data:`_HARD_EXIT_AFTER`.
     """
 
     def handler(signum, frame):
+        import time
+
         state["interrupted"] = True
+        if state.get("outcome") == "exit" and not state.get("done"):
+            _park(state)  # the helper thread is ending the process
         if state.get("done") or state.get("in_hook"):
             return  # remembered: the exit code is 130, or redelivered later
-        if _in_numba(frame):  # compiling or loading machine code: not here
+        if _in_numba(frame):  # llvmlite keeping its books: not here
             state["delivered"] = False
+            state.setdefault("held_since", time.monotonic())
             _redeliver_later(state)
             return
+        if state.setdefault("outcome", "raise") == "exit":  # lost the race
+            _park(state)
         state["delivered"] = True
+        state.pop("held_since", None)
         raise KeyboardInterrupt
 
     return handler
 
 
 def _in_numba(frame) -> bool:
-    """Whether Python is running Numba's or llvmlite's own code (compiling).
+    """Whether an exception raised in ``frame`` could corrupt llvmlite's state.
 
-    A KeyboardInterrupt raised there can land inside llvmlite's lock callback,
-    which is called from C: the process then crashed with SIGSEGV instead of
-    exiting 130 (seen when a Ctrl-C came during a first run's compilation).
+    True inside llvmlite's bindings (``llvmlite/binding/``: its C calls, the
+    LLVM lock and its callbacks, ownership bookkeeping), Numba's compiler lock
+    being taken or released, and Numba's cache files being written. The crash
+    this prevents: a Ctrl-C during ``LLVMPY_LinkModules`` (which destroys its
+    source module) was raised in the LLVM lock's release callback, so
+    ``link_modules`` skipped ``src.detach()``; the garbage collector later
+    disposed of the destroyed module and the process died with SIGSEGV.
+    Elsewhere in Numba (type inference, lowering: Python objects only) the
+    interrupt is raised at once.
     """
-    marks = (f"{os.sep}numba{os.sep}", f"{os.sep}llvmlite{os.sep}")
+    binding = f"{os.sep}llvmlite{os.sep}binding{os.sep}"
+    numba_core = f"{os.sep}numba{os.sep}core{os.sep}"
     while frame is not None:
         name = frame.f_code.co_filename
-        if any(m in name for m in marks):
+        if binding in name or name.endswith(f"{numba_core}caching.py"):
+            return True
+        if name.endswith(f"{numba_core}compiler_lock.py") and (
+            frame.f_code.co_name != "_acquire_compile_lock"  # the locked body
+        ):
             return True
         frame = frame.f_back
     return False
@@ -165,7 +193,10 @@ def _redeliver_later(state: dict) -> None:
     """Raise the remembered interrupt in the main thread at the next safe point.
 
     A daemon thread asks for the interrupt again every 20 ms until the
-    handler has raised it (outside Numba) or the command has finished.
+    handler has raised it (outside llvmlite) or the command has finished. In
+    the ``neuronmf`` program (``state["program"]``), an interrupt still held
+    after :data:`_HARD_EXIT_AFTER` seconds (one long LLVM call: Python cannot
+    raise anything until it returns) ends the process (:func:`_exit_now`).
     """
     if state.get("redelivering"):
         return
@@ -177,12 +208,93 @@ def _redeliver_later(state: dict) -> None:
 
         try:
             while not (state["delivered"] or state["done"]):
+                since = state.get("held_since")
+                late = since is not None and time.monotonic() - since
+                if state.get("program") and late and late >= _HARD_EXIT_AFTER:
+                    if state.setdefault("outcome", "exit") == "exit":
+                        _exit_now(state)  # returns only if the command ended
+                        break
                 _thread.interrupt_main()  # the handler raises it in the main thread
                 time.sleep(0.02)
         finally:
             state["redelivering"] = False
 
     threading.Thread(target=redeliver, daemon=True).start()
+
+
+def _park(state: dict) -> None:
+    """Keep the main thread still while the helper thread ends the process."""
+    import time
+
+    state["parked"] = True
+    while True:
+        time.sleep(1.0)
+
+
+def _own_temp_files(state: dict) -> list[Path]:
+    """This process's unfinished atomic writes (temporary files) in ``--out``."""
+    atomic = sys.modules.get("neuronmf.io._atomic")
+    out = getattr(state.get("args"), "out", None)
+    if atomic is None or not isinstance(out, Path):  # nothing written yet
+        return []
+    me = str(os.getpid())
+    found = []
+    if out.is_dir():
+        walk = os.walk(out)
+    else:
+        walk = [(out.parent, [], [p.name for p in out.parent.glob(".*")])]
+    for folder, _, names in walk:
+        for name in names:
+            match = atomic._TEMP_RE.match(name)
+            if match is not None and match["pid"] == me:
+                found.append(Path(folder) / name)
+    return found
+
+
+def _exit_now(state: dict) -> None:
+    """End the process with exit code 130, while Python is inside llvmlite.
+
+    Only ``os._exit`` can stop a process whose main thread is inside a long
+    C call. It runs no finalizer (none of llvmlite's disposals, so no crash)
+    and no atexit handler, so it first parks the main thread, removes this
+    process's unfinished atomic writes from ``--out`` (the results are only
+    ever renamed into place, so nothing half-written remains), flushes the
+    output and prints the usual one line.
+    """
+    import _thread
+    import time
+
+    _thread.interrupt_main()  # the main thread parks at its next bytecode
+    deadline = time.monotonic() + 0.1
+    while not state.get("parked") and time.monotonic() < deadline:
+        time.sleep(0.005)  # or it is inside a C call: it stays there
+    if state["done"] and not state.get("parked"):
+        return  # the command ended meanwhile: main() reports it
+    try:
+        for path in _own_temp_files(state):
+            path.unlink(missing_ok=True)
+    except OSError:
+        pass
+    command = getattr(state.get("args"), "command", None) or next(
+        (a for a in sys.argv[1:] if a in COMMANDS), ""
+    )
+    line = f"{f'neuronmf {command}'.rstrip()}: interrupted\n"
+
+    def flush():
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
+
+    flusher = threading.Thread(target=flush, daemon=True)
+    flusher.start()
+    flusher.join(0.5)  # never wait on a stream the parked thread may hold
+    try:
+        os.write(2, line.encode())
+    except OSError:  # stderr closed: the code still says it
+        pass
+    os._exit(EXIT_INTERRUPTED)
 
 
 def _unraisable_hook(state: dict, previous):
@@ -200,6 +312,8 @@ def _unraisable_hook(state: dict, previous):
             state["in_hook"] = True  # the handler must not raise in here
             try:
                 state["delivered"] = False
+                if state.get("outcome") == "raise":
+                    del state["outcome"]  # to be delivered again
                 _redeliver_later(state)
             finally:
                 state["in_hook"] = False
@@ -288,6 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import signal
 
     state: dict = {"interrupted": False, "args": None, "done": False}
+    state["program"] = argv is None  # may end itself on a held Ctrl-C
     previous = None
     unraisable = sys.unraisablehook
     if threading.current_thread() is threading.main_thread():

@@ -137,8 +137,13 @@ def _interrupt_handler(state: dict):
     ignored" and carries on). Where raising is unsafe (:func:`_in_numba`) the
     interrupt is held and re-delivered (:func:`_redeliver_later`); the
     ``neuronmf`` program ends itself if that takes longer than
-    :data:`_HARD_EXIT_AFTER`.
+    :data:`_HARD_EXIT_AFTER`, and after an interrupt it skips the interpreter's
+    teardown (:func:`_exit_after_interrupt`).
     """
+    if state.get("program"):
+        import atexit
+
+        atexit.register(_exit_after_interrupt, state)  # before the libraries'
 
     def handler(signum, frame):
         import time
@@ -160,6 +165,25 @@ def _interrupt_handler(state: dict):
         raise KeyboardInterrupt
 
     return handler
+
+
+def _exit_after_interrupt(state: dict) -> None:
+    """At exit of an interrupted ``neuronmf`` program: flush, ``os._exit(130)``.
+
+    Registered before the libraries are imported, it runs after their atexit
+    handlers and skips only the interpreter's teardown (freeing every module
+    and object: 1-2 s after a compilation, on a loaded machine). Every result
+    is written atomically and its temporary file removed while unwinding, so
+    nothing is left half-written.
+    """
+    if not state.get("interrupted"):
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    os._exit(EXIT_INTERRUPTED)
 
 
 def _in_numba(frame) -> bool:

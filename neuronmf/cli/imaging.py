@@ -100,9 +100,15 @@ def _summary(args, movie, reg, seg) -> list[str]:
     if n and "dff" in seg:
         dff = seg["dff"].values
         ok = np.isfinite(dff).all(axis=1)
+        some = np.isfinite(dff).any(axis=1)  # all-NaN neurons have no peak
+        peak = (
+            f"{np.median(np.nanmax(dff[some], axis=1)):.2f}"
+            if some.any()
+            else "undefined (no finite dF/F)"
+        )
         lines.append(
             f"traces: neuropil {args.neuropil}; dF/F finite for {int(ok.sum())} of {n}"
-            f" neurons; median peak dF/F {np.nanmedian(np.nanmax(dff, axis=1)):.2f}"
+            f" neurons; median peak dF/F {peak}"
         )
     if n and "spikes" in seg:
         rate = float(movie.attrs.get("rate", np.nan))

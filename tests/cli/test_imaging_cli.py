@@ -165,3 +165,31 @@ def test_imaging_bad_movie_exit_3(tmp_path, capsys):
 def test_imaging_help_has_example():
     text = build_parser()._subparsers._group_actions[0].choices["imaging"]
     assert "neuronmf imaging" in text.format_help()
+
+
+def test_summary_of_traces_with_an_all_nan_neuron_does_not_warn():
+    """A neuron without a positive baseline has NaN dF/F: the summary's median
+    peak is over the others, without NumPy's all-NaN warning."""
+    import argparse
+    import warnings
+
+    import numpy as np
+    import xarray as xr
+
+    from neuronmf.cli.imaging import _summary
+
+    dff = np.array([[0.0, 2.0, 1.0], [np.nan] * 3, [0.0, 4.0, 0.5]])
+    seg = xr.Dataset(
+        {"dff": (("neuron", "time"), dff)},
+        coords={"neuron": [0, 1, 2], "rejected": [], "time": [0.0, 0.1, 0.2]},
+    )
+    movie = xr.DataArray(np.zeros((3, 4, 4)), dims=("time", "y", "x"))
+    args = argparse.Namespace(
+        movie="m.tif", radius=4.0, background="low-rank", neuropil="fixed",
+        registration="none", spike_model="ar1",
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lines = _summary(args, movie, None, seg)
+    traces = next(x for x in lines if x.startswith("traces:"))
+    assert "finite for 2 of 3" in traces and "median peak dF/F 3.00" in traces

@@ -52,13 +52,13 @@ def test_cv_recovers_the_planted_rank_on_poisson_counts():
     seeds; independent Poisson counts give rank 1.
 
     ALGORITHMS.md §10 test 9 asks this at 100 × 500 over r = 1..10 with 3 masks:
-    ~120 s, the slowest test of the suite. Here 50 × 250, r = 1..6 (see RANKS),
-    2 masks: ~10× cheaper. The seeds and the threshold are the spec's, so a rule
-    that finds r* with probability p still passes with probability
+    120-175 s, the slowest test of the suite. Here 50 × 250, r = 1..6 (see
+    RANKS), 2 masks: 10-17× cheaper. The seeds and the threshold are the spec's,
+    so a rule that finds r* with probability p still passes with probability
     P(Bin(10, p) >= 9) (0.011 at p = 0.5). Margins (measured): at the spec's
     size rank 4 wins in 10/10 seeds, rank 5's held-out deviance 0.4-0.7 % above
     rank 4's and rank 3's 15-18 %; at this size 10/10, rank 5 0.6-1.8 % above
-    and rank 3 10-18 %.
+    and rank 3 9.5-18 %.
     """
     hits = 0
     for seed in range(10):

@@ -686,6 +686,8 @@ def test_ctrl_c_held_in_a_long_llvm_call_exits_130_promptly(tmp_path):
     """Held too long, the program ends itself: 130, one line, no temporary file."""
     out = tmp_path / "o"
     out.mkdir()
+    theirs = out / ".other.nmf-1-0123abcd-x1.tmp.nc"  # another writer's: kept
+    theirs.write_bytes(b"not ours")
     proc = _popen(_LONG_LLVM_CALL, "segment", "m.npy", "--out", out)
     assert proc.stdout.readline().strip() == "writing"
     sent = time.monotonic()
@@ -700,7 +702,7 @@ def test_ctrl_c_held_in_a_long_llvm_call_exits_130_promptly(tmp_path):
     assert proc.returncode == 130, (proc.returncode, err)
     assert err.strip() == "neuronmf segment: interrupted", err
     assert took < 5.0, took
-    assert sorted(p.name for p in out.iterdir()) == []  # temp file removed
+    assert sorted(p.name for p in out.iterdir()) == [theirs.name]  # ours removed
 
 
 def test_ctrl_c_during_cold_compilation_exits_within_seconds(movie_npy, tmp_path):

@@ -132,3 +132,26 @@ def blas_threads_for(n_elements: float):
         return
     with thread_controller().limit(limits=1):
         yield
+
+
+@contextmanager
+def one_thread_unless_user_set():
+    """Run the block on one BLAS/OpenMP thread unless the user set the count.
+
+    For work made of many small products (a movie's patches): extra BLAS
+    threads spin more than they compute, and parallel work goes through
+    ``n_jobs`` instead. Restored on exit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> with one_thread_unless_user_set():
+    ...     g = np.ones((90, 35)).T @ np.ones((90, 35))
+    >>> g.shape
+    (35, 35)
+    """
+    if user_set_threads():
+        yield
+        return
+    with thread_controller().limit(limits=1):
+        yield

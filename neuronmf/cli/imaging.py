@@ -179,12 +179,9 @@ def _one_thread():
     output (docs/benchmarks.md, "End to end"). Any of OMP_NUM_THREADS,
     OPENBLAS_NUM_THREADS, ... or NEURONMF_NUM_THREADS set by the user wins.
     """
-    from neuronmf._threads import thread_controller, user_set_threads
+    from neuronmf._threads import one_thread_unless_user_set
 
-    if user_set_threads():
-        yield
-        return
-    with thread_controller().limit(limits=1):
+    with one_thread_unless_user_set():
         yield
 
 

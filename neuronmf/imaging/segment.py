@@ -18,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from neuronmf._provenance import result_attrs
+from neuronmf._threads import one_thread_unless_user_set
 from neuronmf.engine._validation import check_bool, check_int
 from neuronmf.errors import input_error
 from neuronmf.imaging._assembly import _assemble, _collect_patch
@@ -501,7 +502,9 @@ def segment(
         Y, anat = _patch_input(mov, tiles[i], out_of_core[i], offset, p, candidates)
         return _segment_patch(Y, r, p, kmax, rank, refine, seeds, anat)
 
-    results = _run_patches(tiles, work, n_jobs, progress)
+    # many small products per patch: one BLAS thread each (n_jobs for more)
+    with one_thread_unless_user_set():
+        results = _run_patches(tiles, work, n_jobs, progress)
     images = summary_images(tiles, results, mean, mov.dims[1:])
     variables, coords = _assemble(tiles, results, mov, r, rank, offset)
     variables.update(images)

@@ -82,3 +82,26 @@ print(sorted(set(seen)), len(seen))
     assert out.returncode == 0, out.stderr
     threads, n_fits = out.stdout.split("]")
     assert threads.strip() == "[1" and int(n_fits) > 0, out.stdout
+
+
+def test_segment_runs_its_patches_on_one_blas_thread(no_thread_env, monkeypatch):
+    """Patches are many small products: one BLAS thread each, restored after."""
+    import importlib
+
+    from neuronmf.datasets import simulate_movie
+    from neuronmf.imaging import segment
+
+    module = importlib.import_module("neuronmf.imaging.segment")
+    seen = []
+    inner = module._segment_patch
+
+    def spy(*args, **kwargs):
+        seen.append(max(_blas_threads()))
+        return inner(*args, **kwargs)
+
+    monkeypatch.setattr(module, "_segment_patch", spy)
+    sim = simulate_movie((48, 48), 60, 6, 4.0, seed=0)
+    with threadpool_limits(4, user_api="blas"):
+        segment(sim.data, neuron_radius=4.0, n_jobs=2)
+        assert set(_blas_threads()) == {4}  # restored
+    assert seen and set(seen) == {1}

@@ -682,6 +682,19 @@ def _popen(code: str, *args, **env):
     )
 
 
+def _interrupt(proc, limit: float = 20.0) -> tuple[str, float]:
+    """Send SIGINT; the child's stderr and the seconds until it ended."""
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail(f"still running {limit:g} s after the Ctrl-C")
+    return err, time.monotonic() - sent
+
+
 def test_ctrl_c_held_in_a_long_llvm_call_exits_130_promptly(tmp_path):
     """Held too long, the program ends itself: 130, one line, no temporary file."""
     out = tmp_path / "o"
@@ -690,15 +703,7 @@ def test_ctrl_c_held_in_a_long_llvm_call_exits_130_promptly(tmp_path):
     theirs.write_bytes(b"not ours")
     proc = _popen(_LONG_LLVM_CALL, "segment", "m.npy", "--out", out)
     assert proc.stdout.readline().strip() == "writing"
-    sent = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    try:
-        _, err = proc.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        pytest.fail("still running 20 s after the Ctrl-C")
-    took = time.monotonic() - sent
+    err, took = _interrupt(proc)
     assert proc.returncode == 130, (proc.returncode, err)
     assert err.strip() == "neuronmf segment: interrupted", err
     assert took < 5.0, took
@@ -731,15 +736,7 @@ def test_ctrl_c_during_cold_compilation_exits_within_seconds(movie_npy, tmp_path
         time.sleep(0.05)
     time.sleep(2.0)  # compiling the kernels (20-60 s with a cold cache)
     assert proc.poll() is None, proc.communicate()
-    sent = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    try:
-        _, err = proc.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        pytest.fail("still running 20 s after the Ctrl-C")
-    took = time.monotonic() - sent
+    err, took = _interrupt(proc)
     assert proc.returncode == 130, (proc.returncode, err)
     assert err.strip() == "neuronmf segment: interrupted", err
     assert took < 6.0, took

@@ -20,6 +20,7 @@ import os
 import re
 import sys
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -408,6 +409,29 @@ def _guarded(argv: list[str], state: dict, debug: bool) -> tuple[int, str]:
         )
 
 
+def _show_warning(state: dict):
+    """``warnings.showwarning`` for the program: ``neuronmf CMD: warning: ...``.
+
+    One line per warning, without Python's source path and code line (a
+    ``UserWarning`` is the package speaking to the user; other categories
+    keep their name), with the command's flags for Python keywords (as
+    errors have them). ``--debug`` shows Python's own format.
+    """
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        args = state.get("args")
+        command = getattr(args, "command", None) or ""
+        kind = "" if category is UserWarning else f" ({category.__name__})"
+        said = name_flags(str(message), getattr(args, "option_flags", {}))
+        text = f"{f'neuronmf {command}'.rstrip()}: warning{kind}: {said}\n"
+        try:
+            (file or sys.stderr).write(text)
+        except (OSError, ValueError, AttributeError):
+            pass  # stderr closed: as Python's own showwarning
+
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code.
 
@@ -434,6 +458,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.unraisablehook = _unraisable_hook(state, unraisable)
     argv_list = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv_list
+    if argv is None and not debug:  # the program: warnings as one line each
+        warnings.showwarning = _show_warning(state)
     code, message = EXIT_BUG, ""
     try:
         try:

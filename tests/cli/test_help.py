@@ -163,3 +163,24 @@ def test_cli_uses_io_suffix_table():
     assert cli_common.NETCDF_SUFFIXES is io_common.NETCDF_SUFFIXES
     assert set(io_common.TABLE_SUFFIXES) == set(io_common._TABLE_SUFFIXES)
     assert {".csv", ".tsv", ".txt"} <= set(cli_common.TABLE_SUFFIXES)
+
+
+def test_the_program_shows_a_warning_as_one_line_with_flags():
+    """`neuronmf CMD: warning: ...`, the command's flags for Python keywords,
+    no source path; other categories keep their name."""
+    import argparse
+    import io
+
+    from neuronmf.cli.main import _show_warning
+
+    args = argparse.Namespace(
+        command="imaging", option_flags={"neuropil": "--neuropil"}
+    )
+    show = _show_warning({"args": args})
+    out = io.StringIO()
+    show(UserWarning("F0 <= 0. Use neuropil='estimate'."), UserWarning, "x.py", 3, out)
+    show(RuntimeWarning("overflow"), RuntimeWarning, "x.py", 4, out)
+    assert out.getvalue().splitlines() == [
+        "neuronmf imaging: warning: F0 <= 0. Use --neuropil estimate.",
+        "neuronmf imaging: warning (RuntimeWarning): overflow",
+    ]

@@ -1,11 +1,12 @@
 """Segmentation F1 after registration, inside the region every frame covers.
 
-    python benchmarks/bench_register_region.py SEED rigid10|nonrigid3
+    python benchmarks/bench_register_region.py SEED rigid10|nonrigid3 [INTERPOLATION]
 
 Registers a simulated moving movie (128² × 600, 40 neurons, ``resting`` 0.5, as
 ``bench_register.py f1``), segments ``reg["corrected"].isel(**valid_region(reg))``,
 and scores it against the truth neurons whose centroid lies in that region; the
 motion-free movie with the same seed is segmented and scored on the same region.
+``INTERPOLATION`` is passed to ``register`` (default: its own default).
 Prints one JSON line.
 """
 
@@ -44,12 +45,12 @@ def _inside(masks: np.ndarray, region: dict) -> np.ndarray:
     return (cy >= y.start) & (cy < y.stop) & (cx >= x.start) & (cx < x.stop)
 
 
-def run(seed: int, label: str) -> dict:
+def run(seed: int, label: str, interpolation: str | None = None) -> dict:
     motion, method = MOTIONS[label]
     args = ((128, 128), 600, 40, RADIUS)
     still = simulate_movie(*args, seed=seed, motion={"rigid": 0, "resting": 0.5})
     sim = simulate_movie(*args, seed=seed, motion=motion)
-    reg = register(sim.data, method=method)
+    reg = register(sim.data, method=method, interpolation=interpolation)
     region = valid_region(reg)
     shifts = reg["shifts"].values.reshape(len(sim.data), -1, 2).mean(axis=1)
     c = np.rint((sim.truth["shifts"].values - shifts).mean(0)).astype(int)
@@ -70,6 +71,7 @@ def run(seed: int, label: str) -> dict:
     return {
         "seed": seed,
         "case": label,
+        "interpolation": json.loads(reg.attrs["params"])["interpolation"],
         "region": [y.start, y.stop, x.start, x.stop],
         "template_offset": c.tolist(),
         "truth_inside": int(keep.sum()),
@@ -84,4 +86,5 @@ def run(seed: int, label: str) -> dict:
 
 if __name__ == "__main__":
     warnings.simplefilter("ignore")
-    print(json.dumps(run(int(sys.argv[1]), sys.argv[2])), flush=True)
+    interp = sys.argv[3] if len(sys.argv) > 3 else None
+    print(json.dumps(run(int(sys.argv[1]), sys.argv[2], interp)), flush=True)

@@ -12,9 +12,18 @@ from scipy import ndimage
 
 from neuronmf.imaging import _register_kernels as _k
 
-#: Interpolation kernels of the warps; "fourier" resamples rigid shifts by a
-#: phase ramp (:func:`shift_fourier`) and anything non-rigid with the cubic one.
-ORDERS = {"bilinear": 1, "cubic": 3, "fourier": 3}
+#: Interpolation kernels of the warps (the ``kind`` of
+#: :mod:`neuronmf.imaging._register_kernels`: 1 bilinear, 3 Keys cubic,
+#: 6 Lanczos-3); "fourier" resamples rigid shifts by a phase ramp
+#: (:func:`shift_fourier`) and a piecewise field's residual with the cubic
+#: kernel, "fourier-lanczos" the residual with the Lanczos one.
+ORDERS = {
+    "bilinear": 1,
+    "cubic": 3,
+    "lanczos": 6,
+    "fourier": 3,
+    "fourier-lanczos": 6,
+}
 #: Pixels of edge padding beyond the largest shift in :func:`shift_fourier`.
 FOURIER_MARGIN = 8
 
@@ -101,7 +110,7 @@ def shift_rigid(frame: np.ndarray, s, order: int, out=None) -> np.ndarray:
     """``frame(p + s)`` for a rigid shift ``s`` (edges: nearest pixel)."""
     if out is None:
         out = np.empty(frame.shape, np.float32)
-    _k.shift_frame(frame, float(s[0]), float(s[1]), order == 3, out)
+    _k.shift_frame(frame, float(s[0]), float(s[1]), int(order), out)
     return out
 
 
@@ -189,7 +198,7 @@ def warp(frame: np.ndarray, field: np.ndarray, order: int, out=None) -> np.ndarr
     """``frame(p + field(p))`` for a (2, ny, nx) displacement (edges: nearest)."""
     if out is None:
         out = np.empty(frame.shape, np.float32)
-    _k.warp_frame(frame, field[0], field[1], order == 3, out)
+    _k.warp_frame(frame, field[0], field[1], int(order), out)
     return out
 
 
@@ -223,10 +232,13 @@ def bidi_offset(images: np.ndarray, max_offset: int = 5, step: float = 0.05) -> 
 
 
 def fix_bidi(frames: np.ndarray, offset: float, order: int) -> np.ndarray:
-    """Frames with odd rows moved back by ``offset`` px along x (a copy)."""
+    """Frames with odd rows moved back by ``offset`` px along x (a copy).
+
+    A spline of ``order`` (at most 3: Lanczos's kind 6 takes the cubic one).
+    """
     out = np.array(frames, dtype=np.float32, copy=True)
     if offset:
         out[:, 1::2] = ndimage.shift(
-            out[:, 1::2], (0, 0, -offset), order=order, mode="nearest"
+            out[:, 1::2], (0, 0, -offset), order=min(order, 3), mode="nearest"
         )
     return out

@@ -93,7 +93,7 @@ def _options(
         smooth=check_real("smooth", smooth, 0.0),
         order=wp.ORDERS[interpolation],
         min_peak_ratio=check_real("min_peak_ratio", min_peak_ratio, 0.0),
-        fourier=interpolation == "fourier",
+        fourier=interpolation.startswith("fourier"),
     )
 
 
@@ -274,9 +274,9 @@ def register(
         interpolation,
         min_peak_ratio,
     )
-    interpolation = (
-        "fourier" if opts.fourier else {1: "bilinear", 3: "cubic"}[opts.order]
-    )
+    interpolation = {1: "bilinear", 3: "cubic", 6: "lanczos"}[opts.order]
+    if opts.fourier:
+        interpolation = "fourier" if opts.order == 3 else "fourier-" + interpolation
     check_bool("bidi", bidi)
     check_bool("progress", progress)
     template_frames = check_int("template_frames", template_frames, 1)

@@ -228,10 +228,9 @@ def register(
         holds ``n_jobs + 1`` chunks; the result does not depend on it.
     out : path, optional
         Write the corrected movie to this HDF5 file (dataset ``corrected``,
-        float32, chunks of the pass's frames × 64 × 64 px, with ``shifts``,
-        ``correlation`` and ``template``), atomically; the result then holds
-        it lazily (dask, through ``neuronmf.io.load_movie``). Default: in
-        memory.
+        float32, one chunk per frame, with ``shifts``, ``correlation`` and
+        ``template``), atomically; the result then holds it lazily (dask,
+        through ``neuronmf.io.load_movie``). Default: in memory.
     progress : bool
         Progress bar over frames (tqdm, on stderr).
 
@@ -361,7 +360,7 @@ def _pass_to_file(
     with atomic_path(path, size_hint=4 * T * ny * nx) as tmp:
         with h5py.File(tmp, "w") as f:
             d = f.create_dataset(
-                "corrected", (T, ny, nx), np.float32, chunks=_file_chunks(mov, chunk)
+                "corrected", (T, ny, nx), np.float32, chunks=(1, ny, nx)
             )
             rate = mov.attrs.get("rate")
             if isinstance(rate, numbers.Real):
@@ -374,19 +373,6 @@ def _pass_to_file(
             f["correlation"] = stats["correlation"]
             f["template"] = template
     return stats
-
-
-def _file_chunks(mov, chunk: int) -> tuple[int, int, int]:
-    """HDF5 chunks of the corrected movie: the pass's frames × 64 × 64 pixels.
-
-    The pass writes whole chunks, a frame is read from ``ny/64 × nx/64`` of
-    them, and a segmentation patch (all frames, ~100² pixels) from a few per
-    block of frames: one frame per chunk made every patch read the whole
-    movie (512² × 3,000 frames: 0.39 → 0.06 s per patch, the whole movie
-    read as fast, segmentation 18 % less wall time).
-    """
-    T, ny, nx = mov.shape
-    return (max(1, min(chunk, T)), min(64, ny), min(64, nx))
 
 
 def _lazy_corrected(path: Path):

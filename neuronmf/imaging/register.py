@@ -219,8 +219,9 @@ def register(
         and the piecewise residual by Lanczos-3. Lanczos leaves less correlated noise
         than cubic (512 px white noise, rigid: neighbour correlation 0.12 / 0.14 against
         0.17 / 0.19, variance 0.77 against 0.62) at about 2.2x the warp time (9 against
-        4 ms per 512 x 512 frame), but gave the same segmentation F1 after piecewise
-        registration (simulated movies, 8 seeds). Measured in docs/benchmarks.md.
+        4 ms per 512 x 512 frame), but segmentation F1 after piecewise registration was
+        not better (simulated movies: the same gap to the motion-free movie on 7 of 8
+        seeds, 0.012 larger on one). Measured in docs/benchmarks.md.
     min_peak_ratio : float
         Piecewise: a patch whose correlation peak stands less than this many
         standard deviations above its window mean takes the rigid shift.

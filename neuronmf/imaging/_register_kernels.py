@@ -87,7 +87,7 @@ def warp_frame(frame, dy, dx, kind, out):
     """``out[y, x] = frame(y + dy[y, x], x + dx[y, x])`` (dy, dx: float32 fields).
 
     ``kind``: 1 bilinear, 3 Keys cubic, 6 Lanczos-3 (weights interpolated
-    linearly in a table of ``LANCZOS_TABLE`` offsets per pixel: within 1e-6 of
+    linearly in a table of ``LANCZOS_TABLE`` offsets per pixel: within 5e-7 of
     the exact ones, and they still sum to 1).
     """
     if kind == 6:

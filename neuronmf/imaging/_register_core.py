@@ -105,7 +105,7 @@ class Aligner:
     def correct(self, frames: np.ndarray, rigid, local) -> np.ndarray:
         """Corrected frames; with ``fourier`` the rigid part is a phase ramp and a
         piecewise field's residual (patch shifts minus the rigid one) is warped
-        with the cubic kernel."""
+        with the kernel of ``order`` (cubic, or Lanczos for "fourier-lanczos")."""
         o = self.opts
         if o.fourier:
             frames = wp.shift_fourier(frames, rigid)

@@ -82,6 +82,16 @@ def lanczos_table(steps):
     return table
 
 
+@numba.njit(cache=True, inline="always")
+def _source(y, x, dy, dx):
+    """Whole and fractional parts (iy, ix, ty, tx) of ``(y + dy, x + dx)``."""
+    sy = y + dy[y, x]
+    sx = x + dx[y, x]
+    iy = int(np.floor(sy))
+    ix = int(np.floor(sx))
+    return iy, ix, sy - iy, sx - ix
+
+
 @numba.njit(cache=True, nogil=True)
 def warp_frame(frame, dy, dx, kind, out):
     """``out[y, x] = frame(y + dy[y, x], x + dx[y, x])`` (dy, dx: float32 fields).
@@ -96,12 +106,7 @@ def warp_frame(frame, dy, dx, kind, out):
     ny, nx = frame.shape
     for y in range(ny):
         for x in range(nx):
-            sy = y + dy[y, x]
-            sx = x + dx[y, x]
-            iy = int(np.floor(sy))
-            ix = int(np.floor(sx))
-            ty = sy - iy
-            tx = sx - ix
+            iy, ix, ty, tx = _source(y, x, dy, dx)
             acc = 0.0
             if kind == 3:
                 wy = _keys(ty)
@@ -134,12 +139,9 @@ def _warp_lanczos(frame, dy, dx, table, out):
     cols = np.empty(6, np.int64)
     for y in range(ny):
         for x in range(nx):
-            sy = y + dy[y, x]
-            sx = x + dx[y, x]
-            iy = int(np.floor(sy))
-            ix = int(np.floor(sx))
-            _row_weights(table, steps, sy - iy, wy)
-            _row_weights(table, steps, sx - ix, wx)
+            iy, ix, ty, tx = _source(y, x, dy, dx)
+            _row_weights(table, steps, ty, wy)
+            _row_weights(table, steps, tx, wx)
             for b in range(6):
                 cols[b] = min(max(ix - 2 + b, 0), nx - 1)
             acc = 0.0

@@ -55,7 +55,14 @@ def register(subparsers) -> None:
         "--neuropil",
         default="fixed",
         choices=["fixed", "estimate", "none"],
-        help="neuropil coefficient: fixed 0.7, estimated per neuron, or none",
+        help="neuropil coefficient: fixed (--neuropil-coefficient), estimated per "
+        "neuron, or none",
+    )
+    p.add_argument(
+        "--neuropil-coefficient",
+        type=float,
+        default=0.7,
+        help="the fixed coefficient α in F − α·neuropil, in [0, 2]",
     )
     p.add_argument(
         "--spike-model", default="ar1", choices=["ar1", "ar2"], help="OASIS model"
@@ -101,13 +108,16 @@ def _summary(args, movie, reg, seg) -> list[str]:
         dff = seg["dff"].values
         ok = np.isfinite(dff).all(axis=1)
         some = np.isfinite(dff).any(axis=1)  # all-NaN neurons have no peak
+        neuropil = args.neuropil
+        if neuropil == "fixed":
+            neuropil += f" ({args.neuropil_coefficient:g})"
         peak = (
             f"{np.median(np.nanmax(dff[some], axis=1)):.2f}"
             if some.any()
             else "undefined (no finite dF/F)"
         )
         lines.append(
-            f"traces: neuropil {args.neuropil}; dF/F finite for {int(ok.sum())} of {n}"
+            f"traces: neuropil {neuropil}; dF/F finite for {int(ok.sum())} of {n}"
             f" neurons; median peak dF/F {peak}"
         )
     if n and "spikes" in seg:
@@ -160,6 +170,14 @@ def _check_args(args) -> None:
     if args.rate is not None and not (math.isfinite(args.rate) and args.rate > 0):
         raise input_error(
             "--rate", "a positive frame rate in Hz", args.rate, "Try --rate 30."
+        )
+    alpha = args.neuropil_coefficient
+    if not (math.isfinite(alpha) and 0 <= alpha <= 2):
+        raise input_error(
+            "--neuropil-coefficient",
+            "a number in [0, 2]",
+            alpha,
+            "Try 0.7 (the usual value) or --neuropil estimate.",
         )
 
 
@@ -251,6 +269,7 @@ def _run(args) -> int:
         seg,
         inner,
         neuropil=args.neuropil,
+        neuropil_coefficient=args.neuropil_coefficient,
         model=args.spike_model,
         progress=progress,
     )

@@ -141,7 +141,14 @@ def test_imaging_progress_lines(moving, tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "extra",
-    [["--radius", "0"], ["--radius", "nan"], ["--jobs", "0"], ["--rate", "-1"]],
+    [
+        ["--radius", "0"],
+        ["--radius", "nan"],
+        ["--jobs", "0"],
+        ["--rate", "-1"],
+        ["--neuropil-coefficient", "3"],
+        ["--neuropil-coefficient", "nan"],
+    ],
 )
 def test_imaging_bad_options_exit_3_before_any_work(moving, tmp_path, capsys, extra):
     _, src = moving
@@ -186,6 +193,7 @@ def test_summary_of_traces_with_an_all_nan_neuron_does_not_warn():
     movie = xr.DataArray(np.zeros((3, 4, 4)), dims=("time", "y", "x"))
     args = argparse.Namespace(
         movie="m.tif", radius=4.0, background="low-rank", neuropil="fixed",
+        neuropil_coefficient=0.5,
         registration="none", spike_model="ar1",
     )  # fmt: skip
     with warnings.catch_warnings():
@@ -193,3 +201,18 @@ def test_summary_of_traces_with_an_all_nan_neuron_does_not_warn():
         lines = _summary(args, movie, None, seg)
     traces = next(x for x in lines if x.startswith("traces:"))
     assert "finite for 2 of 3" in traces and "median peak dF/F 3.00" in traces
+    assert "neuropil fixed (0.5)" in traces
+
+
+def test_neuropil_coefficient_reaches_the_traces(moving, tmp_path):
+    import xarray as xr
+
+    _, src = moving
+    out = tmp_path / "o"
+    argv = ["imaging", str(src), "--rate", "10", "--radius", "4", "--no-progress"]
+    argv += ["--registration", "none", "--neuropil-coefficient", "0.3"]
+    assert main([*argv, "--out", str(out)]) == 0
+    with xr.open_dataset(out / "segmentation.nc") as seg:
+        assert seg.sizes["neuron"] > 0
+        np.testing.assert_allclose(seg["neuropil_coefficient"].values, 0.3)
+    assert "neuropil fixed (0.3)" in (out / "summary.txt").read_text()

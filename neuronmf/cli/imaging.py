@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 from pathlib import Path
 
 from neuronmf.cli._common import add_movie_arguments
@@ -182,14 +181,7 @@ def _check_args(args) -> None:
 
 
 def run(args) -> int:
-    """The command, on one BLAS/OpenMP thread unless the user set the count."""
-    with _one_thread():
-        return _run(args)
-
-
-@contextlib.contextmanager
-def _one_thread():
-    """Limit the BLAS and OpenMP pools to one thread (and restore them).
+    """The command, on one BLAS/OpenMP thread unless the user set the count.
 
     The pipeline's products are per patch and small: extra BLAS threads spin
     more than they compute. On 256 x 256 x 300 frames (2 cores, load 20) the
@@ -200,7 +192,7 @@ def _one_thread():
     from neuronmf._threads import one_thread_unless_user_set
 
     with one_thread_unless_user_set():
-        yield
+        return _run(args)
 
 
 def _run(args) -> int:

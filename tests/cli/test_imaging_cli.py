@@ -90,7 +90,7 @@ def test_imaging_summary_and_progress(run, capfd):
 def test_imaging_runs_on_one_blas_thread_unless_the_user_chose(monkeypatch):
     from threadpoolctl import threadpool_info
 
-    from neuronmf.cli.imaging import _one_thread
+    from neuronmf._threads import one_thread_unless_user_set as _one_thread
 
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NEURONMF_NUM_THREADS"):
         monkeypatch.delenv(var, raising=False)

@@ -24,7 +24,7 @@ split: the split-half protocol for the anatomical score's parameters. One
 ``segment`` run keeps every anatomical candidate with a positive ring response
 (``anatomy_threshold=-1e9``); because an anatomical candidate's footprint, its
 score and its deduplication do not depend on the other candidates, keeping those
-whose ``ring_response + w * activity_evidence >= t`` afterwards gives the same
+whose ``soma_response + w * activity_evidence >= t`` afterwards gives the same
 footprints as a run with ``anatomy_threshold=t, anatomy_activity_weight=w``. For
 each half of the field of view the (t, w) with the best IoU-F1 on that half is
 chosen and reported on the other half.
@@ -134,7 +134,7 @@ def bench_split(radius: float, jobs: int) -> list[dict]:
     fp = seg.footprints.values
     fx = seg.centroid.values[:, 1]
     anat = seg.origin.values == "anatomy"
-    ring, act = seg.ring_response.values, seg.activity_evidence.values
+    ring, act = seg.soma_response.values, seg.activity_evidence.values
     grid = [
         (round(float(t), 2), w)
         for w in (0.0, 0.005, 0.01, 0.02, 0.05)

@@ -20,7 +20,7 @@ NEURON_MEASURES: dict[str, tuple[type, tuple[int, ...]]] = {
     "trace_correlation": (float, ()),
     "area": (int, ()),
     "centroid": (float, (2,)),
-    "ring_response": (float, ()),
+    "soma_response": (float, ()),
     "activity_evidence": (float, ()),
     "anatomy_score": (float, ()),
 }
@@ -236,7 +236,7 @@ def _assemble(tiles, results: list, mov: xr.DataArray, r: float, rank: int, offs
         "area": ("neuron", Q["area"]),
         "centroid": (("neuron", "axis"), Q["centroid"]),
         "origin": ("neuron", O),
-        "ring_response": ("neuron", Q["ring_response"]),
+        "soma_response": ("neuron", Q["soma_response"]),
         "activity_evidence": ("neuron", Q["activity_evidence"]),
         "anatomy_score": ("neuron", Q["anatomy_score"]),
         "baseline": ((ydim, xdim), baseline),

@@ -26,7 +26,10 @@ from neuronmf.imaging.quality import trace_correlation
 
 
 def _lazy_frame_stats(data, finite: bool, mean_image: bool) -> list:
-    """Per-frame min, max (and all-finite), and the mean image, of a dask movie.
+    """Per-frame min, max (and all-finite), the mean and half-difference images.
+
+    The half-difference image is (sum of the even frames − sum of the odd
+    frames) / T (see :func:`neuronmf.imaging.segment._check_frames`).
 
     One block is read at a time and every statistic is taken from it before the
     next: computing the four dask reductions together kept every block of an
@@ -37,6 +40,7 @@ def _lazy_frame_stats(data, finite: bool, mean_image: bool) -> list:
     mx = np.full(T, -np.inf)
     ok = np.ones(T, bool)
     total = np.zeros((ny, nx))
+    difference = np.zeros((ny, nx))
     starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in data.chunks]
     for i, j, k in np.ndindex(*data.numblocks):
         block = np.asarray(data.blocks[i, j, k].compute())
@@ -47,14 +51,16 @@ def _lazy_frame_stats(data, finite: bool, mean_image: bool) -> list:
         if finite:
             ok[ts] &= np.isfinite(block).all(axis=(1, 2))
         if mean_image:
-            total[y0 : y0 + block.shape[1], x0 : x0 + block.shape[2]] += block.sum(
-                axis=0, dtype=np.float64
-            )
+            at = np.s_[y0 : y0 + block.shape[1], x0 : x0 + block.shape[2]]
+            even = block[t0 % 2 :: 2].sum(axis=0, dtype=np.float64)
+            odd = block[1 - t0 % 2 :: 2].sum(axis=0, dtype=np.float64)
+            total[at] += even + odd
+            difference[at] += even - odd
     stats = [mn, mx]
     if finite:
         stats.append(ok)
     if mean_image:
-        stats.append(total / T)
+        stats.append((total / T, difference / T))
     return stats
 
 

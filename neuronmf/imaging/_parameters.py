@@ -160,6 +160,14 @@ class SegmentParameters:
     anatomy_threshold : float
         Minimum anatomical score (0.55, in units of the local contrast of the
         mean image; a sharp ring scores up to ≈ 2–4).
+    anatomy_min_snr : float
+        An anatomical candidate's template response must exceed this many
+        times its noise, the local RMS of the same template applied to the
+        half-difference image (even minus odd frames, /T) (6: on white-noise
+        movies, where the contrast threshold alone passes hundreds of
+        candidates, no candidate's ratio exceeded 5.4 over 14 fields of
+        96² and 256² px; on neurofinder_subset's 200 frames every
+        candidate's exceeds 7.7; see docs/imaging.md).
     anatomy_activity_weight : float
         Weight of the transient evidence in the anatomical score, ≥ 0 (0: on
         neurofinder_subset it did not help on held-out halves of the field of
@@ -217,6 +225,7 @@ class SegmentParameters:
         1000,
     )
     anatomy_threshold: float = _field(_real(), 0.55)
+    anatomy_min_snr: float = _field(_real(0.0), 6.0)
     anatomy_activity_weight: float = _field(_weight, 0.0)
     patch_memory: int = _field(
         _whole(

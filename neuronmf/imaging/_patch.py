@@ -320,7 +320,7 @@ def _segment_patch(
     ``b0``, the background ``bg_W`` (rank, h, w) and ``bg_H`` (rank, T), each
     component's ``origin``, its rejection ``reasons`` (``""`` when kept) and
     its named ``measures`` (``snr``, ``compactness``, ``trace_correlation``,
-    ``area``, ``ring_response``, ``activity_evidence``, ``anatomy_score``),
+    ``area``, ``soma_response``, ``activity_evidence``, ``anatomy_score``),
     and the seeding's local ``correlation`` image (h, w) (``None`` with
     ``seeds="anatomy"``).
     """
@@ -385,7 +385,7 @@ def _segment_patch(
             reasons.append(
                 "; ".join(x for x in why.split("; ") if x.startswith("area"))
             )
-    measures["ring_response"] = fit["ring"]
+    measures["soma_response"] = fit["ring"]
     measures["activity_evidence"] = fit["activity"]
     measures["anatomy_score"] = anatomy_score(
         fit["ring"], fit["activity"], p.anatomy_activity_weight

@@ -1,19 +1,26 @@
-"""Anatomical candidates: ring-shaped somata in the contrast-normalised mean image.
+"""Anatomical candidates: somata in the contrast-normalised mean image.
 
 GCaMP is excluded from the nucleus, so in the temporal mean image a labelled soma
-is a thin bright rim around a dark centre, and many annotated neurons that barely
-fire in a short movie are visible only that way. This module finds them:
+is usually a thin bright rim around a dark centre, and many annotated neurons that
+barely fire in a short movie are visible only that way; others (a bright,
+filled cell) are a filled blob. This module finds both:
 
 1. :func:`normalise_contrast`: the mean image minus its local mean (Gaussian
    σ = 4·radius), divided by the local RMS of that difference (same σ), so that
    dim and bright parts of the field of view count alike; then clipped to ±2;
 2. :func:`ring_template`: a matched filter, positive on the rim (0.7–1.2 radii),
    negative on the centre (0–0.5 radii) and on the surround (1.3–2 radii);
-3. :func:`ring_candidates`: local maxima of the filtered image (window
-   1.6 radii) — the ring response at each is the anatomical evidence;
-4. :func:`activity_evidence`: peak-to-noise of each candidate's neuropil-corrected
+   :func:`disc_template`: positive on the disc (0–0.9 radii), negative on the
+   same surround;
+3. :func:`soma_response`: the larger of the ring response and the disc
+   response minus 1 (a filled blob must stand out more than a ring: with no
+   offset, texture in the neuropil passes too; measured on neurofinder_subset,
+   docs/benchmarks.md);
+4. :func:`soma_candidates`: local maxima of the soma response (window
+   1.6 radii) — the response at each is the anatomical evidence;
+5. :func:`activity_evidence`: peak-to-noise of each candidate's neuropil-corrected
    disc trace, computed from one patch of the movie at a time;
-5. :func:`disc_footprints`: footprints, discs of one radius at the candidates.
+6. :func:`disc_footprints`: footprints, discs of one radius at the candidates.
 
 Every length is a multiple of the neuron radius.
 """
@@ -29,6 +36,11 @@ _CENTRE = 0.5
 _RIM = (0.7, 1.2)
 _SURROUND = (1.3, 2.0)
 _CENTRE_WEIGHT = 0.6  # share of the negative weight on the centre (rest: surround)
+# disc template (filled somata): the disc, in radii; the surround is the ring's
+_DISC = 0.9
+# a filled blob counts as a soma when its disc response exceeds the ring
+# threshold by this much (neurofinder_subset, both halves: docs/benchmarks.md)
+_DISC_OFFSET = 1.0
 # the normalised image is clipped to ±_CLIP before filtering, so that a few very
 # bright pixels (a speck, a bright filled cell) cannot make rings around them
 _CLIP = 2.0
@@ -130,6 +142,29 @@ def ring_template(neuron_radius: float) -> np.ndarray:
     return rim - _CENTRE_WEIGHT * centre - (1 - _CENTRE_WEIGHT) * surround
 
 
+def disc_template(neuron_radius: float) -> np.ndarray:
+    """Zero-sum filled-disc matched filter (the ring template's shape).
+
+    +1 spread evenly over the disc (≤ 0.9 radii), −1 over the surround
+    (1.3–2 radii).
+
+    Examples
+    --------
+    >>> t = disc_template(4.0)
+    >>> t.shape, abs(float(t.sum())) < 1e-12
+    ((17, 17), True)
+    """
+    r = _check_radius(neuron_radius)
+    h = int(np.ceil(_SURROUND[1] * r))
+    y, x = np.mgrid[-h : h + 1, -h : h + 1]
+    d = np.hypot(y, x)
+    return _annulus(d, 0.0, _DISC * r) - _annulus(d, _SURROUND[0] * r, _SURROUND[1] * r)
+
+
+def _clipped_contrast(image, r: float) -> np.ndarray:
+    return np.clip(normalise_contrast(image, r), -_CLIP, _CLIP)
+
+
 def ring_response(image, neuron_radius: float) -> np.ndarray:
     """The ring filter applied to the contrast-normalised image (same shape).
 
@@ -139,20 +174,115 @@ def ring_response(image, neuron_radius: float) -> np.ndarray:
     positions where it falls on the rim. Units: local contrast; at most 4 (a
     rim at +2 around a centre and surround at −2).
     """
-    Mn = np.clip(normalise_contrast(image, neuron_radius), -_CLIP, _CLIP)
+    Mn = _clipped_contrast(image, neuron_radius)
     return ndimage.correlate(Mn, ring_template(neuron_radius), mode="reflect")
 
 
-def ring_candidates(
-    image, neuron_radius: float, *, min_response: float = 0.0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Local maxima of the ring response of a summary image.
+def _soma_responses(image, r: float) -> tuple[np.ndarray, np.ndarray]:
+    Mn = _clipped_contrast(image, r)
+    ring = ndimage.correlate(Mn, ring_template(r), mode="reflect")
+    disc = ndimage.correlate(Mn, disc_template(r), mode="reflect")
+    return ring, disc - _DISC_OFFSET
 
-    A pixel is a candidate when it is the maximum of the ring response in the
+
+def soma_response(image, neuron_radius: float) -> np.ndarray:
+    """Evidence of a soma at each pixel: ``max(ring, disc − 1)`` (same shape).
+
+    ``ring`` and ``disc`` are the ring and disc templates (:func:`ring_template`,
+    :func:`disc_template`) applied to the contrast-normalised image clipped to
+    ±2. A ring (a nucleus-excluded soma) scores by its ring response; a filled
+    blob by its disc response, less 1. Units: local contrast, at most 4.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y, x = np.mgrid[:48, :48]
+    >>> blob = 1.0 + (np.hypot(y - 20, x - 27) < 3.5) + 0.01 * np.sin(x * 1.3)
+    >>> resp = soma_response(blob, 4.0)
+    >>> bool(resp[20, 27] > 0.55 > ring_response(blob, 4.0)[20, 27])
+    True
+    """
+    return np.maximum(*_soma_responses(image, _check_radius(neuron_radius)))
+
+
+def template_snr(image, noise_image, neuron_radius: float) -> np.ndarray:
+    """Signal-to-noise ratio of the soma templates at each pixel (same shape).
+
+    For the ring and the disc template ``t`` (:func:`ring_template`,
+    :func:`disc_template`), ``(t ⋆ image) / sqrt(G(( t ⋆ noise_image)²))``:
+    the template's response on the raw image over the local RMS of its
+    response on ``noise_image``, a pure-noise image with the image's noise
+    (``G``: Gaussian, σ = 4 radii, as in :func:`normalise_contrast`; spatially
+    correlated noise is accounted for, since the same template filters it).
+    At each pixel the template that wins :func:`soma_response` is used.
+
+    Parameters
+    ----------
+    image : array (y, x)
+        The temporal mean image.
+    noise_image : array (y, x)
+        An image of its noise, e.g. (sum of even frames − sum of odd frames) / T.
+    neuron_radius : float
+
+    Returns
+    -------
+    ndarray (y, x)
+        A standard normal deviate where the image is pure noise; ``inf`` where
+        the noise image is zero and the response is not.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> snr = template_snr(rng.normal(size=(64, 64)), rng.normal(size=(64, 64)), 4.0)
+    >>> bool(0.7 < snr.std() < 1.3)
+    True
+    """
+    r = _check_radius(neuron_radius)
+    img = _check_image(image)
+    noise = _check_image(noise_image)
+    if noise.shape != img.shape:
+        from neuronmf.errors import input_error
+
+        raise input_error("noise_image", f"of shape {img.shape}", noise.shape)
+    ring, disc = _soma_responses(img, r)
+    use_ring = ring >= disc
+    out = np.empty_like(img)
+    s = 4.0 * r
+    for template, where in (
+        (ring_template(r), use_ring),
+        (disc_template(r), ~use_ring),
+    ):
+        signal = ndimage.correlate(img, template, mode="reflect")
+        rms = np.sqrt(
+            ndimage.gaussian_filter(
+                ndimage.correlate(noise, template, mode="reflect") ** 2, s
+            )
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(rms > 0, signal / rms, np.where(signal > 0, np.inf, 0.0))
+        out[where] = ratio[where]
+    return out
+
+
+def soma_candidates(
+    image,
+    neuron_radius: float,
+    *,
+    min_response: float = 0.0,
+    noise_image=None,
+    min_snr: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Local maxima of the soma response of a summary image.
+
+    A pixel is a candidate when it is the maximum of the soma response
+    (:func:`soma_response`: ring-shaped or filled somata) in the
     square window of side ``int(1.6 · neuron_radius) | 1`` around it, its
     response exceeds ``min_response``, and no stronger candidate lies within
     1.5 radii (two somata are not closer; this drops the side lobes of a strong
-    ring).
+    ring). With ``noise_image``, a candidate must also stand out of the noise:
+    its :func:`template_snr` must reach ``min_snr`` (the contrast
+    normalisation makes pure noise look like texture of unit contrast).
 
     Parameters
     ----------
@@ -162,15 +292,19 @@ def ring_candidates(
         Soma radius in pixels.
     min_response : float
         Candidates must respond more than this.
+    noise_image : array (y, x), optional
+        An image of the noise of ``image`` (see :func:`template_snr`).
+    min_snr : float
+        With ``noise_image``: the least template SNR of a candidate.
 
     Returns
     -------
     peaks : ndarray (K, 2) of int
         (y, x) of each candidate, strongest first.
     response : ndarray (K,)
-        Ring response at each peak.
+        Soma response at each peak.
     response_image : ndarray (y, x)
-        The whole ring response (:func:`ring_response`).
+        The whole soma response (:func:`soma_response`).
 
     Examples
     --------
@@ -178,12 +312,12 @@ def ring_candidates(
     >>> y, x = np.mgrid[:48, :48]
     >>> d = np.hypot(y - 20, x - 27)
     >>> img = 1.0 + ((d > 2.5) & (d < 5)) + 0.01 * np.sin(x * 1.3)
-    >>> peaks, resp, _ = ring_candidates(img, 4.0, min_response=0.5)
+    >>> peaks, resp, _ = soma_candidates(img, 4.0, min_response=0.5)
     >>> peaks[0].tolist()
     [20, 27]
     """
     r = _check_radius(neuron_radius)
-    resp = ring_response(image, r)
+    resp = soma_response(image, r)
     size = int(1.6 * r) | 1
     is_peak = resp == ndimage.maximum_filter(resp, size=size, mode="nearest")
     is_peak &= resp > float(min_response)
@@ -193,6 +327,9 @@ def ring_candidates(
     peaks, val = peaks[order], val[order]
     # non-maximum suppression: two somata are not closer than 1.5 radii
     keep = np.ones(len(peaks), bool)
+    if noise_image is not None and len(peaks):
+        snr = template_snr(image, noise_image, r)
+        keep &= snr[peaks[:, 0], peaks[:, 1]] >= float(min_snr)
     for i in range(len(peaks)):
         if keep[i]:
             d2 = ((peaks[i + 1 :] - peaks[i]) ** 2).sum(1)

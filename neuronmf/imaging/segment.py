@@ -31,7 +31,7 @@ from neuronmf.imaging._parameters import SEEDS, SegmentParameters, default_param
 from neuronmf.imaging._patch import _segment_patch
 from neuronmf.imaging._ring import grow_tiles
 from neuronmf.imaging._summary_images import summary_images
-from neuronmf.imaging.anatomy import _check_radius, ring_candidates
+from neuronmf.imaging.anatomy import _check_radius, soma_candidates
 from neuronmf.imaging.patches import make_patches
 
 __all__ = ["SEEDS", "SegmentParameters", "default_parameters", "segment"]
@@ -59,7 +59,11 @@ def _check_frames(movie: xr.DataArray, mean_image: bool = False) -> dict:
     """One (lazy) pass over the movie: non-finite, constant and saturated frames.
 
     With ``mean_image`` the temporal mean image (float64) is computed in the
-    same pass (key ``"mean"``).
+    same pass (key ``"mean"``), and so is the half-difference image (key
+    ``"mean_noise"``): (sum of the even frames − sum of the odd frames) / T,
+    whose variance is the mean image's noise variance (for noise independent
+    from frame to frame) and in which anything slower than the frame rate
+    cancels: the noise the anatomical candidates must stand out of.
     """
     data = movie.data
     dtype = np.dtype(movie.dtype)
@@ -80,7 +84,9 @@ def _check_frames(movie: xr.DataArray, mean_image: bool = False) -> dict:
         if finite:
             stats.append(np.isfinite(data).all(axis=axes))
         if mean_image:
-            stats.append(np.mean(data, axis=0, dtype=np.float64))
+            even = np.sum(data[0::2], axis=0, dtype=np.float64)
+            odd = np.sum(data[1::2], axis=0, dtype=np.float64)
+            stats.append(((even + odd) / len(data), (even - odd) / len(data)))
     else:
         stats = _lazy_frame_stats(data, finite, mean_image)
     mn, mx = np.asarray(stats[0], float), np.asarray(stats[1], float)
@@ -106,7 +112,8 @@ def _check_frames(movie: xr.DataArray, mean_image: bool = False) -> dict:
         "saturated_frames": saturated,
         "min": float(mn.min()),
         "max": float(mx.max()),
-        "mean": np.asarray(stats[-1], np.float64) if mean_image else None,
+        "mean": stats[-1][0] if mean_image else None,
+        "mean_noise": stats[-1][1] if mean_image else None,
     }
 
 
@@ -229,13 +236,14 @@ def _warn_frames(frames: dict) -> None:
         )
 
 
-def _plan(mov, r: float, p: SegmentParameters, seeds: str, mean: np.ndarray):
+def _plan(mov, r: float, p: SegmentParameters, seeds: str, mean, noise):
     """The patches, which of them go out of core, and the anatomical candidates.
 
     Patches above ``patch_memory`` stay dask arrays (chunked along time). The
-    candidates ``(peaks, ring, response)`` come from the whole mean image
-    (computed in the check pass); each belongs to the patch whose core holds
-    its peak (none with ``seeds="activity"``).
+    candidates ``(peaks, ring, response)`` come from the whole mean image and
+    its noise (the half-difference image), both computed in the check pass;
+    each belongs to the patch whose core holds its peak (none with
+    ``seeds="activity"``).
     """
     T, ny, nx = mov.shape
     size = p.patch if max(ny, nx) > p.patch else max(ny, nx)
@@ -243,10 +251,12 @@ def _plan(mov, r: float, p: SegmentParameters, seeds: str, mean: np.ndarray):
     if p.background == "ring":  # whole rings around every pixel of the cores
         tiles = grow_tiles(tiles, p.ring_radius, (ny, nx))
     out_of_core = [_patch_nbytes(T, ys, xs) > p.patch_memory for ys, xs, _ in tiles]
-    peaks, ring, response = ring_candidates(
+    peaks, ring, response = soma_candidates(
         mean,
         r,
         min_response=p.anatomy_threshold if p.anatomy_activity_weight == 0 else 0.0,
+        noise_image=noise,
+        min_snr=p.anatomy_min_snr,
     )
     if seeds == "activity":
         peaks, ring = peaks[:0], ring[:0]
@@ -391,9 +401,11 @@ def segment(
        component (more than ``fragment_overlap`` of the mask on it, weaker
        there and active only while it is: what residual motion leaves at a
        bright neuron's edge, :func:`~neuronmf.imaging.quality.nested_fragments`);
-    6. anatomy (``seeds`` includes ``"anatomy"``): ring-shaped somata in the
-       contrast-normalised mean image (:mod:`neuronmf.imaging.anatomy`),
-       kept when their ``anatomy_score`` reaches ``anatomy_threshold`` and no
+    6. anatomy (``seeds`` includes ``"anatomy"``): ring-shaped or filled
+       somata in the contrast-normalised mean image
+       (:mod:`neuronmf.imaging.anatomy`) that stand ``anatomy_min_snr`` times
+       out of its noise (the half-difference of even and odd frames), kept
+       when their ``anatomy_score`` reaches ``anatomy_threshold`` and no
        accepted activity component lies within one radius (a rejected one
        gives way); a disc footprint each, then the traces of all components
        are fitted again jointly. Anatomical components are rejected only for
@@ -434,10 +446,9 @@ def segment(
         the seeds (the default before issue 23); ``False``: seeds only
         (anatomical traces by NNLS).
     seeds : {"anatomy+activity", "activity", "anatomy"}
-        Where neurons come from: transients (steps 2–5), ring-shaped somata in
-        the mean image (step 6), or both (default: in short movies most
-        neurons barely fire but are visible anatomically; where somata are
-        filled blobs, not rings, anatomy adds nothing and nothing is lost).
+        Where neurons come from: transients (steps 2–5), somata in the mean
+        image (step 6, rings or filled blobs), or both (default: in short
+        movies most neurons barely fire but are visible anatomically).
     progress : bool
         Show a progress bar over patches (tqdm, on stderr).
     parameters : SegmentParameters, optional
@@ -450,7 +461,8 @@ def segment(
         ``fragment_overlap``,
         ``baseline_percentile``, ``support_dilation``, ``refine_iter``,
         ``footprint_threshold``, ``seed_frames``, ``anatomy_threshold``,
-        ``anatomy_activity_weight``, ``patch_memory``, ``background``,
+        ``anatomy_min_snr``, ``anatomy_activity_weight``, ``patch_memory``,
+        ``background``,
         ``ring_radius``, ``ring_iter``), each documented there.
         Any other keyword is an ``InputError`` naming the valid ones.
 
@@ -462,7 +474,7 @@ def segment(
         ``area``, ``centroid`` (neuron, axis), ``baseline`` (y, x),
         ``background_footprints`` (background, y, x) and
         ``background_traces`` (background, time); per neuron ``origin``
-        (``"activity"`` or ``"anatomy"``), ``ring_response``,
+        (``"activity"`` or ``"anatomy"``), ``soma_response``,
         ``activity_evidence`` and ``anatomy_score`` (step 6); the rejected
         components (``rejected_centroid``, ``rejected_reason``,
         ``rejected_origin``); the summary images ``mean_image`` (y, x), the
@@ -495,7 +507,8 @@ def segment(
     _warn_frames(frames)
     offset = -frames["min"] if frames["min"] < 0 else 0.0
     mean = frames.pop("mean")  # kept as the result's mean_image
-    tiles, out_of_core, candidates = _plan(mov, r, p, seeds, mean)
+    noise = frames.pop("mean_noise")
+    tiles, out_of_core, candidates = _plan(mov, r, p, seeds, mean, noise)
     kmax = None if n_neurons == "auto" else int(n_neurons)
 
     def work(i):

@@ -1,4 +1,4 @@
-"""Anatomical candidates: ring template, activity evidence, discs, and in segment."""
+"""Anatomical candidates: ring and disc templates, noise, activity evidence, discs."""
 
 from __future__ import annotations
 
@@ -13,9 +13,12 @@ from neuronmf.imaging.anatomy import (
     activity_evidence,
     anatomy_score,
     disc_footprints,
+    disc_template,
     normalise_contrast,
-    ring_candidates,
+    ring_response,
     ring_template,
+    soma_candidates,
+    template_snr,
 )
 
 THRESHOLD = nm.imaging.default_parameters(4.0)["anatomy_threshold"]
@@ -50,8 +53,8 @@ def mean_image():
     return img
 
 
-def test_ring_candidates_find_planted_rings(mean_image):
-    peaks, resp, image = ring_candidates(mean_image, 4.0)
+def test_soma_candidates_find_planted_rings(mean_image):
+    peaks, resp, image = soma_candidates(mean_image, 4.0)
     assert image.shape == mean_image.shape
     assert np.all(np.diff(resp) <= 0)  # strongest first
     for cy, cx in RINGS:
@@ -64,16 +67,73 @@ def test_ring_candidates_find_planted_rings(mean_image):
     assert top == set(RINGS)
 
 
+BLOBS = [(47, 118), (88, 128)]  # clear of the mirrored rings and dots
+
+
+def test_filled_somata_are_candidates_and_rings_keep_their_rank(mean_image):
+    """A filled blob is found by the disc template; the ring alone misses it."""
+    n = mean_image.shape[0]
+    img = np.pad(mean_image, ((0, 0), (0, 40)), mode="reflect")
+    y, x = np.mgrid[:n, : n + 40]
+    for cy, cx in BLOBS:
+        img += 25 * (np.hypot(y - cy, x - cx) <= 3.5)
+    peaks, _, _ = soma_candidates(img, 4.0, min_response=THRESHOLD)
+    ring = ring_response(img, 4.0)
+    for cy, cx in BLOBS:
+        d = np.hypot(*(peaks - [cy, cx]).T)
+        assert d.min() <= 1.0, (cy, cx)
+        assert ring[cy, cx] < THRESHOLD  # the ring template alone misses it
+    for cy, cx in RINGS:
+        assert np.hypot(*(peaks - [cy, cx]).T).min() <= 1.0
+
+
+def test_disc_template():
+    t = disc_template(5.0)
+    assert t.shape == (21, 21) and abs(t.sum()) < 1e-12
+    assert t[10, 10] > 0 and t[10, 10 + 4] > 0 and t[10, 10 + 8] < 0
+
+
+def test_pure_noise_gives_no_candidates_with_the_noise_image():
+    """Null data: the contrast normalisation turns noise into unit-contrast
+    texture, so the contrast threshold alone passes many candidates; the
+    template SNR against the half-difference image passes none."""
+    rng = np.random.default_rng(3)
+    frames = 100 + rng.normal(size=(400, 128, 128))
+    T = len(frames)
+    mean = frames.mean(0)
+    half_difference = (frames[0::2].sum(0) - frames[1::2].sum(0)) / T
+    snr = template_snr(mean, half_difference, 4.0)
+    assert 0.7 < snr.std() < 1.3 and abs(snr.mean()) < 0.3
+    contrast_only, _, _ = soma_candidates(mean, 4.0, min_response=THRESHOLD)
+    assert len(contrast_only) > 20
+    peaks, _, _ = soma_candidates(
+        mean, 4.0, min_response=THRESHOLD, noise_image=half_difference, min_snr=6.0
+    )
+    assert len(peaks) == 0
+    # a faint ring (half the frames' noise SD, 10 × the mean's) is found
+    y, x = np.mgrid[:128, :128]
+    ring = (np.abs(np.hypot(y - 60, x - 60) - 3.8) < 1.0).astype(float)
+    peaks, _, _ = soma_candidates(
+        mean + 0.5 * ring,
+        4.0,
+        min_response=THRESHOLD,
+        noise_image=half_difference,
+        min_snr=6.0,
+    )
+    assert peaks[0].tolist() == [60, 60]  # the planted ring, and its side lobes
+    assert (np.hypot(*(peaks - [60, 60]).T) <= 2 * 4.0).all()
+
+
 def test_bright_dots_make_no_rings(mean_image):
     """A 1-px speck must not seed ring candidates around it (the ±2 clip)."""
-    peaks, resp, _ = ring_candidates(mean_image, 4.0, min_response=THRESHOLD / 2)
+    peaks, resp, _ = soma_candidates(mean_image, 4.0, min_response=THRESHOLD / 2)
     for cy, cx in DOTS:
         d = np.hypot(*(peaks - [cy, cx]).T)
         assert not (d <= 8.0).any(), (cy, cx, peaks[d <= 8.0], resp[d <= 8.0])
 
 
 def test_candidates_are_separated(mean_image):
-    peaks, _, _ = ring_candidates(mean_image, 4.0, min_response=-np.inf)
+    peaks, _, _ = soma_candidates(mean_image, 4.0, min_response=-np.inf)
     d = np.hypot(*(peaks[:, None, :] - peaks[None, :, :]).transpose(2, 0, 1))
     np.fill_diagonal(d, np.inf)
     assert d.min() >= 1.5 * 4.0

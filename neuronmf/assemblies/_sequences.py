@@ -93,6 +93,36 @@ def _events(H: np.ndarray, lags: int, threshold: float):
     )
 
 
+def _aligned(W: np.ndarray, full) -> np.ndarray:
+    """H of ``full`` (a fit with W held fixed) with its rows in W's order.
+
+    conv_nmf sorts its components by power explained, which on the whole
+    recording can differ from the training order of W: unaligned, the
+    occurrences of one pattern were reported under another's p-value.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    Wf = np.asarray(getattr(full.W, "values", full.W))
+    Hf = np.asarray(getattr(full.H, "values", full.H))
+    # cost[k, j]: distance between training pattern k and refit component j
+    # (zero for the same pattern; a linear assignment pairs equal empty ones)
+    cost = ((W[:, :, None, :] - Wf[:, None, :, :]) ** 2).sum(axis=(0, 3))
+    _, cols = linear_sum_assignment(cost)
+    return np.ascontiguousarray(Hf[cols])
+
+
+def _occurrence_counts(ev_k, ev_t, rank, lags, n_train):
+    """Occurrences of each pattern, in all and in the held-out part.
+
+    An occurrence is in the held-out part when the centre of its window,
+    frame ``t + lags // 2`` (conv_nmf centres every pattern there), is: an
+    occurrence that starts just before the boundary lies mostly after it.
+    """
+    n_events = np.bincount(ev_k, minlength=rank)
+    tested = ev_t + lags // 2 >= n_train
+    return n_events, np.bincount(ev_k[tested], minlength=rank)
+
+
 def _significance(V_test, W, alpha, seed):
     from neuronmf.model_selection.x_ortho import factor_significance
 
@@ -155,8 +185,15 @@ def sequences(
     5. with the patterns fixed, H is fitted on the whole recording (without the
        x-ortho penalty, as seqNMF's last iteration); every peak
        of a pattern's H above ``event_threshold`` × its maximum, at least
-       ``lags`` / 2 frames from the next, is an occurrence;
-    6. members: neuron i belongs to sequence k when its share of the pattern's
+       ``lags`` / 2 frames from the next, is an occurrence (in the held-out
+       part when the centre of its window, frame t + ``lags`` // 2, is);
+    6. a pattern is ``significant`` when it passes the test of step 4
+       (``passes_test``), has at least 2 members, and recurs: at least 2
+       occurrences, at least 1 of them in the held-out part. The skewness test
+       alone passes patterns seen once: on isolated events in sparse held-out
+       data, or on the occurrences of another pattern that shares members
+       (measured on simulated and songbird data, docs/sequences.md);
+    7. members: neuron i belongs to sequence k when its share of the pattern's
        norm, ‖W[i, k, :]‖ / ‖W[:, k, :]‖, exceeds 1/√N (the share if the
        pattern were spread evenly; the rule of :func:`detect`); members are
        ordered by the lag at which their weight peaks.
@@ -205,12 +242,15 @@ def sequences(
         the whole recording, patterns fixed), ``weight`` (neuron, sequence: share
         of the pattern's norm), ``members`` (neuron, sequence, bool),
         ``peak_lag`` (neuron, sequence: bins), ``n_members``, ``p_value``,
-        ``skewness``, ``significant``, ``power_explained`` (sequence), the
+        ``skewness``, ``passes_test`` (p ≤ alpha / rank), ``n_occurrences``,
+        ``n_tested_occurrences`` (in the held-out part), ``significant``,
+        ``power_explained`` (sequence), the
         occurrences ``event_sequence``, ``event_time``, ``event_amplitude``
         (event), and with ``x_ortho="auto"`` the λ scan
         ``reconstruction_norm``/``correlation_norm`` (x_ortho). Attributes: the
         result convention (kind ``"sequences"``), ``x_ortho`` and its rule,
-        ``train_bins``, ``test_bins``, ``n_significant``, ``activity_kind``.
+        ``train_bins``, ``test_bins``, ``n_significant``, ``significance_rule``,
+        ``activity_kind``.
 
     Examples
     --------
@@ -263,14 +303,14 @@ def sequences(
         merged = _merge(V_train, fit, seed=seed)
         fit, n_merged = merged.result, merged.n_merged
     W = np.asarray(getattr(fit.W, "values", fit.W))
-    p, significant, skew = _significance(V_test, W, alpha, seed)
+    p, passes_test, skew = _significance(V_test, W, alpha, seed)
     # H over the whole recording with the patterns fixed, without the x-ortho
     # penalty: with W fixed it would only make the patterns compete for frames,
     # and it silences whole patterns (seqNMF also ends its fit without it)
     full = conv_nmf(
         V, rank, lags, W=W, update_W=False, x_ortho=0.0, seed=seed, **options
     )
-    H = np.asarray(getattr(full.H, "values", full.H))
+    H = _aligned(W, full)
     weight, members, peak = _members(W)
     # an empty pattern has no occurrences, whatever its row of H holds
     ev_k, ev_t, ev_h = _events(
@@ -278,6 +318,13 @@ def sequences(
     )
     time = A["time"].values
     step = float(np.median(np.diff(time))) if T > 1 else 1.0
+    n_members = members.sum(axis=0)
+    n_events, n_tested_events = _occurrence_counts(ev_k, ev_t, rank, lags, n_train)
+    # a sequence must recur, and the held-out part must hold one of its own
+    # occurrences: the skewness test alone passes a pattern seen once (on
+    # isolated events, or on another pattern's occurrences that share members)
+    recurs = (n_events >= 2) & (n_tested_events >= 1)
+    significant = passes_test & (n_members >= 2) & recurs
     ds = xr.Dataset(
         {
             "patterns": (("neuron", "sequence", "lag"), W),
@@ -285,10 +332,13 @@ def sequences(
             "weight": (("neuron", "sequence"), weight),
             "members": (("neuron", "sequence"), members),
             "peak_lag": (("neuron", "sequence"), peak),
-            "n_members": ("sequence", members.sum(axis=0)),
+            "n_members": ("sequence", n_members),
             "p_value": ("sequence", p),
             "skewness": ("sequence", skew),
-            "significant": ("sequence", significant & (members.sum(axis=0) >= 2)),
+            "passes_test": ("sequence", passes_test),
+            "n_occurrences": ("sequence", n_events),
+            "n_tested_occurrences": ("sequence", n_tested_events),
+            "significant": ("sequence", significant),
             "power_explained": ("sequence", np.asarray(fit.power_explained)),
             "event_sequence": ("event", ev_k),
             "event_time": ("event", time[ev_t] if ev_t.size else time[:0]),
@@ -334,6 +384,8 @@ def sequences(
             "activity_kind_source": kind_source,
             "preprocessing": how,
             "membership_rule": "share of the pattern norm > 1/sqrt(N)",
+            "significance_rule": "p <= alpha/rank on the held-out part, >= 2 "
+            "members, >= 2 occurrences with >= 1 in the held-out part",
             "merged_fragments": n_merged,
         }
     )

@@ -68,10 +68,17 @@ _VALUE = r"""(?:'([^']*)'|"([^"]*)"|([^\s,;:)]*[^\s,;:).]))"""
 
 def _with_value(flag: str):
     def replace(match: re.Match) -> str:
-        value = next(g for g in match.groups() if g is not None)
-        return f"{flag} {value}"
+        groups = match.groups()
+        value = next(g for g in groups[:3] if g is not None)
+        # further choices ("kind='a', 'b' or 'c'") lose their quotes too
+        choices = (groups[3] or "") if len(groups) > 3 else ""
+        return f"{flag} {value}{choices.replace(chr(39), '')}"
 
     return replace
+
+
+#: the choices after a first value: ", 'b', 'c'" then ", or 'd'" / " or 'd'"
+_CHOICES = r"""((?:, '[^'\s]*')*,? or '[^'\s]*')"""
 
 
 def name_flags(message: str, flags: dict[str, str]) -> str:
@@ -79,10 +86,11 @@ def name_flags(message: str, flags: dict[str, str]) -> str:
 
     ``rate=None`` becomes ``--rate unset``, ``rank=3`` becomes ``--rank 3``,
     ``resample=True`` becomes ``--resample`` (an on/off flag), ``channels=[...]``
-    becomes ``--channels NAME ...``,
-    `` `rate` `` becomes ``--rate``; a keyword that starts the message (the house
-    pattern "<what> must be ...") or contains an underscore (``bin_width``) is
-    replaced wherever it stands as a word. Plain words elsewhere are left alone.
+    becomes ``--channels NAME ...``, ``kind='a', 'b' or 'c'`` becomes
+    ``--kind a, b or c``, `` `rate` `` becomes ``--rate``; a keyword that
+    starts the message (the house pattern "<what> must be ...") or contains an
+    underscore (``bin_width``) is replaced wherever it stands as a word. Plain
+    words elsewhere are left alone.
 
     Examples
     --------
@@ -91,6 +99,8 @@ def name_flags(message: str, flags: dict[str, str]) -> str:
     '--rate must be > 0; got 0. Leave --rate unset or pass --rate 1000.'
     >>> name_flags("bin_width must be a number; got 'a'. The rate is fine.", flags)
     "--bin-width must be a number; got 'a'. The rate is fine."
+    >>> name_flags("Pass kind='counts', 'dff' or 'deconvolved'.", {"kind": "--kind"})
+    'Pass --kind counts, dff or deconvolved.'
     """
     for keyword in sorted(flags, key=len, reverse=True):
         flag = flags[keyword]
@@ -98,6 +108,7 @@ def name_flags(message: str, flags: dict[str, str]) -> str:
         message = re.sub(rf"{word}=None\b", f"{flag} unset", message)
         message = re.sub(rf"{word}=True\b", flag, message)
         message = re.sub(rf"{word}=\[\.\.\.\]", f"{flag} NAME ...", message)
+        message = re.sub(rf"{word}={_VALUE}{_CHOICES}", _with_value(flag), message)
         message = re.sub(rf"{word}={_VALUE}", _with_value(flag), message)
         message = re.sub(rf"`{re.escape(keyword)}`", flag, message)
         if "_" in keyword:

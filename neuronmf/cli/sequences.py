@@ -16,6 +16,30 @@ EXAMPLE = """examples:
       (with --x-ortho auto) and seq/summary.txt."""
 
 
+def _count(n: int, word: str) -> str:
+    """``n`` and ``word``, plural unless n is 1: "1 occurrence", "2 occurrences"."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _occurrences(ds, k: int) -> str:
+    """How often sequence k occurs, and how often in the held-out part."""
+    n = int(ds.n_occurrences.values[k])
+    tested = int(ds.n_tested_occurrences.values[k])
+    return f"{_count(n, 'occurrence')} ({tested} in the held-out part)"
+
+
+def _why_not(ds, k: int) -> str:
+    """Why sequence k, which passed the held-out test, is not significant."""
+    reasons = []
+    if ds.n_members.values[k] < 2:
+        reasons.append("fewer than 2 members")
+    if ds.n_occurrences.values[k] < 2:
+        reasons.append("it does not recur")
+    if ds.n_tested_occurrences.values[k] < 1:
+        reasons.append("no occurrence of its own in the held-out part")
+    return "; ".join(reasons)
+
+
 def _x_ortho(text: str):
     if text == "auto":
         return text
@@ -118,11 +142,12 @@ def run(args) -> int:
         f"input: {args.input} ({X.sizes['time']} bins x {X.sizes['neuron']} "
         f"neurons); activity: {ds.attrs['activity_kind']} "
         f"({ds.attrs['preprocessing']}); loss {ds.attrs['loss']}",
-        f"patterns: {args.rank} of {args.lags} bins; x_ortho "
+        f"patterns: {args.rank} of {_count(args.lags, 'bin')}; x_ortho "
         f"{float(ds.attrs['x_ortho']):.3g} ({ds.attrs['x_ortho_rule']})",
         f"fitted on the first {ds.attrs['train_bins']} bins, tested on the last "
         f"{ds.attrs['test_bins']} (skewness against lag-shifted patterns, "
-        f"Bonferroni over {args.rank})",
+        f"Bonferroni over {args.rank}); significant: passes the test, >= 2 "
+        "members, >= 2 occurrences with >= 1 in the held-out part",
         f"significant sequences: {sig.size} of {args.rank}",
     ]
     for k in sig:
@@ -130,13 +155,24 @@ def run(args) -> int:
             np.flatnonzero(ds.members.values[:, k]),
             key=lambda i: ds.peak_lag.values[i, k],
         )
-        n_events = int((ds.event_sequence.values == k).sum())
         lines.append(
             f"  sequence {k}: p = {ds.p_value.values[k]:.3g}, "
-            f"{len(members)} members in firing order "
+            f"{_count(len(members), 'member')} in firing order "
             f"{[neurons[i].item() for i in members]}, "
-            f"{n_events} occurrences, power explained "
+            f"{_occurrences(ds, k)}, power explained "
             f"{ds.power_explained.values[k]:.3f}"
+        )
+    rejected = np.flatnonzero(ds.passes_test.values & ~ds.significant.values)
+    if rejected.size:
+        lines.append(
+            f"passed the held-out test but not significant: {rejected.size} of "
+            f"{args.rank}"
+        )
+    for k in rejected:
+        lines.append(
+            f"  sequence {k}: p = {ds.p_value.values[k]:.3g}, "
+            f"{_count(int(ds.n_members.values[k]), 'member')}, "
+            f"{_occurrences(ds, k)}: not significant, {_why_not(ds, k)}"
         )
     lines.append(f"p-values: {np.round(ds.p_value.values, 3).tolist()}")
     lines.append("files: " + ", ".join(p.name for p in [*files, *figs]))

@@ -144,3 +144,70 @@ def test_counts_merge_fragments_by_default_and_dff_does_not(planted):
     assert empty.sum() >= ds.attrs["merged_fragments"]
     assert not ds.significant.values[empty].any()
     assert ds.n_members.values[empty].sum() == 0
+
+
+def _two_sequences_whose_power_order_flips():
+    """Sequence A (neurons 0-9) fires mostly in the training part, B (10-19)
+    mostly after it: A explains more of the training part, B of the whole."""
+    from neuronmf.engine.convolutive import reconstruct_conv
+
+    W = np.zeros((20, 2, 25))
+    for i in range(10):
+        W[i, 0, 2 * i : 2 * i + 3] = W[10 + i, 1, 2 * i : 2 * i + 3] = [0.5, 1, 0.5]
+    onsets = [
+        [40, 140, 250, 360, 470, 580, 690, 800, 960, 1100],
+        [200, 520, 760, 910, 940, 990, 1020, 1060, 1120, 1150, 1170],
+    ]
+    H = np.zeros((2, 1200))
+    for k, t in enumerate(onsets):
+        H[k, t] = 1.0
+    noise = 0.01 * np.random.default_rng(0).random((20, 1200))
+    return (reconstruct_conv(W, H) + noise).T, onsets
+
+
+def test_occurrences_belong_to_their_own_pattern():
+    # the refit of H over the whole recording sorts its rows by power there;
+    # before they were put back in the patterns' order, pattern A was reported
+    # with B's occurrences and B with A's
+    X, onsets = _two_sequences_whose_power_order_flips()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ds = nm.assemblies.sequences(X, rank=2, lags=25, x_ortho=0.0, kind="dff")
+    for k in range(2):
+        j = int(ds.members.values[10:, k].sum() > ds.members.values[:10, k].sum())
+        found = ds.event_time.values[ds.event_sequence.values == k]
+        assert found.size == len(onsets[j])
+        gaps = np.abs(found[:, None] - np.asarray(onsets[j])[None, :]).min(axis=1)
+        assert np.all(gaps <= 5), (k, j, found.tolist())
+
+
+def test_a_pattern_seen_once_is_not_a_significant_sequence():
+    # seed 1: planted sequence 0 (neurons 0-9) starts once, at frame 426 of
+    # the training part. Its pattern passes the held-out skewness test
+    # (isolated background events of its neurons are enough), but a sequence
+    # must recur: it is reported with passes_test and its counts, and is not
+    # significant. The two planted sequences that recur (5 and 4 onsets, 1 and
+    # 2 of them in the held-out part) stay significant.
+    sim = nm.datasets.simulate_sequences(n_frames=900, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ds = nm.assemblies.sequences(
+            sim.data.T, rank=4, lags=35, x_ortho=0.005, kind="dff"
+        )
+    assert np.flatnonzero(sim.H[0]).tolist() == [426]
+    once = [k for k in range(4) if ds.members.values[:10, k].sum() >= 8]
+    assert len(once) == 1
+    k = once[0]
+    assert not ds.significant.values[k]
+    assert ds.passes_test.values[k]  # the test alone would have called it
+    assert int(ds.n_occurrences.values[k]) == 1
+    assert int(ds.n_tested_occurrences.values[k]) == 0
+    sig = np.flatnonzero(ds.significant.values)
+    assert sig.size == 2
+    assert np.all(ds.n_occurrences.values[sig] >= 2)
+    assert np.all(ds.n_tested_occurrences.values[sig] >= 1)
+    # the counts are those of the listed occurrences
+    np.testing.assert_array_equal(
+        ds.n_occurrences.values, np.bincount(ds.event_sequence.values, minlength=4)
+    )
+    assert ds.attrs["n_significant"] == 2

@@ -33,10 +33,14 @@ def _why_not(ds, k: int) -> str:
     reasons = []
     if ds.n_members.values[k] < 2:
         reasons.append("fewer than 2 members")
-    if ds.n_occurrences.values[k] < 2:
-        reasons.append("it does not recur")
-    if ds.n_tested_occurrences.values[k] < 1:
-        reasons.append("no occurrence of its own in the held-out part")
+    n = int(ds.n_occurrences.values[k])
+    if n < 2:
+        seen = "never" if n == 0 else "only once"
+        reasons.append(f"seen {seen} (a sequence must recur)")
+    if n and ds.n_tested_occurrences.values[k] < 1:
+        reasons.append(
+            "none of its occurrences is in the held-out part it was tested on"
+        )
     return "; ".join(reasons)
 
 

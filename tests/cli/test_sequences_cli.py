@@ -57,8 +57,8 @@ def test_summary_lists_a_pattern_seen_once_as_not_significant(tmp_path):
     assert "passed the held-out test but not significant: 1 of 4" in summary
     rejected = next(line for line in summary.splitlines() if "not significant," in line)
     assert "1 occurrence (0 in the held-out part)" in rejected
-    assert "it does not recur" in rejected
-    assert "no occurrence of its own in the held-out part" in rejected
+    assert "seen only once (a sequence must recur)" in rejected
+    assert "none of its occurrences is in the held-out part" in rejected
     assert not re.search(r"\b1 (occurrences|members|bins)\b", summary), summary
 
 

@@ -93,24 +93,6 @@ def _events(H: np.ndarray, lags: int, threshold: float):
     )
 
 
-def _aligned(W: np.ndarray, full) -> np.ndarray:
-    """H of ``full`` (a fit with W held fixed) with its rows in W's order.
-
-    conv_nmf sorts its components by power explained, which on the whole
-    recording can differ from the training order of W: unaligned, the
-    occurrences of one pattern were reported under another's p-value.
-    """
-    from scipy.optimize import linear_sum_assignment
-
-    Wf = np.asarray(getattr(full.W, "values", full.W))
-    Hf = np.asarray(getattr(full.H, "values", full.H))
-    # cost[k, j]: distance between training pattern k and refit component j
-    # (zero for the same pattern; a linear assignment pairs equal empty ones)
-    cost = ((W[:, :, None, :] - Wf[:, None, :, :]) ** 2).sum(axis=(0, 3))
-    _, cols = linear_sum_assignment(cost)
-    return np.ascontiguousarray(Hf[cols])
-
-
 def _occurrence_counts(ev_k, ev_t, rank, lags, n_train):
     """Occurrences of each pattern, in all and in the held-out part.
 
@@ -310,7 +292,8 @@ def sequences(
     full = conv_nmf(
         V, rank, lags, W=W, update_W=False, x_ortho=0.0, seed=seed, **options
     )
-    H = _aligned(W, full)
+    # with W fixed, conv_nmf keeps W's order: row k of H is pattern k's
+    H = np.asarray(getattr(full.H, "values", full.H))
     weight, members, peak = _members(W)
     # an empty pattern has no occurrences, whatever its row of H holds
     ev_k, ev_t, ev_h = _events(

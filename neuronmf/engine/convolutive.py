@@ -101,7 +101,8 @@ class ConvNMFResult:
         The patterns, centred in their lag window (seqNMF's ``shiftFactors``).
     H : ndarray (component, time), or DataArray
         When each pattern starts; rows have unit ℓ2 norm over the padded fit
-        (the scale is in W). Components are sorted by ``power_explained``.
+        (the scale is in W). Components are sorted by ``power_explained``,
+        except with ``update_W=False``: then they keep the given W's order.
     loss_history : list of float
         The objective after each iteration (data term + x_ortho·R + l1 terms, on
         the zero-padded data; ``"mu"``'s last iteration is run, and scored,
@@ -404,7 +405,7 @@ def conv_nmf(
 
 
 def _finish(V, mask, W, H, L, history, n_iter, converged, labels, call):
-    """Crop the padding, score, sort by power explained, label."""
+    """Crop the padding, score, sort by power explained (W fitted), label."""
     T = V.shape[1]
     H = np.ascontiguousarray(H[:, L : L + T])
     Vo = V if mask is None else np.where(mask, V, 0.0)
@@ -418,7 +419,11 @@ def _finish(V, mask, W, H, L, history, n_iter, converged, labels, call):
             2 * float((Vo * part).sum()) - float((part * part).sum())
         ) / total
     loadings = np.maximum(loadings, 0.0)
-    order = np.argsort(-loadings, kind="stable")
+    # a fixed W keeps its order: its rows are the caller's patterns
+    if call["update_W"]:
+        order = np.argsort(-loadings, kind="stable")
+    else:
+        order = np.arange(len(loadings))
     W, H, loadings = W[:, order, :], H[order], loadings[order]
     Xhat = ops.reconstruct(W, H)
     R = Vo - (Xhat if mask is None else Xhat * mask)

@@ -186,6 +186,22 @@ def test_fixed_W_finds_the_occurrences(solver):
 
 
 @pytest.mark.parametrize("solver", ["hals", "mu"])
+def test_fixed_W_keeps_its_order(solver):
+    """With W fixed its rows are the caller's patterns: H comes back in W's
+    order even when the weaker pattern is first (a fitted W is sorted by power;
+    sorting a fixed one gave assemblies.sequences another pattern's occurrences)."""
+    V, W, H = _toy(seed=1)
+    H[0] *= 0.3  # pattern 0 now explains less than pattern 1
+    V = reconstruct_conv(W, H)
+    res = nm.conv_nmf(V, 2, 12, W=W, update_W=False, solver=solver, max_iter=300)
+    np.testing.assert_array_equal(res.W, W)
+    assert res.power_explained[0] < res.power_explained[1]
+    Hn = H / np.linalg.norm(H, axis=1, keepdims=True)
+    Rn = res.H / np.linalg.norm(res.H, axis=1, keepdims=True)
+    assert (Hn * Rn).sum(axis=1).min() > 0.95  # row k is pattern k's
+
+
+@pytest.mark.parametrize("solver", ["hals", "mu"])
 def test_small_fit_runs_on_one_blas_thread_and_restores(solver):
     """conv_nmf keeps nmf's per-fit thread rule (engine.solvers.base.blas_threads):
     a small problem's many tiny lagged products on one BLAS thread. Without it,

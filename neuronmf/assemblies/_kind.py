@@ -103,8 +103,11 @@ def _delta_f_over_f(
     return dff, f"dF/F = (F - F0)/F0 clipped at 0, F0 = {how}"
 
 
-def _prepare(A, kind, baseline_percentile, baseline_window):
-    """Resolve the kind, check the values, and return the matrix to factorise."""
+def _prepare(A, kind, baseline_percentile, baseline_window, caller="assemblies.detect"):
+    """Resolve the kind, check the values, and return the matrix to factorise.
+
+    ``caller`` names the public function in the warnings.
+    """
     X = A.values
     if not np.all(np.isfinite(X)):
         raise input_error("activity", "finite (no NaN or Inf)", "non-finite values")
@@ -112,7 +115,7 @@ def _prepare(A, kind, baseline_percentile, baseline_window):
         kind, source = _infer_kind(A)
         if not source.startswith("recorded"):
             warnings.warn(
-                f"assemblies.detect: activity kind {source} -> {kind!r}. Pass "
+                f"{caller}: activity kind {source} -> {kind!r}. Pass "
                 "kind='counts', 'fluorescence', 'dff' or 'deconvolved' to say so.",
                 UserWarning,
                 stacklevel=3,
@@ -122,7 +125,7 @@ def _prepare(A, kind, baseline_percentile, baseline_window):
         recorded = A.attrs.get("activity_kind")
         if recorded in KINDS and recorded != kind:
             warnings.warn(
-                f"assemblies.detect: kind={kind!r} overrides the file's {recorded!r}.",
+                f"{caller}: kind={kind!r} overrides the file's {recorded!r}.",
                 UserWarning,
                 stacklevel=3,
             )

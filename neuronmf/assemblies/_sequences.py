@@ -258,7 +258,9 @@ def sequences(
     rank, lags, train_fraction, alpha, event_threshold, x_ortho, loss, n_train = _check(
         rank, lags, train_fraction, alpha, event_threshold, x_ortho, loss, T
     )
-    Y, kind, kind_source, how = _prepare(A, kind, baseline_percentile, baseline_window)
+    Y, kind, kind_source, how = _prepare(
+        A, kind, baseline_percentile, baseline_window, caller="assemblies.sequences"
+    )
     if loss == "auto":
         loss = "kl" if kind == "counts" else "frobenius"
     V = np.ascontiguousarray(np.asarray(Y, float).T)  # (neuron, time)

@@ -211,3 +211,13 @@ def test_a_pattern_seen_once_is_not_a_significant_sequence():
         ds.n_occurrences.values, np.bincount(ds.event_sequence.values, minlength=4)
     )
     assert ds.attrs["n_significant"] == 2
+
+
+def test_kind_warning_names_sequences():
+    """The inferred-kind warning names the function the user called."""
+    sim = nm.datasets.simulate_sequences(n_frames=300, seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nm.assemblies.sequences(sim.data.T, rank=2, lags=35, x_ortho=0.0, max_iter=5)
+    kind = [str(w.message) for w in caught if "activity kind" in str(w.message)]
+    assert kind and all(m.startswith("assemblies.sequences: ") for m in kind), kind

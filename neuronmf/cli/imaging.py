@@ -82,6 +82,12 @@ def _summary(args, movie, reg, seg) -> list[str]:
     ]
     if reg is None:
         lines.append("registration: none (--registration none)")
+    elif reg.attrs.get("structureless"):
+        lines.append(
+            f"registration: {args.registration}; not applied: the movie holds no "
+            "structure to register to (templates from its even and odd frames "
+            f"correlate {reg.attrs['split_agreement']:.3f}); every shift is 0"
+        )
     else:
         rigid = reg["rigid_shifts"] if "rigid_shifts" in reg else reg["shifts"]
         mag = np.hypot(*np.asarray(rigid.values, float).T)

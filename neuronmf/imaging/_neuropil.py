@@ -30,7 +30,7 @@ _CHUNK_BYTES = 64 << 20  # float32 frames read per extraction step
 
 def cell_masks(footprints: np.ndarray, threshold: float) -> np.ndarray:
     """(neuron, y, x) bool: each footprint at or above ``threshold`` × its peak."""
-    peak = footprints.reshape(len(footprints), -1).max(axis=1)
+    peak = footprints.max(axis=(1, 2), initial=0.0)
     return (footprints >= threshold * peak[:, None, None]) & (footprints > 0)
 
 

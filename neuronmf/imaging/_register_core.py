@@ -44,8 +44,10 @@ class Options:
 class Aligner:
     """Shifts of frames against one template, and the corrected frames."""
 
-    def __init__(self, template: np.ndarray, opts: Options):
+    def __init__(self, template: np.ndarray, opts: Options, identity: bool = False):
         self.opts = opts
+        # identity: every shift 0 (a movie with no structure to register to)
+        self.identity = identity
         ny, nx = template.shape
         self.shape = (ny, nx)
         taper_px = max(4.0, min(ny, nx) / 16.0)
@@ -64,6 +66,13 @@ class Aligner:
     def estimate(self, frames: np.ndarray):
         """Rigid shifts (n, 2), patch shifts (n, npy, npx, 2) or None, peak ratios."""
         o = self.opts
+        if self.identity:
+            n = len(frames)
+            rigid = np.zeros((n, 2))
+            local = None
+            if self.grid is not None:
+                local = np.zeros((n, len(self.grid.cy), len(self.grid.cx), 2))
+            return rigid, local, np.full(n, np.nan)
         rigid, ratio = ph.estimate(
             frames,
             self.T,
@@ -194,6 +203,31 @@ def build_template(
         keep = c >= np.nanmedian(c) if len(c) > 3 else np.ones(len(c), bool)
         template = fixed[keep].mean(axis=0, dtype=np.float64).astype(np.float32)
     return template
+
+
+def split_agreement(
+    sample: np.ndarray, opts: Options, rounds: int, chunk: int
+) -> float:
+    """Correlation of templates built independently from the sample's halves.
+
+    A template refined by registering frames to it finds structure even in
+    pure noise (each frame is moved to where its noise best matches the
+    average, and the average becomes what the frames were moved to match).
+    Templates built from the even and from the odd frames of the sample, each
+    on its own (rigid), share only what the movie holds: the Pearson
+    correlation of the odd one, aligned to the even one, with it (inside a
+    border of ``max_shift``) is near 1 for a real field of view and near 0
+    for noise. ``nan`` with fewer than 4 frames.
+    """
+    if len(sample) < 4:
+        return float("nan")
+    o = _rigid(opts)
+    even = build_template(sample[0::2], o, rounds, chunk)
+    odd = build_template(sample[1::2], o, rounds, chunk)
+    al = Aligner(even, o)
+    rigid, _, _ = al.estimate(odd[None])
+    moved = al.correct(odd[None], rigid, None)
+    return float(correlations(moved, even, o.max_shift)[0])
 
 
 def _rigid(opts: Options) -> Options:

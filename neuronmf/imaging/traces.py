@@ -303,6 +303,35 @@ def traces(
     if T < 16:
         raise input_error("movie", "at least 16 frames", f"{T} frames")
     fs = _rate(rate, mov, seg)
+    if len(A) == 0:  # nothing found (e.g. null data): every variable, empty
+        variables = _empty_traces(T, spikes)
+    else:
+        variables = _trace_variables(A, mov, p, neuropil, fs, spikes, model, progress)
+    out = seg.copy()
+    for name, value in variables.items():
+        out[name] = value
+    call = {"neuropil": neuropil, "rate": fs, "spikes": spikes, "model": model}
+    out.attrs = dict(seg.attrs)
+    out.attrs["traces_params"] = json.dumps(
+        jsonable({**call, **p.as_dict()}), sort_keys=True
+    )
+    return out
+
+
+def _empty_traces(T: int, spikes: bool) -> dict:
+    """The variables of :func:`traces` for a segmentation with no neuron."""
+    series = ("fluorescence", "raw_fluorescence", "neuropil", "dff")
+    variables = {k: (("neuron", "time"), np.zeros((0, T))) for k in series}
+    variables["neuropil_coefficient"] = ("neuron", np.zeros(0))
+    variables["neuropil_pixels"] = ("neuron", np.zeros(0, int))
+    variables["dff_valid"] = ("neuron", np.zeros(0, bool))
+    if spikes:
+        variables.update(_spikes(np.zeros((0, T)), np.zeros(0, bool), "ar1"))
+    return variables
+
+
+def _trace_variables(A, mov, p, neuropil, fs, spikes, model, progress) -> dict:
+    """Fluorescence, neuropil, ΔF/F (and spikes) of the footprints ``A``."""
     masks = _np.cell_masks(A, p.footprint_threshold)
     Wc = _np.cell_weights(A, masks)
     Wn, counts, _ = _np.annulus_weights(
@@ -327,15 +356,7 @@ def traces(
     }
     if spikes:
         variables.update(_spikes(dff, ~bad, model))
-    out = seg.copy()
-    for name, value in variables.items():
-        out[name] = value
-    call = {"neuropil": neuropil, "rate": fs, "spikes": spikes, "model": model}
-    out.attrs = dict(seg.attrs)
-    out.attrs["traces_params"] = json.dumps(
-        jsonable({**call, **p.as_dict()}), sort_keys=True
-    )
-    return out
+    return variables
 
 
 def _spikes(dff: np.ndarray, ok: np.ndarray, model: str) -> dict:

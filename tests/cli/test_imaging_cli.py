@@ -216,3 +216,25 @@ def test_neuropil_coefficient_reaches_the_traces(moving, tmp_path):
         assert seg.sizes["neuron"] > 0
         np.testing.assert_allclose(seg["neuropil_coefficient"].values, 0.3)
     assert "neuropil fixed (0.3)" in (out / "summary.txt").read_text()
+
+
+def test_pure_noise_movie_gives_nothing_and_says_so(tmp_path):
+    """Null data end to end: white noise is not moved (registration finds no
+    structure), no neuron is found, and the empty result is written, not a
+    crash (traces of zero neurons raised ValueError before)."""
+    import xarray as xr
+
+    noise = np.random.default_rng(2).normal(1000, 30, (200, 64, 64))
+    src = tmp_path / "noise.npy"
+    np.save(src, noise.astype(np.float32))
+    out = tmp_path / "out"
+    argv = ["imaging", str(src), "--rate", "10", "--radius", "4", "--out", str(out)]
+    with pytest.warns(RuntimeWarning, match="no structure to register to"):
+        assert main(argv) == 0
+    summary = (out / "summary.txt").read_text()
+    assert "not applied: the movie holds no structure" in summary
+    assert "0 neurons kept" in summary
+    with xr.open_dataset(out / "segmentation.nc") as seg:
+        assert seg.sizes["neuron"] == 0 and seg["spikes"].shape == (0, 200)
+    with xr.open_dataset(out / "registration.nc") as reg:
+        assert np.all(reg["shifts"].values == 0)

@@ -197,8 +197,36 @@ def test_still_movie_gives_no_shift():
 
 def test_structureless_movie_correlates_with_nothing():
     noise = np.random.default_rng(0).normal(100, 10, (30, 48, 48)).astype(np.float32)
-    reg = register(noise)
+    with pytest.warns(RuntimeWarning, match="no structure to register to"):
+        reg = register(noise)
     assert np.nanmean(reg["correlation"].values) < 0.3
+
+
+@pytest.mark.parametrize("method", ["rigid", "piecewise"])
+def test_pure_noise_is_not_moved(method):
+    """Null data: a template refined on noise finds 'structure' in it (each
+    frame moved to where its noise best matches the average): on white noise
+    the shifts reached the search limit (median 8 px, 128 px field) and the
+    command then found neurons in the invented mean image. Templates built
+    from the even and the odd frames apart do not agree on noise, so no frame
+    is moved."""
+    noise = np.random.default_rng(1).normal(1000, 30, (120, 96, 96))
+    with pytest.warns(RuntimeWarning, match="correlate 0.0"):
+        reg = register(noise.astype(np.float32), method=method)
+    assert reg.attrs["structureless"] == 1 and reg.attrs["split_agreement"] < 0.1
+    assert np.all(reg["shifts"].values == 0)
+    np.testing.assert_allclose(reg["corrected"].values, noise, rtol=1e-6)
+    assert noise.dtype == np.float64  # the input is untouched
+
+
+def test_real_structure_is_registered_and_a_given_template_is_trusted(rigid_sim):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        reg = register(rigid_sim.data)
+    assert reg.attrs["structureless"] == 0 and reg.attrs["split_agreement"] > 0.9
+    given = register(rigid_sim.data, template=reg["template"].values)
+    assert np.isnan(given.attrs["split_agreement"])
+    assert given.attrs["structureless"] == 0
 
 
 def test_bidirectional_offset_is_found_and_removed():

@@ -114,6 +114,14 @@ def _annulus(d: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return m / max(int(m.sum()), 1)
 
 
+def _template_distances(neuron_radius: float) -> tuple[float, np.ndarray]:
+    """The radius and each template pixel's distance from the centre."""
+    r = _check_radius(neuron_radius)
+    h = int(np.ceil(_SURROUND[1] * r))
+    y, x = np.mgrid[-h : h + 1, -h : h + 1]
+    return r, np.hypot(y, x)
+
+
 def ring_template(neuron_radius: float) -> np.ndarray:
     """Zero-sum ring matched filter (a square kernel of side 2·⌈2r⌉ + 1).
 
@@ -126,10 +134,7 @@ def ring_template(neuron_radius: float) -> np.ndarray:
     >>> t.shape, abs(float(t.sum())) < 1e-12
     ((17, 17), True)
     """
-    r = _check_radius(neuron_radius)
-    h = int(np.ceil(_SURROUND[1] * r))
-    y, x = np.mgrid[-h : h + 1, -h : h + 1]
-    d = np.hypot(y, x)
+    r, d = _template_distances(neuron_radius)
     rim = _annulus(d, _RIM[0] * r, _RIM[1] * r)
     centre = _annulus(d, 0.0, _CENTRE * r)
     surround = _annulus(d, _SURROUND[0] * r, _SURROUND[1] * r)
@@ -154,10 +159,7 @@ def disc_template(neuron_radius: float) -> np.ndarray:
     >>> t.shape, abs(float(t.sum())) < 1e-12
     ((17, 17), True)
     """
-    r = _check_radius(neuron_radius)
-    h = int(np.ceil(_SURROUND[1] * r))
-    y, x = np.mgrid[-h : h + 1, -h : h + 1]
-    d = np.hypot(y, x)
+    r, d = _template_distances(neuron_radius)
     return _annulus(d, 0.0, _DISC * r) - _annulus(d, _SURROUND[0] * r, _SURROUND[1] * r)
 
 

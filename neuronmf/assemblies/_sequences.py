@@ -93,6 +93,27 @@ def _events(H: np.ndarray, lags: int, threshold: float):
     )
 
 
+def _occurrences(V, W, members, event_threshold, seed, options):
+    """H over the whole recording with the patterns W fixed, and its events.
+
+    Without the x-ortho penalty: with W fixed it would only make the patterns
+    compete for frames, and it silences whole patterns (seqNMF also ends its
+    fit without it). With W fixed, conv_nmf keeps W's order: row k of H is
+    pattern k's. An empty pattern has no occurrences, whatever its row holds.
+    """
+    from neuronmf.engine.convolutive import conv_nmf
+
+    _, rank, lags = W.shape
+    full = conv_nmf(
+        V, rank, lags, W=W, update_W=False, x_ortho=0.0, seed=seed, **options
+    )
+    H = np.asarray(getattr(full.H, "values", full.H))
+    events = _events(
+        np.where(members.any(axis=0)[:, None], H, 0.0), lags, event_threshold
+    )
+    return H, events
+
+
 def _occurrence_counts(ev_k, ev_t, rank, lags, n_train):
     """Occurrences of each pattern, in all and in the held-out part.
 
@@ -288,19 +309,8 @@ def sequences(
         fit, n_merged = merged.result, merged.n_merged
     W = np.asarray(getattr(fit.W, "values", fit.W))
     p, passes_test, skew = _significance(V_test, W, alpha, seed)
-    # H over the whole recording with the patterns fixed, without the x-ortho
-    # penalty: with W fixed it would only make the patterns compete for frames,
-    # and it silences whole patterns (seqNMF also ends its fit without it)
-    full = conv_nmf(
-        V, rank, lags, W=W, update_W=False, x_ortho=0.0, seed=seed, **options
-    )
-    # with W fixed, conv_nmf keeps W's order: row k of H is pattern k's
-    H = np.asarray(getattr(full.H, "values", full.H))
     weight, members, peak = _members(W)
-    # an empty pattern has no occurrences, whatever its row of H holds
-    ev_k, ev_t, ev_h = _events(
-        np.where(members.any(axis=0)[:, None], H, 0.0), lags, event_threshold
-    )
+    H, (ev_k, ev_t, ev_h) = _occurrences(V, W, members, event_threshold, seed, options)
     time = A["time"].values
     step = float(np.median(np.diff(time))) if T > 1 else 1.0
     n_members = members.sum(axis=0)

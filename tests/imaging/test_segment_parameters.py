@@ -33,7 +33,7 @@ def test_from_radius_gives_default_parameters(radius):
 
 def test_default_values_for_radius_five():
     d = default_parameters(5.0)
-    assert (d["patch"], d["overlap"], d["min_area"], d["max_area"]) == (64, 20, 13, 491)
+    assert (d["patch"], d["overlap"], d["min_area"], d["max_area"]) == (64, 20, 39, 491)
     assert d["merge_dilation"] == 2 and d["patch_memory"] == 1 << 30
     assert type(d["patch"]) is int and type(d["min_snr"]) is float
 

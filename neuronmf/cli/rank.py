@@ -109,7 +109,8 @@ def run(args) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         scan = _select_rank(nm, data, args, criteria)
-    notes = [str(w.message) for w in caught if "ceiling of the scan" in str(w.message)]
+    keys = ("ceiling of the scan", "undefined above")  # vaf ceiling; bicv too big
+    notes = [str(w.message) for w in caught if any(k in str(w.message) for k in keys)]
     for w in caught:  # shown as before
         warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -550,6 +550,14 @@ def _plan(
                 "Drop those ranks, or choose by another method (bicv is then "
                 "reported as NaN at those ranks).",
             )
+        if too_big:
+            warnings.warn(
+                f"select_rank: bicv is undefined above rank {plan['bicv_max_rank']} "
+                f"for a {m} × {n} input (the fitted block is half the rows by half "
+                f"the columns); reported as NaN at ranks {too_big}.",
+                UserWarning,
+                stacklevel=3,
+            )
     if "stability" in wanted:
         plan["bootstrap"] = [block_bootstrap(n, rng, block) for _ in range(n_repeats)]
     return plan

@@ -83,3 +83,17 @@ def test_rank_reads_the_2d_variable_of_a_netcdf_dataset(tmp_path):
     data = read_input(path, "emg", None, None)
     assert data.dims == ("time", "neuron") and data.shape == (30, 5)
     np.testing.assert_array_equal(data.values, ds.rates.values)
+
+
+def test_rank_command_says_why_bicv_is_nan(tmp_path, capsys):
+    # 6 features: bicv fits at most rank 3, so ranks 4-5 are undefined (NaN) and
+    # the summary says so instead of printing bare NaNs
+    rng = np.random.default_rng(0)
+    da = xr.DataArray(rng.random((200, 6)), dims=("time", "neuron"))
+    da.to_netcdf(tmp_path / "noise.nc")
+    out = tmp_path / "scan"
+    args = ["rank", str(tmp_path / "noise.nc"), "--ranks", "1-5", "--criteria", "bicv"]
+    assert main([*args, "--repeats", "2", "--out", str(out)]) == 0
+    summary = (out / "summary.txt").read_text()
+    assert "note: select_rank: bicv is undefined above rank 3" in summary
+    assert "reported as NaN at ranks [4, 5]" in summary

@@ -331,3 +331,15 @@ def test_dask_bicv_block_is_scored_with_the_engine_loss(loss):
     lazy = _block_loss(da.from_array(v, chunks=(5, 20)), W, H, loss, rates)
     assert np.isfinite(memory)
     assert lazy == pytest.approx(memory, rel=1e-12)
+
+
+def test_bicv_above_its_largest_rank_is_nan_with_a_warning():
+    """bicv as an extra criterion: ranks whose fitted block (half the rows by
+    half the columns) is too small are undefined, reported as NaN and said so."""
+    V, _, _ = planted(6, 100, 2, seed=2)  # bicv fits at most rank 3
+    with pytest.warns(UserWarning, match=r"bicv is undefined above rank 3.*\[4, 5\]"):
+        scan = nm.select_rank(
+            V, ranks=range(1, 6), criteria=["bicv"], n_repeats=2, seed=0
+        )
+    assert np.isnan(scan.scores["bicv_mean"].sel(rank=[4, 5])).all()
+    assert np.isfinite(scan.scores["bicv_mean"].sel(rank=[1, 2, 3])).all()

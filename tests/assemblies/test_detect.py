@@ -104,7 +104,7 @@ def test_bin_spikes_and_spike_input():
         (-np.ones((50, 5)), {}, "non-negative"),
         (-np.ones((50, 5)), {"kind": "counts"}, "non-negative"),
         (np.full((50, 5), np.nan), {}, "finite"),
-        (np.ones((50, 5)), {"rank": 9}, "rank"),
+        (np.ones((50, 5)) + np.eye(50, 5), {"rank": 9}, "rank"),
         (np.zeros((50, 5)), {"rank": 2}, "all zero"),
         (np.ones((50, 5)), {"rank": 2, "threshold": "big"}, "threshold"),
         (np.ones(50), {}, "activity"),
@@ -113,6 +113,22 @@ def test_bin_spikes_and_spike_input():
 def test_bad_input(data, kw, match):
     with pytest.raises(nm.InputError, match=match):
         nm.assemblies.detect(data, **kw)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_activity_with_nothing_to_correlate_is_refused(sparse):
+    """Constant activity (or one varying neuron) has no co-activation to test:
+    it was fitted and reported as a co-active 'non-specific' component (p = 0.01
+    with 100 surrogates) after a divide-by-zero warning."""
+    import scipy.sparse as sps
+
+    flat = np.ones((300, 20))
+    one = flat.copy()
+    one[::7, 3] = 2.0  # a single neuron varies
+    for data in (flat, one):
+        A = sps.csr_array(data) if sparse else data
+        with pytest.raises(nm.InputError, match="at least 2 neurons that vary"):
+            nm.assemblies.detect(A, kind="counts", n_surrogates=10)
 
 
 def test_unit_metadata_reaches_the_result(tmp_path):

@@ -427,10 +427,22 @@ def _as_matrix(V, sample_dim: str):
     lazy = is_dask(V)
     if is_sparse(V):  # kept sparse: fits and scores run on the non-zeros
         V = sparse_matrix(V)
+        full = V.nnz == V.shape[0] * V.shape[1]  # else it holds zeros and non-zeros
+        low, high = (V.data.min(), V.data.max()) if full else (0.0, 1.0)
     elif lazy:  # larger than memory: read block by block, never whole
-        V = check.dask_matrix(V)[0].astype(np.float64)
+        V, stats = check.dask_matrix(V)
+        V = V.astype(np.float64)
+        low, high = stats["min"], stats["max"]
     else:
         V = np.asarray(check.data_matrix(V), dtype=np.float64)
+        low, high = V.min(), V.max()
+    if low == high:  # exactly rank 1: no rank to choose, every criterion is noise
+        raise input_error(
+            "V",
+            "not constant",
+            f"every entry {float(low)!r}",
+            "A constant matrix is exactly rank 1; check the series and time range.",
+        )
     return V, labels, lazy
 
 

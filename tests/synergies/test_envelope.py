@@ -100,6 +100,20 @@ def test_nan_dropouts_are_kept_as_nan_and_reported():
     assert env.attrs["n_missing"] == 100 and env.attrs["missing_channels"] == "ch1"
 
 
+@pytest.mark.parametrize(("n", "message"), [(20, "more than 27 samples"), (60, None)])
+def test_a_short_recording_is_not_called_saturated(n, message):
+    # one sample at a channel's extreme is no clipping: 60 samples of noise were
+    # refused as "1.7% at the rail", 20 as "5.0% at the rail" (too short is the truth)
+    x = np.random.default_rng(0).standard_normal((n, 3))
+    da = xr.DataArray(x, dims=("time", "channel"), attrs={"rate": RATE})
+    if message is None:
+        # (no filters: 60 ms is too short for a 6 Hz envelope, a separate matter)
+        assert envelope(da, band=None, lowpass=None).sizes["time"] == n
+    else:
+        with pytest.raises(InputError, match=message):
+            envelope(da)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "data", "message"),
     [

@@ -127,7 +127,9 @@ def run(args) -> int:
     lines = [
         f"input: {args.input} ({dict(data.sizes)})",
         f"best rank: {scan.best_rank}{ceiling} ({scan.method}: {scan.rule})",
-        "rank by criterion: " + ", ".join(f"{k}={v}" for k, v in scan.choices.items()),
+        "rank by criterion: "
+        + ", ".join(f"{k}={v}" for k, v in scan.choices.items())
+        + _at_least_two(scan.choices),
         *score_lines(scan.scores, args.loss),
         *(f"note: {n}" for n in notes),
     ]
@@ -137,6 +139,17 @@ def run(args) -> int:
     print("\n".join(lines))
     print(f"results in {args.out}")
     return 0
+
+
+def _at_least_two(choices) -> str:
+    """Why consensus/stability never say 1: they are undefined at rank 1."""
+    named = [k for k in ("consensus", "stability") if k in choices]
+    if not named:
+        return ""
+    return (
+        f" ({' and '.join(named)} choose{'s' if len(named) == 1 else ''} among "
+        "ranks >= 2 only: undefined at rank 1, so never a sign of structure by itself)"
+    )
 
 
 def _select_rank(nm, data, args, criteria):

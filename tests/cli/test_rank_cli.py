@@ -97,3 +97,18 @@ def test_rank_command_says_why_bicv_is_nan(tmp_path, capsys):
     summary = (out / "summary.txt").read_text()
     assert "note: select_rank: bicv is undefined above rank 3" in summary
     assert "reported as NaN at ranks [4, 5]" in summary
+
+
+def test_rank_command_says_consensus_and_stability_cannot_choose_one(tmp_path):
+    # independent Poisson neurons: cv chooses 1; consensus and stability only
+    # score ranks >= 2 (undefined at 1), so their 2 is no finding; the summary says so
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(rng.uniform(0.2, 2, 12), (300, 12)).astype(float)
+    xr.DataArray(counts, dims=("time", "neuron")).to_netcdf(tmp_path / "null.nc")
+    out = tmp_path / "scan"
+    args = ["rank", str(tmp_path / "null.nc"), "--ranks", "1-3", "--loss", "kl"]
+    args += ["--criteria", "consensus,stability", "--repeats", "2", "--out", str(out)]
+    assert main(args) == 0
+    summary = (out / "summary.txt").read_text()
+    assert "best rank: 1" in summary
+    assert "consensus and stability choose among ranks >= 2 only" in summary

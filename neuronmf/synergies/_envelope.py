@@ -198,7 +198,9 @@ def _fill_gaps(x: np.ndarray, missing: np.ndarray) -> np.ndarray:
     return out
 
 
-def _zero_phase(x: np.ndarray, sos: np.ndarray, what: str) -> np.ndarray:
+def _zero_phase(
+    x: np.ndarray, sos: np.ndarray, what: str, padtype: str = "odd"
+) -> np.ndarray:
     from scipy.signal import sosfiltfilt
 
     ntaps = 2 * len(sos) + 1
@@ -211,7 +213,7 @@ def _zero_phase(x: np.ndarray, sos: np.ndarray, what: str) -> np.ndarray:
             f"{x.shape[0]} samples",
             "Record longer, lower order=, or skip the filter (None).",
         )
-    return sosfiltfilt(sos, x, axis=0)
+    return sosfiltfilt(sos, x, axis=0, padtype=padtype)
 
 
 def _cycle_table(cycles) -> np.ndarray:
@@ -472,7 +474,11 @@ def envelope(
     x = np.abs(x)
     if lowpass is not None:
         sos = butter(order, lowpass, btype="lowpass", fs=fs, output="sos")
-        x = _zero_phase(x, sos, "low-pass")
+        # even (mirror) padding: the rectified signal is >= 0 and its edge samples
+        # are near 0 after the band-pass, so odd padding (2·x[0] − x) made every
+        # channel dip at both ends together (independent noise: mean envelope
+        # correlation 0.46 over 2 s, 0.06 over 30 s; mirrored, 0.00)
+        x = _zero_phase(x, sos, "low-pass", padtype="even")
     x = np.maximum(x, 0.0)
     coords = {"time": da["time"].values}
     if table is not None:

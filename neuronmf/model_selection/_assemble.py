@@ -89,6 +89,11 @@ def _assemble(results, ranks, V, wanted, labels, settings) -> _Assembled:
             data[f"{name}_mean"] = ("rank", np.nanmean(err, axis=1))
             data[f"{name}_se"] = ("rank", se)
             choices[name] = crit.one_se_rank(err, ranks)
+    for name in ("aic", "bic", "cv", "bicv"):  # minimum-based rules
+        if name in choices and len(ranks) > 1 and choices[name] == int(ranks[-1]):
+            crit._ceiling_warning(  # the score may fall further above the scan
+                name, ranks, f"a minimum inside the scan (lowest {name} at its top)"
+            )
     multi = ranks >= 2 if np.any(ranks >= 2) else np.ones(len(ranks), bool)
     if "consensus" in wanted:
         coph = np.array([res["cophenetic"] for res in results])

@@ -360,3 +360,16 @@ def test_constant_data_is_refused_before_any_fit(form):
         V = da.from_array(V, chunks=(8, 30))
     with pytest.raises(nm.InputError, match="V must be not constant"):
         nm.select_rank(V, ranks=[1, 2], n_repeats=2, seed=0)
+
+
+def test_a_minimum_at_the_top_of_the_scan_is_called_the_ceiling():
+    """aic/bic/cv choose their minimum: at the largest rank scanned it is the top of
+    the scan, not a choice (13-channel EMG of independent noise: aic chose 10 of
+    1-10 and the synergies summary stated 10 synergies). Planted rank 4, ranks 1-3."""
+    V, _, _ = planted(20, 300, 4, snr_db=30, seed=0)
+    with pytest.warns(UserWarning) as caught:
+        scan = nm.select_rank(V, ranks=[1, 2, 3], criteria=["cv"], n_repeats=2, seed=0)
+    text = " ".join(str(w.message) for w in caught)
+    for name in ("aic", "bic", "cv"):
+        assert scan.choices[name] == 3
+        assert f"'{name}': no scanned rank (up to 3) reached a minimum" in text

@@ -236,6 +236,9 @@ def _summary(ds, env, args) -> str:
     import numpy as np
 
     W = ds["synergies"]
+    notes = getattr(args, "ceiling", [])
+    chosen = args.rank == "auto" and any(f"'{args.criterion}'" in n for n in notes)
+    top = " — the top of the scan, not a choice (see note)" if chosen else ""
     lines = [
         f"input: {args.input}",
         *([args.loaded] if getattr(args, "loaded", None) else []),
@@ -247,8 +250,9 @@ def _summary(ds, env, args) -> str:
             if env.attrs.get("time_normalized")
             else ""
         ),
-        f"synergies: {ds.attrs['rank']} (rule: {ds.attrs['rank_rule']})",
+        f"synergies: {ds.attrs['rank']}{top} (rule: {ds.attrs['rank_rule']})",
         f"rank choices: {_choices_text(ds.attrs.get('rank_choices'))}",
+        *(f"note: {n}" for n in notes),
         f"VAF {float(ds.vaf):.4f}, R² {float(ds.r2):.4f}, lowest muscle VAF "
         f"{float(ds.vaf_muscle.min()):.3f} "
         f"({ds.muscle.values[int(np.argmin(ds.vaf_muscle.values))]})",
@@ -310,15 +314,21 @@ def run(args) -> int:
     )
     env = _drop_empty_samples(env, args)
     print("extracting synergies", flush=True)
-    ds = nm.synergies.extract(
-        env,
-        rank=rank,
-        criterion=args.criterion,
-        ranks=range(1, args.max_rank + 1),
-        n_restarts=args.restarts,
-        seed=args.seed,
-        progress=True,
-    )
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = nm.synergies.extract(
+            env,
+            rank=rank,
+            criterion=args.criterion,
+            ranks=range(1, args.max_rank + 1),
+            n_restarts=args.restarts,
+            seed=args.seed,
+            progress=True,
+        )
+    # a rule that stopped at the top of the scan made no choice: said in the summary
+    args.ceiling = [n for n in _warn(caught) if "ceiling of the scan" in n]
     ds.attrs["input_file"] = str(args.input)
     if args.cycles:
         ds.attrs["cycles_file"] = str(args.cycles)

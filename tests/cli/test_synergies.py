@@ -186,3 +186,15 @@ def test_cycles_are_read_by_io_load_events(tmp_path):
     words.write_text("side\nL\nR\n")
     with pytest.raises(InputError, match=r"--cycles: file .* numeric column"):
         _read_cycles(words)
+
+
+def test_synergies_summary_says_when_the_rank_is_the_top_of_the_scan(tmp_path, capsys):
+    # 3 planted synergies, ranks 1-2 scanned: aic's lowest score is at rank 2, the
+    # ceiling; the summary must not state "synergies: 2" as a choice
+    src, _ = _write(tmp_path)
+    out = tmp_path / "o"
+    args = ["synergies", str(src), "--criterion", "aic", "--max-rank", "2"]
+    assert main([*args, "--restarts", "2", "--out", str(out)]) == 0
+    summary = (out / "summary.txt").read_text()
+    assert "synergies: 2 — the top of the scan, not a choice" in summary
+    assert "note: rank rule 'aic': no scanned rank (up to 2)" in summary

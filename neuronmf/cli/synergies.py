@@ -328,7 +328,8 @@ def run(args) -> int:
             progress=True,
         )
     # a rule that stopped at the top of the scan made no choice: said in the summary
-    args.ceiling = [n for n in _warn(caught) if "ceiling of the scan" in n]
+    once = list({str(w.message): w for w in caught}.values())  # each message once
+    args.ceiling = [n for n in _warn(once) if "ceiling of the scan" in n]
     ds.attrs["input_file"] = str(args.input)
     if args.cycles:
         ds.attrs["cycles_file"] = str(args.cycles)

@@ -477,7 +477,7 @@ def envelope(
         # even (mirror) padding: the rectified signal is >= 0 and its edge samples
         # are near 0 after the band-pass, so odd padding (2·x[0] − x) made every
         # channel dip at both ends together (independent noise: mean envelope
-        # correlation 0.46 over 2 s, 0.06 over 30 s; mirrored, 0.00)
+        # correlation 0.46 over 2 s, 0.06 over 30 s; mirrored, -0.009 and 0.001)
         x = _zero_phase(x, sos, "low-pass", padtype="even")
     x = np.maximum(x, 0.0)
     coords = {"time": da["time"].values}

@@ -85,7 +85,7 @@ def _summary(args, movie, reg, seg) -> list[str]:
     elif reg.attrs.get("structureless"):
         lines.append(
             f"registration: {args.registration}; not applied: the movie holds no "
-            "structure to register to (templates from its even and odd frames "
+            "structure to register to (templates from its first and second half "
             f"correlate {reg.attrs['split_agreement']:.3f}); every shift is 0"
         )
     else:

@@ -213,21 +213,24 @@ def split_agreement(
     A template refined by registering frames to it finds structure even in
     pure noise (each frame is moved to where its noise best matches the
     average, and the average becomes what the frames were moved to match).
-    Templates built from the even and from the odd frames of the sample, each
+    Templates built from the first and from the second half of the sample
+    (the sample is spread over the movie: its first and second halves), each
     on its own (rigid), share only what the movie holds: the Pearson
-    correlation of the odd one, aligned to the even one, with it (inside a
+    correlation of the second one, aligned to the first, with it (inside a
     border of ``max_shift``) is near 1 for a real field of view and near 0
-    for noise. ``nan`` with fewer than 4 frames.
+    for noise, also for noise correlated in time (even and odd frames would
+    share it). ``nan`` with fewer than 4 frames.
     """
     if len(sample) < 4:
         return float("nan")
     o = _rigid(opts)
-    even = build_template(sample[0::2], o, rounds, chunk)
-    odd = build_template(sample[1::2], o, rounds, chunk)
-    al = Aligner(even, o)
-    rigid, _, _ = al.estimate(odd[None])
-    moved = al.correct(odd[None], rigid, None)
-    return float(correlations(moved, even, o.max_shift)[0])
+    half = len(sample) // 2
+    first = build_template(sample[:half], o, rounds, chunk)
+    second = build_template(sample[half:], o, rounds, chunk)
+    al = Aligner(first, o)
+    rigid, _, _ = al.estimate(second[None])
+    moved = al.correct(second[None], rigid, None)
+    return float(correlations(moved, first, o.max_shift)[0])
 
 
 def _rigid(opts: Options) -> Options:

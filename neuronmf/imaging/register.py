@@ -157,7 +157,7 @@ def register(
        template and the template becomes the mean of the better-correlated
        half of the corrected sample. Null data: such a template finds
        structure even in noise, so two more templates are built the same way
-       (rigid), one from the sample's even and one from its odd frames; when
+       (rigid), one from the sample's first and one from its second half; when
        they correlate less than 0.3 once aligned (a field of view gives near
        1, noise near 0), the movie holds nothing to register to: every shift
        is 0, with a warning (``attrs["structureless"]``).
@@ -259,7 +259,7 @@ def register(
         (``neuronmf_kind="registration"``), ``crispness_before`` and
         ``crispness_after`` (Frobenius norm of the gradient of the mean
         image, NoRMCorre's measure; larger is sharper), ``bidi_offset`` (px),
-        ``split_agreement`` (the even/odd templates' correlation, step 1; NaN
+        ``split_agreement`` (the two half templates' correlation, step 1; NaN
         with a given ``template``, which is trusted) and ``structureless``
         (1 when it was below 0.3 and every shift was set to 0).
 
@@ -353,11 +353,11 @@ def register(
     )
 
 
-#: Least correlation of the templates built from the sample's even and odd
-#: frames (``split_agreement``) for the movie to be registered: simulated
-#: movies down to neurons 5 counts bright in noise of 20 gave 0.72 and
-#: neurofinder_subset 0.97, white noise 0.002-0.135 (48-512 px fields;
-#: docs/imaging.md, "Registration", null data).
+#: Least correlation of the templates built from the sample's first and second
+#: halves (``split_agreement``) for the movie to be registered: simulated
+#: movies 0.42 (48 px, 8 neurons, 100 frames) to 0.96, neurofinder_subset
+#: 0.87; white noise 0.007-0.094 (48-512 px fields), AR(1) noise (phi 0.9,
+#: 0.95) 0.015-0.034 (docs/imaging.md, "Registration", null data).
 MIN_SPLIT_AGREEMENT = 0.3
 
 
@@ -366,7 +366,7 @@ def _warn_structureless(agreement: float) -> None:
 
     warnings.warn(
         "register: the movie holds no structure to register to: templates built "
-        "independently from its even and its odd frames correlate "
+        "independently from its first and its second half correlate "
         f"{agreement:.3f} (< {MIN_SPLIT_AGREEMENT}; a field of view gives near 1, "
         "noise near 0), so any shift found would be fitted to noise. Every shift "
         "is 0 and the frames are returned as they are. If the movie does hold a "

@@ -208,7 +208,7 @@ def test_pure_noise_is_not_moved(method):
     frame moved to where its noise best matches the average): on white noise
     the shifts reached the search limit (median 8 px, 128 px field) and the
     command then found neurons in the invented mean image. Templates built
-    from the even and the odd frames apart do not agree on noise, so no frame
+    from the first and the second half apart do not agree on noise, so no frame
     is moved."""
     noise = np.random.default_rng(1).normal(1000, 30, (120, 96, 96))
     with pytest.warns(RuntimeWarning, match="correlate 0.0"):
@@ -219,11 +219,26 @@ def test_pure_noise_is_not_moved(method):
     assert noise.dtype == np.float64  # the input is untouched
 
 
+def test_noise_correlated_in_time_is_not_moved():
+    """Templates from even and odd frames share noise correlated in time (they
+    agreed 0.83-1.00 on AR(1) noise, phi 0.9-0.95); the two halves do not."""
+    rng = np.random.default_rng(3)
+    e = rng.normal(size=(200, 64, 64))
+    x = np.empty_like(e)
+    x[0] = e[0]
+    for t in range(1, len(e)):
+        x[t] = 0.95 * x[t - 1] + np.sqrt(1 - 0.95**2) * e[t]
+    with pytest.warns(RuntimeWarning, match="no structure to register to"):
+        reg = register((100 + 10 * x).astype(np.float32))
+    assert reg.attrs["split_agreement"] < 0.15
+    assert np.all(reg["shifts"].values == 0)
+
+
 def test_real_structure_is_registered_and_a_given_template_is_trusted(rigid_sim):
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         reg = register(rigid_sim.data)
-    assert reg.attrs["structureless"] == 0 and reg.attrs["split_agreement"] > 0.9
+    assert reg.attrs["structureless"] == 0 and reg.attrs["split_agreement"] > 0.6
     given = register(rigid_sim.data, template=reg["template"].values)
     assert np.isnan(given.attrs["split_agreement"])
     assert given.attrs["structureless"] == 0

@@ -11,16 +11,15 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from neuronmf.assemblies._sparse import circular_shift
+from neuronmf.assemblies._sparse import circular_shift, mean_defined_corr
 from neuronmf.assemblies._sparse import mean_corr as sparse_mean_corr
 from neuronmf.engine import nmf
 
 
 def _mean_corr(Y: np.ndarray) -> float:
-    C = np.corrcoef(Y, rowvar=False)
-    C = np.nan_to_num(C)
-    k = C.shape[0]
-    return float((C.sum() - np.trace(C)) / (k * (k - 1)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        C = np.nan_to_num(np.corrcoef(Y, rowvar=False))  # a flat column: 0, diag 0
+    return mean_defined_corr(C)
 
 
 def _participation(W: np.ndarray) -> np.ndarray:
@@ -38,7 +37,10 @@ def _members(W: np.ndarray, threshold) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _statistics(Y: np.ndarray, members: np.ndarray) -> np.ndarray:
-    """Mean pairwise correlation of each component's members (NaN if < 2)."""
+    """Mean pairwise correlation of each component's members (NaN if < 2 vary).
+
+    A constant member correlates with nothing: its pairs are left out.
+    """
     out = np.full(members.shape[1], np.nan)
     for k in range(members.shape[1]):
         idx = np.flatnonzero(members[:, k])

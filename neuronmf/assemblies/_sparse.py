@@ -120,9 +120,22 @@ def marchenko_pastur_count(X) -> int:
 
 def mean_corr(Y) -> float:
     """Mean off-diagonal correlation of the columns of sparse ``Y``."""
-    C = correlation(Y)
-    k = C.shape[0]
-    return float((C.sum() - np.trace(C)) / (k * (k - 1)))
+    return mean_defined_corr(correlation(Y))
+
+
+def mean_defined_corr(C: np.ndarray) -> float:
+    """Mean correlation over the pairs of varying columns of a correlation matrix.
+
+    A flat column (its diagonal entry 0, not 1) has no correlation with anything:
+    its pairs are left out, not averaged in as 0. NaN when fewer than 2 columns
+    vary.
+    """
+    ok = np.diag(C) > 0.5
+    k = int(ok.sum())
+    if k < 2:
+        return float("nan")
+    sub = C[np.ix_(ok, ok)]
+    return float((sub.sum() - np.trace(sub)) / (k * (k - 1)))
 
 
 def circular_shift(Y, shifts: np.ndarray) -> sp.csc_array:

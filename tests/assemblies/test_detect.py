@@ -193,3 +193,25 @@ def test_bin_spikes_alias_warns_that_it_is_deprecated():
     with pytest.warns(DeprecationWarning, match="neuronmf.io.activity.bin_spikes"):
         counts = nm.assemblies.bin_spikes(trains, 0.1, start=0.0, stop=0.2)
     assert counts.values.tolist() == [[2.0, 0.0], [1.0, 1.0]]
+
+
+def test_a_constant_member_is_left_out_of_the_statistic_not_averaged_in_as_zero():
+    """An undefined correlation is never a 0 averaged in: a constant member's
+    pairs are left out (dense and sparse alike), and fewer than 2 varying
+    members give NaN."""
+    import scipy.sparse as sp
+
+    from neuronmf.assemblies._significance import _mean_corr, _statistics
+
+    rng = np.random.default_rng(0)
+    shared = rng.poisson(2, (500, 1)).astype(float)
+    Y = shared + rng.poisson(1, (500, 4))
+    Y[:, 3] = 5.0  # a constant neuron
+    varying = _mean_corr(Y[:, :3])
+    assert varying > 0.5
+    assert _mean_corr(Y) == pytest.approx(varying)  # was 0.5 x varying
+    members = np.array([[1, 1], [1, 0], [1, 0], [1, 1]], bool)
+    dense = _statistics(Y, members)
+    sparse = _statistics(sp.csc_array(Y), members)
+    np.testing.assert_allclose(dense, [varying, np.nan])
+    np.testing.assert_allclose(sparse, dense)

@@ -53,16 +53,20 @@ def test_rank_command_names_the_kl_score(tmp_path, capsys):
     )
 
 
+def _rank_summary_on_noise(tmp_path, n_features: int, *options: str) -> str:
+    """`neuronmf rank` on 200 x n_features uniform noise; its summary.txt."""
+    rng = np.random.default_rng(0)
+    da = xr.DataArray(rng.random((200, n_features)), dims=("time", "neuron"))
+    da.to_netcdf(tmp_path / "noise.nc")
+    out = tmp_path / "scan"
+    assert main(["rank", str(tmp_path / "noise.nc"), *options, "--out", str(out)]) == 0
+    return (out / "summary.txt").read_text()
+
+
 def test_rank_command_says_when_the_rule_was_not_met(tmp_path, capsys):
     # structure-free data: VAF never reaches 0.9 in ranks 1-3, so the summary must
     # not present rank 3 as a choice
-    rng = np.random.default_rng(0)
-    da = xr.DataArray(rng.random((200, 30)), dims=("time", "neuron"))
-    da.to_netcdf(tmp_path / "noise.nc")
-    out = tmp_path / "scan"
-    args = ["rank", str(tmp_path / "noise.nc"), "--ranks", "1-3", "--method", "vaf"]
-    assert main([*args, "--out", str(out)]) == 0
-    summary = (out / "summary.txt").read_text()
+    summary = _rank_summary_on_noise(tmp_path, 30, "--ranks", "1-3", "--method", "vaf")
     assert "best rank: 3 — the top of the scan, not a choice" in summary
     assert "note: rank rule 'vaf'" in summary
 
@@ -88,13 +92,9 @@ def test_rank_reads_the_2d_variable_of_a_netcdf_dataset(tmp_path):
 def test_rank_command_says_why_bicv_is_nan(tmp_path, capsys):
     # 6 features: bicv fits at most rank 3, so ranks 4-5 are undefined (NaN) and
     # the summary says so instead of printing bare NaNs
-    rng = np.random.default_rng(0)
-    da = xr.DataArray(rng.random((200, 6)), dims=("time", "neuron"))
-    da.to_netcdf(tmp_path / "noise.nc")
-    out = tmp_path / "scan"
-    args = ["rank", str(tmp_path / "noise.nc"), "--ranks", "1-5", "--criteria", "bicv"]
-    assert main([*args, "--repeats", "2", "--out", str(out)]) == 0
-    summary = (out / "summary.txt").read_text()
+    summary = _rank_summary_on_noise(
+        tmp_path, 6, "--ranks", "1-5", "--criteria", "bicv", "--repeats", "2"
+    )
     assert "note: select_rank: bicv is undefined above rank 3" in summary
     assert "reported as NaN at ranks [4, 5]" in summary
 

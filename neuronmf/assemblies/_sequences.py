@@ -93,6 +93,19 @@ def _events(H: np.ndarray, lags: int, threshold: float):
     )
 
 
+def _refuse_constant(Y) -> None:
+    """A sequence needs two neurons whose (prepared) activity changes."""
+    n_varying = int((np.ptp(np.asarray(Y, float), axis=0) > 0).sum())
+    if n_varying < 2:
+        raise input_error(
+            "activity",
+            "at least 2 neurons that vary over time",
+            f"{n_varying} of {np.shape(Y)[1]} neurons varying",
+            "A constant neuron fires in no order; check the time range and the "
+            "series (every bin the same value).",
+        )
+
+
 def _occurrences(V, W, members, event_threshold, seed, options):
     """H over the whole recording with the patterns W fixed, and its events.
 
@@ -282,6 +295,7 @@ def sequences(
     Y, kind, kind_source, how = _prepare(
         A, kind, baseline_percentile, baseline_window, caller="assemblies.sequences"
     )
+    _refuse_constant(Y)
     if loss == "auto":
         loss = "kl" if kind == "counts" else "frobenius"
     V = np.ascontiguousarray(np.asarray(Y, float).T)  # (neuron, time)

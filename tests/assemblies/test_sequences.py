@@ -221,3 +221,14 @@ def test_kind_warning_names_sequences():
         nm.assemblies.sequences(sim.data.T, rank=2, lags=35, x_ortho=0.0, max_iter=5)
     kind = [str(w.message) for w in caught if "activity kind" in str(w.message)]
     assert kind and all(m.startswith("assemblies.sequences: ") for m in kind), kind
+
+
+@pytest.mark.parametrize("n_constant", [40, 39])
+def test_constant_activity_is_refused_before_any_fit(n_constant):
+    """Null input: constant neurons fire in no order. A fit used to run on
+    them (precision warnings, a pattern at p = 0.024)."""
+    rng = np.random.default_rng(0)
+    counts = np.full((600, 40), 3.0)
+    counts[:, n_constant:] = rng.poisson(3, (600, 40 - n_constant))
+    with pytest.raises(InputError, match="at least 2 neurons that vary"):
+        nm.assemblies.sequences(counts, rank=2, lags=10, kind="counts")

@@ -114,8 +114,11 @@ class Aligner:
     def correct(self, frames: np.ndarray, rigid, local) -> np.ndarray:
         """Corrected frames; with ``fourier`` the rigid part is a phase ramp and a
         piecewise field's residual (patch shifts minus the rigid one) is warped
-        with the kernel of ``order`` (cubic, or Lanczos for "fourier-lanczos")."""
+        with the kernel of ``order`` (cubic, or Lanczos for "fourier-lanczos");
+        with ``identity``, the frames as they are (float32)."""
         o = self.opts
+        if self.identity:  # every shift is 0: nothing to resample
+            return np.array(frames, dtype=np.float32)
         if o.fourier:
             frames = wp.shift_fourier(frames, rigid)
             if local is None:

@@ -242,13 +242,17 @@ def template_snr(image, noise_image, neuron_radius: float) -> np.ndarray:
     """
     r = _check_radius(neuron_radius)
     img = _check_image(image)
+    ring, disc = _soma_responses(img, r)
+    return _template_snr(img, noise_image, r, ring >= disc)
+
+
+def _template_snr(img, noise_image, r: float, use_ring: np.ndarray) -> np.ndarray:
+    """:func:`template_snr` given where the ring template wins (``use_ring``)."""
     noise = _check_image(noise_image)
     if noise.shape != img.shape:
         from neuronmf.errors import input_error
 
         raise input_error("noise_image", f"of shape {img.shape}", noise.shape)
-    ring, disc = _soma_responses(img, r)
-    use_ring = ring >= disc
     out = np.empty_like(img)
     s = 4.0 * r
     for template, where in (
@@ -319,7 +323,9 @@ def soma_candidates(
     [20, 27]
     """
     r = _check_radius(neuron_radius)
-    resp = soma_response(image, r)
+    img = _check_image(image)
+    ring, disc = _soma_responses(img, r)
+    resp = np.maximum(ring, disc)
     size = int(1.6 * r) | 1
     is_peak = resp == ndimage.maximum_filter(resp, size=size, mode="nearest")
     is_peak &= resp > float(min_response)
@@ -327,11 +333,11 @@ def soma_candidates(
     val = resp[peaks[:, 0], peaks[:, 1]] if len(peaks) else np.zeros(0)
     order = np.argsort(-val, kind="stable")
     peaks, val = peaks[order], val[order]
-    # non-maximum suppression: two somata are not closer than 1.5 radii
     keep = np.ones(len(peaks), bool)
-    if noise_image is not None and len(peaks):
-        snr = template_snr(image, noise_image, r)
+    if noise_image is not None and len(peaks):  # standing out of the noise
+        snr = _template_snr(img, noise_image, r, ring >= disc)
         keep &= snr[peaks[:, 0], peaks[:, 1]] >= float(min_snr)
+    # non-maximum suppression: two somata are not closer than 1.5 radii
     for i in range(len(peaks)):
         if keep[i]:
             d2 = ((peaks[i + 1 :] - peaks[i]) ** 2).sum(1)

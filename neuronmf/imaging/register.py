@@ -315,8 +315,11 @@ def register(
             bidi_offset = wp.bidi_offset(sample.mean(axis=0, keepdims=True))
             sample = wp.fix_bidi(sample, bidi_offset, opts.order)
         if template is None:
-            template = core.build_template(sample, opts, template_rounds, chunk)
             agreement = core.split_agreement(sample, opts, template_rounds, chunk)
+            if agreement < MIN_SPLIT_AGREEMENT:  # nothing to refine a template on
+                template = sample.mean(axis=0, dtype=np.float64)
+            else:
+                template = core.build_template(sample, opts, template_rounds, chunk)
         del sample
     template = np.asarray(template, np.float32)
     structureless = bool(agreement < MIN_SPLIT_AGREEMENT)  # False for nan

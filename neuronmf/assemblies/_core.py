@@ -23,7 +23,12 @@ import xarray as xr
 
 from neuronmf._provenance import result_attrs
 from neuronmf.assemblies._ica import detect_ica, marchenko_pastur_count
-from neuronmf.assemblies._input import _as_counts, _axis_coords, bin_spikes
+from neuronmf.assemblies._input import (
+    _as_counts,
+    _axis_coords,
+    bin_spikes,
+    refuse_constant,
+)
 from neuronmf.assemblies._kind import (
     KINDS,
     _prepare,
@@ -226,15 +231,7 @@ is required)
         )
     if not (X.nnz if sparse else np.any(X)):
         raise input_error("activity", "not all zero", "all zeros")
-    n_varying = _n_varying(X)
-    if n_varying < 2:  # co-activation needs two neurons whose activity changes
-        raise input_error(
-            "activity",
-            "at least 2 neurons that vary over time",
-            f"{n_varying} of {n_n} neurons varying",
-            "A constant neuron co-varies with nothing; check the time range and "
-            "the series (every bin the same value).",
-        )
+    refuse_constant(X, "co-varies with nothing")
     V = sp.csr_array(X.T) if sparse else X.T
     if rank_method not in ("mp", "cv"):
         raise input_error("rank_method", "'mp' or 'cv'", rank_method)
@@ -370,14 +367,6 @@ def _check_options(
         "threshold": threshold,
         "rank": rank,
     }
-
-
-def _n_varying(X) -> int:
-    """How many neurons (columns of dense or sparse ``X``) are not constant."""
-    lo, hi = X.min(axis=0), X.max(axis=0)
-    lo = lo.toarray() if sp.issparse(lo) else np.asarray(lo)
-    hi = hi.toarray() if sp.issparse(hi) else np.asarray(hi)
-    return int(np.count_nonzero(hi.ravel() > lo.ravel()))
 
 
 def _choose_rank(V, rank, rank_method, ranks, mp_count, loss, seed, progress):

@@ -141,3 +141,24 @@ def _axis_coords(A: xr.DataArray) -> dict:
         if name not in coords and c.ndim == 1 and c.dims[0] in ("neuron", "time"):
             coords[name] = (c.dims[0], c.values, dict(c.attrs))
     return coords
+
+
+def refuse_constant(X, why: str) -> None:
+    """Refuse (time × neuron, dense or sparse) activity with < 2 varying neurons.
+
+    ``why`` ends the fix: what a constant neuron cannot do in this analysis.
+    """
+    import scipy.sparse as sp
+
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    lo = lo.toarray() if sp.issparse(lo) else np.asarray(lo)
+    hi = hi.toarray() if sp.issparse(hi) else np.asarray(hi)
+    n_varying = int(np.count_nonzero(hi.ravel() > lo.ravel()))
+    if n_varying < 2:
+        raise input_error(
+            "activity",
+            "at least 2 neurons that vary over time",
+            f"{n_varying} of {X.shape[1]} neurons varying",
+            f"A constant neuron {why}; check the time range and the series "
+            "(every bin the same value).",
+        )

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import xarray as xr
 
-from neuronmf.assemblies._input import _as_counts
+from neuronmf.assemblies._input import _as_counts, refuse_constant
 from neuronmf.assemblies._kind import KINDS, _prepare
 from neuronmf.errors import input_error
 
@@ -91,19 +91,6 @@ def _events(H: np.ndarray, lags: int, threshold: float):
         np.asarray(frames, dtype=int)[order],
         np.asarray(heights, dtype=float)[order],
     )
-
-
-def _refuse_constant(Y) -> None:
-    """A sequence needs two neurons whose (prepared) activity changes."""
-    n_varying = int((np.ptp(np.asarray(Y, float), axis=0) > 0).sum())
-    if n_varying < 2:
-        raise input_error(
-            "activity",
-            "at least 2 neurons that vary over time",
-            f"{n_varying} of {np.shape(Y)[1]} neurons varying",
-            "A constant neuron fires in no order; check the time range and the "
-            "series (every bin the same value).",
-        )
 
 
 def _occurrences(V, W, members, event_threshold, seed, options):
@@ -295,7 +282,7 @@ def sequences(
     Y, kind, kind_source, how = _prepare(
         A, kind, baseline_percentile, baseline_window, caller="assemblies.sequences"
     )
-    _refuse_constant(Y)
+    refuse_constant(np.asarray(Y, float), "fires in no order")
     if loss == "auto":
         loss = "kl" if kind == "counts" else "frobenius"
     V = np.ascontiguousarray(np.asarray(Y, float).T)  # (neuron, time)

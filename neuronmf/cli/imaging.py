@@ -127,10 +127,17 @@ def _summary(args, movie, reg, seg) -> list[str]:
         )
     if n and "spikes" in seg:
         rate = float(movie.attrs.get("rate", np.nan))
-        events = (seg["spikes"].values > 0).sum(axis=1)
+        S = seg["spikes"].values
+        defined = np.isfinite(S).all(axis=1)  # no spikes where dF/F is NaN
+        if defined.any():
+            median = float(np.median((S[defined] > 0).sum(axis=1)))
+            per_s = f" ({median / (T / rate):.2f} /s)" if np.isfinite(rate) else ""
+            text = f"median {median:.0f} events per neuron{per_s}"
+        else:
+            text = "undefined (no neuron with a finite dF/F)"
         lines.append(
-            f"spikes ({args.spike_model}): median {np.median(events):.0f} events per "
-            f"neuron" + (f" ({np.median(events) / (T / rate):.2f} /s)" if rate else "")
+            f"spikes ({args.spike_model}): {text}, over the {int(defined.sum())} "
+            "neurons with a finite dF/F"
         )
     return lines
 

@@ -186,8 +186,9 @@ def test_summary_of_traces_with_an_all_nan_neuron_does_not_warn():
     from neuronmf.cli.imaging import _summary
 
     dff = np.array([[0.0, 2.0, 1.0], [np.nan] * 3, [0.0, 4.0, 0.5]])
+    spikes = np.where(np.isnan(dff), np.nan, [[0, 1, 0], [0, 0, 0], [1, 1, 0]])
     seg = xr.Dataset(
-        {"dff": (("neuron", "time"), dff)},
+        {"dff": (("neuron", "time"), dff), "spikes": (("neuron", "time"), spikes)},
         coords={"neuron": [0, 1, 2], "rejected": [], "time": [0.0, 0.1, 0.2]},
     )
     movie = xr.DataArray(np.zeros((3, 4, 4)), dims=("time", "y", "x"))
@@ -202,6 +203,12 @@ def test_summary_of_traces_with_an_all_nan_neuron_does_not_warn():
     traces = next(x for x in lines if x.startswith("traces:"))
     assert "finite for 2 of 3" in traces and "median peak dF/F 3.00" in traces
     assert "neuropil fixed (0.5)" in traces
+    # the NaN neuron has no spike train: not a 0 in the median, and no rate unit
+    # for a movie without a frame rate
+    spikes = next(x for x in lines if x.startswith("spikes"))
+    # (1 and 2 events: 1.5, printed 2; with the NaN neuron as 0 it was 1)
+    assert "median 2 events per neuron, over the 2 neurons" in spikes, spikes
+    assert "/s" not in spikes
 
 
 def test_neuropil_coefficient_reaches_the_traces(moving, tmp_path):

@@ -32,7 +32,6 @@ def nnls_columns(V, W) -> np.ndarray:
     True
     """
     from neuronmf.engine.products import data_product_T
-    from neuronmf.engine.solvers import _hals_kernels
 
     # solve for V / 2**kv and W / 2**kw (exact power-of-two scalings, so results
     # in the usual range are unchanged bit for bit), then scale H back: data or
@@ -47,16 +46,50 @@ def nnls_columns(V, W) -> np.ndarray:
         V64 = np.ldexp(V64, -kv)
     if kw:
         W64 = np.ldexp(W64, -kw)
-    B = data_product_T(V64, W64)
-    G = np.ascontiguousarray(W64.T @ W64)
-    r = G.shape[0]
-    Ht = np.zeros((B.shape[0], r))
-    tol = 1e-12 * max(float(np.abs(B).max(initial=0.0)), 1e-300) * max(r, 1)
-    _hals_kernels.nnls_rows(Ht, B, G, 30 * r + 100, tol)
+    H = nnls_gram(data_product_T(V64, W64).T, W64.T @ W64)
     if kv != kw:
         with np.errstate(over="ignore", under="ignore"):
-            Ht = np.ldexp(Ht, kv - kw)
-    return Ht.T.copy()
+            H = np.ldexp(H, kv - kw)
+    return np.ascontiguousarray(H)
+
+
+def nnls_gram(B, G) -> np.ndarray:
+    """Solve ``min_{H >= 0} |V - W H|_F`` from its products ``B = WᵀV``, ``G = WᵀW``.
+
+    The solve of :func:`nnls_columns` for callers that form ``WᵀV`` their own
+    way (without ``V``: a filtered movie's products from the raw frames, a
+    lazy movie block by block). Exact (active set, per column, in parallel),
+    float64; no rescaling, so ``B`` and ``G`` must be in a range where ``G``'s
+    products neither overflow nor underflow.
+
+    Parameters
+    ----------
+    B : ndarray of shape (r, n)
+        ``WᵀV``.
+    G : ndarray of shape (r, r)
+        ``WᵀW``, symmetric positive semi-definite.
+
+    Returns
+    -------
+    H : ndarray of shape (r, n), float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(1)
+    >>> W, V = rng.random((8, 3)), rng.random((8, 4))
+    >>> bool(np.allclose(nnls_gram(W.T @ V, W.T @ W), nnls_columns(V, W)))
+    True
+    """
+    from neuronmf.engine.solvers import _hals_kernels
+
+    Bt = np.ascontiguousarray(np.asarray(B, dtype=np.float64).T)
+    G = np.ascontiguousarray(G, dtype=np.float64)
+    r = G.shape[0]
+    Ht = np.zeros((Bt.shape[0], r))
+    tol = 1e-12 * max(float(np.abs(Bt).max(initial=0.0)), 1e-300) * max(r, 1)
+    _hals_kernels.nnls_rows(Ht, Bt, G, 30 * r + 100, tol)
+    return Ht.T
 
 
 def exponent(X, limit: int = 40) -> int:

@@ -159,9 +159,14 @@ class SegmentParameters:
     footprint_threshold : float
         Footprints keep their connected part ≥ this × max, in [0, 1] (0.3).
     seed_frames : int
-        At most this many frames are seeded, ≥ 2 (1000): longer movies are
-        seeded on frames averaged in bins of ⌈T / seed_frames⌉; traces are
-        always fitted at the full frame rate.
+        At most this many frames are used to find neurons, ≥ 2 (1000): in
+        longer movies every detection step (seeds, footprints, merging,
+        quality, anatomy) runs on frames averaged in bins of
+        ⌈T / seed_frames⌉, so its cost no longer grows with the length; the
+        traces are then fitted at the full frame rate (exact NNLS of the
+        baseline-subtracted, high-passed frames on the footprints and
+        background). ``snr`` and ``trace_correlation`` are measured on the
+        binned frames.
     anatomy_threshold : float
         Minimum anatomical score (0.55, in units of the local contrast of the
         mean image; a sharp ring scores up to ≈ 2–4).

@@ -13,6 +13,7 @@ from scipy import ndimage
 
 from neuronmf.engine import nmf, project
 from neuronmf.engine.chunked import is_dask
+from neuronmf.engine.nnls import nnls_gram
 from neuronmf.imaging._out_of_core import (
     _binned_frames,
     _highpass,
@@ -295,6 +296,70 @@ def _add_anatomy(fit: dict, R, V, r: float, p: SegmentParameters, anat: dict, sp
     fit["activity"] = np.concatenate([fit["activity"], cact[idx]])
 
 
+def _binned(Y, step: int) -> np.ndarray:
+    """A patch's frames averaged in bins of ``step`` (float32; the incomplete last
+    bin dropped), in memory or block by block from a dask patch."""
+    if is_dask(Y):
+        return _binned_frames(Y, step)
+    T, h, w = Y.shape
+    n = T // step
+    frames = Y[: n * step].reshape(n, step, h, w)
+    return frames.mean(axis=1, dtype=np.float64).astype(np.float32)
+
+
+def _highpass_adjoint(F: np.ndarray, r: float) -> np.ndarray:
+    """``Gᵀ f`` for each image ``f`` of ``F`` (n, h, w), G the local mean of
+    :func:`~neuronmf.imaging._out_of_core._highpass` (Gaussian σ = 2r,
+    reflected edges).
+
+    G is separable, ``G X = Gy X Gxᵀ`` with ``Gy``, ``Gx`` the 1-D filters as
+    matrices (column j filters the unit impulse at j), so ``⟨f, G X⟩ =
+    ⟨Gyᵀ f Gx, X⟩``, edges included.
+    """
+    _, h, w = F.shape
+    Gy = ndimage.gaussian_filter1d(np.eye(h), 2 * r, axis=0)
+    Gx = ndimage.gaussian_filter1d(np.eye(w), 2 * r, axis=0)
+    return Gy.T @ F @ Gx
+
+
+def _full_rate_traces(out: dict, Y, r: float, refine) -> dict:
+    """Traces and background traces at the full frame rate of a patch detected
+    on binned frames (in place on ``out``, which is returned).
+
+    The exact NNLS fit of the full-rate frames as the detection sees them,
+    baseline-subtracted and high-passed, ``Rh = (Y − b0) − G(Y − b0)``, on the
+    footprints and (``refine``) the background footprints, jointly. ``Rh`` is
+    never formed: its products with the footprints are those of the raw frames
+    with ``f − Gᵀf`` (:func:`_highpass_adjoint`), so the cost is one product
+    of the patch with a few images instead of a spatial filter of every frame.
+    Not clipped at zero (the detection's ``V`` is): an unbiased trace of the
+    noise. Without ``refine`` the background keeps its constant trace.
+    """
+    T, h, w = Y.shape
+    A, bg = out["A"], out["bg_W"]
+    rank = len(bg)
+    fit_bg = bool(refine) and rank > 0
+    F = np.concatenate([A, bg]) if fit_bg else A
+    n = len(F)
+    out["bg_H"] = np.ones((rank, T))
+    if not n:
+        out["C"] = np.zeros((0, T))
+        return out
+    F64 = F.reshape(n, -1).astype(np.float64)
+    Fh = (F - _highpass_adjoint(F, r)).reshape(n, -1).astype(np.float32)
+    if is_dask(Y):
+        M = Y.reshape(T, h * w).T  # lazy (pixels × time)
+        B = _rows_times(Fh, M).astype(np.float64)
+    else:
+        B = (Y.reshape(T, h * w) @ Fh.T).T.astype(np.float64)
+    B -= (Fh.astype(np.float64) @ out["b0"].ravel().astype(np.float64))[:, None]
+    H = nnls_gram(B, F64 @ F64.T)
+    out["C"] = H[: len(A)]
+    if fit_bg:
+        out["bg_H"] = H[len(A) :]
+    return out
+
+
 def _segment_patch(
     Y,
     r: float,
@@ -328,6 +393,14 @@ def _segment_patch(
     # long movies are seeded on frames averaged in bins of `step` (calcium
     # transients span several frames; averaging also lowers the noise)
     step = max(1, int(np.ceil(T / p.seed_frames)))
+    if step > 1 and p.background != "ring":
+        # every detection step on the binned frames (seeds, footprints,
+        # merging, quality, anatomy): their cost follows the frames; then the
+        # traces at the full rate, one product with the patch
+        out = _segment_patch(
+            _binned(Y, step), r, p, n_neurons, background_rank, refine, seeds, anat
+        )
+        return _full_rate_traces(out, Y, r, refine)
     ring = RingBackground(Y, r, p, step) if p.background == "ring" else None
     if ring is not None:  # one-photon: seeds on the movie minus its ring background
         (R, Rs, b0), Rh, Rb = ring.prepare(), None, None

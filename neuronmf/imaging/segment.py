@@ -412,6 +412,10 @@ def segment(
        their area; activity components keep the decision of step 5, while
        ``snr`` and ``trace_correlation`` report the final traces.
 
+    A movie longer than ``seed_frames`` (1000) is detected on frames averaged
+    in bins of ⌈T / seed_frames⌉ (steps 1–6), and its traces and background
+    traces are then fitted at the full frame rate, one product per patch.
+
     A patch larger than ``patch_memory`` (T × h × w × 4 bytes) is processed
     out of core, never read whole (see :class:`SegmentParameters`);
     ``attrs["n_patches_out_of_core"]`` counts these patches.

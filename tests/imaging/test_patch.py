@@ -1,0 +1,87 @@
+"""One patch of ``segment``: detection on binned frames, traces at the full rate."""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pytest
+from scipy import ndimage
+
+import neuronmf as nm
+from neuronmf.engine.nnls import nnls_columns
+from neuronmf.imaging._out_of_core import _highpass
+from neuronmf.imaging._patch import _binned, _full_rate_traces, _highpass_adjoint
+
+
+def test_highpass_adjoint_is_the_filters_transpose_edges_included():
+    rng = np.random.default_rng(0)
+    F = rng.random((3, 20, 26))
+    X = rng.random((20, 26))
+    smooth = ndimage.gaussian_filter(X, 2 * 2.5)  # what _highpass subtracts
+    got = (_highpass_adjoint(F, 2.5) * X).sum(axis=(1, 2))
+    want = (F * smooth).sum(axis=(1, 2))
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+@pytest.mark.parametrize("refine", ["full", False])
+def test_full_rate_traces_are_the_nnls_fit_of_the_highpassed_frames(lazy, refine):
+    """Against the plain reference: high-pass every frame, then exact NNLS."""
+    rng = np.random.default_rng(1)
+    T, h, w, r = 60, 18, 22, 2.0
+    A = np.zeros((2, h, w))
+    A[0, 3:8, 4:9], A[1, 10:15, 12:18] = 1.0, 0.7
+    bg = 0.5 + rng.random((1, h, w))
+    C = rng.gamma(1.0, 3.0, (2, T))
+    Y = (np.tensordot(C.T, A, 1) + 20 + rng.normal(0, 1, (T, h, w))).astype(np.float32)
+    b0 = np.percentile(Y, 10, axis=0).astype(np.float32)
+    out = {"A": A, "bg_W": bg, "b0": b0}
+    movie = da.from_array(Y, chunks=(17, h, w)) if lazy else Y
+    got = _full_rate_traces(dict(out), movie, r, refine)
+    Rh = _highpass(Y - b0, r).reshape(T, -1).T.astype(np.float64)
+    W = np.concatenate([A, bg] if refine else [A]).reshape(-1 if refine else 2, h * w)
+    want = nnls_columns(Rh, W.T)
+    np.testing.assert_allclose(got["C"], want[:2], rtol=1e-4, atol=1e-4)
+    if refine:
+        np.testing.assert_allclose(got["bg_H"], want[2:], rtol=1e-4, atol=1e-4)
+    else:
+        np.testing.assert_array_equal(got["bg_H"], np.ones((1, T)))
+    # the fit follows the true traces
+    for k in range(2):
+        assert np.corrcoef(got["C"][k], C[k])[0, 1] > 0.9
+
+
+def test_full_rate_traces_with_no_components():
+    Y = np.ones((10, 8, 8), np.float32)
+    out = {"A": np.zeros((0, 8, 8)), "bg_W": np.zeros((0, 8, 8)), "b0": Y[0]}
+    got = _full_rate_traces(out, Y, 2.0, "full")
+    assert got["C"].shape == (0, 10) and got["bg_H"].shape == (0, 10)
+
+
+def test_binned_in_memory_and_lazy_agree():
+    Y = np.random.default_rng(2).random((23, 5, 6)).astype(np.float32)
+    mem = _binned(Y, 4)
+    lazy = _binned(da.from_array(Y, chunks=(7, 5, 6)), 4)
+    assert mem.shape == (5, 5, 6) and mem.dtype == np.float32
+    np.testing.assert_allclose(mem, Y[:20].reshape(5, 4, 5, 6).mean(1), rtol=1e-6)
+    np.testing.assert_allclose(lazy, mem, rtol=1e-6)
+
+
+def test_long_movies_detect_on_binned_frames_and_keep_full_rate_traces():
+    """Detection on 4× binned frames: the same neurons, traces at the full rate
+    that follow the true calcium (frames the binning leaves out included)."""
+    sim = nm.datasets.simulate_movie((48, 48), 402, 8, 4.0, seed=1)
+    binned = nm.imaging.segment(sim.data, neuron_radius=4.0, seed_frames=100)
+    full = nm.imaging.segment(sim.data, neuron_radius=4.0)
+    assert binned.sizes["time"] == 402
+    assert nm.imaging.score(binned, sim.truth)["f1"] >= 0.9
+    matches = nm.imaging.score(binned, sim.truth)["matches"]
+    corr = [
+        np.corrcoef(binned.traces.values[i], sim.truth.traces.values[j])[0, 1]
+        for i, j in matches
+    ]
+    assert np.median(corr) > 0.9, corr
+    # the last 2 frames are in no bin, and still fitted
+    assert np.all(np.isfinite(binned.traces.values[:, -2:]))
+    same = nm.imaging.score(binned, full)["matches"]
+    assert len(same) >= full.sizes["neuron"] - 1

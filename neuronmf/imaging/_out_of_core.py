@@ -13,9 +13,10 @@ take a (pixels × time) matrix in memory or lazy alike.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage, sparse
+from scipy import sparse
 
 from neuronmf.engine.chunked import is_dask
+from neuronmf.imaging._filters import gaussian_frames
 from neuronmf.imaging.anatomy import (
     _NEUROPIL,
     _NEUROPIL_FACTOR,
@@ -155,7 +156,7 @@ def _binned_frames(Y, step: int) -> np.ndarray:
 
 def _highpass(R: np.ndarray, r: float) -> np.ndarray:
     """The movie minus its local spatial mean (Gaussian σ = 2r), frame by frame."""
-    return R - ndimage.gaussian_filter(R, (0, 2 * r, 2 * r))
+    return R - gaussian_frames(R, 2 * r)
 
 
 def _V_block(Y_block, b0: np.ndarray, r: float) -> np.ndarray:

@@ -9,11 +9,11 @@ imported directly (:mod:`neuronmf.engine`), never through the package facade.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 from neuronmf.engine import nmf, project
 from neuronmf.engine.chunked import is_dask
 from neuronmf.engine.nnls import nnls_gram
+from neuronmf.imaging._filters import gaussian_frames_adjoint
 from neuronmf.imaging._out_of_core import (
     _binned_frames,
     _highpass,
@@ -130,7 +130,7 @@ def _prepare(Y, r: float, p: SegmentParameters, step: int, refine):
     Y = np.asarray(Y, dtype=np.float32)
     b0 = np.percentile(Y, p.baseline_percentile, axis=0).astype(np.float32)
     R = Y - b0
-    Rh = R - ndimage.gaussian_filter(R, (0, 2 * r, 2 * r))
+    Rh = _highpass(R, r)
     if step > 1:
         Rs = Rh[: T // step * step].reshape(T // step, step, h, w).mean(axis=1)
     else:
@@ -307,21 +307,6 @@ def _binned(Y, step: int) -> np.ndarray:
     return frames.mean(axis=1, dtype=np.float64).astype(np.float32)
 
 
-def _highpass_adjoint(F: np.ndarray, r: float) -> np.ndarray:
-    """``Gᵀ f`` for each image ``f`` of ``F`` (n, h, w), G the local mean of
-    :func:`~neuronmf.imaging._out_of_core._highpass` (Gaussian σ = 2r,
-    reflected edges).
-
-    G is separable, ``G X = Gy X Gxᵀ`` with ``Gy``, ``Gx`` the 1-D filters as
-    matrices (column j filters the unit impulse at j), so ``⟨f, G X⟩ =
-    ⟨Gyᵀ f Gx, X⟩``, edges included.
-    """
-    _, h, w = F.shape
-    Gy = ndimage.gaussian_filter1d(np.eye(h), 2 * r, axis=0)
-    Gx = ndimage.gaussian_filter1d(np.eye(w), 2 * r, axis=0)
-    return Gy.T @ F @ Gx
-
-
 def _full_rate_traces(out: dict, Y, r: float, refine) -> dict:
     """Traces and background traces at the full frame rate of a patch detected
     on binned frames (in place on ``out``, which is returned).
@@ -330,8 +315,9 @@ def _full_rate_traces(out: dict, Y, r: float, refine) -> dict:
     baseline-subtracted and high-passed, ``Rh = (Y − b0) − G(Y − b0)``, on the
     footprints and (``refine``) the background footprints, jointly. ``Rh`` is
     never formed: its products with the footprints are those of the raw frames
-    with ``f − Gᵀf`` (:func:`_highpass_adjoint`), so the cost is one product
-    of the patch with a few images instead of a spatial filter of every frame.
+    with ``f − Gᵀf`` (:func:`~neuronmf.imaging._filters.gaussian_frames_adjoint`),
+    so the cost is one product of the patch with a few images instead of a
+    spatial filter of every frame.
     Not clipped at zero (the detection's ``V`` is): an unbiased trace of the
     noise. Without ``refine`` the background keeps its constant trace.
     """
@@ -346,7 +332,7 @@ def _full_rate_traces(out: dict, Y, r: float, refine) -> dict:
         out["C"] = np.zeros((0, T))
         return out
     F64 = F.reshape(n, -1).astype(np.float64)
-    Fh = (F - _highpass_adjoint(F, r)).reshape(n, -1).astype(np.float32)
+    Fh = (F - gaussian_frames_adjoint(F, 2 * r)).reshape(n, -1).astype(np.float32)
     if is_dask(Y):
         M = Y.reshape(T, h * w).T  # lazy (pixels × time)
         B = _rows_times(Fh, M).astype(np.float64)

@@ -18,15 +18,30 @@ def subtract_outer(X, c, image, y0, x0):  # pragma: no cover - compiled
     """``X[t, y0 + i, x0 + j] -= c[t] * image[i, j]`` in place.
 
     ``c`` and ``image`` have ``X``'s dtype, so each product is rounded as
-    NumPy's ``c[:, None, None] * image[None]`` would round it.
+    NumPy's ``c[:, None, None] * image[None]`` would round it. Only the
+    non-zero pixels of ``image`` are visited (subtracting 0 changes nothing):
+    a seeding speck touches a few pixels of its window.
     """
     T = X.shape[0]
     h, w = image.shape
+    n = 0
+    for i in range(h):
+        for j in range(w):
+            if image[i, j] != 0:
+                n += 1
+    ii = np.empty(n, np.int64)
+    jj = np.empty(n, np.int64)
+    vv = np.empty(n, image.dtype)
+    n = 0
+    for i in range(h):
+        for j in range(w):
+            if image[i, j] != 0:
+                ii[n], jj[n], vv[n] = y0 + i, x0 + j, image[i, j]
+                n += 1
     for t in range(T):
         ct = c[t]
-        for i in range(h):
-            for j in range(w):
-                X[t, y0 + i, x0 + j] -= ct * image[i, j]
+        for k in range(n):
+            X[t, ii[k], jj[k]] -= ct * vv[k]
 
 
 @njit(cache=True, nogil=True)

@@ -6,6 +6,7 @@ import numpy as np
 from scipy import ndimage
 
 from neuronmf.imaging import _seeds_kernels as _k
+from neuronmf.imaging._filters import gaussian_frames
 
 
 def noise_level(X: np.ndarray, axis: int = 0) -> np.ndarray:
@@ -30,8 +31,8 @@ def _spatial_filters(R: np.ndarray, neuron_radius: float):
     which :func:`greedy_seeds` uses to update them after each subtraction.
     """
     s = max(neuron_radius / 2.0, 0.5)
-    low = ndimage.gaussian_filter(R, (0, 4 * s, 4 * s))
-    Rf = ndimage.gaussian_filter(R, (0, s, s)) - low
+    low = gaussian_frames(R, 4 * s)
+    Rf = gaussian_frames(R, s) - low
     return Rf, R - low
 
 
@@ -127,8 +128,8 @@ def greedy_seeds(
         x0, x1 = max(cx - w, 0), min(cx + w + 1, nx)
         dmask = disc[y0 - cy + w : y1 - cy + w, x0 - cx + w : x1 - cx + w]
         # one float64 copy of the window (a float32 one would be cast again by
-        # every product with the float64 trace below)
-        Rw = R[:, y0:y1, x0:x1].reshape(T, -1).astype(np.float64)
+        # every product with the float64 trace below), converted as it is copied
+        Rw = np.array(R[:, y0:y1, x0:x1], dtype=np.float64).reshape(T, -1)
         c = np.maximum(Rf[:, cy, cx], 0).astype(np.float64)
         a = None
         for _ in range(n_iter):
@@ -149,9 +150,9 @@ def greedy_seeds(
         score[cy, cx] = 0.0
         if a is None or a.max() <= 0 or c.max() <= 0:
             continue
-        R[:, y0:y1, x0:x1] -= (
-            np.outer(c, a).reshape(T, y1 - y0, x1 - x0).astype(R.dtype)
-        )
+        # in place, without a (time × window) temporary
+        window = a.reshape(y1 - y0, x1 - x0).astype(R.dtype)
+        _k.subtract_outer(R, c.astype(R.dtype), window, y0, x0)
         if np.count_nonzero(a) < min_area:
             # a speck: no seed from any of its pixels again (each would find
             # the same speck); the summary images are left as they are

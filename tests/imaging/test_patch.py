@@ -5,22 +5,11 @@ from __future__ import annotations
 import dask.array as da
 import numpy as np
 import pytest
-from scipy import ndimage
 
 import neuronmf as nm
 from neuronmf.engine.nnls import nnls_columns
 from neuronmf.imaging._out_of_core import _highpass
-from neuronmf.imaging._patch import _binned, _full_rate_traces, _highpass_adjoint
-
-
-def test_highpass_adjoint_is_the_filters_transpose_edges_included():
-    rng = np.random.default_rng(0)
-    F = rng.random((3, 20, 26))
-    X = rng.random((20, 26))
-    smooth = ndimage.gaussian_filter(X, 2 * 2.5)  # what _highpass subtracts
-    got = (_highpass_adjoint(F, 2.5) * X).sum(axis=(1, 2))
-    want = (F * smooth).sum(axis=(1, 2))
-    np.testing.assert_allclose(got, want, rtol=1e-10)
+from neuronmf.imaging._patch import _binned, _full_rate_traces
 
 
 @pytest.mark.parametrize("lazy", [False, True])

@@ -23,7 +23,7 @@ from neuronmf.imaging.anatomy import (
     _disc_and_annulus,
     activity_evidence,
 )
-from neuronmf.imaging.quality import trace_correlation
+from neuronmf.imaging.quality import mean_trace_correlation
 
 
 def _lazy_frame_stats(data, finite: bool, mean_image: bool) -> list:
@@ -221,14 +221,9 @@ class _OutOfCorePatch:
         K = len(A)
         masks = [a >= 0.2 * max(a.max(), 1e-30) for a in A]
         idx = [k for k in range(K) if masks[k].any()]
-        F = self.mask_means([masks[k] for k in idx]).astype(np.float32)
-        # a one-pixel-per-component movie holding each mask's mean trace: the
-        # same correlations, by the same function
-        R1 = np.zeros((self.T, 1, K), np.float32)
-        A1 = np.zeros((K, 1, K))
-        R1[:, 0, idx] = F.T
-        A1[idx, 0, idx] = 1.0
-        return trace_correlation(A1, C, R1)
+        means = np.zeros((K, self.T))
+        means[idx] = self.mask_means([masks[k] for k in idx]).astype(np.float32)
+        return mean_trace_correlation(means, C)
 
     def activity_evidence(self, points) -> np.ndarray:
         """:func:`~neuronmf.imaging.anatomy.activity_evidence` of ``R`` (exact)."""

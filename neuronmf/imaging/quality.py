@@ -37,13 +37,25 @@ def trace_correlation(
     ``R`` is the baseline-subtracted movie (time, y, x) (CaImAn's space correlation
     idea, without its code).
     """
-    out = np.zeros(len(A))
+    means = np.zeros((len(A), R.shape[0]))
     for k, a in enumerate(A):
         m = a >= threshold * max(a.max(), 1e-30)
-        if not m.any():
-            continue
-        f = R[:, m].mean(1)
-        c = C[k]
+        if m.any():
+            means[k] = R[:, m].mean(1)
+    return mean_trace_correlation(means, C)
+
+
+def mean_trace_correlation(means: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """Correlation of each trace (row of ``C``) with its mask's mean trace.
+
+    The last step of :func:`trace_correlation`, for callers that compute the
+    mask means their own way (block by block, or from raw frames: adding a
+    constant such as the baseline does not change a correlation). A constant
+    mean or trace (an empty mask included) correlates 0.
+    """
+    out = np.zeros(len(C))
+    for k in range(len(C)):
+        f, c = means[k], C[k]
         if f.std() > 0 and c.std() > 0:
             out[k] = float(np.corrcoef(f, c)[0, 1])
     return out

@@ -119,7 +119,8 @@ def test_imaging_summary_times_every_step(run):
         "total",
     ]
     wall = [float(s[1]) for s in steps]
-    assert all(w >= 0 for w in wall) and wall[1] > 0
+    # (segmenting 48² × 100 frames can round to 0.0 s; the whole run cannot)
+    assert all(w >= 0 for w in wall) and wall[-1] > 0
     assert abs(sum(wall[:-1]) - wall[-1]) < 0.5  # the total is the steps' sum
 
 

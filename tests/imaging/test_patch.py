@@ -9,7 +9,10 @@ import pytest
 import neuronmf as nm
 from neuronmf.engine.nnls import nnls_columns
 from neuronmf.imaging._out_of_core import _highpass
+from neuronmf.imaging._parameters import SegmentParameters
 from neuronmf.imaging._patch import _binned, _full_rate_traces
+
+PARAMETERS = SegmentParameters.from_radius(2.0)
 
 
 @pytest.mark.parametrize("lazy", [False, True])
@@ -24,9 +27,10 @@ def test_full_rate_traces_are_the_nnls_fit_of_the_highpassed_frames(lazy, refine
     C = rng.gamma(1.0, 3.0, (2, T))
     Y = (np.tensordot(C.T, A, 1) + 20 + rng.normal(0, 1, (T, h, w))).astype(np.float32)
     b0 = np.percentile(Y, 10, axis=0).astype(np.float32)
-    out = {"A": A, "bg_W": bg, "b0": b0}
+    out = {"A": A, "bg_W": bg, "b0": b0, "origin": ["activity"] * 2}
+    out.update(reasons=["", ""], measures={})
     movie = da.from_array(Y, chunks=(17, h, w)) if lazy else Y
-    got = _full_rate_traces(dict(out), movie, r, refine)
+    got = _full_rate_traces(out, movie, r, refine, PARAMETERS)
     Rh = _highpass(Y - b0, r).reshape(T, -1).T.astype(np.float64)
     W = np.concatenate([A, bg] if refine else [A]).reshape(-1 if refine else 2, h * w)
     want = nnls_columns(Rh, W.T)
@@ -38,12 +42,39 @@ def test_full_rate_traces_are_the_nnls_fit_of_the_highpassed_frames(lazy, refine
     # the fit follows the true traces
     for k in range(2):
         assert np.corrcoef(got["C"][k], C[k])[0, 1] > 0.9
+    # judged again at the full rate: the measures of these traces
+    ref = nm.imaging.quality
+    np.testing.assert_allclose(got["measures"]["snr"], ref.trace_snr(got["C"]))
+    tc = ref.trace_correlation(A, got["C"], Y - b0)
+    np.testing.assert_allclose(got["measures"]["trace_correlation"], tc, atol=1e-5)
+    assert got["reasons"] == ["", ""]
+
+
+def test_full_rate_quality_rejects_what_binning_hid():
+    """A kept activity component whose full-rate trace fails is rejected; an
+    anatomical one is judged on its area only; a rejected one keeps its reason."""
+    rng = np.random.default_rng(3)
+    T, h, w = 80, 12, 12
+    A = np.zeros((3, h, w))
+    A[:, 3:9, 3:9] = 1.0
+    Y = (20 + rng.normal(0, 1, (T, h, w))).astype(np.float32)  # no signal at all
+    out = {"A": A, "bg_W": np.zeros((0, h, w)), "b0": np.full((h, w), 20, np.float32)}
+    out.update(
+        origin=["activity", "anatomy", "activity"],
+        reasons=["", "", "area 3 px < 39"],
+        measures={},
+    )
+    p = PARAMETERS.replace(min_snr=100.0, min_area=1)
+    got = _full_rate_traces(out, Y, 2.0, "full", p)
+    assert got["reasons"][0].startswith("snr") and "< 100.0" in got["reasons"][0]
+    assert got["reasons"][1] == ""
+    assert got["reasons"][2] == "area 3 px < 39"
 
 
 def test_full_rate_traces_with_no_components():
     Y = np.ones((10, 8, 8), np.float32)
     out = {"A": np.zeros((0, 8, 8)), "bg_W": np.zeros((0, 8, 8)), "b0": Y[0]}
-    got = _full_rate_traces(out, Y, 2.0, "full")
+    got = _full_rate_traces(out, Y, 2.0, "full", PARAMETERS)
     assert got["C"].shape == (0, 10) and got["bg_H"].shape == (0, 10)
 
 

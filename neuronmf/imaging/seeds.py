@@ -128,10 +128,11 @@ def greedy_seeds(
         y0, y1 = max(cy - w, 0), min(cy + w + 1, ny)
         x0, x1 = max(cx - w, 0), min(cx + w + 1, nx)
         dmask = disc[y0 - cy + w : y1 - cy + w, x0 - cx + w : x1 - cx + w]
-        # one float64 copy of the window (a float32 one would be cast again by
-        # every product with the float64 trace below), converted as it is copied
-        Rw = np.array(R[:, y0:y1, x0:x1], dtype=np.float64).reshape(T, -1)
-        c = np.maximum(Rf[:, cy, cx], 0).astype(np.float64)
+        # one contiguous copy of the window, in the movie's precision (float32:
+        # half the bytes of a float64 one; the trace has the same dtype, so
+        # no product casts it again)
+        Rw = np.ascontiguousarray(R[:, y0:y1, x0:x1]).reshape(T, -1)
+        c = np.maximum(Rf[:, cy, cx], 0).astype(Rw.dtype)
         a = None
         for _ in range(n_iter):
             if c @ c <= 0:

@@ -259,7 +259,8 @@ def _run(args) -> int:
         if reg is None
         else nm.imaging.valid_region(reg)
     )
-    inner = corrected.isel(**region)
+    # cut from the file: a patch of an isel'd lazy movie reads whole frames
+    inner = nm.io.movie.lazy_window(corrected, region["y"], region["x"])
     print("imaging: 2/3 segmentation", flush=True)
     seg = nm.imaging.segment(
         inner,

@@ -122,8 +122,17 @@ def _check_out(out) -> Path | None:
 def _chunk(mov, chunk_frames) -> int:
     T, ny, nx = mov.shape
     if chunk_frames is None:
-        return int(max(1, min(T, CHUNK_BYTES // (4 * ny * nx))))
+        n = max(1, CHUNK_BYTES // (4 * ny * nx))
+        if n > FILE_TILE[0]:  # whole tiles of the output file per write
+            n -= n % FILE_TILE[0]
+        return int(min(T, n))
     return check_int("chunk_frames", chunk_frames, 1)
+
+
+#: (frames, y, x) of the output file's HDF5 chunks: a segmentation patch reads
+#: the tiles it covers (0.1-0.35 s for 104² px x 3,000 frames of a 512² movie)
+#: instead of every frame whole (0.65-0.85 s); writers read 32 frames at a time
+FILE_TILE = (32, 64, 64)
 
 
 def register(
@@ -407,9 +416,12 @@ def _pass_to_file(
     T, ny, nx = mov.shape
     with atomic_path(path, size_hint=4 * T * ny * nx) as tmp:
         with h5py.File(tmp, "w") as f:
-            d = f.create_dataset(
-                "corrected", (T, ny, nx), np.float32, chunks=(1, ny, nx)
+            tile = (
+                min(FILE_TILE[0], chunk),
+                min(FILE_TILE[1], ny),
+                min(FILE_TILE[2], nx),
             )
+            d = f.create_dataset("corrected", (T, ny, nx), np.float32, chunks=tile)
             rate = mov.attrs.get("rate")
             if isinstance(rate, numbers.Real):
                 d.attrs["rate"] = float(rate)

@@ -44,16 +44,25 @@ _SERIES = {
 _IMAGES = ("template", "mean_before", "mean_after")
 
 
+#: frames read at once when writing a movie (one HDF5 tile of register's file)
+_BLOCK = 32
+
+
 def _frames(data):
-    """(frames, x, y) float32 frames of a (time, y, x) movie, one at a time."""
+    """(frames, x, y) float32 frames of a (time, y, x) movie, one at a time.
+
+    Read 32 frames at a time: one dask computation per block instead of per
+    frame, and whole tiles of a file chunked in space and time.
+    """
     from hdmf.data_utils import DataChunkIterator
 
     def gen():
-        for t in range(data.shape[0]):
-            frame = data[t]
-            if hasattr(frame, "compute"):
-                frame = frame.compute()
-            yield np.asarray(frame, np.float32).T
+        for t0 in range(0, data.shape[0], _BLOCK):
+            block = data[t0 : t0 + _BLOCK]
+            if hasattr(block, "compute"):
+                block = block.compute()
+            for frame in np.asarray(block, np.float32):
+                yield frame.T
 
     T, ny, nx = data.shape
     return DataChunkIterator(

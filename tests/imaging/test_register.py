@@ -462,3 +462,27 @@ def test_piecewise_lanczos_registers_and_records_it(interp):
     assert 0 < d.mean() < 0.1 * np.abs(b).mean()
     with pytest.raises(InputError, match="interpolation"):
         register(sim.data, interpolation="sinc", **kw)
+
+
+def test_the_output_file_is_tiled_in_space_and_time(tmp_path):
+    """Whole 32-frame tiles per write; a patch of the corrected movie reads only
+    the tiles it covers."""
+    import h5py
+
+    from neuronmf.imaging.register import FILE_TILE, _chunk
+
+    sim = simulate_movie((96, 80), 70, 6, seed=2, motion={"rigid": 2})
+    reg = register(sim.data, out=tmp_path / "r.h5")
+    with h5py.File(tmp_path / "r.h5", "r") as f:
+        assert f["corrected"].chunks == (32, 64, 64)
+    np.testing.assert_array_equal(
+        reg["corrected"].values, register(sim.data)["corrected"].values
+    )
+
+    # the default pass writes whole tiles: a multiple of their frames (93
+    # frames of 300² px fit in a pass; 64 are taken)
+    class Shaped:
+        shape = (10_000, 300, 300)
+
+    assert _chunk(Shaped, None) == 64 and FILE_TILE[0] == 32
+    assert _chunk(Shaped, 7) == 7  # the user's choice stands

@@ -147,3 +147,53 @@ def test_h5_chunks_follow_on_disk_tiles():
     # time-chunked files keep whole frames
     assert _h5_chunks((32000, 256, 256), 4, (250, 256, 256))[1:] == (256, 256)
     assert _h5_chunks((100, 64, 64), 4, None) == (100, 64, 64)
+
+
+@pytest.mark.parametrize("nwb", [False, True])
+def test_lazy_window_reads_only_the_window(tmp_path, monkeypatch, movie_nwb, nwb):
+    """A patch of the window is one read of the file per chunk, of that patch only
+    (a patch of ``isel``'d lazy data reads whole frames)."""
+    from neuronmf.io.movie import lazy_window
+
+    if nwb:
+        p, raw = movie_nwb
+        x = raw.transpose(0, 2, 1)
+    else:
+        p = tmp_path / "m.h5"
+        x = np.random.default_rng(0).random((40, 12, 15)).astype(np.float32)
+        with h5py.File(p, "w") as f:
+            f.create_dataset("mov", data=x, chunks=(8, 12, 15))
+    mov = load_movie(p, lazy=True)
+    win = lazy_window(mov, slice(1, -1), slice(2, None))
+    np.testing.assert_array_equal(win.values, x[:, 1:-1, 2:])
+    assert win.y.values.tolist() == list(range(1, x.shape[1] - 1))
+    assert win.attrs == mov.attrs
+    reads = []
+    original = h5py.Dataset.__getitem__
+
+    def spy(self, key):
+        reads.append(key)
+        return original(self, key)
+
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", spy)
+    patch = np.asarray(win.data[:, 0:2, 1:3])
+    np.testing.assert_array_equal(patch, x[:, 1:3, 3:5])
+    # every read is the patch's pixels of whole frames (NWB: (frames, x, y))
+    yx = [(k[1], k[2]) if not nwb else (k[2], k[1]) for k in reads]
+    assert reads and all(k == (slice(1, 3, 1), slice(3, 5, 1)) for k in yx), reads
+
+
+def test_lazy_window_of_other_data_is_isel():
+    import xarray as xr
+
+    from neuronmf.io.movie import lazy_window
+
+    x = np.arange(2 * 4 * 5.0).reshape(2, 4, 5)
+    mov = xr.DataArray(x, dims=("time", "y", "x"))
+    np.testing.assert_array_equal(
+        lazy_window(mov, slice(1, 3), slice(0, 5, 2)).values, x[:, 1:3, ::2]
+    )
+    lazy = mov.chunk({"time": 1})
+    np.testing.assert_array_equal(
+        lazy_window(lazy, slice(1, 3), slice(2, 4)).values, x[:, 1:3, 2:4]
+    )

@@ -342,9 +342,8 @@ def _full_rate_traces(out: dict, Y, r: float, refine, p: SegmentParameters) -> d
     F64 = F.reshape(n, -1).astype(np.float64)
     Fh = (F - gaussian_frames_adjoint(F, 2 * r)).reshape(n, -1)
     # the masks' mean traces come out of the same product (quality, below)
-    masks = (A >= 0.2 * np.maximum(A.max(axis=(1, 2), keepdims=True), 1e-30)).reshape(
-        K, -1
-    )
+    peak = A.max(axis=(1, 2), keepdims=True, initial=0.0)
+    masks = (A >= 0.2 * np.maximum(peak, 1e-30)).reshape(K, h * w)
     means = masks / np.maximum(masks.sum(1, keepdims=True), 1)
     P = np.concatenate([Fh, means]).astype(np.float32)
     if is_dask(Y):

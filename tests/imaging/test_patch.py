@@ -71,6 +71,17 @@ def test_full_rate_quality_rejects_what_binning_hid():
     assert got["reasons"][2] == "area 3 px < 39"
 
 
+def test_full_rate_background_with_no_neurons():
+    """A patch of noise: no neuron, and its background still fitted at the full rate."""
+    rng = np.random.default_rng(4)
+    Y = (20 + rng.normal(0, 1, (30, 8, 9))).astype(np.float32)
+    out = {"A": np.zeros((0, 8, 9)), "bg_W": np.ones((1, 8, 9)), "b0": Y.min(0)}
+    out.update(origin=[], reasons=[], measures={})
+    got = _full_rate_traces(out, Y, 2.0, "full", PARAMETERS)
+    assert got["C"].shape == (0, 30) and got["bg_H"].shape == (1, 30)
+    assert got["reasons"] == [] and got["measures"]["snr"].shape == (0,)
+
+
 def test_full_rate_traces_with_no_components():
     Y = np.ones((10, 8, 8), np.float32)
     out = {"A": np.zeros((0, 8, 8)), "bg_W": np.zeros((0, 8, 8)), "b0": Y[0]}
@@ -105,3 +116,12 @@ def test_long_movies_detect_on_binned_frames_and_keep_full_rate_traces():
     assert np.all(np.isfinite(binned.traces.values[:, -2:]))
     same = nm.imaging.score(binned, full)["matches"]
     assert len(same) >= full.sizes["neuron"] - 1
+
+
+def test_long_white_noise_gives_no_neuron():
+    """Null data, detected on binned frames: nothing found, nothing crashes."""
+    rng = np.random.default_rng(0)
+    Y = (100 + 10 * rng.standard_normal((1100, 64, 64))).astype(np.float32)
+    seg = nm.imaging.segment(Y, neuron_radius=4.0, seed_frames=100)
+    assert seg.sizes["neuron"] == 0
+    assert seg.background_traces.shape == (1, 1100)

@@ -49,12 +49,8 @@ def test_nwb_without_movie_lists_series(tmp_path):
         load_movie(path)
 
 
-def test_hdf5_lazy_reads_nothing(tmp_path, monkeypatch):
-    p = tmp_path / "m.h5"
-    x = np.random.default_rng(0).random((40, 8, 9)).astype(np.float32)
-    with h5py.File(p, "w") as f:
-        ds = f.create_dataset("mov", data=x, chunks=(4, 8, 9))
-        ds.attrs["rate"] = 20.0
+def _spy_on_reads(monkeypatch) -> list:
+    """The keys of every h5py dataset read from now on (a list that fills)."""
     reads = []
     original = h5py.Dataset.__getitem__
 
@@ -63,6 +59,16 @@ def test_hdf5_lazy_reads_nothing(tmp_path, monkeypatch):
         return original(self, key)
 
     monkeypatch.setattr(h5py.Dataset, "__getitem__", spy)
+    return reads
+
+
+def test_hdf5_lazy_reads_nothing(tmp_path, monkeypatch):
+    p = tmp_path / "m.h5"
+    x = np.random.default_rng(0).random((40, 8, 9)).astype(np.float32)
+    with h5py.File(p, "w") as f:
+        ds = f.create_dataset("mov", data=x, chunks=(4, 8, 9))
+        ds.attrs["rate"] = 20.0
+    reads = _spy_on_reads(monkeypatch)
     mov = load_movie(p, lazy=True)
     assert isinstance(mov.data, da.Array)
     assert reads == []  # opening lazily reads no pixel
@@ -168,14 +174,7 @@ def test_lazy_window_reads_only_the_window(tmp_path, monkeypatch, movie_nwb, nwb
     np.testing.assert_array_equal(win.values, x[:, 1:-1, 2:])
     assert win.y.values.tolist() == list(range(1, x.shape[1] - 1))
     assert win.attrs == mov.attrs
-    reads = []
-    original = h5py.Dataset.__getitem__
-
-    def spy(self, key):
-        reads.append(key)
-        return original(self, key)
-
-    monkeypatch.setattr(h5py.Dataset, "__getitem__", spy)
+    reads = _spy_on_reads(monkeypatch)
     patch = np.asarray(win.data[:, 0:2, 1:3])
     np.testing.assert_array_equal(patch, x[:, 1:3, 3:5])
     # every read is the patch's pixels of whole frames (NWB: (frames, x, y))

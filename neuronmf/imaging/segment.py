@@ -523,7 +523,9 @@ def segment(
     with one_thread_unless_user_set():
         results = _run_patches(tiles, work, n_jobs, progress)
     images = summary_images(tiles, results, mean, mov.dims[1:])
-    variables, coords = _assemble(tiles, results, mov, r, rank, offset)
+    variables, coords = _assemble(
+        tiles, results, mov, r, rank, offset, p.merge_threshold
+    )
     variables.update(images)
     call = {
         "neuron_radius": r,

@@ -129,7 +129,14 @@ class SegmentParameters:
         Correlation of the trace with the movie under the mask below which a
         component is rejected (0.5).
     merge_threshold : float
-        Trace correlation above which overlapping components merge (0.8).
+        Trace correlation above which overlapping or touching components
+        merge (0.6; 0.8 before session 14). Residual motion after non-rigid
+        registration splits a bright neuron into components whose traces
+        correlate 0.6–0.76, often stronger than the neuron's own; at 0.6 the
+        nonrigid3 benchmark's F1 after registration is within 0.013 of the
+        still movie on all 8 seeds (0.035 and 0.038 below on two at 0.8),
+        neurofinder_subset's is unchanged (0.508), and independent
+        neighbours there correlate below it (docs/imaging.md, step 4).
     fragment_overlap : float
         A component with more than this fraction of its mask inside a
         stronger component's support, active only while that one is (less
@@ -218,7 +225,7 @@ class SegmentParameters:
     min_trace_corr: float = _field(_real(), 0.5)
     min_area: int = _field(_int(0))
     max_area: int = _field(_int(0))
-    merge_threshold: float = _field(_real(), 0.8)
+    merge_threshold: float = _field(_real(), 0.6)
     fragment_overlap: float = _field(_real(0.0, 1.0), 0.5)
     merge_dilation: int = _field(_int(0))
     smoothness: float = _field(_real(0.0), 0.1)

@@ -267,6 +267,14 @@ def lazy_window(movie: xr.DataArray, y: slice, x: slice) -> xr.DataArray:
     """
     import dask.array as da
 
+    for name, value in (("y", y), ("x", x)):
+        if not isinstance(value, slice):
+            raise input_error(
+                name,
+                "a slice of pixel indices",
+                repr(value),
+                "Pass e.g. slice(10, 500), as valid_region(reg) gives.",
+            )
     found = _SOURCES.get(getattr(movie.data, "name", None))
     plain = movie.isel(y=y, x=x)
     if found is None or y.step not in (None, 1) or x.step not in (None, 1):

@@ -196,3 +196,14 @@ def test_lazy_window_of_other_data_is_isel():
     np.testing.assert_array_equal(
         lazy_window(lazy, slice(1, 3), slice(2, 4)).values, x[:, 1:3, 2:4]
     )
+
+
+@pytest.mark.parametrize("bad", [3, [1, 2], None])
+def test_lazy_window_refuses_what_is_not_a_slice(bad):
+    import xarray as xr
+
+    from neuronmf.io.movie import lazy_window
+
+    mov = xr.DataArray(np.zeros((2, 4, 5)), dims=("time", "y", "x"))
+    with pytest.raises(InputError, match="y must be a slice of pixel indices"):
+        lazy_window(mov, bad, slice(0, 5))

@@ -156,7 +156,11 @@ class GLMSearch:
         return [_glm(model, a).fit(Ztr, ytr).predict(Zva) for a in alpha_list]
 
     def choose(self, k: int, yy) -> tuple[np.ndarray, int, float]:
-        """(inner score grid (rank, alpha), chosen rank, chosen alpha) of fold k."""
+        """(inner score grid (rank, alpha), chosen rank, chosen alpha) of fold k.
+
+        With no defined inner score the first rank and penalty are returned,
+        and :meth:`run` scores the fold NaN: nothing was chosen.
+        """
         ranks, alphas = self.data.ranks, self.data.alphas
         grid = np.full((len(ranks), len(alphas)), np.nan)
         for ri, r in enumerate(ranks):
@@ -191,10 +195,17 @@ class GLMSearch:
         table = []
         for k, (tr, te) in enumerate(self.folds):
             grid, r, a = self.choose(k, yy)
-            Ftr, Fte = self.outer[(k, r)]
-            (s,), pred, bte, reason = self.fit_score(
-                ("outer", k, r), Ftr, tr, Fte, te, yy, [a]
-            )
+            if np.isfinite(grid).any():
+                Ftr, Fte = self.outer[(k, r)]
+                (s,), pred, bte, reason = self.fit_score(
+                    ("outer", k, r), Ftr, tr, Fte, te, yy, [a]
+                )
+            else:  # the rank and penalty would be arbitrary: not scored
+                s, pred, bte = float("nan"), None, te[:0]
+                reason = (
+                    "no inner fold gave a defined score for any rank and penalty, "
+                    "so none could be chosen"
+                )
             if reason is None and not np.isfinite(s):
                 reason = "score not finite"
             out.scores.append(s)

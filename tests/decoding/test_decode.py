@@ -184,3 +184,24 @@ def test_parallel_fits_give_the_same_result():
     np.testing.assert_allclose(one.scores.values, two.scores.values, rtol=1e-12)
     with pytest.raises(nm.InputError, match="n_jobs must be"):
         nm.decoding.decode(X, y, n_jobs=0, **kw)
+
+
+def test_a_fold_with_no_defined_inner_score_is_not_scored(monkeypatch):
+    """Nothing to choose a rank and penalty from: the fold is NaN with its reason
+    and a warning, not scored with the first rank and penalty of the grid."""
+    from neuronmf.decoding._search import GLMSearch
+
+    original = GLMSearch.fit_score
+
+    def inner_undefined_in_fold_0(self, key, *args):
+        scores, pred, bins, why = original(self, key, *args)
+        if key[0] == "inner" and key[1] == 0:
+            return [float("nan")] * len(scores), None, bins, "stubbed"
+        return scores, pred, bins, why
+
+    monkeypatch.setattr(GLMSearch, "fit_score", inner_undefined_in_fold_0)
+    X, y, _ = planted(n=900)
+    with pytest.warns(UserWarning, match="none could be chosen"):
+        res = nm.decoding.decode(X, y, ranks=[2, 3], cv=3, inner_cv=2, n_null=0)
+    scores = res.scores.values
+    assert np.isnan(scores[0]) and np.isfinite(scores[1:]).all()

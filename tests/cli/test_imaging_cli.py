@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -97,7 +99,9 @@ def test_imaging_runs_on_one_blas_thread_unless_the_user_chose(monkeypatch):
     monkeypatch.setattr("neuronmf._threads._default_threads", lambda: 2)
     before = [p["num_threads"] for p in threadpool_info()]
     with _one_thread():
-        assert all(p["num_threads"] == 1 for p in threadpool_info())
+        inside = threadpool_info()
+        env = {k: v for k, v in os.environ.items() if "THREAD" in k}
+        assert all(p["num_threads"] == 1 for p in inside), (env, inside)
     assert [p["num_threads"] for p in threadpool_info()] == before
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")  # the user's choice wins
     with _one_thread():

@@ -1,11 +1,14 @@
 """The chunked (dask) path: same iterates as in memory, one pass per iteration."""
 
+import os
+
 import numpy as np
 import pytest
 
 da = pytest.importorskip("dask.array")
 
 import neuronmf as nm  # noqa: E402
+from neuronmf._threads import THREAD_ENV_VARS  # noqa: E402
 from neuronmf.engine.init import initialize  # noqa: E402
 from tests.conftest import planted  # noqa: E402
 
@@ -85,15 +88,35 @@ def test_local_cluster_gives_the_in_memory_fit(problem):
     distributed = pytest.importorskip("distributed")
     V, W0, H0 = problem
     a = nm.nmf(V, 4, W=W0, H=H0, max_iter=15, tol=1e-14)
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster),
-    ):
-        b = nm.nmf(
-            da.from_array(V, chunks=(30, 100)), 4, W=W0, H=H0, max_iter=15, tol=1e-14
-        )
+    # distributed's nanny writes OMP/MKL/OPENBLAS_NUM_THREADS=1 into this
+    # process's environment before spawning its workers and leaves them there;
+    # later tests in this process (and their subprocesses) would then run as if
+    # the user had chosen one thread
+    saved = {name: os.environ.get(name) for name in THREAD_ENV_VARS}
+    try:
+        with (
+            distributed.LocalCluster(
+                n_workers=2,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            ) as cluster,
+            distributed.Client(cluster),
+        ):
+            b = nm.nmf(
+                da.from_array(V, chunks=(30, 100)),
+                4,
+                W=W0,
+                H=H0,
+                max_iter=15,
+                tol=1e-14,
+            )
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     np.testing.assert_allclose(b.W, a.W, atol=1e-10)
     np.testing.assert_allclose(b.H, a.H, atol=1e-10 * np.abs(a.H).max())
 

@@ -53,50 +53,8 @@ THREAD_ENV_VARS = (
 )
 
 
-#: The cached controller and what was loaded when it was built.
-_CONTROLLER: list = [None, None]
-
-
-def _loaded_libraries() -> int:
-    """How many shared libraries the process has loaded (Linux, glibc), else -1.
-
-    A BLAS or OpenMP runtime can arrive without a new Python module: numba
-    loads libgomp when its first parallel kernel runs. ``dl_iterate_phdr``
-    counts the loaded objects in microseconds, without reading
-    ``/proc/self/maps``.
-    """
-    fn, callback = _DL_ITERATE
-    if fn is None:
-        return -1
-    count = [0]
-
-    def visit(info, size, data):
-        count[0] += 1
-        return 0
-
-    fn(callback(visit), None)
-    return count[0]
-
-
-def _dl_iterate():
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        fn = libc.dl_iterate_phdr
-    except (OSError, AttributeError):
-        return None, None
-    callback = ctypes.CFUNCTYPE(
-        ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p
-    )
-    fn.argtypes = [callback, ctypes.c_void_p]
-    fn.restype = ctypes.c_int
-    return fn, callback
-
-
-#: glibc's ``dl_iterate_phdr`` and its callback type (None, None elsewhere)
-_DL_ITERATE = _dl_iterate() if sys.platform.startswith("linux") else (None, None)
+#: The cached controller and the number of imported modules when it was built.
+_CONTROLLER: list = [None, -1]
 
 
 def thread_controller():
@@ -105,11 +63,8 @@ def thread_controller():
     Building a controller scans the loaded shared libraries (on Linux it reads
     ``/proc/self/maps`` and probes each library), which costs milliseconds; a
     fit of a small matrix takes about as long. The controller is rebuilt only
-    when modules were imported or shared libraries loaded since it was built
-    (a new BLAS or OpenMP runtime arrives with an import: numpy, scipy,
-    scikit-learn, torch, ...; or without one: numba loads libgomp when its
-    first parallel kernel runs, and a stale controller left it on 2 threads
-    inside ``one_thread_unless_user_set``).
+    when modules were imported since it was built (a new BLAS or OpenMP
+    runtime arrives with an import: numpy, scipy, scikit-learn, torch, ...).
     Its ``limit(...)`` and ``info()`` act on the libraries' current settings,
     exactly as ``threadpoolctl.threadpool_limits`` and ``threadpool_info`` do.
 
@@ -120,13 +75,12 @@ def thread_controller():
     >>> with thread_controller().limit(limits=1, user_api="blas"):
     ...     pass
     """
-    state = (len(sys.modules), _loaded_libraries())
-    if _CONTROLLER[0] is None or _CONTROLLER[1] != state:
+    n_modules = len(sys.modules)
+    if _CONTROLLER[0] is None or _CONTROLLER[1] != n_modules:
         from threadpoolctl import ThreadpoolController
 
         _CONTROLLER[0] = ThreadpoolController()
-        # after threadpoolctl's own import
-        _CONTROLLER[1] = (len(sys.modules), _loaded_libraries())
+        _CONTROLLER[1] = len(sys.modules)  # after threadpoolctl's own import
     return _CONTROLLER[0]
 
 

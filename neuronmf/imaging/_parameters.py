@@ -192,9 +192,9 @@ class SegmentParameters:
     patch_memory : int
         Bytes, ≥ 1 (1 GiB = ``1 << 30``): the largest patch, counted as
         T × h × w × 4 bytes, processed in memory. Larger patches are processed
-        out of core: they stay dask arrays chunked along time and are never
-        read whole; seeds and baseline come from the binned frames, traces
-        from the engine's chunked path at the full frame rate (see
+        out of core: they stay dask arrays chunked along time; only their
+        frames binned to at most ``seed_frames`` are held in memory, and
+        traces come from block-by-block products at the full frame rate (see
         docs/imaging.md, "Out of core").
     background : {"low-rank", "ring"}
         The background model (``"low-rank"``: an unpenalised

@@ -55,12 +55,6 @@ def _fit_traces(V, W, C0, bg_W, bg_H, background_rank):
     return C, bg_W, bg_H
 
 
-def _bin_traces(C: np.ndarray, step: int) -> np.ndarray:
-    """Traces averaged in bins of ``step`` frames (the incomplete last bin dropped)."""
-    n = C.shape[1] // step
-    return C[:, : n * step].reshape(len(C), n, step).mean(axis=2)
-
-
 def _evidence(R, points, r: float) -> np.ndarray:
     if isinstance(R, _OutOfCorePatch):
         return R.activity_evidence(points)
@@ -109,21 +103,20 @@ def _judge(A, C, rval, p: SegmentParameters) -> tuple[dict, list[str]]:
     return measures, reasons
 
 
-def _prepare(Y, r: float, p: SegmentParameters, step: int, refine):
+def _prepare(Y, r: float, p: SegmentParameters, refine):
     """Baseline, high-pass and seeding frames of a patch (steps 1–2's input).
 
-    Returns ``R`` (the baseline-subtracted patch, or its out-of-core reader),
-    ``Rh`` (R minus its local spatial mean; ``None`` out of core), ``Rs`` (the
-    frames the seeding works on, binned by ``step``), ``Rb`` (a copy of the
-    binned baseline-subtracted frames kept for ``refine="full"`` out of
-    core, else ``None``) and the baseline ``b0``.
+    The patch has at most ``seed_frames`` frames (a longer one is binned
+    first, see :func:`_segment_patch`). Returns ``R`` (the baseline-subtracted
+    patch, or its out-of-core reader), ``Rh`` (R minus its local spatial mean;
+    ``None`` out of core), ``Rs`` (the frames the seeding works on), ``Rb``
+    (a copy of the baseline-subtracted frames kept for ``refine="full"`` out
+    of core, else ``None``) and the baseline ``b0``.
     """
     if is_dask(Y):
-        # baseline from the binned frames (an approximation: averaging lowers
-        # the noise, so the low percentile sits a little higher); subtracting
-        # the baseline and the local mean are linear, so the binned Rh is the
-        # high-pass of the binned movie minus the baseline
-        Yb = _binned_frames(Y, step)
+        # a patch above patch_memory: its ≤ seed_frames frames are gathered
+        # once, block by block, for the seeding and the refinement
+        Yb = _binned_frames(Y, 1)
         b0 = np.percentile(Yb, p.baseline_percentile, axis=0).astype(np.float32)
         Yb -= b0
         Rs = _highpass(Yb, r)
@@ -132,16 +125,11 @@ def _prepare(Y, r: float, p: SegmentParameters, step: int, refine):
         Rb = Yb if refine == "full" else None
         del Yb
         return _OutOfCorePatch(Y, b0, r), None, Rs, Rb, b0
-    T, h, w = Y.shape
     Y = np.asarray(Y, dtype=np.float32)
     b0 = np.percentile(Y, p.baseline_percentile, axis=0).astype(np.float32)
     R = Y - b0
     Rh = _highpass(R, r)
-    if step > 1:
-        Rs = Rh[: T // step * step].reshape(T // step, step, h, w).mean(axis=1)
-    else:
-        Rs = Rh.copy()
-    return R, Rh, Rs, None, b0
+    return R, Rh, Rh.copy(), None, b0
 
 
 def _activity_seeds(
@@ -197,21 +185,19 @@ def _refine_discs(fit: dict, stay, D: np.ndarray, V, p: SegmentParameters):
     A = np.concatenate([fit["A"][stay], D])
     Cd = np.maximum(_rows_times(D.reshape(len(D), -1), V), 0)
     C = np.concatenate([fit["C"][stay], Cd])
-    if len(Rr) < C.shape[1]:
-        C = _bin_traces(C, C.shape[1] // len(Rr))
     hold = np.arange(len(A)) < len(stay)
     rank = max(fit["bg_W"].shape[1], 1)
     A, _ = refine_footprints(Rr, A, C, hold=hold, **_refine_options(p, rank))
     return A[len(stay) :]
 
 
-def _fit_components(V, A, C, Rr, step: int, p: SegmentParameters, refine, rank: int):
+def _fit_components(V, A, C, Rr, p: SegmentParameters, refine, rank: int):
     """Background and traces (``refine="traces"``), or footprints too (``"full"``).
 
     Step 3 and the second merge of step 4. ``V`` is the (pixels × time)
     refinement matrix, in memory or lazy; ``Rr`` the (frames, y, x)
     baseline-subtracted patch the footprints are refined on with
-    ``refine="full"`` (binned by ``step`` out of core, when ``V`` is lazy).
+    ``refine="full"``.
     Returns ``A``, ``C``, ``bg_W``, ``bg_H``.
     """
     K = len(A)
@@ -219,7 +205,7 @@ def _fit_components(V, A, C, Rr, step: int, p: SegmentParameters, refine, rank: 
     bg_W = np.maximum(_row_means(V), 1e-6)
     bg_W = np.repeat(bg_W, rank, axis=1) * (1 + 0.01 * np.arange(rank))
     bg_H = np.ones((rank, T))
-    if (step > 1 or refine == "full") and K:  # traces at the full frame rate
+    if refine == "full" and K:  # joint traces of the seeds
         C = np.asarray(project(V, A.reshape(K, -1).T))
     if refine == "full" and K:
         # footprints from the seeds with a jointly fitted local background
@@ -230,8 +216,7 @@ def _fit_components(V, A, C, Rr, step: int, p: SegmentParameters, refine, rank: 
             A, C, threshold=p.merge_threshold, dilation=p.merge_dilation
         )
         K = len(A)
-        Cr = _bin_traces(C, step) if len(Rr) < T else C
-        A, _ = refine_footprints(Rr, A, Cr, **_refine_options(p, rank))
+        A, _ = refine_footprints(Rr, A, C, **_refine_options(p, rank))
         C = np.asarray(project(V, A.reshape(K, -1).T))
     if refine and K:
         C, bg_W, bg_H = _fit_traces(V, A.reshape(K, -1).T, C, bg_W, bg_H, rank)
@@ -411,7 +396,7 @@ def _segment_patch(
     ``seeds="anatomy"``).
     """
     T, h, w = Y.shape
-    # long movies are seeded on frames averaged in bins of `step` (calcium
+    # long movies are detected on frames averaged in bins of `step` (calcium
     # transients span several frames; averaging also lowers the noise)
     step = max(1, int(np.ceil(T / p.seed_frames)))
     if step > 1 and p.background != "ring":
@@ -426,7 +411,7 @@ def _segment_patch(
     if ring is not None:  # one-photon: seeds on the movie minus its ring background
         (R, Rs, b0), Rh, Rb = ring.prepare(), None, None
     else:
-        R, Rh, Rs, Rb, b0 = _prepare(Y, r, p, step, refine)
+        R, Rh, Rs, Rb, b0 = _prepare(Y, r, p, refine)
     cap = max(1, min(h * w, T) - background_rank - 1)
     limit = cap if n_neurons is None else min(n_neurons, cap)
     summary: dict = {}  # the seeding's correlation image, kept for the result
@@ -444,9 +429,7 @@ def _segment_patch(
             V = np.maximum(Rh, 0).reshape(T, -1).T.astype(np.float64)
         del Rh
         Rr = Rb if isinstance(R, _OutOfCorePatch) else R
-        A, C, bg_W, bg_H = _fit_components(
-            V, A, C, Rr, step, p, refine, background_rank
-        )
+        A, C, bg_W, bg_H = _fit_components(V, A, C, Rr, p, refine, background_rank)
     K = len(A)
     # activity components are accepted or rejected on the activity-only fit
     measures, reasons = _quality(A, C, R, p)

@@ -172,8 +172,9 @@ class SegmentParameters:
         ⌈T / seed_frames⌉, so its cost no longer grows with the length; the
         traces are then fitted at the full frame rate (exact NNLS of the
         baseline-subtracted, high-passed frames on the footprints and
-        background). ``snr`` and ``trace_correlation`` are measured on the
-        binned frames.
+        background), and the activity components kept are judged again on
+        those traces (``snr``, ``trace_correlation`` and the fragment test,
+        reported at the full rate).
     anatomy_threshold : float
         Minimum anatomical score (0.55, in units of the local contrast of the
         mean image; a sharp ring scores up to ≈ 2–4).

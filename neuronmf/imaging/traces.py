@@ -304,7 +304,7 @@ def traces(
         raise input_error("movie", "at least 16 frames", f"{T} frames")
     fs = _rate(rate, mov, seg)
     if len(A) == 0:  # nothing found (e.g. null data): every variable, empty
-        variables = _empty_traces(T, spikes)
+        variables = _empty_traces(T, spikes, model)
     else:
         variables = _trace_variables(A, mov, p, neuropil, fs, spikes, model, progress)
     out = seg.copy()
@@ -318,7 +318,7 @@ def traces(
     return out
 
 
-def _empty_traces(T: int, spikes: bool) -> dict:
+def _empty_traces(T: int, spikes: bool, model: str) -> dict:
     """The variables of :func:`traces` for a segmentation with no neuron."""
     series = ("fluorescence", "raw_fluorescence", "neuropil", "dff")
     variables = {k: (("neuron", "time"), np.zeros((0, T))) for k in series}
@@ -326,7 +326,7 @@ def _empty_traces(T: int, spikes: bool) -> dict:
     variables["neuropil_pixels"] = ("neuron", np.zeros(0, int))
     variables["dff_valid"] = ("neuron", np.zeros(0, bool))
     if spikes:
-        variables.update(_spikes(np.zeros((0, T)), np.zeros(0, bool), "ar1"))
+        variables.update(_spikes(np.zeros((0, T)), np.zeros(0, bool), model))
     return variables
 
 

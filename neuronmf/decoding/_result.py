@@ -277,6 +277,21 @@ def _warn(data, opts, folds, outcome, null_undefined, notes) -> None:
             UserWarning,
             stacklevel=4,
         )
+    grid = sorted(set(data.ranks))
+    at_top = [
+        k
+        for k, (r, w) in enumerate(zip(outcome.ranks, outcome.why, strict=True))
+        if w is None and r == grid[-1]
+    ]
+    if len(grid) > 1 and at_top:
+        warnings.warn(
+            f"decode: the inner CV chose the largest rank of the grid ({grid[-1]}) "
+            f"in {len(at_top)} of {len(folds)} outer folds, so the best rank may "
+            "lie above the grid. Scan higher ranks (ranks=range(1, "
+            f"{2 * grid[-1] + 1})) if the number of neurons allows.",
+            UserWarning,
+            stacklevel=4,
+        )
     if not np.isfinite(_nanmean(outcome.scores)):
         warnings.warn(
             f"decode: no outer fold has a defined {metric}; the score is NaN.",

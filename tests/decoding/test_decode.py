@@ -205,3 +205,13 @@ def test_a_fold_with_no_defined_inner_score_is_not_scored(monkeypatch):
         res = nm.decoding.decode(X, y, ranks=[2, 3], cv=3, inner_cv=2, n_null=0)
     scores = res.scores.values
     assert np.isnan(scores[0]) and np.isfinite(scores[1:]).all()
+
+
+def test_a_rank_at_the_top_of_the_grid_is_flagged():
+    """Three planted activations, ranks 1..2 scanned: the choice sits on the edge."""
+    X, y, _ = planted(n=900)
+    with pytest.warns(UserWarning, match="largest rank of the grid \\(2\\)"):
+        nm.decoding.decode(X, y, ranks=[1, 2], cv=3, inner_cv=2, n_null=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        nm.decoding.decode(X, y, ranks=[2, 3, 4, 5, 6], cv=3, inner_cv=2, n_null=0)
